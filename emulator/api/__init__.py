@@ -1,0 +1,1 @@
+"""HTTP layer: one module per resource, each ending with its `routes` table."""

@@ -1,0 +1,94 @@
+"""Assembles the Starlette application: route tables, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from emulator import ids
+from emulator.api import agents, calls, control, conversations, numbers, usage, webhooks
+from emulator.config import Settings
+from emulator.context import Emulator
+from emulator.errors import ApiError
+from emulator.maintenance import sweep
+from emulator.store import Store
+
+log = logging.getLogger("emulator")
+
+SWEEP_SECONDS = 0.5
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+async def on_api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, exc.detail, exc.headers, **exc.extra)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = f"There is no endpoint at {request.method} {request.url.path}; see the endpoint table in the README."
+    elif exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+    return _error(exc.status_code, detail, dict(exc.headers or {}))
+
+
+async def on_crash(request: Request, exc: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "Internal server error: the emulator hit a bug. Its log has the details.")
+
+
+async def _sweeper(state: Emulator) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await sweep(state)
+        except Exception:  # the sweeper must outlive a bad moment in the database
+            log.exception("Clock sweep failed")
+
+
+def create_app(settings: Settings) -> Starlette:
+    ids.seed(settings.seed)
+    state = Emulator(settings=settings, store=Store(settings.db))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await state.store.start()
+        sweeper = asyncio.create_task(_sweeper(state))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await state.store.close()
+
+    routes = [
+        *control.routes,
+        *agents.routes,
+        *numbers.routes,
+        *calls.routes,
+        *conversations.routes,
+        *webhooks.routes,
+        *usage.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+    )
+    app.state.emulator = state
+    return app

@@ -1,0 +1,82 @@
+"""The `agentphone-emulator` command (also `python -m emulator`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from emulator import __version__
+from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
+from emulator.plans import PLANS
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = sub.add_parser("serve", help="run the emulator HTTP server")
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="bind address [env AGENTPHONE_EMULATOR_HOST]")
+    serve.add_argument("--port", type=int, default=int(env("PORT", "8000") or 8000),
+                       help="port [env AGENTPHONE_EMULATOR_PORT]")
+    serve.add_argument("--db", default=env("DB", DEFAULT_DB),
+                       help="SQLite file path, ':memory:', or any SQLAlchemy async URL [env AGENTPHONE_EMULATOR_DB]")
+    serve.add_argument("--strict-keys", action="store_true", default=env_flag("STRICT_KEYS"),
+                       help="accept only the keys given by --key / --keys-file [env AGENTPHONE_EMULATOR_STRICT_KEYS]")
+    serve.add_argument("--key", action="append", default=[], metavar="KEY",
+                       help="an API key to accept in strict mode (repeatable)")
+    serve.add_argument("--keys-file", default=env("KEYS_FILE"),
+                       help="file with one API key per line [env AGENTPHONE_EMULATOR_KEYS_FILE]")
+    serve.add_argument("--rate-limit", type=int, default=int(env("RATE_LIMIT", "0") or 0), metavar="N",
+                       help="at most N requests per second per key, then 429 (default: off)")
+    serve.add_argument("--default-plan", choices=sorted(PLANS), default=env("DEFAULT_PLAN", "free"),
+                       help="plan of accounts created on first use (default: free)")
+    serve.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
+                       help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
+    serve.add_argument("--seed", type=int, default=int(env("SEED")) if env("SEED") else None,
+                       help="make generated IDs, secrets and numbers reproducible")
+    serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
+                       choices=["critical", "error", "warning", "info", "debug"])
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    keys = list(args.key)
+    if args.keys_file:
+        keys += read_keys_file(args.keys_file)
+    env_keys = env("KEYS")
+    if env_keys:
+        keys += [k.strip() for k in env_keys.split(",") if k.strip()]
+    return Settings(
+        host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
+        rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
+        seed=args.seed,
+    )
+
+
+def serve(settings: Settings, log_level: str = "warning") -> int:
+    import uvicorn
+
+    from emulator.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level, lifespan="on")
+    server = uvicorn.Server(config)
+    base = settings.base_url
+    print(f"agentphone-emulator {__version__} listening on {base} (database: {settings.db})", flush=True)
+    print(f"  health:  {base}/_emulator/health", flush=True)
+    print(f'  SDK:     AgentPhone(api_key="sk_test_local", base_url="{base}")', flush=True)
+    server.run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agentphone-emulator", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(settings_from(args), args.log_level)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The state of one running emulator, shared by every request: settings, store, clock, caches."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from emulator.clock import Clock
+from emulator.config import Settings
+from emulator.store import Store
+
+
+class RateLimiter:
+    """At most `per_second` requests per key in any sliding one-second window."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self._hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str) -> float | None:
+        """Record a request; None if allowed, else seconds until one is allowed again."""
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] >= 1.0:
+            hits.popleft()
+        if len(hits) >= self.per_second:
+            return 1.0 - (now - hits[0])
+        hits.append(now)
+        return None
+
+
+@dataclass
+class Emulator:
+    settings: Settings
+    store: Store
+    clock: Clock = field(default_factory=Clock)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
+    limiter: RateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        if self.settings.rate_limit:
+            self.limiter = RateLimiter(self.settings.rate_limit)
+
+    def forget_accounts(self) -> None:
+        self.key_cache.clear()

@@ -1,0 +1,150 @@
+"""Phone numbers: buying within the plan limit and balance, releasing, expiry, message history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids, phones
+from emulator.clock import parse_iso
+from emulator.domain import accounts
+from emulator.domain.lookup import owned
+from emulator.domain.paging import page
+from emulator.errors import ApiError, invalid
+from emulator.plans import Plan, get_plan
+from emulator.schemas import BuyNumber, UpdateNumber
+from emulator.store import Account, Agent, PhoneNumber
+
+
+def dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+async def active_count(session: AsyncSession, account_id: str) -> int:
+    query = select(func.count()).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active")
+    return (await session.execute(query)).scalar_one()
+
+
+async def slots_used(session: AsyncSession, account: Account, plan: Plan) -> int:
+    """Numbers that count against the plan limit: all ever bought on a lifetime plan, else active ones."""
+    if plan.lifetime_number_limit:
+        return account.numbers_bought
+    return await active_count(session, account.id)
+
+
+async def find_active(session: AsyncSession, e164: str) -> PhoneNumber | None:
+    query = select(PhoneNumber).where(PhoneNumber.phone_number == e164, PhoneNumber.status == "active")
+    return (await session.execute(query)).scalars().first()
+
+
+async def _unused_number(session: AsyncSession, country: str, area_code: str | None) -> str:
+    for _ in range(50):
+        candidate = phones.generate(country, area_code)
+        if await find_active(session, candidate) is None:
+            return candidate
+    raise ApiError(503, f"No numbers are available in area code {area_code}; try another area code.")
+
+
+def _expiry(value: str | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = parse_iso(value)
+    except ValueError:
+        raise invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
+    if when <= now:
+        raise invalid("Field 'expiresAt' must be in the future.")
+    return when
+
+
+async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datetime) -> PhoneNumber:
+    """Check limit and balance, then provision, in the caller's (serialised) write transaction."""
+    country = req.country.upper()
+    if country not in phones.COUNTRIES:
+        raise invalid(f"Field 'country' must be US or CA (got {req.country!r}).")
+    if req.area_code is not None:
+        phones.check_area_code(req.area_code, country)
+    expires_at = _expiry(req.expires_at, now)
+    if req.agent_id is not None:
+        await owned(session, Agent, account_id, req.agent_id)
+    account = await accounts.get(session, account_id)
+    plan = get_plan(account.plan)
+    used = await slots_used(session, account, plan)
+    if used >= plan.number_limit:
+        kind = "lifetime " if plan.lifetime_number_limit else ""
+        raise ApiError(
+            403,
+            f"Number limit reached: the {plan.name} plan allows {plan.number_limit} {kind}phone "
+            f"number{'s' if plan.number_limit != 1 else ''} and this account has used {used}. "
+            "Upgrade the plan to buy more.",
+        )
+    if account.balance_cents < plan.number_price_cents:
+        raise ApiError(
+            402,
+            f"Insufficient balance: a number costs {dollars(plan.number_price_cents)} on the {plan.name} plan "
+            f"and the balance is {dollars(account.balance_cents)}. Add credits to buy a number.",
+        )
+    number = PhoneNumber(
+        id=ids.new_id("pn"), account_id=account_id, agent_id=req.agent_id,
+        phone_number=await _unused_number(session, country, req.area_code), country=country, status="active",
+        type=req.type or "sms", external_id=req.external_id, expires_at=expires_at,
+        attached_at=now if req.agent_id else None, created_at=now,
+    )
+    account.balance_cents -= plan.number_price_cents
+    account.numbers_bought += 1
+    session.add(number)
+    await session.flush()
+    return number
+
+
+async def list_active(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[PhoneNumber], int]:
+    query = (
+        select(PhoneNumber)
+        .where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active")
+        .order_by(PhoneNumber.pk.desc())
+    )
+    return await page(session, query, limit, offset)
+
+
+def _release(number: PhoneNumber, now: datetime) -> None:
+    number.status = "released"
+    number.released_at = now
+    number.agent_id = None
+    number.attached_at = None
+
+
+async def release(session: AsyncSession, account_id: str, number_id: str, now: datetime) -> PhoneNumber:
+    number = await owned(session, PhoneNumber, account_id, number_id)
+    if number.status == "released":
+        raise ApiError(400, f"Number '{number_id}' was already released; releasing is irreversible.")
+    _release(number, now)
+    await session.flush()
+    return number
+
+
+async def update_number(session: AsyncSession, account_id: str, number_id: str, req: UpdateNumber,
+                        now: datetime) -> PhoneNumber:
+    number = await owned(session, PhoneNumber, account_id, number_id)
+    if number.status == "released":
+        raise ApiError(400, f"Number '{number_id}' is released and can no longer be changed.")
+    fields = req.model_fields_set
+    if "external_id" in fields:
+        number.external_id = req.external_id
+    if "expires_at" in fields:
+        number.expires_at = _expiry(req.expires_at, now)
+    await session.flush()
+    return number
+
+
+async def release_expired(session: AsyncSession, now: datetime) -> list[str]:
+    """Release every active number whose `expiresAt` has passed on the emulator's clock."""
+    query = select(PhoneNumber).where(
+        PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now
+    )
+    expired = list((await session.execute(query)).scalars())
+    for number in expired:
+        _release(number, now)
+    await session.flush()
+    return [number.id for number in expired]

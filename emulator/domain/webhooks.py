@@ -1,0 +1,71 @@
+"""Webhook settings: one project webhook per account and at most one per agent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids
+from emulator.errors import ApiError, invalid
+from emulator.schemas import SetWebhook
+from emulator.store import Webhook
+
+DEFAULT_CONTEXT_LIMIT = 10
+DEFAULT_TIMEOUT = 30
+
+
+def check_url(url: str) -> str:
+    """Absolute http(s) URL with a host; plain http is allowed because local targets are the point."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
+        raise invalid(f"Field 'url' must be an absolute http:// or https:// URL (got {url!r}).")
+    return url.strip()
+
+
+async def find(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook | None:
+    query = select(Webhook).where(Webhook.account_id == account_id)
+    query = query.where(Webhook.agent_id.is_(None) if agent_id is None else Webhook.agent_id == agent_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def put(session: AsyncSession, account_id: str, agent_id: str | None, req: SetWebhook,
+              now: datetime) -> Webhook:
+    """Create or update; a new secret every time, the ID kept across updates."""
+    url = check_url(req.url)
+    hook = await find(session, account_id, agent_id)
+    if hook is None:
+        hook = Webhook(id=ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,
+                       context_limit=DEFAULT_CONTEXT_LIMIT, timeout=DEFAULT_TIMEOUT)
+        session.add(hook)
+    hook.url = url
+    hook.secret = ids.new_secret()
+    hook.status = "active"
+    if req.context_limit is not None:
+        hook.context_limit = req.context_limit
+    if req.timeout is not None:
+        hook.timeout = req.timeout
+    hook.updated_at = now
+    await session.flush()
+    return hook
+
+
+async def remove(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook:
+    hook = await find(session, account_id, agent_id)
+    if hook is None:
+        where = "this account" if agent_id is None else f"agent '{agent_id}'"
+        raise ApiError(404, f"No webhook is configured for {where}.")
+    await session.delete(hook)
+    await session.flush()
+    return hook
+
+
+async def route(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook | None:
+    """Where an agent's events go: its own webhook wins, else the project webhook."""
+    if agent_id is not None:
+        hook = await find(session, account_id, agent_id)
+        if hook is not None:
+            return hook
+    return await find(session, account_id, None)

@@ -1,0 +1,80 @@
+"""Phone numbers: E.164 checks and the generator of valid-looking NANP numbers."""
+
+from __future__ import annotations
+
+import re
+
+from emulator import ids
+from emulator.errors import invalid
+
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+_SEPARATORS = re.compile(r"[\s().\-]")
+
+# Canadian area codes (NANP). Everything else of the right shape is treated as US.
+CA_AREA_CODES = frozenset(
+    "204 226 236 249 250 257 263 289 306 343 354 365 367 368 382 403 416 418 428 431 437 438 450 "
+    "460 468 474 506 514 519 548 579 581 584 587 604 613 639 647 672 683 705 709 742 753 778 780 "
+    "782 807 819 825 867 873 879 902 905".split()
+)
+US_DEFAULT_AREA_CODES = ("415", "212", "312", "206", "512", "617", "303", "404", "213", "646")
+CA_DEFAULT_AREA_CODES = ("416", "604", "514", "403", "613")
+COUNTRIES = ("US", "CA")
+
+
+def is_e164(value: str) -> bool:
+    return bool(E164.match(value))
+
+
+def require_e164(value: object, field: str) -> str:
+    """Accept only a strict E.164 string (`+` and 8-15 digits); +1 numbers need 10 digits."""
+    if not isinstance(value, str) or not is_e164(value):
+        raise invalid(
+            f"Field '{field}' must be a phone number in E.164 format, like +14155551234 (got {value!r})."
+        )
+    if value.startswith("+1") and len(value) != 12:
+        raise invalid(f"Field '{field}' is not a valid North American number: +1 must be followed by 10 digits.")
+    return value
+
+
+def normalize(value: object, field: str) -> str:
+    """Lenient form used where the vendor normalises: strips separators, assumes +1 for 10 digits."""
+    if not isinstance(value, str):
+        raise invalid(f"Field '{field}' must be a phone number string.")
+    text = _SEPARATORS.sub("", value)
+    if text.isdigit():
+        if len(text) == 10:
+            text = "+1" + text
+        elif len(text) == 11 and text.startswith("1"):
+            text = "+" + text
+    return require_e164(text, field)
+
+
+def country_of(e164: str) -> str:
+    if e164.startswith("+1") and len(e164) == 12:
+        return "CA" if e164[2:5] in CA_AREA_CODES else "US"
+    return "INTL"
+
+
+def check_area_code(area_code: str, country: str) -> None:
+    if not AREA_CODE.match(area_code) or area_code.endswith("11"):
+        raise invalid(
+            f"Field 'areaCode' must be a 3-digit North American area code, like 415 (got {area_code!r})."
+        )
+    if country == "CA" and area_code not in CA_AREA_CODES:
+        raise invalid(f"Area code {area_code} is not a Canadian area code; choose one in CA or set country to US.")
+    if country == "US" and area_code in CA_AREA_CODES:
+        raise invalid(f"Area code {area_code} is Canadian; set country to CA to buy a number there.")
+
+
+def generate(country: str, area_code: str | None) -> str:
+    """A random number in the area code: exchange 2xx-9xx (not N11, not 555), any line."""
+    rng = ids.rng()
+    if area_code is None:
+        area_code = rng.choice(CA_DEFAULT_AREA_CODES if country == "CA" else US_DEFAULT_AREA_CODES)
+    while True:
+        exchange = f"{rng.randint(2, 9)}{rng.randint(0, 9)}{rng.randint(0, 9)}"
+        if exchange[1:] != "11" and exchange != "555":
+            break
+    line = f"{rng.randint(0, 9999):04d}"
+    return f"+1{area_code}{exchange}{line}"

@@ -1,0 +1,132 @@
+"""Request models (pydantic, camelCase aliases, documented ranges and defaults).
+
+Field names are the snake_case column names, so a validated model maps straight
+onto a row; aliases are the wire names. Unknown fields are ignored, as the real
+FastAPI server does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+VoiceMode = Literal["webhook", "hosted"]
+ModelTier = Literal["turbo", "balanced", "max"]
+SttMode = Literal["fast", "accurate"]
+AmbientSound = Literal["none", "office", "coffee-shop", "outdoor"]
+DenoisingMode = Literal["noise-cancellation", "noise-and-background-speech-cancellation"]
+Language = Literal[
+    "af-ZA", "ar-SA", "az-AZ", "bg-BG", "bs-BA", "ca-ES", "cs-CZ", "cy-GB", "da-DK", "de-DE", "el-GR",
+    "en-AU", "en-GB", "en-IN", "en-NZ", "en-US", "es-419", "es-ES", "fa-IR", "fi-FI", "fil-PH", "fr-CA",
+    "fr-FR", "gl-ES", "he-IL", "hi-IN", "hr-HR", "hu-HU", "hy-AM", "id-ID", "is-IS", "it-IT", "ja-JP",
+    "kk-KZ", "kn-IN", "ko-KR", "lt-LT", "lv-LV", "mk-MK", "mr-IN", "ms-MY", "ne-NP", "nl-BE", "nl-NL",
+    "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE",
+    "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN",
+]
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
+MaxSilenceMs = Annotated[int, Field(ge=10_000, le=3_600_000)]
+VoiceSpeed = Annotated[float, Field(ge=0.5, le=2.0)]
+Sensitivity = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore", frozen=True
+    )
+
+
+class CustomTool(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow")
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+    description: str
+    url: str
+    method: Literal["GET", "POST"] = "POST"
+    headers: dict[str, str] | None = None
+    parameters: dict[str, Any] | None = None
+    timeout_ms: Annotated[int, Field(ge=1000, le=120_000)] | None = None
+    speak_during_execution: bool | None = None
+    execution_message: str | None = None
+
+
+class AgentFields(Model):
+    """Every agent setting except `name`; all optional (PATCH semantics come from `exclude_unset`)."""
+
+    description: str | None = None
+    voice_mode: VoiceMode | None = None
+    system_prompt: str | None = None
+    begin_message: str | None = None
+    voice: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    model_tier: ModelTier | None = None
+    enable_messaging: bool | None = None
+    transfer_number: str | None = None
+    custom_tools: Annotated[list[CustomTool], Field(max_length=20)] | None = None
+    voicemail_message: str | None = None
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
+    stt_mode: SttMode | None = None
+    ambient_sound: AmbientSound | None = None
+    denoising_mode: DenoisingMode | None = None
+    max_silence_ms: MaxSilenceMs | None = None
+    voice_speed: VoiceSpeed | None = None
+    interruption_sensitivity: Sensitivity | None = None
+    enable_backchannel: bool | None = None
+    language: Language | None = None
+
+
+class CreateAgent(AgentFields):
+    name: NonEmpty
+
+
+class UpdateAgent(AgentFields):
+    name: NonEmpty | None = None
+
+
+class AttachNumber(Model):
+    number_id: Annotated[str, Field(min_length=1)]
+
+
+class BuyNumber(Model):
+    country: Annotated[str, Field(min_length=2, max_length=2)] = "US"
+    area_code: str | None = None
+    agent_id: str | None = None
+    type: Literal["sms", "voice", "imessage"] | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    expires_at: str | None = None
+
+
+class UpdateNumber(Model):
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    expires_at: str | None = None
+
+
+class SetWebhook(Model):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    context_limit: Annotated[int, Field(ge=0, le=50)] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+
+
+# Fields whose stored value may be null; PATCHing the others to null is refused.
+NULLABLE_AGENT_FIELDS = frozenset(
+    {
+        "description", "system_prompt", "begin_message", "transfer_number", "custom_tools",
+        "voicemail_message", "call_screening_identity", "call_screening_purpose",
+    }
+)
+
+
+class AccountSettings(Model):
+    plan: str | None = None
+    balance_cents: Annotated[int, Field(ge=0)] | None = None
+    recording_enabled: bool | None = None
+
+
+class ClockChange(Model):
+    advance: Annotated[float, Field(ge=0)] | None = None
+    set: str | None = None
+
+
+class Reset(Model):
+    key: str | None = None

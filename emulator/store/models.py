@@ -1,0 +1,211 @@
+"""SQLAlchemy 2 models: one table per resource, naive-UTC timestamps, string IDs with prefixes.
+
+Every table has an integer `pk` (insertion order, for stable sorting) and the
+public string `id`. Rows belong to an account through `account_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _pk() -> Mapped[int]:
+    return mapped_column(Integer, primary_key=True, autoincrement=True)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(64), unique=True, index=True)
+
+
+def _account() -> Mapped[str]:
+    return mapped_column(String(64), index=True)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    plan: Mapped[str] = mapped_column(String(32))
+    balance_cents: Mapped[int] = mapped_column(Integer)
+    recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    numbers_bought: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    name: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voice_mode: Mapped[str] = mapped_column(String(16))
+    system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    begin_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voice: Mapped[str] = mapped_column(String(100))
+    model_tier: Mapped[str] = mapped_column(String(16))
+    enable_messaging: Mapped[bool] = mapped_column(Boolean)
+    transfer_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    custom_tools: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    voicemail_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    call_screening_identity: Mapped[str | None] = mapped_column(Text, nullable=True)
+    call_screening_purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stt_mode: Mapped[str] = mapped_column(String(16))
+    ambient_sound: Mapped[str] = mapped_column(String(32))
+    denoising_mode: Mapped[str] = mapped_column(String(64))
+    max_silence_ms: Mapped[int] = mapped_column(Integer)
+    voice_speed: Mapped[float] = mapped_column(Float)
+    interruption_sensitivity: Mapped[float] = mapped_column(Float)
+    enable_backchannel: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PhoneNumber(Base):
+    __tablename__ = "phone_numbers"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    phone_number: Mapped[str] = mapped_column(String(32), index=True)
+    country: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(16), default="sms")
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attached_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("account_id", "agent_id"),)
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    context_limit: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    phone_number_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    phone_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(8), default="pstn")
+    status: Mapped[str] = mapped_column(String(24))
+    voice: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    initial_greeting: Mapped[str | None] = mapped_column(Text, nullable=True)
+    system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    call_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_transcript_snippet: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recording_available: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="speech")
+    transcript: Mapped[str] = mapped_column(Text, default="")
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("phone_number_id", "participant"),)
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64), index=True)
+    phone_number: Mapped[str] = mapped_column(String(32))
+    participant: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[datetime] = mapped_column(DateTime)
+    last_message_preview: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_number_time", "phone_number_id", "received_at"),)
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    media_urls: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Delivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_deliveries_account_time", "account_id", "created_at"),)
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    webhook_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    next_retry_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+TABLES = [m.__table__ for m in (Account, Agent, PhoneNumber, Webhook, Call, Transcript, Conversation,
+                                 Message, Delivery)]
