@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from emulator.testing import EmulatorProcess, new_key
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[EmulatorProcess]:
+    """One real emulator (uvicorn, loopback, temp SQLite file) for the session."""
+    with EmulatorProcess() as proc:
+        yield proc
+
+
+@pytest.fixture
+def base_url(server: EmulatorProcess) -> str:
+    return server.base_url
+
+
+@pytest.fixture
+def key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def api(base_url: str, key: str) -> Iterator[httpx.Client]:
+    """An HTTP client authenticated as a fresh, isolated account."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def control(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        yield client
