@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator import ids
-from emulator.api import agents, calls, control, conversations, numbers, usage, webhooks
+from emulator.api import agents, calls, control, conversations, messages, numbers, simulate, usage, webhooks
 from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.errors import ApiError
@@ -74,14 +74,17 @@ def create_app(settings: Settings) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await state.deliverer.close()
             await state.store.close()
 
     routes = [
         *control.routes,
+        *simulate.routes,
         *agents.routes,
         *numbers.routes,
         *calls.routes,
         *conversations.routes,
+        *messages.routes,
         *webhooks.routes,
         *usage.routes,
     ]

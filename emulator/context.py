@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.store import Store
+from emulator.webhooks.delivery import Deliverer
 
 
 class RateLimiter:
@@ -38,8 +39,10 @@ class Emulator:
     started_monotonic: float = field(default_factory=time.monotonic)
     key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
     limiter: RateLimiter | None = None
+    deliverer: Deliverer = field(init=False)
 
     def __post_init__(self) -> None:
+        self.deliverer = Deliverer(self.store, self.clock)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
 

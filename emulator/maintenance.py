@@ -7,6 +7,7 @@ from emulator.domain import numbers
 
 
 async def sweep(state: Emulator) -> None:
-    """Numbers whose `expiresAt` has passed are released."""
+    """Numbers whose `expiresAt` has passed are released; webhook retries that are due start."""
     async with state.store.write() as session:
         await numbers.release_expired(session, state.clock.now())
+    await state.deliverer.retry_due()

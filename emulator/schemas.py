@@ -130,3 +130,43 @@ class ClockChange(Model):
 
 class Reset(Model):
     key: str | None = None
+
+
+class SnakeModel(BaseModel):
+    """Bodies the vendor spells in snake_case (messages)."""
+
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="ignore", frozen=True)
+
+
+class SendMessage(SnakeModel):
+    body: Annotated[str, Field(max_length=1600)] = ""
+    agent_id: str | None = None
+    number_id: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    media_url: str | None = None
+    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    send_style: str | None = None
+    reply_to_message_id: str | None = None
+
+    def media(self) -> list[str]:
+        return [*(self.media_urls or []), *([self.media_url] if self.media_url else [])]
+
+
+class InboundSms(Model):
+    sender: str = Field(alias="from")
+    to: str
+    body: Annotated[str, Field(max_length=1600)]
+    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+
+
+class UpdateConversation(SnakeModel):
+    metadata: dict[str, Any] | None = None
+    group_name: str | None = None
+
+
+class WebhookTest(Model):
+    sender: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    message: Annotated[str, Field(max_length=1600)] | None = None
+    channel: Literal["sms", "imessage", "mms", "whatsapp", "rcs", "voice"] | None = None

@@ -7,9 +7,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import render
-from emulator.api._http import authenticate, emu, paging, query_int, query_time, respond
-from emulator.domain import conversations
+from emulator.api._http import authenticate, emu, paging, parse, query_int, query_time, respond
+from emulator.domain import conversations, messaging
 from emulator.domain.lookup import owned
+from emulator.schemas import UpdateConversation
 from emulator.store import Conversation
 
 
@@ -46,8 +47,22 @@ async def conversation_messages(request: Request) -> Response:
     return respond({"data": [render.message(m) for m in rows], "hasMore": has_more, "total": total})
 
 
+async def update_conversation(request: Request) -> Response:
+    """`metadata` replaces the stored object (it reaches webhooks as `conversationState`)."""
+    account_id = await authenticate(request)
+    req = await parse(request, UpdateConversation, optional=True)
+    async with emu(request).store.write() as session:
+        if "metadata" in req.model_fields_set:
+            row = await messaging.set_state(session, account_id, request.path_params["conversation_id"], req.metadata)
+        else:
+            row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
+        messages, _, _ = await conversations.messages(session, 50, conversation_id=row.id)
+    return respond(render.conversation(row, messages))
+
+
 routes = [
     Route("/v1/conversations", list_conversations, methods=["GET"]),
     Route("/v1/conversations/{conversation_id}", get_conversation, methods=["GET"]),
+    Route("/v1/conversations/{conversation_id}", update_conversation, methods=["PATCH"]),
     Route("/v1/conversations/{conversation_id}/messages", conversation_messages, methods=["GET"]),
 ]

@@ -1,0 +1,124 @@
+"""SMS: inbound messages arrive on an account's number, outbound ones leave from it; both thread
+into the one conversation of that (number, participant) pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids, phones
+from emulator.domain import agents, numbers
+from emulator.domain.lookup import owned
+from emulator.errors import ApiError, bad_request, invalid, not_found
+from emulator.store import Conversation, Message, PhoneNumber
+
+PREVIEW = 160
+
+
+@dataclass
+class Threaded:
+    message: Message
+    conversation: Conversation
+    number: PhoneNumber
+    history: list[Message]
+
+
+async def _conversation(session: AsyncSession, number: PhoneNumber, participant: str, now: datetime) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.phone_number_id == number.id, Conversation.participant == participant
+    )
+    conversation = (await session.execute(query)).scalar_one_or_none()
+    if conversation is None:
+        conversation = Conversation(
+            id=ids.new_id("conv"), account_id=number.account_id, agent_id=number.agent_id,
+            phone_number_id=number.id, phone_number=number.phone_number, participant=participant,
+            state=None, message_count=0, last_message_at=now, last_message_preview="", created_at=now,
+        )
+        session.add(conversation)
+    elif number.agent_id is not None:
+        conversation.agent_id = number.agent_id
+    return conversation
+
+
+async def _thread(session: AsyncSession, number: PhoneNumber, participant: str, direction: str, body: str,
+                  media: list[str], now: datetime) -> Threaded:
+    conversation = await _conversation(session, number, participant, now)
+    inbound = direction == "inbound"
+    message = Message(
+        id=ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
+        conversation_id=conversation.id, phone_number_id=number.id,
+        from_number=participant if inbound else number.phone_number,
+        to_number=number.phone_number if inbound else participant,
+        body=body, direction=direction, status="received" if inbound else "sent", channel="sms",
+        media_urls=media or None, received_at=now,
+    )
+    session.add(message)
+    conversation.message_count += 1
+    conversation.last_message_at = now
+    conversation.last_message_preview = body[:PREVIEW]
+    await session.flush()
+    history = list((await session.execute(
+        select(Message).where(Message.conversation_id == conversation.id)
+        .order_by(Message.received_at.desc(), Message.pk.desc()).limit(50)
+    )).scalars())
+    return Threaded(message, conversation, number, history)
+
+
+async def receive(session: AsyncSession, sender: str, to: str, body: str, media: list[str],
+                  now: datetime) -> Threaded:
+    """An SMS from the outside world to one of the emulator's active numbers."""
+    sender = phones.require_e164(sender, "from")
+    to = phones.require_e164(to, "to")
+    number = await numbers.find_active(session, to)
+    if number is None:
+        raise not_found("Active phone number", to)
+    return await _thread(session, number, sender, "inbound", body, media, now)
+
+
+async def _sending_number(session: AsyncSession, account_id: str, agent_id: str | None, number_id: str | None,
+                          from_number: str | None) -> PhoneNumber:
+    if number_id is not None:
+        number = await owned(session, PhoneNumber, account_id, number_id)
+    elif from_number is not None:
+        e164 = phones.normalize(from_number, "from_number")
+        number = await numbers.find_active(session, e164)
+        if number is None or number.account_id != account_id:
+            raise not_found("Active phone number", e164)
+    elif agent_id is not None:
+        agent = await agents.get(session, account_id, agent_id)
+        attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
+        if not attached:
+            raise bad_request(f"Agent '{agent_id}' has no phone number to send from; attach or buy one first.")
+        number = attached[0]
+    else:
+        raise bad_request("Say which number sends the message: give 'agent_id', 'number_id' or 'from_number'.")
+    if number.status != "active":
+        raise bad_request(f"Number '{number.id}' is {number.status} and cannot send messages.")
+    if agent_id is not None and number.agent_id != agent_id:
+        raise bad_request(f"Number '{number.id}' is not attached to agent '{agent_id}'.")
+    return number
+
+
+async def send(session: AsyncSession, account_id: str, *, agent_id: str | None, number_id: str | None,
+               from_number: str | None, to_number: str | None, body: str, media: list[str],
+               now: datetime) -> Threaded:
+    if to_number is None:
+        raise invalid("Field 'to_number' is required: the phone number to send the message to.")
+    recipient = phones.normalize(to_number, "to_number")
+    if not body.strip() and not media:
+        raise invalid("Field 'body' must not be empty unless 'media_urls' carries an attachment.")
+    number = await _sending_number(session, account_id, agent_id, number_id, from_number)
+    if recipient == number.phone_number:
+        raise ApiError(400, "A number cannot send a message to itself.")
+    return await _thread(session, number, recipient, "outbound", body, media, now)
+
+
+async def set_state(session: AsyncSession, account_id: str, conversation_id: str,
+                    state: dict[str, object] | None) -> Conversation:
+    conversation = await owned(session, Conversation, account_id, conversation_id)
+    conversation.state = state
+    await session.flush()
+    return conversation

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: event payloads, signing, delivery with retries, and the delivery log."""

@@ -1,0 +1,154 @@
+"""Delivering events: routed, signed, logged, retried on the emulator's clock.
+
+A delivery row is written in the same transaction as the thing that caused it
+(`prepare`), and attempted in a background task after that transaction commits
+(`launch`), so an API call never waits on a webhook target. Failed non-voice
+deliveries are retried on `RETRY_SCHEDULE`, measured on the emulator's clock, so
+a test moves the clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids
+from emulator.clock import Clock
+from emulator.domain import webhooks
+from emulator.store import Delivery, Store, Webhook
+from emulator.webhooks import events, signing
+from emulator.webhooks.transport import Outcome, Transport
+
+log = logging.getLogger("emulator.webhooks")
+
+# Seconds to wait after failed attempt 1, 2, ... before the next one; then the delivery fails for good.
+RETRY_SCHEDULE = (10, 60, 300, 1800, 7200)
+MAX_ATTEMPTS = 1 + len(RETRY_SCHEDULE)
+NO_WEBHOOK = "No webhook is configured for this agent or project; the event was recorded as undeliverable."
+
+
+class Deliverer:
+    def __init__(self, store: Store, clock: Clock, transport: Transport | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.transport = transport or Transport()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inflight: set[str] = set()
+
+    async def prepare(
+        self, session: AsyncSession, account_id: str, agent_id: str | None, event: str, channel: str | None,
+        data: dict[str, Any], *, history: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
+        message_id: str | None = None, test: bool = False, hook: Webhook | None = None,
+    ) -> Delivery:
+        """Route the event and write its delivery row (pending, or failed when there is nowhere to send it)."""
+        now = self.clock.now()
+        if hook is None:
+            hook = await webhooks.route(session, account_id, agent_id)
+        limit = hook.context_limit if hook is not None else 0
+        recent = (history or [])[-limit:] if limit > 0 else []
+        payload = events.envelope(event, channel or "", agent_id, data, now, history=recent, state=state, test=test)
+        row = Delivery(
+            id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=message_id,
+            webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type=event,
+            channel=channel, payload=events.encode(payload), status="pending" if hook else "failed",
+            error_message=None if hook else NO_WEBHOOK, attempt_count=0, test=test, created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    def launch(self, rows: Iterable[Delivery]) -> None:
+        """Attempt the pending rows in the background (call after their transaction committed)."""
+        for row in rows:
+            if row.status == "pending":
+                self._spawn(row.id)
+
+    def _spawn(self, delivery_id: str) -> None:
+        if delivery_id in self._inflight:
+            return
+        self._inflight.add(delivery_id)
+        task = asyncio.create_task(self._attempt_safely(delivery_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt_safely(self, delivery_id: str) -> Outcome | None:
+        try:
+            return await self.attempt(delivery_id)
+        except Exception:  # a delivery must never take the emulator down
+            log.exception("Delivery %s crashed", delivery_id)
+            return None
+        finally:
+            self._inflight.discard(delivery_id)
+
+    async def attempt(self, delivery_id: str) -> Outcome | None:
+        """One attempt of a pending delivery, recorded in the log; returns what the target did."""
+        async with self.store.read() as session:
+            row = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
+            hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
+        if row is None or row.status != "pending":
+            return None
+        if hook is None:
+            await self._record(delivery_id, None, "The webhook was removed before this delivery was attempted.")
+            return None
+        body = row.payload.encode()
+        outcome = await self.transport.post(
+            hook.url, body, signing.headers(hook.secret, body, row.id, row.event_type), hook.timeout
+        )
+        await self._record(delivery_id, outcome)
+        return outcome
+
+    async def _record(self, delivery_id: str, outcome: Outcome | None, error: str | None = None) -> None:
+        now = self.clock.now()
+        async with self.store.write() as session:
+            row = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
+            if row is None:
+                return
+            row.attempt_count += 1
+            row.last_attempt_at = now
+            if outcome is not None:
+                row.http_status = outcome.http_status
+                row.error_message = outcome.error
+                row.response_body = outcome.snippet
+                row.latency_ms = outcome.latency_ms
+            else:
+                row.error_message = error
+            succeeded = outcome is not None and outcome.ok
+            # Voice turns are never retried (a late turn is silence), nor are test sends.
+            retryable = outcome is not None and not row.test and row.channel != "voice"
+            if succeeded:
+                row.status, row.next_retry_at = "success", None
+            elif retryable and row.attempt_count < MAX_ATTEMPTS:
+                row.status = "pending"
+                row.next_retry_at = now + timedelta(seconds=RETRY_SCHEDULE[row.attempt_count - 1])
+            else:
+                row.status, row.next_retry_at = "failed", None
+
+    async def retry_due(self) -> int:
+        """Start the retries whose time has come on the emulator's clock; returns how many."""
+        now = self.clock.now()
+        async with self.store.read() as session:
+            due = (await session.execute(
+                select(Delivery.id).where(Delivery.status == "pending", Delivery.next_retry_at.is_not(None),
+                                          Delivery.next_retry_at <= now)
+            )).scalars().all()
+        for delivery_id in due:
+            self._spawn(delivery_id)
+        return len(due)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for the attempts under way (used at shutdown and by benchmarks)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain(timeout=5)
+        await self.transport.close()
+

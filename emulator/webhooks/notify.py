@@ -1,0 +1,27 @@
+"""Which events a thing that happened produces, written as delivery rows in its transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator.domain.messaging import Threaded
+from emulator.store import Delivery
+from emulator.webhooks import events
+from emulator.webhooks.delivery import Deliverer
+
+INBOUND_SMS_EVENTS = ("agent.message", "message.received")
+OUTBOUND_SMS_EVENTS = ("message.sent",)
+
+
+async def sms(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -> list[Delivery]:
+    message = threaded.message
+    names = INBOUND_SMS_EVENTS if message.direction == "inbound" else OUTBOUND_SMS_EVENTS
+    data = events.sms_data(message, threaded.number)
+    history = events.sms_history(threaded.history, 50)
+    rows = []
+    for name in names:
+        rows.append(await deliverer.prepare(
+            session, message.account_id, message.agent_id, name, "sms", data, history=history,
+            state=events.conversation_state(threaded.conversation), message_id=message.id,
+        ))
+    return rows

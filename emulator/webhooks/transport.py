@@ -1,0 +1,89 @@
+"""One signed POST to a webhook target, bounded in time and in how much of the answer is read.
+
+Whatever the target does (refuses, never resolves, stalls, answers 5xx, streams forever, sends
+a huge body) the result is an `Outcome`; no exception escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+RESPONSE_LIMIT = 64 * 1024  # bytes of an answer we read at most
+SNIPPET = 1000  # characters of an answer kept in the delivery log
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    http_status: int | None
+    error: str | None
+    body: bytes
+    latency_ms: float
+    content_type: str | None = None
+
+    @property
+    def snippet(self) -> str | None:
+        if not self.body:
+            return None
+        return self.body[:SNIPPET].decode("utf-8", errors="replace")
+
+
+def describe_failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return f"No complete response within {timeout:g} s (the webhook's timeout)."
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc) or type(exc).__name__
+        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            return f"Could not resolve the webhook host: {text}"
+        return f"Could not connect to the webhook: {text}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"The webhook connection failed: {type(exc).__name__}: {exc}"
+    return f"Delivery failed: {type(exc).__name__}: {exc}"
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.client = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=None,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    @asynccontextmanager
+    async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+        """The raw streamed response, for readers that consume it incrementally (voice NDJSON)."""
+        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+            yield response
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        started = time.perf_counter()
+        status: int | None = None
+        content_type: str | None = None
+        received = bytearray()
+        try:
+            async with asyncio.timeout(timeout), self.stream(url, body, headers) as response:
+                status = response.status_code
+                content_type = response.headers.get("content-type")
+                async for chunk in response.aiter_raw():
+                    received += chunk
+                    if len(received) > RESPONSE_LIMIT:
+                        return Outcome(False, status, f"The response body exceeded {RESPONSE_LIMIT // 1024} KiB; "
+                                       "reading stopped there.", bytes(received[:RESPONSE_LIMIT]),
+                                       _ms(started), content_type)
+        except Exception as exc:  # any failure of the target is an outcome, never a crash
+            return Outcome(False, status, describe_failure(exc, timeout), bytes(received), _ms(started), content_type)
+        ok = status is not None and 200 <= status < 300
+        error = None if ok else f"The webhook answered HTTP {status}."
+        return Outcome(ok, status, error, bytes(received), _ms(started), content_type)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
