@@ -17,6 +17,7 @@ from emulator import ids
 from emulator.api import agents, calls, control, conversations, messages, numbers, simulate, usage, webhooks
 from emulator.config import Settings
 from emulator.context import Emulator
+from emulator.domain import calls as calls_domain
 from emulator.errors import ApiError
 from emulator.maintenance import sweep
 from emulator.store import Store
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
+        await calls_domain.abandon_unfinished(state.store, state.clock.now())
         sweeper = asyncio.create_task(_sweeper(state))
         try:
             yield
@@ -74,6 +76,7 @@ def create_app(settings: Settings) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await state.engine.close()
             await state.deliverer.close()
             await state.store.close()
 

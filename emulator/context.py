@@ -6,6 +6,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from emulator.calls.bus import CallBus
+from emulator.calls.callees import CalleeBook
+from emulator.calls.engine import CallEngine
+from emulator.calls.replies import TurnReply, TurnRequest, webhook_turn
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.store import Store
@@ -40,9 +44,19 @@ class Emulator:
     key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
     limiter: RateLimiter | None = None
     deliverer: Deliverer = field(init=False)
+    bus: CallBus = field(default_factory=CallBus)
+    callees: CalleeBook = field(default_factory=CalleeBook)
+    engine: CallEngine = field(init=False)
 
     def __post_init__(self) -> None:
         self.deliverer = Deliverer(self.store, self.clock)
+        transport = self.deliverer.transport
+
+        async def voice_turn(request: TurnRequest) -> TurnReply:
+            return await webhook_turn(transport, request)
+
+        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, voice_turn,
+                                 realtime=self.settings.realtime)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
 

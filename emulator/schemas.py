@@ -170,3 +170,23 @@ class WebhookTest(Model):
     to: str | None = None
     message: Annotated[str, Field(max_length=1600)] | None = None
     channel: Literal["sms", "imessage", "mms", "whatsapp", "rcs", "voice"] | None = None
+
+
+class PlaceCall(Model):
+    agent_id: Annotated[str, Field(min_length=1)]
+    to_number: str
+    from_number_id: str | None = None
+    initial_greeting: Annotated[str, Field(max_length=2000)] | None = None
+    voice: Annotated[str, Field(max_length=100)] | None = None
+    system_prompt: Annotated[str, Field(max_length=20_000)] | None = None
+    variables: dict[str, str] | None = None
+    model_tier: ModelTier | None = None
+    disable_recording: bool | None = None
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
+
+
+class InboundCall(Model):
+    sender: str = Field(alias="from")
+    to: str
+    turns: list[Any] | None = None

@@ -1,16 +1,23 @@
-"""/_emulator/* routes that make the outside world act: an SMS arrives from a phone."""
+"""/_emulator/* routes that make the outside world act: an SMS arrives, a phone dials in, a callee
+answers with a script."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import emu, parse, respond
+from emulator import phones, render
+from emulator.api._http import emu, parse, read_json, respond
 from emulator.api.control import require_admin
-from emulator.domain import messaging
-from emulator.schemas import InboundSms
+from emulator.calls.callees import MAGIC_NUMBERS, Callee
+from emulator.calls.script import Turn, parse_turns
+from emulator.calls.setup import CallSetup
+from emulator.domain import dialing, messaging
+from emulator.errors import ApiError, invalid
+from emulator.schemas import InboundCall, InboundSms
 from emulator.webhooks import notify
 
 
@@ -31,6 +38,68 @@ async def inbound_sms(request: Request) -> Response:
     })
 
 
+async def inbound_call(request: Request) -> Response:
+    """Dial one of the emulator's numbers from outside; the agent attached to it answers."""
+    require_admin(request)
+    req = await parse(request, InboundCall)
+    turns = parse_turns(req.turns if req.turns is not None else [])
+    state = emu(request)
+    async with state.store.write() as session:
+        placed = await dialing.inbound(session, req.sender, req.to, state.clock.now())
+    call = placed.call
+    callee = Callee(turns, "inbound")
+    state.engine.start(CallSetup.of(call, placed.agent, placed.hook, callee), call.started_at)
+    return respond({**render.call(call, state.settings.base_url, False, agent_name=placed.agent.name),
+                    "accountId": call.account_id})
+
+
+def _e164(request: Request) -> str:
+    return phones.require_e164(request.path_params["e164"], "e164")
+
+
+def _callee(e164: str, turns: list[Turn]) -> dict[str, Any]:
+    return {"number": e164, "turns": [turn.to_json() for turn in turns]}
+
+
+async def put_callee(request: Request) -> Response:
+    require_admin(request)
+    e164 = _e164(request)
+    data = await read_json(request)
+    if not isinstance(data, dict) or "turns" not in data:
+        raise invalid("Send a JSON object with 'turns': the caller script for this destination.")
+    turns = emu(request).callees.put(e164, data["turns"])
+    return respond(_callee(e164, turns))
+
+
+async def get_callee(request: Request) -> Response:
+    require_admin(request)
+    e164 = _e164(request)
+    turns = emu(request).callees.get(e164)
+    if turns is None:
+        raise ApiError(404, f"No callee script is registered for {e164}.")
+    return respond(_callee(e164, turns))
+
+
+async def delete_callee(request: Request) -> Response:
+    require_admin(request)
+    e164 = _e164(request)
+    if not emu(request).callees.remove(e164):
+        raise ApiError(404, f"No callee script is registered for {e164}.")
+    return respond({"success": True, "number": e164})
+
+
+async def list_callees(request: Request) -> Response:
+    require_admin(request)
+    scripts = emu(request).callees.all()
+    magic = [{"number": n, "status": m.status, "description": m.description} for n, m in MAGIC_NUMBERS.items()]
+    return respond({"data": [_callee(n, t) for n, t in scripts.items()], "magicNumbers": magic})
+
+
 routes = [
     Route("/_emulator/sms", inbound_sms, methods=["POST"]),
+    Route("/_emulator/calls/inbound", inbound_call, methods=["POST"]),
+    Route("/_emulator/callees", list_callees, methods=["GET"]),
+    Route("/_emulator/callees/{e164}", put_callee, methods=["PUT"]),
+    Route("/_emulator/callees/{e164}", get_callee, methods=["GET"]),
+    Route("/_emulator/callees/{e164}", delete_callee, methods=["DELETE"]),
 ]

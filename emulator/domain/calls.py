@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator.domain.paging import page
-from emulator.store import Account, Call, Transcript
+from emulator.store import Account, Call, Store, Transcript
 
 STATUSES = ("in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
@@ -44,3 +46,13 @@ async def recording_enabled(session: AsyncSession, account_id: str) -> bool:
     """Whether the account's recording add-on is on (recording URLs are shown only then)."""
     flag = await session.execute(select(Account.recording_enabled).where(Account.id == account_id))
     return bool(flag.scalar_one_or_none())
+
+
+async def abandon_unfinished(store: Store, now: datetime) -> int:
+    """Calls left in progress by a previous process can never finish: mark them failed at start-up."""
+    async with store.write() as session:
+        result = await session.execute(
+            update(Call).where(Call.status == "in-progress")
+            .values(status="failed", end_reason="emulator-restarted", ended_at=now)
+        )
+    return result.rowcount or 0

@@ -120,7 +120,8 @@ class Deliverer:
                 row.error_message = error
             succeeded = outcome is not None and outcome.ok
             # Voice turns are never retried (a late turn is silence), nor are test sends.
-            retryable = outcome is not None and not row.test and row.channel != "voice"
+            voice_turn = row.channel == "voice" and row.event_type == "agent.message"
+            retryable = outcome is not None and not row.test and not voice_turn
             if succeeded:
                 row.status, row.next_retry_at = "success", None
             elif retryable and row.attempt_count < MAX_ATTEMPTS:

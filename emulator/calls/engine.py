@@ -1,0 +1,350 @@
+"""Runs a call as an asyncio task: caller turns -> agent replies -> transcript rows -> call.ended.
+
+The engine needs no HTTP server: give it a store, a clock, a deliverer (for call events)
+and a voice-turn function (the HTTP NDJSON reader in production, a fake in unit tests).
+Time inside a call is simulated speech time, so a call runs as fast as its agent answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from emulator import ids
+from emulator.calls import timing
+from emulator.calls.bus import CallBus
+from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
+from emulator.calls.replies import TurnReply, TurnRequest
+from emulator.calls.script import Turn, branch_for
+from emulator.calls.setup import CallSetup
+from emulator.clock import Clock, iso
+from emulator.render import transcript as render_transcript
+from emulator.store import Account, Call, Delivery, Store, Transcript
+from emulator.webhooks import events
+from emulator.webhooks.delivery import Deliverer
+
+log = logging.getLogger("emulator.calls")
+
+VoiceTurn = Callable[[TurnRequest], Awaitable[TurnReply]]
+CONFIDENCE = 0.95
+SNIPPET = 200
+
+
+@dataclass
+class CallRun:
+    setup: CallSetup
+    started_at: Any
+    elapsed: float = 0.0
+    silence_ms: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Transcript] = field(default_factory=list)
+    last_digits: str | None = None
+    status: str | None = None
+    end_reason: str | None = None
+    stop_requested: bool = False
+    inflight: asyncio.Task[Any] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> Any:
+        return self.started_at + timedelta(seconds=self.elapsed)
+
+    def end(self, status: str, reason: str) -> None:
+        if self.status is None:
+            self.status, self.end_reason = status, reason
+
+
+class CallEngine:
+    def __init__(self, store: Store, clock: Clock, deliverer: Deliverer, bus: CallBus, voice_turn: VoiceTurn,
+                 responder: Responder | None = None, realtime: bool = False) -> None:
+        self.store = store
+        self.clock = clock
+        self.deliverer = deliverer
+        self.bus = bus
+        self.voice_turn = voice_turn
+        self.responder = responder or RuleResponder()
+        self.realtime = realtime
+        self.runs: dict[str, CallRun] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, setup: CallSetup, started_at: Any) -> asyncio.Task[Any]:
+        run = CallRun(setup, started_at)
+        self.runs[setup.call_id] = run
+        task = asyncio.create_task(self._run_safely(run))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def end(self, call_id: str, wait: float = 5.0) -> bool:
+        """Ask a running call to end (as `POST /v1/calls/{id}/end` does) and wait for it to finish."""
+        run = self.runs.get(call_id)
+        if run is None:
+            return False
+        run.stop_requested = True
+        if run.inflight is not None:
+            run.inflight.cancel()
+        try:
+            await asyncio.wait_for(run.done.wait(), wait)
+        except TimeoutError:
+            pass
+        return True
+
+    async def close(self) -> None:
+        for run in self.runs.values():
+            run.stop_requested = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    async def _run_safely(self, run: CallRun) -> None:
+        try:
+            await self.run(run)
+        except asyncio.CancelledError:
+            run.end("completed", "emulator-shutdown")
+            raise
+        except Exception:  # a bug in one call must not take others down; the call ends as failed
+            log.exception("Call %s crashed", run.setup.call_id)
+            run.end("failed", "emulator-error")
+            await self._finish(run)
+        finally:
+            run.done.set()
+            self.runs.pop(run.setup.call_id, None)
+
+    # -- the call --------------------------------------------------------------------------------
+
+    async def run(self, run: CallRun) -> None:
+        setup = run.setup
+        magic = setup.callee.magic
+        if magic is not None and not magic.answered:
+            run.end(magic.status, magic.end_reason)
+            return await self._finish(run)
+        if setup.direction == "inbound":
+            await self._event_now(run, "call.started", self._call_data(run, "in-progress"))
+        if magic is not None:  # answered magic numbers: voicemail, or an instant hangup
+            if magic.status == "voicemail":
+                message = fill(setup.agent.voicemail_message, setup.variables) or ""
+                await self._record(run, "voicemail", "", message or None, {"voicemail": True})
+                await self._advance(run, timing.speech_seconds(message))
+            run.end(magic.status, magic.end_reason)
+            return await self._finish(run)
+        greeting = self._greeting(setup)
+        if greeting:
+            await self._record(run, "greeting", "", greeting, {})
+            run.history.append(events.history_item(greeting, "outbound", "voice", run.now()))
+            await self._advance(run, timing.speech_seconds(greeting, setup.agent.voice_speed))
+        queue: deque[Turn] = deque(setup.callee.turns)
+        while queue and run.status is None:
+            if run.stop_requested:
+                run.end("completed", "ended-by-api")
+                break
+            await self._turn(run, queue.popleft(), queue)
+        run.end("completed", "ended-by-api" if run.stop_requested else "caller-finished")
+        await self._finish(run)
+
+    def _greeting(self, setup: CallSetup) -> str | None:
+        if setup.hosted:
+            return self.responder.greeting(self._hosted_context(setup))
+        return fill(setup.initial_greeting, setup.variables) or fill(setup.agent.begin_message, setup.variables)
+
+    async def _turn(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+        setup = run.setup
+        if turn.kind == "hangup":
+            await self._record(run, "hangup", "[caller hung up]", None, {})
+            run.end("completed", "caller-hangup")
+        elif turn.kind == "silence":
+            run.silence_ms += turn.seconds * 1000
+            await self._record(run, "silence", f"[silence {turn.seconds:g}s]", None, {"seconds": turn.seconds})
+            await self._advance(run, turn.seconds)
+            if run.silence_ms >= setup.agent.max_silence_ms:
+                run.end("completed", "silence-timeout")
+        elif turn.kind == "menu":
+            branch = branch_for(turn, run.last_digits or "")
+            run.last_digits = None
+            if branch is not None:
+                queue.extendleft(reversed(branch))
+        else:
+            await self._exchange(run, turn, queue)
+
+    async def _exchange(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+        """The caller speaks (or presses keys) and the agent answers."""
+        setup = run.setup
+        run.silence_ms = 0
+        heard = turn.text if turn.kind == "say" else ""
+        said = heard or f"[DTMF {turn.digits}]"
+        spoken_at = run.now()
+        await self._advance(run, timing.speech_seconds(heard) if heard else timing.dtmf_seconds(turn.digits))
+        run.history.append(events.history_item(said, "inbound", "voice", spoken_at))
+        barge_in = bool(queue) and queue[0].kind == "say" and queue[0].interrupt
+        if setup.hosted:
+            reply, delivery = await self._hosted_reply(run, heard or said), None
+        else:
+            reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
+        details: dict[str, Any] = {"firstChunkMs": reply.first_chunk_ms, "finalChunkMs": reply.final_ms,
+                                   "chunks": list(reply.chunks)}
+        if turn.kind == "press":
+            details["callerDigits"] = turn.digits
+        if reply.digits:
+            details["digits"] = reply.digits
+            run.last_digits = reply.digits
+        if reply.interrupted:
+            details["interrupted"] = True
+        if reply.error:
+            details["error"] = reply.error
+        if reply.action:
+            details["action"] = reply.action
+        text = reply.text
+        if reply.action == "transfer" or reply.hangup:
+            details["hangup"] = reply.hangup
+        if reply.action == "transfer":
+            if setup.agent.transfer_number:
+                details["transferredTo"] = setup.agent.transfer_number
+                run.extra["transferredTo"] = setup.agent.transfer_number
+                run.end("completed", "transferred")
+            else:
+                details["error"] = "The agent asked to transfer but has no transferNumber; the call went on."
+        if reply.hangup or reply.action == "hangup":
+            run.end("completed", "agent-hangup")
+        await self._record(run, "dtmf" if turn.kind == "press" else "speech", said, text or None, details,
+                           confidence=CONFIDENCE if heard else 1.0, at=spoken_at, delivery=delivery)
+        if text:
+            run.history.append(events.history_item(text, "outbound", "voice", run.now()))
+            await self._advance(run, timing.speech_seconds(text, setup.agent.voice_speed))
+        if reply.digits:
+            await self._advance(run, timing.dtmf_seconds(reply.digits))
+
+    async def _webhook_reply(self, run: CallRun, transcript: str, digits: str | None,
+                             barge_in: bool) -> tuple[TurnReply, Delivery]:
+        setup = run.setup
+        hook = setup.hook
+        data: dict[str, Any] = {
+            "callId": setup.call_id, "transcript": transcript, "confidence": CONFIDENCE if transcript else 1.0,
+            "from": setup.from_number, "to": setup.to_number, "direction": setup.direction, "status": "in-progress",
+        }
+        if digits:
+            data["digits"] = digits
+        limit = hook.context_limit if hook else 0
+        payload = events.envelope("agent.message", "voice", setup.agent.id, data, self.clock.now(),
+                                  history=run.history[-limit:] if limit else [])
+        body = events.encode(payload)
+        delivery = Delivery(
+            id=ids.new_id("dlv"), account_id=setup.account_id, agent_id=setup.agent.id, message_id=setup.call_id,
+            webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type="agent.message",
+            channel="voice", payload=body, attempt_count=0, test=False, created_at=self.clock.now(),
+        )
+        if hook is None:
+            reply = TurnReply(error="No webhook is configured for this agent or project; the caller heard silence.")
+        else:
+            request = TurnRequest(hook.url, hook.secret, hook.timeout, delivery.id, body.encode(), barge_in)
+            run.inflight = asyncio.ensure_future(self.voice_turn(request))
+            try:
+                reply = await run.inflight
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                reply = TurnReply(error="The call was ended while the agent was answering.")
+            finally:
+                run.inflight = None
+            delivery.attempt_count = 1
+            delivery.last_attempt_at = self.clock.now()
+        delivery.status = "success" if reply.ok and hook is not None else "failed"
+        delivery.http_status = reply.http_status
+        delivery.error_message = reply.error
+        delivery.response_body = reply.body
+        delivery.latency_ms = reply.latency_ms
+        return reply, delivery
+
+    async def _hosted_reply(self, run: CallRun, utterance: str) -> TurnReply:
+        answer = await self.responder.reply(self._hosted_context(run.setup), utterance, len(run.rows))
+        return TurnReply(chunks=[answer.text] if answer.text else [], hangup=answer.hangup,
+                         action="transfer" if answer.transfer else None, digits=answer.digits,
+                         first_chunk_ms=0.0, final_ms=0.0)
+
+    def _hosted_context(self, setup: CallSetup) -> HostedContext:
+        return HostedContext(
+            system_prompt=fill(setup.system_prompt or setup.agent.system_prompt, setup.variables) or "",
+            begin_message=setup.agent.begin_message, initial_greeting=setup.initial_greeting,
+            variables=setup.variables, transfer_number=setup.agent.transfer_number,
+        )
+
+    # -- time and records ------------------------------------------------------------------------
+
+    async def _advance(self, run: CallRun, seconds: float) -> None:
+        run.elapsed += seconds
+        if self.realtime and seconds > 0:
+            await asyncio.sleep(seconds)
+
+    async def _record(self, run: CallRun, kind: str, transcript: str, response: str | None, details: dict[str, Any],
+                      *, confidence: float | None = None, at: Any = None, delivery: Delivery | None = None) -> None:
+        setup = run.setup
+        row = Transcript(
+            id=ids.new_id("tx"), account_id=setup.account_id, call_id=setup.call_id, kind=kind,
+            transcript=transcript, response=response, confidence=confidence, created_at=at or run.now(),
+            details={k: v for k, v in details.items() if v is not None and v != []} or None,
+        )
+        snippet = (response or transcript)[:SNIPPET]
+        async with self.store.write() as session:
+            session.add(row)
+            if delivery is not None:
+                session.add(delivery)
+            call = await session.scalar(select(Call).where(Call.id == setup.call_id))
+            if call is not None and kind not in ("silence", "hangup"):
+                call.last_transcript_snippet = snippet
+        run.rows.append(row)
+        self.bus.publish(setup.call_id, "turn", render_transcript(row))
+
+    def _call_data(self, run: CallRun, status: str) -> dict[str, Any]:
+        setup = run.setup
+        return {
+            "callId": setup.call_id, "from": setup.from_number, "to": setup.to_number,
+            "direction": setup.direction, "status": status, "numberId": setup.phone_number_id,
+            "startedAt": iso(run.started_at),
+        }
+
+    async def _event_now(self, run: CallRun, event: str, data: dict[str, Any]) -> None:
+        """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn)."""
+        setup = run.setup
+        async with self.store.write() as session:
+            row = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, event, "voice", data,
+                                               message_id=setup.call_id)
+        if row.status == "pending":
+            await self.deliverer.attempt(row.id)
+
+    async def _finish(self, run: CallRun) -> None:
+        setup = run.setup
+        status = run.status or "completed"
+        ended_at = run.now()
+        duration = math.ceil(run.elapsed) if run.elapsed > 0 else 0
+        async with self.store.write() as session:
+            call = await session.scalar(select(Call).where(Call.id == setup.call_id))
+            account = await session.scalar(select(Account).where(Account.id == setup.account_id))
+            if call is None:
+                return
+            call.status = status
+            call.end_reason = run.end_reason
+            call.ended_at = ended_at
+            call.duration_seconds = duration
+            call.recording_available = bool(account and account.recording_enabled and status == "completed"
+                                            and run.rows)
+            if run.extra.get("transferredTo"):
+                call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
+            data = {**self._call_data(run, status), "endedAt": iso(ended_at), "durationSeconds": duration,
+                    "endReason": run.end_reason, "transcript": [render_transcript(r) for r in run.rows],
+                    **run.extra}
+            ended = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, "call.ended", "voice",
+                                                 data, message_id=setup.call_id)
+        self.deliverer.launch([ended])
+        self.bus.publish(setup.call_id, "ended", {"callId": setup.call_id, "status": status,
+                                                  "durationSeconds": duration, "endReason": run.end_reason})
+

@@ -1,0 +1,104 @@
+"""Caller scripts: what the person on the other end says and does, turn by turn.
+
+A turn is one of:
+  {"say": "text"}                      the caller speaks
+  {"say": "text", "interrupt": true}   the caller barges in on the agent's reply to the previous turn
+  {"silence": seconds}                 the caller says nothing for a while
+  {"press": "1#"}                      the caller presses keypad digits (DTMF)
+  {"hangup": true}                     the caller hangs up
+  {"on_digits": {"1": [turns], "2": [turns], "default": [turns]}}
+                                       an IVR menu: the branch for the digits the agent pressed
+                                       last is played next ("default" catches the rest; with no
+                                       match and no default the menu is skipped)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.errors import invalid
+
+DTMF = re.compile(r"^[0-9*#wW]+$")
+MAX_TURNS = 500
+
+
+@dataclass(frozen=True)
+class Turn:
+    kind: str  # say | silence | press | hangup | menu
+    text: str = ""
+    interrupt: bool = False
+    seconds: float = 0.0
+    digits: str = ""
+    branches: dict[str, list[Turn]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "say":
+            return {"say": self.text, **({"interrupt": True} if self.interrupt else {})}
+        if self.kind == "silence":
+            return {"silence": self.seconds}
+        if self.kind == "press":
+            return {"press": self.digits}
+        if self.kind == "hangup":
+            return {"hangup": True}
+        return {"on_digits": {k: [t.to_json() for t in v] for k, v in self.branches.items()}}
+
+
+def parse_turns(value: Any, where: str = "turns") -> list[Turn]:
+    """Validate a script; errors name the field path (e.g. `turns[2].on_digits.1[0].say`)."""
+    if not isinstance(value, list):
+        raise invalid(f"Field '{where}' must be a list of turns.")
+    if len(value) > MAX_TURNS:
+        raise invalid(f"Field '{where}' has more than {MAX_TURNS} turns.")
+    return [parse_turn(item, f"{where}[{i}]") for i, item in enumerate(value)]
+
+
+def parse_turn(item: Any, where: str) -> Turn:
+    if not isinstance(item, dict):
+        raise invalid(f"Field '{where}' must be an object like {{\"say\": \"...\"}}.")
+    kinds = [k for k in ("say", "silence", "press", "hangup", "on_digits") if k in item]
+    if len(kinds) != 1:
+        raise invalid(f"Field '{where}' must have exactly one of say, silence, press, hangup, on_digits "
+                      f"(got {sorted(item)}).")
+    kind = kinds[0]
+    allowed = {"say": {"say", "interrupt"}}.get(kind, {kind})
+    extra = set(item) - allowed
+    if extra:
+        raise invalid(f"Field '{where}' has unknown keys {sorted(extra)} for a {kind} turn.")
+    value = item[kind]
+    if kind == "say":
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"Field '{where}.say' must be a non-empty string.")
+        interrupt = item.get("interrupt", False)
+        if not isinstance(interrupt, bool):
+            raise invalid(f"Field '{where}.interrupt' must be true or false.")
+        return Turn("say", text=value, interrupt=interrupt)
+    if kind == "silence":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+            raise invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
+        return Turn("silence", seconds=float(value))
+    if kind == "press":
+        if not isinstance(value, str) or not DTMF.match(value):
+            raise invalid(f"Field '{where}.press' must be keypad digits (0-9, *, #, w), like \"1#\".")
+        return Turn("press", digits=value)
+    if kind == "hangup":
+        if value is not True:
+            raise invalid(f"Field '{where}.hangup' must be true.")
+        return Turn("hangup")
+    if not isinstance(value, dict) or not value:
+        raise invalid(f"Field '{where}.on_digits' must map digits to lists of turns, like {{\"1\": [...]}}.")
+    branches = {}
+    for digits, turns in value.items():
+        if not (digits == "default" or DTMF.match(digits)):
+            raise invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
+        branches[digits] = parse_turns(turns, f"{where}.on_digits.{digits}")
+    return Turn("menu", branches=branches)
+
+
+def branch_for(menu: Turn, digits: str) -> list[Turn] | None:
+    """The IVR branch for what the agent pressed: exact digits, else the first digit, else `default`."""
+    for key in (digits, digits[:1], "default"):
+        if key in menu.branches:
+            return menu.branches[key]
+    return None

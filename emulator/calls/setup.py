@@ -1,0 +1,71 @@
+"""Everything a call needs to run, read once from the store when it starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.calls.callees import Callee
+from emulator.store import Agent, Call, Webhook
+
+
+@dataclass(frozen=True)
+class AgentView:
+    id: str
+    name: str
+    voice_mode: str
+    system_prompt: str | None
+    begin_message: str | None
+    transfer_number: str | None
+    voicemail_message: str | None
+    max_silence_ms: int
+    voice_speed: float
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentView:
+        return cls(agent.id, agent.name, agent.voice_mode, agent.system_prompt, agent.begin_message,
+                   agent.transfer_number, agent.voicemail_message, agent.max_silence_ms, agent.voice_speed)
+
+
+@dataclass(frozen=True)
+class HookView:
+    id: str
+    url: str
+    secret: str
+    timeout: int
+    context_limit: int
+
+    @classmethod
+    def of(cls, hook: Webhook | None) -> HookView | None:
+        if hook is None:
+            return None
+        return cls(hook.id, hook.url, hook.secret, hook.timeout, hook.context_limit)
+
+
+@dataclass
+class CallSetup:
+    call_id: str
+    account_id: str
+    agent: AgentView
+    hook: HookView | None
+    callee: Callee
+    direction: str
+    from_number: str
+    to_number: str
+    phone_number_id: str | None
+    system_prompt: str | None = None
+    initial_greeting: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hosted(self) -> bool:
+        """Hosted mode: a hosted agent, or any call placed with its own systemPrompt."""
+        return self.agent.voice_mode == "hosted" or bool(self.system_prompt)
+
+    @classmethod
+    def of(cls, call: Call, agent: Agent, hook: Webhook | None, callee: Callee) -> CallSetup:
+        return cls(
+            call_id=call.id, account_id=call.account_id, agent=AgentView.of(agent), hook=HookView.of(hook),
+            callee=callee, direction=call.direction, from_number=call.from_number, to_number=call.to_number,
+            phone_number_id=call.phone_number_id, system_prompt=call.system_prompt,
+            initial_greeting=call.initial_greeting, variables=dict(call.variables or {}),
+        )

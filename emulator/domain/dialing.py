@@ -1,0 +1,77 @@
+"""Placing calls: the rules an outbound call must pass, and dialing one of our numbers from outside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids, phones
+from emulator.domain import agents, numbers, webhooks
+from emulator.errors import ApiError, bad_request, not_found
+from emulator.schemas import PlaceCall
+from emulator.store import Agent, Call, PhoneNumber, Webhook
+
+
+@dataclass
+class Placed:
+    call: Call
+    agent: Agent
+    hook: Webhook | None
+
+
+def _call(account_id: str, agent: Agent, number: PhoneNumber, from_number: str, to_number: str, direction: str,
+          now: datetime, **fields: object) -> Call:
+    return Call(
+        id=ids.new_id("call"), account_id=account_id, agent_id=agent.id, phone_number_id=number.id,
+        phone_number=number.phone_number, from_number=from_number, to_number=to_number, direction=direction,
+        type="pstn", status="in-progress", started_at=now, recording_available=False, **fields,
+    )
+
+
+async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: datetime) -> Placed:
+    agent = await agents.get(session, account_id, req.agent_id)
+    to_number = phones.require_e164(req.to_number, "toNumber")
+    attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
+    if req.from_number_id is not None:
+        matches = [n for n in attached if n.id == req.from_number_id]
+        if not matches:
+            raise bad_request(f"Number '{req.from_number_id}' is not one of agent '{agent.id}''s active numbers.")
+        number = matches[0]
+    elif attached:
+        number = attached[0]
+    else:
+        raise bad_request(f"Agent '{agent.id}' has no phone number to call from; buy or attach one first.")
+    if to_number == number.phone_number:
+        raise bad_request("A call cannot be placed from a number to itself.")
+    hook = await webhooks.route(session, account_id, agent.id)
+    hosted = bool(req.system_prompt) or agent.voice_mode == "hosted"
+    if not hosted and hook is None:
+        raise bad_request(
+            f"Agent '{agent.id}' is in webhook mode and no webhook is configured for it or the project; "
+            "set one (POST /v1/webhooks) or pass 'systemPrompt' for a hosted call."
+        )
+    call = _call(account_id, agent, number, number.phone_number, to_number, "outbound", now,
+                 voice=req.voice or agent.voice, initial_greeting=req.initial_greeting,
+                 system_prompt=req.system_prompt, variables=req.variables)
+    session.add(call)
+    await session.flush()
+    return Placed(call, agent, hook)
+
+
+async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) -> Placed:
+    """Someone dials one of our numbers: the agent it is attached to answers."""
+    caller = phones.require_e164(sender, "from")
+    dialed = phones.require_e164(to, "to")
+    number = await numbers.find_active(session, dialed)
+    if number is None:
+        raise not_found("Active phone number", dialed)
+    if number.agent_id is None:
+        raise ApiError(400, f"Number {dialed} is not attached to an agent, so nobody would answer the call.")
+    agent = await agents.get(session, number.account_id, number.agent_id)
+    hook = await webhooks.route(session, number.account_id, agent.id)
+    call = _call(number.account_id, agent, number, caller, dialed, "inbound", now, voice=agent.voice)
+    session.add(call)
+    await session.flush()
+    return Placed(call, agent, hook)
