@@ -160,11 +160,12 @@ class CallEngine:
     async def _turn(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
         setup = run.setup
         if turn.kind == "hangup":
-            await self._record(run, "hangup", "[caller hung up]", None, {})
+            await self._record(run, "hangup", "[caller hung up]", None, {"turn": turn.path or None})
             run.end("completed", "caller-hangup")
         elif turn.kind == "silence":
             run.silence_ms += turn.seconds * 1000
-            await self._record(run, "silence", f"[silence {turn.seconds:g}s]", None, {"seconds": turn.seconds})
+            await self._record(run, "silence", f"[silence {turn.seconds:g}s]", None,
+                               {"seconds": turn.seconds, "turn": turn.path or None})
             await self._advance(run, turn.seconds)
             if run.silence_ms >= setup.agent.max_silence_ms:
                 run.end("completed", "silence-timeout")
@@ -190,8 +191,8 @@ class CallEngine:
             reply, delivery = await self._hosted_reply(run, heard or said), None
         else:
             reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
-        details: dict[str, Any] = {"firstChunkMs": reply.first_chunk_ms, "finalChunkMs": reply.final_ms,
-                                   "chunks": list(reply.chunks)}
+        details: dict[str, Any] = {"turn": turn.path or None, "firstChunkMs": reply.first_chunk_ms,
+                                   "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks)}
         if turn.kind == "press":
             details["callerDigits"] = turn.digits
         if reply.digits:

@@ -32,6 +32,7 @@ class Turn:
     seconds: float = 0.0
     digits: str = ""
     branches: dict[str, list[Turn]] = field(default_factory=dict)
+    path: str = ""  # where the turn stands in its script, e.g. "turns[1].on_digits.2[0]"
 
     def to_json(self) -> dict[str, Any]:
         if self.kind == "say":
@@ -73,19 +74,19 @@ def parse_turn(item: Any, where: str) -> Turn:
         interrupt = item.get("interrupt", False)
         if not isinstance(interrupt, bool):
             raise invalid(f"Field '{where}.interrupt' must be true or false.")
-        return Turn("say", text=value, interrupt=interrupt)
+        return Turn("say", text=value, interrupt=interrupt, path=where)
     if kind == "silence":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
             raise invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
-        return Turn("silence", seconds=float(value))
+        return Turn("silence", seconds=float(value), path=where)
     if kind == "press":
         if not isinstance(value, str) or not DTMF.match(value):
             raise invalid(f"Field '{where}.press' must be keypad digits (0-9, *, #, w), like \"1#\".")
-        return Turn("press", digits=value)
+        return Turn("press", digits=value, path=where)
     if kind == "hangup":
         if value is not True:
             raise invalid(f"Field '{where}.hangup' must be true.")
-        return Turn("hangup")
+        return Turn("hangup", path=where)
     if not isinstance(value, dict) or not value:
         raise invalid(f"Field '{where}.on_digits' must map digits to lists of turns, like {{\"1\": [...]}}.")
     branches = {}
@@ -93,7 +94,7 @@ def parse_turn(item: Any, where: str) -> Turn:
         if not (digits == "default" or DTMF.match(digits)):
             raise invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
         branches[digits] = parse_turns(turns, f"{where}.on_digits.{digits}")
-    return Turn("menu", branches=branches)
+    return Turn("menu", branches=branches, path=where)
 
 
 def branch_for(menu: Turn, digits: str) -> list[Turn] | None:
