@@ -25,6 +25,9 @@ async def messages(session: AsyncSession, limit: int, before: datetime | None = 
                    ) -> tuple[list[Message], bool, int]:
     """Messages of a conversation or of a number, newest first; `before`/`after` are exclusive cursors.
 
+    Cursors compare at the millisecond resolution the API shows: stored times carry
+    microseconds, so a `receivedAt` sent back as `after` must still exclude its own message.
+
     Returns the page, whether more match the cursors, and how many match in all.
     """
     query = select(Message)
@@ -33,10 +36,18 @@ async def messages(session: AsyncSession, limit: int, before: datetime | None = 
     if number_id is not None:
         query = query.where(Message.phone_number_id == number_id)
     if before is not None:
-        query = query.where(Message.received_at < before)
+        query = query.where(Message.received_at < _ms_start(before))
     if after is not None:
-        query = query.where(Message.received_at > after)
+        query = query.where(Message.received_at > _ms_end(after))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     query = query.order_by(Message.received_at.desc(), Message.pk.desc()).limit(limit)
     rows = list((await session.execute(query)).scalars())
     return rows, total > len(rows), total
+
+
+def _ms_start(when: datetime) -> datetime:
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _ms_end(when: datetime) -> datetime:
+    return when.replace(microsecond=when.microsecond // 1000 * 1000 + 999)
