@@ -12,6 +12,7 @@ from emulator.calls.engine import CallEngine
 from emulator.calls.replies import TurnReply, TurnRequest, webhook_turn
 from emulator.clock import Clock
 from emulator.config import Settings
+from emulator.faults import FaultBook
 from emulator.store import Store
 from emulator.webhooks.delivery import Deliverer
 
@@ -44,12 +45,13 @@ class Emulator:
     key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
     limiter: RateLimiter | None = None
     deliverer: Deliverer = field(init=False)
+    faults: FaultBook = field(default_factory=FaultBook)
     bus: CallBus = field(default_factory=CallBus)
     callees: CalleeBook = field(default_factory=CalleeBook)
     engine: CallEngine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.deliverer = Deliverer(self.store, self.clock)
+        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
         transport = self.deliverer.transport
 
         async def voice_turn(request: TurnRequest) -> TurnReply:

@@ -190,3 +190,13 @@ class InboundCall(Model):
     sender: str = Field(alias="from")
     to: str
     turns: list[Any] | None = None
+
+
+class FaultRequest(Model):
+    key: str
+    status: Literal[429, 500, 502, 503] | None = None
+    webhook: Literal["bad-signature", "stale-timestamp", "tampered-body", "reused-id", "delay"] | None = None
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    path: str | None = None
+    delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
+    retry_after: Annotated[int, Field(ge=1, le=3600)] = 1

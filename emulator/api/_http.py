@@ -38,6 +38,11 @@ async def authenticate(request: Request) -> str:
             seconds = max(1, math.ceil(wait))
             raise ApiError(429, f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
                                 f"per API key. Retry after {seconds} second(s).", {"Retry-After": str(seconds)})
+    fault = state.faults.take_api(key, request.url.path)
+    if fault is not None:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        raise ApiError(fault.status, f"Injected fault: this request was made to answer {fault.status} "
+                                     "(POST /_emulator/faults).", headers)
     account_id = state.key_cache.get(key)
     if account_id is None:
         settings = state.settings
@@ -75,6 +80,8 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise bad_request("The request body is not acceptable JSON: it is nested too deeply.") from None
 
 
 async def parse(request: Request, model: type[M], *, optional: bool = False) -> M:
@@ -121,7 +128,7 @@ def query_time(request: Request, name: str) -> datetime | None:
         return None
     try:
         return parse_iso(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid(f"Query parameter '{name}' must be an ISO-8601 timestamp (got {raw!r}).") from None
 
 

@@ -73,7 +73,7 @@ class CallEngine:
         self.responder = responder or RuleResponder()
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._by_call: dict[str, asyncio.Task[Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -81,8 +81,7 @@ class CallEngine:
         run = CallRun(setup, started_at)
         self.runs[setup.call_id] = run
         task = asyncio.create_task(self._run_safely(run))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._by_call[setup.call_id] = task
         return task
 
     async def end(self, call_id: str, wait: float = 5.0) -> bool:
@@ -99,13 +98,17 @@ class CallEngine:
             pass
         return True
 
-    async def close(self) -> None:
-        for run in self.runs.values():
-            run.stop_requested = True
-        for task in list(self._tasks):
+    async def abort(self, account_ids: set[str] | None = None) -> None:
+        """Cancel running calls (of some accounts, or all) without finishing them: used by reset."""
+        tasks = [task for call_id, task in self._by_call.items()
+                 if account_ids is None or self.runs[call_id].setup.account_id in account_ids]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    async def close(self) -> None:
+        await self.abort()
 
     async def _run_safely(self, run: CallRun) -> None:
         try:
@@ -120,6 +123,7 @@ class CallEngine:
         finally:
             run.done.set()
             self.runs.pop(run.setup.call_id, None)
+            self._by_call.pop(run.setup.call_id, None)
 
     # -- the call --------------------------------------------------------------------------------
 
@@ -246,7 +250,9 @@ class CallEngine:
         if hook is None:
             reply = TurnReply(error="No webhook is configured for this agent or project; the caller heard silence.")
         else:
-            request = TurnRequest(hook.url, hook.secret, hook.timeout, delivery.id, body.encode(), barge_in)
+            signed, headers, delay = self.deliverer.faults.sign(setup.account_id, hook.secret, body.encode(),
+                                                                delivery.id, "agent.message")
+            request = TurnRequest(hook.url, hook.secret, hook.timeout, delivery.id, signed, barge_in, headers, delay)
             run.inflight = asyncio.ensure_future(self.voice_turn(request))
             try:
                 reply = await run.inflight

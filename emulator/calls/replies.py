@@ -30,6 +30,8 @@ class TurnRequest:
     delivery_id: str
     body: bytes
     cut_after_first: bool = False  # the caller barges in: stop after the first spoken chunk
+    headers: dict[str, str] | None = None  # as signed (and perhaps faulted) by the deliverer
+    delay: float = 0.0  # an injected delay before sending
 
 
 @dataclass
@@ -91,7 +93,9 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
     def elapsed() -> float:
         return round((time.perf_counter() - started) * 1000, 3)
 
-    headers = signing.headers(req.secret, req.body, req.delivery_id, "agent.message")
+    headers = req.headers or signing.headers(req.secret, req.body, req.delivery_id, "agent.message")
+    if req.delay:
+        await asyncio.sleep(req.delay)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(req.timeout) as deadline, transport.stream(req.url, req.body, headers) as response:

@@ -66,7 +66,7 @@ async def list_page(session: AsyncSession, account_id: str, limit: int, offset: 
     return await page(session, query, limit, offset)
 
 
-def _check(values: dict[str, Any]) -> None:
+def check(values: dict[str, Any]) -> None:
     if values.get("voice_mode") == "hosted" and not (values.get("system_prompt") or "").strip():
         raise invalid("A hosted-mode agent needs a 'systemPrompt': the built-in LLM answers calls with it.")
     if values.get("transfer_number") is not None:
@@ -82,7 +82,7 @@ def _dump(model: CreateAgent | UpdateAgent) -> dict[str, Any]:
 
 async def create(session: AsyncSession, account_id: str, req: CreateAgent, now: datetime) -> Agent:
     values = {**DEFAULTS, **{k: v for k, v in _dump(req).items() if v is not None or k in NULLABLE_AGENT_FIELDS}}
-    _check(values)
+    check(values)
     agent = Agent(id=ids.new_id("agent"), account_id=account_id, created_at=now, updated_at=now, **values)
     session.add(agent)
     await session.flush()
@@ -97,7 +97,7 @@ async def update_agent(session: AsyncSession, account_id: str, agent_id: str, re
         if value is None and name not in NULLABLE_AGENT_FIELDS:
             raise invalid(f"Field '{_camel(name)}' cannot be null; leave it out to keep the current value.")
     merged = {name: getattr(agent, name) for name in DEFAULTS} | changes
-    _check(merged)
+    check(merged)
     for name, value in changes.items():
         setattr(agent, name, value)
     agent.updated_at = now

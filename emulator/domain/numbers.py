@@ -52,7 +52,7 @@ def _expiry(value: str | None, now: datetime) -> datetime | None:
         return None
     try:
         when = parse_iso(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
     if when <= now:
         raise invalid("Field 'expiresAt' must be in the future.")

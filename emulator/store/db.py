@@ -20,7 +20,7 @@ from sqlalchemy import delete, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from emulator.store.models import Base
+from emulator.store.models import Account, Base
 
 MEMORY = ":memory:"
 
@@ -75,16 +75,21 @@ class Store:
             yield session
 
     async def wipe(self, account_ids: list[str] | None = None) -> None:
-        """Delete every row (or every row of the given accounts)."""
+        """Delete every row (or every row of the given accounts, the accounts included)."""
         async with self.write() as session:
-            for table in reversed(Base.metadata.sorted_tables):
-                stmt = delete(table)
-                if account_ids is not None:
-                    column = table.c.get("account_id")
-                    if column is None:
-                        continue
-                    stmt = stmt.where(column.in_(account_ids))
-                await session.execute(stmt)
+            if account_ids is None:
+                for table in reversed(Base.metadata.sorted_tables):
+                    await session.execute(delete(table))
+            else:
+                await delete_accounts(session, account_ids)
+
+
+async def delete_accounts(session: AsyncSession, account_ids: list[str]) -> None:
+    for table in reversed(Base.metadata.sorted_tables):
+        column = table.c.get("account_id")
+        if column is not None:
+            await session.execute(delete(table).where(column.in_(account_ids)))
+    await session.execute(delete(Account).where(Account.id.in_(account_ids)))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

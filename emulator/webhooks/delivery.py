@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids
 from emulator.clock import Clock
 from emulator.domain import webhooks
+from emulator.faults import FaultBook
 from emulator.store import Delivery, Store, Webhook
-from emulator.webhooks import events, signing
+from emulator.webhooks import events
 from emulator.webhooks.transport import Outcome, Transport
 
 log = logging.getLogger("emulator.webhooks")
@@ -34,10 +35,12 @@ NO_WEBHOOK = "No webhook is configured for this agent or project; the event was 
 
 
 class Deliverer:
-    def __init__(self, store: Store, clock: Clock, transport: Transport | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
+                 faults: FaultBook | None = None) -> None:
         self.store = store
         self.clock = clock
         self.transport = transport or Transport()
+        self.faults = faults or FaultBook()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
 
@@ -96,10 +99,11 @@ class Deliverer:
         if hook is None:
             await self._record(delivery_id, None, "The webhook was removed before this delivery was attempted.")
             return None
-        body = row.payload.encode()
-        outcome = await self.transport.post(
-            hook.url, body, signing.headers(hook.secret, body, row.id, row.event_type), hook.timeout
-        )
+        body, headers, delay = self.faults.sign(row.account_id, hook.secret, row.payload.encode(), row.id,
+                                                row.event_type)
+        if delay:
+            await asyncio.sleep(delay)
+        outcome = await self.transport.post(hook.url, body, headers, hook.timeout)
         await self._record(delivery_id, outcome)
         return outcome
 

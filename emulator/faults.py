@@ -1,0 +1,92 @@
+"""Injected faults, so a team can test its own retry and webhook-verification code.
+
+API faults make the next N requests of a key (optionally on one path) answer 429 (with
+Retry-After), 500, 502 or 503. Webhook faults make the next N deliveries to an
+account carry a bad signature, a stale timestamp, a tampered body, a reused
+`X-Webhook-ID`, or arrive after a delay.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from emulator.webhooks import signing
+
+API_STATUSES = (429, 500, 502, 503)
+WEBHOOK_KINDS = ("bad-signature", "stale-timestamp", "tampered-body", "reused-id", "delay")
+STALE_SECONDS = 3600
+
+
+@dataclass
+class ApiFault:
+    key: str
+    status: int
+    remaining: int
+    path: str | None = None
+    retry_after: int = 1
+
+    def to_json(self) -> dict[str, object]:
+        return {"key": self.key, "status": self.status, "remaining": self.remaining, "path": self.path}
+
+
+@dataclass
+class WebhookFault:
+    account_id: str
+    kind: str
+    remaining: int
+    delay_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {"accountId": self.account_id, "webhook": self.kind, "remaining": self.remaining,
+                "delaySeconds": self.delay_seconds}
+
+
+class FaultBook:
+    def __init__(self) -> None:
+        self.api: list[ApiFault] = []
+        self.webhook: list[WebhookFault] = []
+        self._last_id: dict[str, str] = {}
+
+    def clear(self) -> None:
+        self.api.clear()
+        self.webhook.clear()
+        self._last_id.clear()
+
+    def take_api(self, key: str, path: str) -> ApiFault | None:
+        for fault in self.api:
+            if fault.key == key and fault.remaining > 0 and (fault.path is None or fault.path == path):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.api.remove(fault)
+                return fault
+        return None
+
+    def _take_webhook(self, account_id: str) -> WebhookFault | None:
+        for fault in self.webhook:
+            if fault.account_id == account_id and fault.remaining > 0:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.webhook.remove(fault)
+                return fault
+        return None
+
+    def sign(self, account_id: str, secret: str, body: bytes, delivery_id: str,
+             event: str) -> tuple[bytes, dict[str, str], float]:
+        """The body and headers of one attempt (faulted if a webhook fault is armed), and a delay."""
+        fault = self._take_webhook(account_id) if self.webhook else None
+        previous = self._last_id.get(account_id, delivery_id)
+        self._last_id[account_id] = delivery_id
+        if fault is None:
+            return body, signing.headers(secret, body, delivery_id, event), 0.0
+        if fault.kind == "bad-signature":
+            return body, signing.headers(secret + "-wrong", body, delivery_id, event), 0.0
+        if fault.kind == "stale-timestamp":
+            stale = int(time.time()) - STALE_SECONDS
+            return body, signing.headers(secret, body, delivery_id, event, timestamp=stale), 0.0
+        if fault.kind == "tampered-body":
+            headers = signing.headers(secret, body, delivery_id, event)
+            return body + b" ", headers, 0.0  # still JSON, no longer the signed bytes
+        if fault.kind == "reused-id":
+            return body, {**signing.headers(secret, body, delivery_id, event), "X-Webhook-ID": previous}, 0.0
+        return body, signing.headers(secret, body, delivery_id, event), fault.delay_seconds
