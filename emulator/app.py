@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from emulator import ids
+from emulator import fixtures, ids
 from emulator.api import agents, calls, control, conversations, messages, numbers, simulate, usage, webhooks
 from emulator.config import Settings
 from emulator.context import Emulator
@@ -69,6 +69,9 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await calls_domain.abandon_unfinished(state.store, state.clock.now())
+        for path in settings.fixtures:
+            for source, data in fixtures.read(path):
+                await fixtures.load(state.store, fixtures.validate(data, source), state.clock.now())
         sweeper = asyncio.create_task(_sweeper(state))
         try:
             yield

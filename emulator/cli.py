@@ -32,8 +32,26 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
     serve.add_argument("--seed", type=int, default=int(env("SEED")) if env("SEED") else None,
                        help="make generated IDs, secrets and numbers reproducible")
+    serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
+                       help="load a fixture file or directory at start (repeatable) [env AGENTPHONE_EMULATOR_FIXTURES]")
+    serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
+                       help="pace simulated calls in wall-clock time (for demos)")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
                        choices=["critical", "error", "warning", "info", "debug"])
+
+
+def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    scenario = sub.add_parser("scenario", help="run scripted call scenarios")
+    actions = scenario.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="run scenario files or directories")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or directories (run in sorted order)")
+    run.add_argument("--target", help="webhook URL of the agent under test (when a scenario names none)")
+    run.add_argument("--base-url", help="an emulator that is already running (default: start one in-process)")
+    run.add_argument("--fixtures", action="append", default=[], metavar="PATH",
+                     help="fixtures for the in-process emulator (repeatable)")
+    run.add_argument("--admin-token", default=env("ADMIN_TOKEN"), help="admin token of the emulator's control API")
+    run.add_argument("--report-json", metavar="FILE", help="write a JSON report")
+    run.add_argument("--report-junit", metavar="FILE", help="write a JUnit XML report (one test case per expectation)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -46,7 +64,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
         rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
-        seed=args.seed,
+        seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime,
     )
 
 
@@ -71,9 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _scenario_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(settings_from(args), args.log_level)
+    if args.command == "scenario":
+        from emulator.scenarios.cli import run
+
+        return run(args.paths, target=args.target, base_url=args.base_url, fixtures=args.fixtures,
+                   admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -35,6 +35,7 @@ class Settings:
     realtime: bool = False
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
+    fixtures: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:

@@ -209,8 +209,8 @@ class CallEngine:
         if reply.action:
             details["action"] = reply.action
         text = reply.text
-        if reply.action == "transfer" or reply.hangup:
-            details["hangup"] = reply.hangup
+        if reply.hangup or reply.action == "hangup":
+            details["hangup"] = True
         if reply.action == "transfer":
             if setup.agent.transfer_number:
                 details["transferredTo"] = setup.agent.transfer_number

@@ -1,0 +1,1 @@
+"""Scenarios: scripted calls (and SMS conversations) with expectations, run against an emulator."""

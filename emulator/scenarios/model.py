@@ -1,0 +1,206 @@
+"""The scenario file format (YAML, or JSON), validated before anything runs.
+
+A malformed scenario fails with the file, the field path and what was expected.
+See the README's "Scenarios" section for the whole format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from emulator.calls.script import parse_turns
+from emulator.errors import ApiError
+from emulator.schemas import CreateAgent
+from emulator.validation import describe
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot run: names the file, the field and what was expected."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a valid regular expression: {exc}") from None
+    return value
+
+
+class Bounds(_Model):
+    min: float | None = None
+    max: float | None = None
+
+
+class TurnExpect(_Model):
+    contains: str | list[str] | None = None
+    not_contains: str | list[str] | None = None
+    matches: str | None = None
+    hangup: bool | None = None
+    transfer: bool | None = None
+    digits: str | None = None
+    not_silent: bool | None = None
+    silent: bool | None = None
+    interrupted: bool | None = None
+    first_chunk_ms_under: Annotated[float, Field(gt=0)] | None = None
+
+    _check_regex = field_validator("matches")(_regex)
+
+
+class CallExpect(_Model):
+    status: str | None = None
+    end_reason: str | None = None
+    duration_seconds: Bounds | None = None
+    transcript_contains: str | list[str] | None = None
+    deliveries: int | Bounds | None = None
+    deliveries_ok: bool | None = None
+
+
+class SmsStep(_Model):
+    send: Annotated[str, Field(min_length=1)]
+    expect: TurnExpect | None = None
+
+
+class FixtureAgent(_Model):
+    fixture: str  # an agent ID loaded from a fixture, under the scenario's `key`
+
+
+class Scenario(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    channel: Literal["voice", "sms"] = "voice"
+    key: str | None = None
+    agent: dict[str, Any] | None = None
+    webhook: str | None = None
+    context_limit: Annotated[int, Field(ge=0, le=50)] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+    direction: Literal["inbound", "outbound"] = "outbound"
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    variables: dict[str, str] | None = None
+    initial_greeting: str | None = None
+    system_prompt: str | None = None
+    turns: list[Any] = []
+    messages: list[SmsStep] = []
+    expect: CallExpect = CallExpect()
+    wait_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    reply_wait_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+
+@dataclass
+class Loaded:
+    """A validated scenario, its source, the engine's script and the expectations per turn path."""
+
+    scenario: Scenario
+    source: str
+    script: list[dict[str, Any]]
+    turn_expects: dict[str, TurnExpect]
+    fixture_agent: str | None
+    agent_fields: dict[str, Any]
+
+
+def _strip_expects(turns: Any, where: str, found: dict[str, TurnExpect]) -> Any:
+    """Split `expect` blocks off the turns (recursively through IVR branches), keyed by turn path."""
+    if not isinstance(turns, list):
+        return turns
+    out = []
+    for i, turn in enumerate(turns):
+        path = f"{where}[{i}]"
+        if isinstance(turn, dict):
+            turn = dict(turn)
+            if "expect" in turn:
+                try:
+                    found[path] = TurnExpect.model_validate(turn.pop("expect"))
+                except ValidationError as exc:
+                    raise ScenarioError(_prefixed(describe(exc), f"{path}.expect")) from None
+            if isinstance(turn.get("on_digits"), dict):
+                turn["on_digits"] = {k: _strip_expects(v, f"{path}.on_digits.{k}", found)
+                                     for k, v in turn["on_digits"].items()}
+        out.append(turn)
+    return out
+
+
+def _prefixed(detail: str, prefix: str) -> str:
+    return detail.replace("Field '", f"Field '{prefix}.")
+
+
+def build(data: Any, source: str) -> Loaded:
+    """Validate one scenario document; every error names `source` and the field path."""
+    try:
+        if not isinstance(data, dict):
+            raise ScenarioError("a scenario must be a mapping (name, agent, turns, expect, ...)")
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(describe(exc)) from None
+        expects: dict[str, TurnExpect] = {}
+        script = _strip_expects(scenario.turns, "turns", expects)
+        try:
+            parse_turns(script)
+        except ApiError as exc:
+            raise ScenarioError(exc.detail) from None
+        fixture_agent, fields = None, {}
+        agent = scenario.agent or {}
+        if "fixture" in agent:
+            try:
+                fixture_agent = FixtureAgent.model_validate(agent).fixture
+            except ValidationError as exc:
+                raise ScenarioError(_prefixed(describe(exc), "agent")) from None
+            if scenario.key is None:
+                raise ScenarioError("Field 'key' is required with a fixture agent: the key its fixture loaded.")
+        else:
+            try:
+                fields = CreateAgent.model_validate({"name": scenario.name, **agent}).model_dump(
+                    by_alias=True, exclude_unset=True)
+            except ValidationError as exc:
+                raise ScenarioError(_prefixed(describe(exc), "agent")) from None
+            fields.setdefault("name", scenario.name)
+        if scenario.channel == "sms" and not scenario.messages:
+            raise ScenarioError("Field 'messages' must list at least one message for an sms scenario.")
+        if scenario.channel == "voice" and scenario.direction == "inbound" and not scenario.from_:
+            raise ScenarioError("Field 'from' is required for an inbound call: the caller's E.164 number.")
+        return Loaded(scenario, source, script, expects, fixture_agent, fields)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+
+
+def load_file(path: Path) -> list[Loaded]:
+    """One file may hold one scenario, or a list of them."""
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario: {exc}") from None
+    documents = data if isinstance(data, list) else [data]
+    return [build(doc, f"{path}" + (f"[{i}]" if isinstance(data, list) else "")) for i, doc in enumerate(documents)]
+
+
+def discover(paths: list[str]) -> list[Loaded]:
+    """Every scenario under the given files and directories, in a stable (sorted) order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ScenarioError(f"{path}: no such file or directory.")
+    loaded: list[Loaded] = []
+    for file in files:
+        loaded += load_file(file)
+    return loaded
