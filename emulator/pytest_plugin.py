@@ -1,0 +1,157 @@
+"""pytest plugin (installed with the package): an AgentPhone emulator for your test suite.
+
+Fixtures:
+  agentphone_emulator   session-wide emulator (real uvicorn on a free port, its own SQLite file),
+                        with control helpers: reset, advance_clock, send_sms, dial_in, set_callee,
+                        add_fault, load_fixtures, wait_for_call
+  agentphone_base_url   its base URL (point your code or the SDK's base_url here)
+  agentphone_key        a fresh API key per test: an isolated account
+  agentphone_client     the official SDK client for that key (skipped if `agentphone` is absent)
+  agentphone_webhook    a local webhook receiver that records requests and answers as told
+  agentphone_scenario   run a scenario file, or a scenario dict, and fail the test with its message
+
+Options: --agentphone-url URL (use a running emulator instead of starting one),
+         --agentphone-arg ARG (extra `serve` arguments, repeatable).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emulator.receiver import WebhookReceiver
+from emulator.testing import EmulatorProcess, new_key
+
+
+class EmulatorHandle:
+    def __init__(self, base_url: str, admin_token: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
+        self.control = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.control.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise AssertionError(f"{method} {path} -> {response.status_code}: {response.text}")
+        return response.json()
+
+    def api(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def reset(self, key: str | None = None) -> Any:
+        return self._call("POST", "/_emulator/reset", json={"key": key} if key else {})
+
+    def advance_clock(self, seconds: float) -> Any:
+        return self._call("POST", "/_emulator/clock", json={"advance": seconds})
+
+    def send_sms(self, sender: str, to: str, body: str) -> Any:
+        return self._call("POST", "/_emulator/sms", json={"from": sender, "to": to, "body": body})
+
+    def dial_in(self, sender: str, to: str, turns: list[dict[str, Any]]) -> Any:
+        return self._call("POST", "/_emulator/calls/inbound", json={"from": sender, "to": to, "turns": turns})
+
+    def set_callee(self, e164: str, turns: list[dict[str, Any]]) -> Any:
+        return self._call("PUT", f"/_emulator/callees/{e164}", json={"turns": turns})
+
+    def add_fault(self, **fault: Any) -> Any:
+        return self._call("POST", "/_emulator/faults", json=fault)
+
+    def set_account(self, key: str, **settings: Any) -> Any:
+        return self._call("PATCH", f"/_emulator/accounts/{key}", json=settings)
+
+    def load_fixtures(self, fixture: dict[str, Any] | str | Path) -> Any:
+        if isinstance(fixture, dict):
+            return self._call("POST", "/_emulator/fixtures", json=fixture)
+        return self._call("POST", "/_emulator/fixtures", content=Path(fixture).read_text(),
+                          headers={"Content-Type": "application/yaml"})
+
+    def wait_for_call(self, key: str, call_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll until the call is no longer in progress; returns it with its transcript."""
+        deadline = time.monotonic() + timeout
+        with self.api(key) as api:
+            while True:
+                call = api.get(f"/v1/calls/{call_id}").json()
+                if call.get("status") != "in-progress":
+                    return call
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"call {call_id} still in progress after {timeout}s")
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        self.control.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentphone", "AgentPhone emulator")
+    group.addoption("--agentphone-url", default=None, help="use a running emulator at this URL")
+    group.addoption("--agentphone-arg", action="append", default=[], help="extra 'serve' argument (repeatable)")
+
+
+@pytest.fixture(scope="session")
+def agentphone_emulator(pytestconfig: pytest.Config) -> Iterator[EmulatorHandle]:
+    url = pytestconfig.getoption("agentphone_url")
+    if url:
+        handle = EmulatorHandle(url)
+        yield handle
+        handle.close()
+        return
+    with EmulatorProcess(args=list(pytestconfig.getoption("agentphone_arg"))) as proc:
+        handle = EmulatorHandle(proc.base_url)
+        yield handle
+        handle.close()
+
+
+@pytest.fixture
+def agentphone_base_url(agentphone_emulator: EmulatorHandle) -> str:
+    return agentphone_emulator.base_url
+
+
+@pytest.fixture
+def agentphone_key(agentphone_emulator: EmulatorHandle) -> Iterator[str]:
+    key = new_key()
+    yield key
+    agentphone_emulator.reset(key)
+
+
+@pytest.fixture
+def agentphone_client(agentphone_base_url: str, agentphone_key: str) -> Iterator[Any]:
+    sdk = pytest.importorskip("agentphone")
+    client = sdk.AgentPhone(api_key=agentphone_key, base_url=agentphone_base_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def agentphone_webhook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def agentphone_scenario(agentphone_emulator: EmulatorHandle) -> Any:
+    """`agentphone_scenario(path_or_dict, target=URL)`: run it; a failed expectation fails the test."""
+    from emulator.scenarios import report
+    from emulator.scenarios.model import ScenarioError, build, discover
+    from emulator.scenarios.runner import Outcome, Runner
+
+    def run(scenario: str | Path | dict[str, Any], target: str | None = None) -> list[Outcome]:
+        try:
+            loaded = [build(scenario, "<inline scenario>")] if isinstance(scenario, dict) else discover([str(scenario)])
+        except ScenarioError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        runner = Runner(agentphone_emulator.base_url, target)
+        try:
+            outcomes = [runner.run(item) for item in loaded]
+        finally:
+            runner.close()
+        failures = report.failures_text(outcomes)
+        if failures:
+            pytest.fail(failures, pytrace=False)
+        return outcomes
+
+    return run
