@@ -14,7 +14,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator import fixtures, ids
-from emulator.api import agents, calls, control, conversations, messages, numbers, simulate, usage, webhooks
+from emulator.api import (
+    agents,
+    calls,
+    contacts,
+    control,
+    conversations,
+    extras,
+    imessage,
+    messages,
+    numbers,
+    numbers_extra,
+    register,
+    simulate,
+    sub_accounts,
+    usage,
+    webhooks,
+)
 from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
@@ -87,12 +103,18 @@ def create_app(settings: Settings) -> Starlette:
         *control.routes,
         *simulate.routes,
         *agents.routes,
+        *numbers_extra.routes,
         *numbers.routes,
         *calls.routes,
         *conversations.routes,
         *messages.routes,
         *webhooks.routes,
         *usage.routes,
+        *contacts.routes,
+        *imessage.routes,
+        *sub_accounts.routes,
+        *register.routes,
+        *extras.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -83,6 +83,7 @@ class FxNumber(_Model):
     phone_number: str
     country: str | None = None
     agent_id: str | None = None
+    type: Literal["sms", "imessage", "voice"] = "sms"
     status: Literal["active", "released"] = "active"
     created_at: str | None = None
 
@@ -176,8 +177,10 @@ def _webhook(fx: FxWebhook, account_id: str, agent_id: str | None, now: datetime
 
 
 async def _taken(session: AsyncSession, model: Any, ident: str, account_ids: set[str]) -> None:
-    owner = await session.scalar(select(model.account_id).where(model.id == ident))
-    if owner is not None and owner not in account_ids:
+    # An account row has no account_id: any other row with its ID belongs to another key (this key's old
+    # rows were removed first).
+    owner = await session.scalar(select(model.id if model is Account else model.account_id).where(model.id == ident))
+    if owner is not None and (model is Account or owner not in account_ids):
         raise ApiError(409, f"ID '{ident}' already belongs to another account; fixture IDs must be unique.")
 
 
@@ -197,6 +200,17 @@ async def load(store: Store, fixture: FixtureFile, now: datetime) -> dict[str, A
     return loaded
 
 
+def _written_ids(fx: FxAccount) -> list[tuple[Any, str]]:
+    """(model, ID) of the webhooks, conversations, messages, calls and transcripts given with an explicit ID."""
+    hooks = [fx.webhook, *(a.webhook for a in fx.agents)]
+    found: list[tuple[Any, str | None]] = [(Webhook, h.id) for h in hooks if h is not None]
+    for conv in fx.conversations:
+        found += [(Conversation, conv.id), *((Message, m.id) for m in conv.messages)]
+    for call in fx.calls:
+        found += [(Call, call.id), *((Transcript, t.id) for t in call.transcripts)]
+    return [(model, ident) for model, ident in found if ident]
+
+
 async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, loaded: dict[str, int]) -> None:
     account_rules.key_from_header("Bearer " + fx.key)
     if fx.plan not in PLANS:
@@ -205,6 +219,8 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, loa
     account.recording_enabled = fx.recording_enabled
     mine = {account.id}
     await _taken(session, Account, account.id, mine)
+    for model, ident in _written_ids(fx):  # the rows below have IDs too: a clash is a 409, not a crash
+        await _taken(session, model, ident, mine)
     session.add(account)
     if fx.webhook:
         session.add(_webhook(fx.webhook, account.id, None, now))
@@ -228,7 +244,7 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, loa
         created = _time(fn.created_at, now, f"numbers[{i}].createdAt")
         number = PhoneNumber(id=fn.id or ids.new_id("pn"), account_id=account.id, agent_id=fn.agent_id,
                              phone_number=e164, country=fn.country or phones.country_of(e164), status=fn.status,
-                             type="sms", attached_at=created if fn.agent_id else None, created_at=created,
+                             type=fn.type, attached_at=created if fn.agent_id else None, created_at=created,
                              released_at=now if fn.status == "released" else None)
         await _taken(session, PhoneNumber, number.id, mine)
         session.add(number)
@@ -255,7 +271,8 @@ def _conversation(session: AsyncSession, account_id: str, fx: FxConversation, nu
     participant = phones.require_e164(fx.participant, "participant")
     conv = Conversation(id=fx.id or ids.new_id("conv"), account_id=account_id, agent_id=number.agent_id,
                         phone_number_id=number.id, phone_number=number.phone_number, participant=participant,
-                        state=fx.metadata, message_count=len(fx.messages), created_at=now, last_message_at=now,
+                        channel="imessage" if number.type == "imessage" else "sms", state=fx.metadata,
+                        message_count=len(fx.messages), created_at=now, last_message_at=now,
                         last_message_preview="")
     for i, fm in enumerate(fx.messages):
         at = _time(fm.at, now - timedelta(seconds=len(fx.messages) - i), f"messages[{i}].at")

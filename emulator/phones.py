@@ -78,3 +78,37 @@ def generate(country: str, area_code: str | None) -> str:
             break
     line = f"{rng.randint(0, 9999):04d}"
     return f"+1{area_code}{exchange}{line}"
+
+
+# Where an area code is: (city, state or province, latitude, longitude). Used for available
+# numbers and simulated locations; codes not listed have no known place.
+AREA_INFO: dict[str, tuple[str, str, float, float]] = {
+    "212": ("New York", "NY", 40.7128, -74.0060),
+    "646": ("New York", "NY", 40.7831, -73.9712),
+    "213": ("Los Angeles", "CA", 34.0522, -118.2437),
+    "415": ("San Francisco", "CA", 37.7749, -122.4194),
+    "312": ("Chicago", "IL", 41.8781, -87.6298),
+    "206": ("Seattle", "WA", 47.6062, -122.3321),
+    "512": ("Austin", "TX", 30.2672, -97.7431),
+    "617": ("Boston", "MA", 42.3601, -71.0589),
+    "303": ("Denver", "CO", 39.7392, -104.9903),
+    "404": ("Atlanta", "GA", 33.7490, -84.3880),
+    "305": ("Miami", "FL", 25.7617, -80.1918),
+    "702": ("Las Vegas", "NV", 36.1699, -115.1398),
+    "416": ("Toronto", "ON", 43.6532, -79.3832),
+    "604": ("Vancouver", "BC", 49.2827, -123.1207),
+    "514": ("Montreal", "QC", 45.5017, -73.5673),
+    "403": ("Calgary", "AB", 51.0447, -114.0719),
+    "613": ("Ottawa", "ON", 45.4215, -75.6972),
+}
+
+
+def place_of(e164: str) -> tuple[str, str, float, float] | None:
+    if e164.startswith("+1") and len(e164) == 12:
+        return AREA_INFO.get(e164[2:5])
+    return None
+
+
+def line_type(e164: str) -> str:
+    """Simulated line type, stable per number: mostly mobile, some landline and VoIP."""
+    return ("mobile", "mobile", "mobile", "landline", "voip")[int(e164[-2:]) % 5]

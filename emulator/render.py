@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.clock import iso
-from emulator.store import Agent, Call, Conversation, Delivery, Message, PhoneNumber, Transcript, Webhook
+from emulator.store import Agent, Call, Contact, Conversation, Delivery, Message, PhoneNumber, Transcript, Webhook
 
 
 def agent_number(number: PhoneNumber) -> dict[str, Any]:
@@ -146,7 +146,7 @@ def conversation(row: Conversation, messages: list[Message] | None = None) -> di
         "phoneNumberId": row.phone_number_id,
         "phoneNumber": row.phone_number,
         "participant": row.participant,
-        "channel": "sms",
+        "channel": row.channel,
         "isGroup": False,
         "groupId": None,
         "groupName": None,
@@ -188,3 +188,15 @@ def delivery(row: Delivery) -> dict[str, Any]:
 def page(items: list[dict[str, Any]], total: int, offset: int) -> dict[str, Any]:
     """The list envelope every paged endpoint shares: `data`, `total`, `hasMore`."""
     return {"data": items, "total": total, "hasMore": offset + len(items) < total}
+
+
+def contact(row: Contact) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "phoneNumber": row.phone_number,
+        "name": row.name,
+        "email": row.email,
+        "notes": row.notes,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }

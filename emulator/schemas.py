@@ -200,3 +200,114 @@ class FaultRequest(Model):
     path: str | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
     retry_after: Annotated[int, Field(ge=1, le=3600)] = 1
+
+
+class CreateContact(Model):
+    phone_number: str
+    name: NonEmpty
+    email: Annotated[str, Field(max_length=320)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class UpdateContact(Model):
+    phone_number: str | None = None
+    name: NonEmpty | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class ContactCard(Model):
+    first_name: Annotated[str, Field(max_length=100)] | None = None
+    last_name: Annotated[str, Field(max_length=100)] | None = None
+    display_name: Annotated[str, Field(max_length=200)] | None = None
+    avatar_url: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class SendReaction(SnakeModel):
+    reaction: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class SetBackground(SnakeModel):
+    image_url: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class SubAccountName(Model):
+    name: NonEmpty
+
+
+UseCase = Literal[
+    "account_notification", "customer_care", "delivery_notification", "fraud_alert", "higher_education",
+    "marketing", "polling_voting", "public_service_announcement", "security_alert", "two_factor_authentication",
+]
+
+
+class Registration(SnakeModel):
+    registration_type: Literal["sole_proprietor", "standard_brand"]
+    first_name: NonEmpty
+    last_name: NonEmpty
+    email: NonEmpty
+    phone_number: str
+    business_name: str | None = None
+    brand_name: str | None = None
+    organization_type: Literal["sole_proprietor", "private_corporation", "public_corporation", "llc", "partnership",
+                               "non_profit", "co_op", "government"] | None = None
+    contact_title: Literal["ceo", "cfo", "cto", "coo", "vp", "gm", "director", "other"] | None = None
+    contact_title_other: str | None = None
+    ein: str | None = None
+    website_url: str | None = None
+    industry: str | None = None
+    business_regions: list[str] = ["usa_and_canada"]
+    street_address: NonEmpty
+    street_address_2: str | None = None
+    city: NonEmpty
+    state: NonEmpty
+    zip_code: NonEmpty
+    country: str = "US"
+    planned_numbers: Annotated[int, Field(ge=1, le=10_000)] = 1
+    description: Annotated[str, Field(min_length=40, max_length=4096)]
+    use_cases: Annotated[list[UseCase], Field(min_length=1, max_length=5)]
+    volume: Literal["low", "high"] = "low"
+    message_samples: Annotated[list[Annotated[str, Field(min_length=20, max_length=1024)]],
+                               Field(min_length=2, max_length=5)]
+    consent_flow: Annotated[str, Field(min_length=40, max_length=4096)]
+    privacy_policy_url: str | None = None
+    terms_of_service_url: str | None = None
+    opt_in_image_url: NonEmpty
+    includes: list[Literal["links", "phone_numbers", "age_gated", "direct_lending"]] = []
+    link_sample: str | None = None
+    create_sub_account: bool = True
+
+
+class VerifySend(SnakeModel):
+    phone_number: str
+
+
+class VerifyCheck(SnakeModel):
+    verification_id: NonEmpty
+    code: Annotated[str, Field(min_length=1, max_length=12)]
+
+
+class SipTrunkUpdate(SnakeModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    transfers: Literal["all", "sip", "none"] | None = None
+    transfer_caller_id: Literal["transferee", "transferor"] | None = None
+    origination: dict[str, Any] | None = None
+
+
+class Feedback(SnakeModel):
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Annotated[str, Field(min_length=1, max_length=10_000)]
+    request_id: str | None = None
+    url: str | None = None
+    tags: Annotated[list[str], Field(max_length=20)] | None = None
+
+
+class WebCall(Model):
+    agent_id: Annotated[str, Field(min_length=1)]
+    metadata: dict[str, Any] | None = None
+    variables: dict[str, str] | None = None
+
+
+class JoinWebCall(Model):
+    access_token: str
+    turns: list[Any] | None = None

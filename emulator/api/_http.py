@@ -28,8 +28,23 @@ def respond(data: Any, status: int = 200) -> Response:
     return JSONResponse(data, status_code=status)
 
 
-async def authenticate(request: Request) -> str:
-    """The account ID behind the request's bearer key (created on first use unless keys are strict)."""
+async def authenticate(request: Request, *, scoped: bool = True) -> str:
+    """The account ID behind the request's bearer key (created on first use unless keys are strict).
+
+    With `X-Sub-Account-Id` (and `scoped`), the ID of that sub-account of the key's account instead.
+    """
+    account_id = await _key_account(request)
+    sub_id = request.headers.get("x-sub-account-id") if scoped else None
+    if sub_id:
+        async with emu(request).store.read() as session:
+            owner = await accounts.parent_of(session, sub_id)
+        if owner != account_id:
+            raise ApiError(404, f"Sub-account '{sub_id}' was not found for this API key.")
+        return sub_id
+    return account_id
+
+
+async def _key_account(request: Request) -> str:
     state = emu(request)
     key = accounts.key_from_header(request.headers.get("authorization"))
     if state.limiter is not None:

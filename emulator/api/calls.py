@@ -19,7 +19,7 @@ from emulator.calls.setup import CallSetup
 from emulator.domain import calls, dialing
 from emulator.domain.lookup import owned
 from emulator.errors import ApiError
-from emulator.schemas import PlaceCall
+from emulator.schemas import PlaceCall, WebCall
 from emulator.store import Agent, Call
 
 
@@ -168,3 +168,20 @@ routes += [
     Route("/v1/calls/{call_id}/transcript/stream", stream_transcript, methods=["GET"]),
     Route("/v1/calls/{call_id}/recording", get_recording, methods=["GET"]),
 ]
+
+
+async def web_call(request: Request) -> Response:
+    account_id = await authenticate(request)
+    req = await parse(request, WebCall)
+    state = emu(request)
+    async with state.store.write() as session:
+        placed = await dialing.web(session, account_id, req, state.clock.now())
+    call = placed.call
+    meta = call.call_metadata or {}
+    body = render.call(call, state.settings.base_url, False, agent_name=placed.agent.name)
+    body.update({"callId": call.id, "accessToken": meta["accessToken"], "expiresAt": meta["tokenExpiresAt"],
+                 "metadata": meta.get("metadata"), "variables": call.variables})
+    return respond(body)
+
+
+routes.insert(0, Route("/v1/calls/web", web_call, methods=["POST"]))

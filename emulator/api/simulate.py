@@ -17,7 +17,7 @@ from emulator.calls.script import Turn, parse_turns
 from emulator.calls.setup import CallSetup
 from emulator.domain import dialing, messaging
 from emulator.errors import ApiError, invalid
-from emulator.schemas import InboundCall, InboundSms
+from emulator.schemas import InboundCall, InboundSms, JoinWebCall
 from emulator.webhooks import notify
 
 
@@ -51,6 +51,19 @@ async def inbound_call(request: Request) -> Response:
     state.engine.start(CallSetup.of(call, placed.agent, placed.hook, callee), call.started_at)
     return respond({**render.call(call, state.settings.base_url, False, agent_name=placed.agent.name),
                     "accountId": call.account_id})
+
+
+async def join_web_call(request: Request) -> Response:
+    """A browser joins a web call with its access token; the caller script plays as in a dial-in."""
+    require_admin(request)
+    req = await parse(request, JoinWebCall)
+    turns = parse_turns(req.turns if req.turns is not None else [])
+    state = emu(request)
+    async with state.store.write() as session:
+        placed = await dialing.join_web(session, request.path_params["call_id"], req.access_token, state.clock.now())
+    call = placed.call
+    state.engine.start(CallSetup.of(call, placed.agent, placed.hook, Callee(turns, "web")), call.started_at)
+    return respond(render.call(call, state.settings.base_url, False, agent_name=placed.agent.name))
 
 
 def _e164(request: Request) -> str:
@@ -98,6 +111,7 @@ async def list_callees(request: Request) -> Response:
 routes = [
     Route("/_emulator/sms", inbound_sms, methods=["POST"]),
     Route("/_emulator/calls/inbound", inbound_call, methods=["POST"]),
+    Route("/_emulator/calls/web/{call_id}/join", join_web_call, methods=["POST"]),
     Route("/_emulator/callees", list_callees, methods=["GET"]),
     Route("/_emulator/callees/{e164}", put_callee, methods=["PUT"]),
     Route("/_emulator/callees/{e164}", get_callee, methods=["GET"]),

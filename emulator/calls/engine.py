@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,7 +51,8 @@ class CallRun:
     status: str | None = None
     end_reason: str | None = None
     stop_requested: bool = False
-    inflight: asyncio.Task[Any] | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set with stop_requested; wakes waits
+    inflight: asyncio.Future[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -74,6 +76,7 @@ class CallEngine:
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
         self._by_call: dict[str, asyncio.Task[Any]] = {}
+        self._detached: set[asyncio.Future[Any]] = set()  # event attempts a call stopped waiting for
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -90,6 +93,7 @@ class CallEngine:
         if run is None:
             return False
         run.stop_requested = True
+        run.stopping.set()
         if run.inflight is not None:
             run.inflight.cancel()
         try:
@@ -135,6 +139,9 @@ class CallEngine:
             return await self._finish(run)
         if setup.direction == "inbound":
             await self._event_now(run, "call.started", self._call_data(run, "in-progress"))
+            if run.stop_requested:  # ended while call.started was being delivered: nothing more is said
+                run.end("completed", "ended-by-api")
+                return await self._finish(run)
         if magic is not None:  # answered magic numbers: voicemail, or an instant hangup
             if magic.status == "voicemail":
                 message = fill(setup.agent.voicemail_message, setup.variables) or ""
@@ -191,7 +198,9 @@ class CallEngine:
         await self._advance(run, timing.speech_seconds(heard) if heard else timing.dtmf_seconds(turn.digits))
         run.history.append(events.history_item(said, "inbound", "voice", spoken_at))
         barge_in = bool(queue) and queue[0].kind == "say" and queue[0].interrupt
-        if setup.hosted:
+        if run.stop_requested:  # ended while the caller spoke (realtime): the agent is not asked
+            reply, delivery = TurnReply(error="The call was ended before the agent was asked."), None
+        elif setup.hosted:
             reply, delivery = await self._hosted_reply(run, heard or said), None
         else:
             reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
@@ -288,9 +297,15 @@ class CallEngine:
     # -- time and records ------------------------------------------------------------------------
 
     async def _advance(self, run: CallRun, seconds: float) -> None:
-        run.elapsed += seconds
-        if self.realtime and seconds > 0:
-            await asyncio.sleep(seconds)
+        if not (self.realtime and seconds > 0):
+            run.elapsed += seconds
+            return
+        started = time.monotonic()
+        try:  # an end request cuts the wait short; the call then lasted only as long as it really did
+            await asyncio.wait_for(run.stopping.wait(), seconds)
+            run.elapsed += time.monotonic() - started
+        except TimeoutError:
+            run.elapsed += seconds
 
     async def _record(self, run: CallRun, kind: str, transcript: str, response: str | None, details: dict[str, Any],
                       *, confidence: float | None = None, at: Any = None, delivery: Delivery | None = None) -> None:
@@ -320,13 +335,29 @@ class CallEngine:
         }
 
     async def _event_now(self, run: CallRun, event: str, data: dict[str, Any]) -> None:
-        """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn)."""
+        """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn).
+
+        Ending the call stops the wait, not the attempt: that goes on in the background and is logged."""
         setup = run.setup
         async with self.store.write() as session:
             row = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, event, "voice", data,
                                                message_id=setup.call_id)
-        if row.status == "pending":
-            await self.deliverer.attempt(row.id)
+        if row.status != "pending" or run.stop_requested:
+            if row.status == "pending":
+                self.deliverer.launch([row])
+            return
+        attempt = asyncio.ensure_future(self.deliverer.attempt(row.id))
+        self._detached.add(attempt)
+        attempt.add_done_callback(self._detached.discard)
+        run.inflight = asyncio.shield(attempt)
+        try:
+            await run.inflight
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        finally:
+            run.inflight = None
 
     async def _finish(self, run: CallRun) -> None:
         setup = run.setup

@@ -65,3 +65,7 @@ async def ensure(session: AsyncSession, key: str, plan: str, balance_cents: int,
         session.add(account)
         await session.flush()
     return account
+
+
+async def parent_of(session: AsyncSession, account_id: str) -> str | None:
+    return await session.scalar(select(Account.parent_id).where(Account.id == account_id))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator.domain.paging import page
 from emulator.store import Account, Call, Store, Transcript
 
-STATUSES = ("in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
+STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
 TYPES = ("pstn", "web")
 

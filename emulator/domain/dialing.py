@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
+from emulator.clock import iso, parse_iso
 from emulator.domain import agents, numbers, webhooks
-from emulator.errors import ApiError, bad_request, not_found
-from emulator.schemas import PlaceCall
+from emulator.errors import ApiError, bad_request, invalid, not_found
+from emulator.schemas import PlaceCall, WebCall
 from emulator.store import Agent, Call, PhoneNumber, Webhook
 
 
@@ -75,3 +77,41 @@ async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) ->
     session.add(call)
     await session.flush()
     return Placed(call, agent, hook)
+
+
+WEB_TOKEN_SECONDS = 30
+
+
+async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetime) -> Placed:
+    """A browser call: registered with a short-lived access token until a client joins it."""
+    agent = await agents.get(session, account_id, req.agent_id)
+    if req.variables and agent.voice_mode != "hosted":
+        raise invalid("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
+    token = f"webtok_{ids.token(24)}"
+    metadata = {"metadata": req.metadata, "accessToken": token,
+                "tokenExpiresAt": iso(now + timedelta(seconds=WEB_TOKEN_SECONDS))}
+    call = Call(id=ids.new_id("call"), account_id=account_id, agent_id=agent.id, phone_number_id=None,
+                phone_number=None, from_number="web", to_number=f"agent:{agent.id}", direction="web", type="web",
+                status="registered", started_at=now, recording_available=False, voice=agent.voice,
+                variables=req.variables, call_metadata=metadata)
+    session.add(call)
+    await session.flush()
+    return Placed(call, agent, await webhooks.route(session, account_id, agent.id))
+
+
+async def join_web(session: AsyncSession, call_id: str, token: str, now: datetime) -> Placed:
+    call = await session.scalar(select(Call).where(Call.id == call_id, Call.type == "web"))
+    if call is None:
+        raise not_found("Web call", call_id)
+    meta = call.call_metadata or {}
+    if token != meta.get("accessToken"):
+        raise ApiError(401, "The access token does not belong to this web call.")
+    if call.status != "registered":
+        raise ApiError(409, f"Web call '{call_id}' was already joined (status {call.status}).")
+    if now > parse_iso(meta["tokenExpiresAt"]):
+        raise ApiError(410, f"The access token expired at {meta['tokenExpiresAt']} (tokens last "
+                            f"{WEB_TOKEN_SECONDS} s on the emulator clock).")
+    call.status = "in-progress"
+    call.started_at = now
+    agent = await agents.get(session, call.account_id, call.agent_id or "")
+    return Placed(call, agent, await webhooks.route(session, call.account_id, agent.id))

@@ -18,6 +18,11 @@ from emulator.store import Conversation, Message, PhoneNumber
 PREVIEW = 160
 
 
+def channel_of(number: PhoneNumber) -> str:
+    """Messages on an iMessage line travel as iMessage; every other line sends SMS."""
+    return "imessage" if number.type == "imessage" else "sms"
+
+
 @dataclass
 class Threaded:
     message: Message
@@ -35,7 +40,8 @@ async def _conversation(session: AsyncSession, number: PhoneNumber, participant:
         conversation = Conversation(
             id=ids.new_id("conv"), account_id=number.account_id, agent_id=number.agent_id,
             phone_number_id=number.id, phone_number=number.phone_number, participant=participant,
-            state=None, message_count=0, last_message_at=now, last_message_preview="", created_at=now,
+            channel=channel_of(number), state=None, message_count=0, last_message_at=now, last_message_preview="",
+            created_at=now,
         )
         session.add(conversation)
     elif number.agent_id is not None:
@@ -52,7 +58,7 @@ async def _thread(session: AsyncSession, number: PhoneNumber, participant: str, 
         conversation_id=conversation.id, phone_number_id=number.id,
         from_number=participant if inbound else number.phone_number,
         to_number=number.phone_number if inbound else participant,
-        body=body, direction=direction, status="received" if inbound else "sent", channel="sms",
+        body=body, direction=direction, status="received" if inbound else "sent", channel=channel_of(number),
         media_urls=media or None, received_at=now,
     )
     session.add(message)

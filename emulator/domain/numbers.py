@@ -148,3 +148,10 @@ async def release_expired(session: AsyncSession, now: datetime) -> list[str]:
         _release(number, now)
     await session.flush()
     return [number.id for number in expired]
+
+
+async def imessage_line(session: AsyncSession, account_id: str) -> PhoneNumber | None:
+    """An active iMessage number of the account, if it has one."""
+    query = select(PhoneNumber).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active",
+                                      PhoneNumber.type == "imessage")
+    return (await session.execute(query.limit(1))).scalars().first()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from emulator.clock import iso
 from emulator.domain import accounts
 from emulator.domain.numbers import slots_used
 from emulator.plans import get_plan
-from emulator.store import Call, Delivery, Message
+from emulator.store import Agent, Call, Delivery, Message, PhoneNumber
 
 # (model, timestamp column) of each counted kind of row.
 _KINDS = {
@@ -111,4 +112,65 @@ async def monthly(session: AsyncSession, account_id: str, months: int, now: date
     for offset in range(months):
         label = add_months(first, offset).strftime("%Y-%m")
         out.append({"month": label, **{kind: counts[kind][label] for kind in _KINDS}})
+    return out
+
+
+async def by_number(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:
+    """Every number the account has had, with its message and call counts and linked agent."""
+    numbers = list((await session.execute(
+        select(PhoneNumber).where(PhoneNumber.account_id == account_id).order_by(PhoneNumber.pk)
+    )).scalars())
+    agents = dict((await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id))).all())
+    messages = dict((await session.execute(
+        select(Message.phone_number_id, func.count()).where(Message.account_id == account_id)
+        .group_by(Message.phone_number_id)
+    )).all())
+    calls = dict((await session.execute(
+        select(Call.phone_number_id, func.count()).where(Call.account_id == account_id).group_by(Call.phone_number_id)
+    )).all())
+    return [{
+        "numberId": n.id, "phoneNumber": n.phone_number, "country": n.country, "status": n.status,
+        "agentId": n.agent_id, "agentName": agents.get(n.agent_id) if n.agent_id else None,
+        "messages": messages.get(n.id, 0), "calls": calls.get(n.id, 0),
+    } for n in numbers]
+
+
+def period_window(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The current calendar week (from Monday), month or year in `tz`, as naive UTC bounds."""
+    local = now.replace(tzinfo=UTC).astimezone(tz)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=7)
+    elif period == "month":
+        start = day.replace(day=1)
+        end = add_months(start.replace(tzinfo=None), 1).replace(tzinfo=tz)
+    else:
+        start = day.replace(month=1, day=1)
+        end = start.replace(year=start.year + 1)
+    return start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)
+
+
+async def by_agent(session: AsyncSession, account_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Messages, completed calls and call seconds per agent; rows with no agent are "Unassigned"."""
+    agents = dict((await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id))).all())
+    messages = dict((await session.execute(
+        select(Message.agent_id, func.count()).where(
+            Message.account_id == account_id, Message.received_at >= start, Message.received_at < end)
+        .group_by(Message.agent_id)
+    )).all())
+    calls = {agent_id: (count, seconds) for agent_id, count, seconds in (await session.execute(
+        select(Call.agent_id, func.count(), func.coalesce(func.sum(Call.duration_seconds), 0)).where(
+            Call.account_id == account_id, Call.status == "completed", Call.started_at >= start,
+            Call.started_at < end)
+        .group_by(Call.agent_id)
+    )).all()}
+    keys = [*agents, *(k for k in {*messages, *calls} if k not in agents)]
+    out = []
+    for agent_id in keys:
+        count, seconds = calls.get(agent_id, (0, 0))
+        orphan = agent_id is None or agent_id not in agents
+        out.append({"agentId": agent_id, "agentName": agents.get(agent_id, "Unassigned") if agent_id else "Unassigned",
+                    "messages": messages.get(agent_id, 0), "calls": count, "totalSeconds": int(seconds),
+                    "isOrphan": orphan})
     return out

@@ -87,6 +87,7 @@ class PhoneNumber(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     attached_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    contact_card: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -156,10 +157,12 @@ class Conversation(Base):
     phone_number_id: Mapped[str] = mapped_column(String(64), index=True)
     phone_number: Mapped[str] = mapped_column(String(32))
     participant: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime] = mapped_column(DateTime)
     last_message_preview: Mapped[str] = mapped_column(Text, default="")
+    background: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -207,5 +210,42 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("account_id", "phone_number"),)
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    phone_number: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
+    reaction: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Record(Base):
+    """Small simulated resources (registrations, verifications, SIP trunks, feedback) as JSON documents."""
+
+    __tablename__ = "records"
+    pk: Mapped[int] = _pk()
+    id: Mapped[str] = _id()
+    account_id: Mapped[str] = _account()
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 TABLES = [m.__table__ for m in (Account, Agent, PhoneNumber, Webhook, Call, Transcript, Conversation,
-                                 Message, Delivery)]
+                                 Message, Delivery, Contact, Reaction, Record)]

@@ -7,6 +7,7 @@ a huge body) the result is an `Outcome`; no exception escapes.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,12 +40,25 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
         return f"No complete response within {timeout:g} s (the webhook's timeout)."
     if isinstance(exc, httpx.ConnectError):
         text = str(exc) or type(exc).__name__
-        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        if _dns_failure(exc) or "Name or service not known" in text or "nodename nor servname" in text \
+                or "getaddrinfo" in text:
             return f"Could not resolve the webhook host: {text}"
         return f"Could not connect to the webhook: {text}"
     if isinstance(exc, httpx.HTTPError):
         return f"The webhook connection failed: {type(exc).__name__}: {exc}"
     return f"Delivery failed: {type(exc).__name__}: {exc}"
+
+
+def _dns_failure(exc: BaseException) -> bool:
+    """A `socket.gaierror` anywhere in the chain, whatever the resolver's wording (EAI_NONAME, EAI_AGAIN, ...)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or any(isinstance(arg, socket.gaierror) for arg in current.args):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class Transport:

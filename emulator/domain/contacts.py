@@ -1,0 +1,84 @@
+"""Contacts: one per phone number per account, numbers normalised to E.164."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from emulator import ids, phones
+from emulator.domain.paging import page
+from emulator.errors import conflict, invalid, not_found
+from emulator.schemas import CreateContact, UpdateContact
+from emulator.store import Contact
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contact:
+    row = await session.scalar(select(Contact).where(Contact.id == contact_id, Contact.account_id == account_id))
+    if row is None:
+        raise not_found("Contact", contact_id)
+    return row
+
+
+async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: str | None = None) -> None:
+    query = select(Contact.id).where(Contact.account_id == account_id, Contact.phone_number == e164)
+    clash = await session.scalar(query)
+    if clash is not None and clash != except_id:
+        raise conflict(f"A contact with phone number {e164} already exists ({clash}).")
+
+
+def _email(value: str | None) -> str | None:
+    if value is not None and value != "" and not EMAIL.match(value):
+        raise invalid(f"Field 'email' must be an email address (got {value!r}).")
+    return value
+
+
+async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int,
+                    search: str | None) -> tuple[list[Contact], int]:
+    query = select(Contact).where(Contact.account_id == account_id)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(or_(func.lower(Contact.name).like(pattern), Contact.phone_number.like(pattern)))
+    return await page(session, query.order_by(Contact.pk.desc()), limit, offset)
+
+
+async def create(session: AsyncSession, account_id: str, req: CreateContact, now: datetime) -> Contact:
+    e164 = phones.normalize(req.phone_number, "phoneNumber")
+    await _unique(session, account_id, e164)
+    row = Contact(id=ids.new_id("ct"), account_id=account_id, phone_number=e164, name=req.name,
+                  email=_email(req.email), notes=req.notes, created_at=now, updated_at=now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def update(session: AsyncSession, account_id: str, contact_id: str, req: UpdateContact,
+                 now: datetime) -> Contact:
+    row = await get(session, account_id, contact_id)
+    fields = req.model_fields_set
+    if "phone_number" in fields:
+        if req.phone_number is None:
+            raise invalid("Field 'phoneNumber' cannot be null.")
+        e164 = phones.normalize(req.phone_number, "phoneNumber")
+        await _unique(session, account_id, e164, except_id=row.id)
+        row.phone_number = e164
+    if "name" in fields:
+        if req.name is None:
+            raise invalid("Field 'name' cannot be null.")
+        row.name = req.name
+    if "email" in fields:
+        row.email = _email(req.email)
+    if "notes" in fields:
+        row.notes = req.notes
+    row.updated_at = now
+    await session.flush()
+    return row
+
+
+def capabilities(e164: str) -> dict[str, bool]:
+    """Simulated reachability: every valid number gets SMS; iMessage when the last digit is even."""
+    return {"imessage": int(e164[-1]) % 2 == 0, "sms": True}
