@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from emulator import fixtures, ids
 from emulator.api import (
@@ -57,10 +58,21 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         detail = f"There is no endpoint at {request.method} {request.url.path}; see the endpoint table in the README."
     elif exc.status_code == 405:
-        detail = f"Method {request.method} is not allowed on {request.url.path}."
+        allowed = _allowed_methods(request)
+        detail = f"Method {request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}."
+        return _error(405, detail, {"Allow": ", ".join(allowed)})
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
     return _error(exc.status_code, detail, dict(exc.headers or {}))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def on_crash(request: Request, exc: Exception) -> Response:
@@ -84,6 +96,8 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
+        if settings.seed is not None:
+            ids.seed(settings.seed, salt=await state.store.row_count())
         await calls_domain.abandon_unfinished(state.store, state.clock.now())
         for path in settings.fixtures:
             for source, data in fixtures.read(path):

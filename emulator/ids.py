@@ -8,10 +8,14 @@ import secrets
 _rng: random.Random | None = None
 
 
-def seed(value: int | None) -> None:
-    """Make every generated ID, secret and number reproducible (None: back to OS randomness)."""
+def seed(value: int | None, salt: int = 0) -> None:
+    """Make every generated ID, secret and number reproducible (None: back to OS randomness).
+
+    `salt` (the number of rows a reopened database already holds) keeps a seeded emulator
+    from generating again the IDs it generated in an earlier run on the same file.
+    """
     global _rng
-    _rng = random.Random(value) if value is not None else None
+    _rng = random.Random(f"{value}:{salt}" if salt else value) if value is not None else None
 
 
 def rng() -> random.Random:

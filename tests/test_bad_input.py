@@ -295,8 +295,6 @@ def test_set_webhook_rules(world: World, path: str, body: dict[str, Any], field:
     refuse(world, "POST", path, 422, field, json=body)
 
 
-@pytest.mark.xfail(strict=True, reason="urlsplit raises ValueError on a malformed IPv6 host and check_url in "
-                                       "emulator/domain/webhooks.py does not catch it: 500")
 @pytest.mark.parametrize("url", ["http://[::1", "https://[not-ipv6]/hook"])
 def test_malformed_ipv6_webhook_url_is_422(world: World, url: str) -> None:
     refuse(world, "POST", "/v1/webhooks", 422, "url", json={"url": url})
@@ -376,8 +374,6 @@ def test_wrong_method_is_405_with_detail(api: httpx.Client, method: str, path: s
     assert "allow" in response.headers
 
 
-@pytest.mark.xfail(strict=True, reason="Starlette answers 405 from the first route of the path, so Allow lists only "
-                                       "that route's methods (routes are one per method)")
 def test_405_allow_header_lists_every_method_of_the_path(api: httpx.Client) -> None:
     response = api.put("/v1/agents")
     assert response.status_code == 405

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from emulator.testing import EmulatorProcess, new_key
 
@@ -92,8 +91,6 @@ def test_deletes_and_releases_survive_a_restart(tmp_path: Path) -> None:
         assert ok(api.get("/v1/webhooks")) is None
 
 
-@pytest.mark.xfail(strict=True, reason="with --seed the ID sequence restarts with the process and collides with "
-                                       "IDs already in the database file (emulator/ids.py)")
 def test_seeded_restart_does_not_reuse_ids(tmp_path: Path) -> None:
     db = str(tmp_path / "emulator.db")
     key = new_key()

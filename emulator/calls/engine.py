@@ -118,7 +118,12 @@ class CallEngine:
         try:
             await self.run(run)
         except asyncio.CancelledError:
-            run.end("completed", "emulator-shutdown")
+            # Shut down or reset mid-call: the call still ends (failed) with its call.ended event.
+            run.end("failed", "emulator-shutdown")
+            try:
+                await self._finish(run)
+            except Exception:
+                log.exception("Could not finish call %s at shutdown", run.setup.call_id)
             raise
         except Exception:  # a bug in one call must not take others down; the call ends as failed
             log.exception("Call %s crashed", run.setup.call_id)
@@ -363,7 +368,7 @@ class CallEngine:
         setup = run.setup
         status = run.status or "completed"
         ended_at = run.now()
-        duration = math.ceil(run.elapsed) if run.elapsed > 0 else 0
+        duration = math.ceil(round(run.elapsed, 6)) if run.elapsed > 0 else 0  # no float noise rounded up
         async with self.store.write() as session:
             call = await session.scalar(select(Call).where(Call.id == setup.call_id))
             account = await session.scalar(select(Account).where(Account.id == setup.account_id))
@@ -374,7 +379,7 @@ class CallEngine:
             call.ended_at = ended_at
             call.duration_seconds = duration
             call.recording_available = bool(account and account.recording_enabled and status == "completed"
-                                            and run.rows)
+                                            and run.rows and not (call.call_metadata or {}).get("recordingDisabled"))
             if run.extra.get("transferredTo"):
                 call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
             data = {**self._call_data(run, status), "endedAt": iso(ended_at), "durationSeconds": duration,

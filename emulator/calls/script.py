@@ -20,7 +20,7 @@ from typing import Any
 
 from emulator.errors import invalid
 
-DTMF = re.compile(r"^[0-9*#wW]+$")
+DTMF = re.compile(r"[0-9*#wW]+")
 MAX_TURNS = 500
 
 
@@ -80,7 +80,7 @@ def parse_turn(item: Any, where: str) -> Turn:
             raise invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
         return Turn("silence", seconds=float(value), path=where)
     if kind == "press":
-        if not isinstance(value, str) or not DTMF.match(value):
+        if not isinstance(value, str) or not DTMF.fullmatch(value):
             raise invalid(f"Field '{where}.press' must be keypad digits (0-9, *, #, w), like \"1#\".")
         return Turn("press", digits=value, path=where)
     if kind == "hangup":
@@ -91,7 +91,7 @@ def parse_turn(item: Any, where: str) -> Turn:
         raise invalid(f"Field '{where}.on_digits' must map digits to lists of turns, like {{\"1\": [...]}}.")
     branches = {}
     for digits, turns in value.items():
-        if not (digits == "default" or DTMF.match(digits)):
+        if not (digits == "default" or DTMF.fullmatch(digits)):
             raise invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
         branches[digits] = parse_turns(turns, f"{where}.on_digits.{digits}")
     return Turn("menu", branches=branches, path=where)

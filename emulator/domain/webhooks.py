@@ -19,8 +19,12 @@ DEFAULT_TIMEOUT = 30
 
 def check_url(url: str) -> str:
     """Absolute http(s) URL with a host; plain http is allowed because local targets are the point."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed authority
+    except ValueError:
+        raise invalid(f"Field 'url' is not a valid URL (got {url!r}).") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc or not host:
         raise invalid(f"Field 'url' must be an absolute http:// or https:// URL (got {url!r}).")
     return url.strip()
 

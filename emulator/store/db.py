@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -57,6 +57,14 @@ class Store:
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+
+    async def row_count(self) -> int:
+        """Rows in every table together (0 for a new database)."""
+        total = 0
+        async with self.read() as session:
+            for table in Base.metadata.sorted_tables:
+                total += (await session.execute(select(func.count()).select_from(table))).scalar_one()
+        return total
 
     async def close(self) -> None:
         await self.engine.dispose()
