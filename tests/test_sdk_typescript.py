@@ -1,0 +1,89 @@
+"""The official TypeScript SDK (npm `agentphone`, pinned in tests/ts_sdk/package.json), unchanged, against the
+real emulator through its `baseUrl` option. tests/ts_sdk/drive.mjs does the driving and the checking."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.testing import EmulatorProcess, new_key
+
+SDK_DIR = Path(__file__).parent / "ts_sdk"
+NPM_CI_TIMEOUT = 300
+DRIVE_TIMEOUT = 180
+
+
+def _tools() -> tuple[str, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        pytest.skip(f"{missing} not on PATH: the TypeScript SDK check needs Node.js and npm")
+    return node, npm
+
+
+def _pinned_version() -> str:
+    return json.loads((SDK_DIR / "package.json").read_text())["dependencies"]["agentphone"]
+
+
+def _install(npm: str) -> None:
+    """`npm ci` from the committed lockfile, once (node_modules is not committed)."""
+    installed = SDK_DIR / "node_modules" / "agentphone" / "package.json"
+    if installed.exists() and json.loads(installed.read_text())["version"] == _pinned_version():
+        return
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT
+    )
+    assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess() as proc:
+        yield proc
+
+
+def _tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no emulator log)"
+
+
+def test_typescript_sdk_drives_the_emulator(emulator: EmulatorProcess) -> None:
+    node, npm = _tools()
+    _install(npm)
+    env = {**os.environ, "AGENTPHONE_BASE_URL": emulator.base_url, "AGENTPHONE_API_KEY": new_key()}
+    try:
+        result = subprocess.run(
+            [node, "drive.mjs"], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=DRIVE_TIMEOUT
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"drive.mjs did not finish in {DRIVE_TIMEOUT}s\nstdout:\n{exc.stdout}\nstderr:\n{exc.stderr}\n"
+            f"emulator log:\n{_tail(emulator.log)}"
+        )
+    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nemulator log (tail):\n{_tail(emulator.log)}"
+    assert result.returncode == 0, f"drive.mjs exited with {result.returncode}\n{report}"
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines, f"drive.mjs printed nothing\n{report}"
+    summary = json.loads(lines[-1])
+    assert summary["ok"] is True, report
+    assert summary["sdk"] == f"agentphone@{_pinned_version()}", report
+    assert summary["steps"] >= 50, report
+    for type_name in (
+        "AgentResponse",
+        "PhoneNumberResponse",
+        "WebhookResponse",
+        "CallSummary",
+        "ConversationDetail",
+        "SendMessageResponse",
+        "UsageResponse",
+        "PaginatedDeliveriesResponse",
+    ):
+        assert type_name in summary["typesChecked"], report
