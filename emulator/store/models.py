@@ -157,7 +157,7 @@ class Conversation(Base):
     phone_number_id: Mapped[str] = mapped_column(String(64), index=True)
     phone_number: Mapped[str] = mapped_column(String(32))
     participant: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    channel: Mapped[str] = mapped_column(String(16), default="sms", server_default="sms")
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime] = mapped_column(DateTime)
