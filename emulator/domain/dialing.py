@@ -56,7 +56,8 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
         )
     call = _call(account_id, agent, number, number.phone_number, to_number, "outbound", now,
                  voice=req.voice or agent.voice, initial_greeting=req.initial_greeting,
-                 system_prompt=req.system_prompt, variables=req.variables)
+                 system_prompt=req.system_prompt, variables=req.variables,
+                 call_metadata={"recordingDisabled": True} if req.disable_recording else None)
     session.add(call)
     await session.flush()
     return Placed(call, agent, hook)

@@ -1,0 +1,165 @@
+"""A voice webhook that fails one turn: the caller hears silence for that turn, the delivery log says why,
+the call goes on with the next turn, and the failed turn is never retried."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from voice_agent import (
+    Line,
+    Reply,
+    VoiceAgent,
+    VoiceServer,
+    deliveries,
+    dropped,
+    http_error,
+    ndjson,
+    obj,
+    ok,
+    rows,
+    said,
+    say,
+    slow,
+    wait_ended,
+)
+
+TURNS = [{"say": "First question"}, {"say": "Second question"}, {"say": "Third question"}]
+
+
+@pytest.fixture(scope="module")
+def voice_server() -> Iterator[VoiceServer]:
+    with VoiceServer() as server:
+        yield server
+
+
+@pytest.fixture
+def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
+    with voice_server.agent() as agent:
+        yield agent
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (the port was bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/voice"
+
+
+def failed_turn(api: httpx.Client, voice: VoiceAgent, call: dict[str, Any], transcript: str) -> dict[str, Any]:
+    """The delivery-log row of the turn where the caller said `transcript` (sent exactly once)."""
+    sent = [m for m in voice.messages(call["id"]) if m.transcript == transcript]
+    assert len(sent) == 1, f"the turn {transcript!r} was sent {len(sent)} times"
+    logged = {d["id"]: d for d in deliveries(api, call["id"], "agent.message")}
+    return logged[sent[0].headers["x-webhook-id"]]
+
+
+def assert_silent_turn_and_call_went_on(api: httpx.Client, voice: VoiceAgent, call: dict[str, Any]) -> dict[str, Any]:
+    assert call["status"] == "completed"
+    assert call["endReason"] == "caller-finished"
+    assert said(call) == [
+        ("First question", "You said: First question"),
+        ("Second question", None),
+        ("Third question", "You said: Third question"),
+    ]
+    assert [m.transcript for m in voice.messages(call["id"])] == [t["say"] for t in TURNS]
+    delivery = failed_turn(api, voice, call, "Second question")
+    assert delivery["status"] == "failed"
+    assert delivery["channel"] == "voice"
+    assert delivery["errorMessage"]
+    assert delivery["attemptCount"] == 1
+    assert delivery["nextRetryAt"] is None
+    assert rows(call)[1]["error"] == delivery["errorMessage"]
+    for fine in ("First question", "Third question"):
+        assert failed_turn(api, voice, call, fine)["status"] == "success"
+    return delivery
+
+
+@pytest.mark.parametrize("reply", [
+    obj("Just a string"),
+    obj(["an", "array"]),
+    obj(42),
+    obj(None),
+], ids=["string", "array", "number", "null"])
+def test_non_object_reply_is_silence(api: httpx.Client, voice: VoiceAgent, reply: Reply) -> None:
+    line = Line.open(api, voice)
+    voice.when("Second question", reply)
+    call = line.run(TURNS)
+    delivery = assert_silent_turn_and_call_went_on(api, voice, call)
+    assert delivery["httpStatus"] == 200
+    assert "object" in delivery["errorMessage"]
+
+
+@pytest.mark.parametrize("reply", [
+    ndjson("{not json at all"),
+    ndjson('["a list line"]'),
+    ndjson("{\"text\": \"unterminated"),
+], ids=["garbage", "array-line", "cut-line"])
+def test_malformed_ndjson_is_silence(api: httpx.Client, voice: VoiceAgent, reply: Reply) -> None:
+    line = Line.open(api, voice)
+    voice.when("Second question", reply)
+    call = line.run(TURNS)
+    delivery = assert_silent_turn_and_call_went_on(api, voice, call)
+    assert delivery["httpStatus"] == 200
+
+
+@pytest.mark.parametrize("status", [500, 503, 404])
+def test_http_error_is_silence(api: httpx.Client, voice: VoiceAgent, status: int) -> None:
+    line = Line.open(api, voice)
+    voice.when("Second question", http_error(status, {"text": "This must not be spoken"}))
+    call = line.run(TURNS)
+    delivery = assert_silent_turn_and_call_went_on(api, voice, call)
+    assert delivery["httpStatus"] == status
+    assert str(status) in delivery["errorMessage"]
+
+
+def test_connection_closed_without_answer_is_silence(api: httpx.Client, voice: VoiceAgent) -> None:
+    line = Line.open(api, voice)
+    voice.when("Second question", dropped())
+    call = line.run(TURNS)
+    assert_silent_turn_and_call_went_on(api, voice, call)
+
+
+def test_connection_closed_after_an_interim_chunk_keeps_what_was_spoken(api: httpx.Client,
+                                                                      voice: VoiceAgent) -> None:
+    line = Line.open(api, voice)
+    voice.when("Second question", dropped({"text": "Let me look.", "interim": True}))
+    call = line.run(TURNS)
+    assert said(call)[1] == ("Second question", "Let me look.")
+    assert said(call)[2] == ("Third question", "You said: Third question")
+    delivery = failed_turn(api, voice, call, "Second question")
+    assert delivery["status"] == "failed"
+    assert delivery["errorMessage"]
+    assert delivery["attemptCount"] == 1
+
+
+def test_refused_connection_is_silence_for_every_turn(api: httpx.Client, voice: VoiceAgent) -> None:
+    line = Line.open(api, voice, with_webhook=False)
+    ok(api.post("/v1/webhooks", json={"url": closed_port_url()}))
+    call = line.run(TURNS, initialGreeting="Hello.")
+    assert call["status"] == "completed"
+    assert call["endReason"] == "caller-finished"
+    assert said(call) == [("", "Hello.")] + [(t["say"], None) for t in TURNS]
+    logged = deliveries(api, call["id"], "agent.message")
+    assert len(logged) == len(TURNS)
+    for delivery in logged:
+        assert delivery["status"] == "failed"
+        assert delivery["httpStatus"] is None
+        assert "connect" in delivery["errorMessage"].lower()
+        assert delivery["attemptCount"] == 1
+        assert delivery["nextRetryAt"] is None
+
+
+def test_no_answer_within_the_webhook_timeout_is_silence(api: httpx.Client, voice: VoiceAgent) -> None:
+    line = Line.open(api, voice, webhook={"timeout": 5})
+    assert line.hook is not None and line.hook["timeout"] == 5
+    voice.when("Second question", slow(8, say("Far too late.")))
+    placed = line.place(TURNS)
+    call = wait_ended(api, placed["id"], timeout=15)
+    delivery = assert_silent_turn_and_call_went_on(api, voice, call)
+    assert "timeout" in delivery["errorMessage"].lower()
+    assert 4_900 <= delivery["latencyMs"] < 8_000
