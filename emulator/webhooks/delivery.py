@@ -96,6 +96,8 @@ class Deliverer:
             hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
         if row is None or row.status != "pending":
             return None
+        if row.next_retry_at is not None and row.next_retry_at > self.clock.now():
+            return None  # a retry already ran and rescheduled it (two sweeps raced for it)
         if hook is None:
             await self._record(delivery_id, None, "The webhook was removed before this delivery was attempted.")
             return None
