@@ -26,6 +26,7 @@ from emulator.api import (
     messages,
     numbers,
     numbers_extra,
+    openapi,
     register,
     simulate,
     sub_accounts,
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
         *sub_accounts.routes,
         *register.routes,
         *extras.routes,
+        *openapi.routes,
     ]
     app = Starlette(
         routes=routes,
