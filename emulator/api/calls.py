@@ -20,7 +20,7 @@ from emulator.domain import calls, dialing
 from emulator.domain.lookup import owned
 from emulator.errors import ApiError
 from emulator.schemas import PlaceCall, WebCall
-from emulator.store import Agent, Call
+from emulator.store import Agent, Call, Transcript
 
 
 async def list_calls(request: Request) -> Response:
@@ -40,25 +40,35 @@ async def list_calls(request: Request) -> Response:
     return respond(render.page([render.call(row, base, recording) for row in rows], total, offset))
 
 
+async def _transcripts(request: Request, session: Any, call_id: str) -> list[Transcript]:
+    """Stored rows plus a live call's rows not written yet (snapshot taken before the read)."""
+    live = emu(request).engine.unsaved(call_id)
+    stored = await calls.transcripts(session, call_id)
+    known = {row.id for row in stored}
+    return stored + [row for row in live if row.id not in known]
+
+
 async def get_call(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)
     async with state.store.read() as session:
         row = await owned(session, Call, account_id, request.path_params["call_id"])
-        transcripts = await calls.transcripts(session, row.id)
+        transcripts = await _transcripts(request, session, row.id)
         recording = await calls.recording_enabled(session, account_id)
         # Agent's primary key is the integer `pk`; look the agent up by its public ID.
         name = (await session.execute(
             select(Agent.name).where(Agent.id == row.agent_id, Agent.account_id == account_id)
         )).scalar_one_or_none() if row.agent_id else None
-    return respond(render.call(row, state.settings.base_url, recording, transcripts, agent_name=name))
+    body = render.call(row, state.settings.base_url, recording, transcripts, agent_name=name)
+    body["lastTranscriptSnippet"] = state.engine.snippet(row.id) or body["lastTranscriptSnippet"]
+    return respond(body)
 
 
 async def get_transcript(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
         row = await owned(session, Call, account_id, request.path_params["call_id"])
-        transcripts = await calls.transcripts(session, row.id)
+        transcripts = await _transcripts(request, session, row.id)
     items = [render.transcript(t) for t in transcripts]
     return respond({"callId": row.id, "status": row.status, "data": items, "total": len(items)})
 
@@ -121,7 +131,7 @@ async def stream_transcript(request: Request) -> Response:
         try:
             async with state.store.read() as session:
                 row = await owned(session, Call, account_id, call_id)
-                past = await calls.transcripts(session, call_id)
+                past = await _transcripts(request, session, call_id)
             yield _sse("connected", {"callId": call_id, "status": row.status})
             seen = set()
             for turn in past:

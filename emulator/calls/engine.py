@@ -3,6 +3,10 @@
 The engine needs no HTTP server: give it a store, a clock, a deliverer (for call events)
 and a voice-turn function (the HTTP NDJSON reader in production, a fake in unit tests).
 Time inside a call is simulated speech time, so a call runs as fast as its agent answers.
+
+A live call's transcript rows and voice deliveries are kept in memory and written at most
+once every FLUSH_SECONDS and when the call ends, so a turn costs no database round trip;
+readers of a live call merge `unsaved(call_id)` with what is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from emulator import ids
 from emulator.calls import timing
@@ -35,6 +39,7 @@ from emulator.webhooks.delivery import Deliverer
 log = logging.getLogger("emulator.calls")
 
 VoiceTurn = Callable[[TurnRequest], Awaitable[TurnReply]]
+FLUSH_SECONDS = 1.0
 CONFIDENCE = 0.95
 SNIPPET = 200
 
@@ -55,6 +60,9 @@ class CallRun:
     inflight: asyncio.Future[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     extra: dict[str, Any] = field(default_factory=dict)
+    unsaved: list[Transcript | Delivery] = field(default_factory=list)  # written by the next flush
+    snippet: str | None = None
+    flushed_at: float = field(default_factory=time.monotonic)
 
     def now(self) -> Any:
         return self.started_at + timedelta(seconds=self.elapsed)
@@ -320,16 +328,32 @@ class CallEngine:
             transcript=transcript, response=response, confidence=confidence, created_at=at or run.now(),
             details={k: v for k, v in details.items() if v is not None and v != []} or None,
         )
-        snippet = (response or transcript)[:SNIPPET]
-        async with self.store.write() as session:
-            session.add(row)
-            if delivery is not None:
-                session.add(delivery)
-            call = await session.scalar(select(Call).where(Call.id == setup.call_id))
-            if call is not None and kind not in ("silence", "hangup"):
-                call.last_transcript_snippet = snippet
+        if kind not in ("silence", "hangup"):
+            run.snippet = (response or transcript)[:SNIPPET]
         run.rows.append(row)
+        run.unsaved += [row] if delivery is None else [row, delivery]
         self.bus.publish(setup.call_id, "turn", render_transcript(row))
+        if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
+            async with self.store.write() as session:
+                await self._flush(run, session)
+
+    async def _flush(self, run: CallRun, session: Any) -> None:
+        """Write the call's unsaved rows and its latest snippet in the caller's transaction."""
+        session.add_all(run.unsaved)
+        run.unsaved = []
+        run.flushed_at = time.monotonic()
+        if run.snippet is not None:
+            await session.execute(update(Call).where(Call.id == run.setup.call_id)
+                                  .values(last_transcript_snippet=run.snippet))
+
+    def unsaved(self, call_id: str) -> list[Transcript]:
+        """Transcript rows of a live call not yet in the database (a snapshot: take it before reading)."""
+        run = self.runs.get(call_id)
+        return [r for r in run.unsaved if isinstance(r, Transcript)] if run is not None else []
+
+    def snippet(self, call_id: str) -> str | None:
+        run = self.runs.get(call_id)
+        return run.snippet if run is not None else None
 
     def _call_data(self, run: CallRun, status: str) -> dict[str, Any]:
         setup = run.setup
@@ -374,6 +398,7 @@ class CallEngine:
             account = await session.scalar(select(Account).where(Account.id == setup.account_id))
             if call is None:
                 return
+            await self._flush(run, session)
             call.status = status
             call.end_reason = run.end_reason
             call.ended_at = ended_at
