@@ -13,6 +13,8 @@ from emulator.scenarios.expect import Check, call_checks, reply_checks, turn_che
 from emulator.scenarios.model import Loaded
 
 POLL_SECONDS = 0.02
+# How long to wait for deliveries still on their way (not yet attempted once) when a scenario ends.
+SETTLE_SECONDS = 10.0
 
 
 class SetupError(Exception):
@@ -135,9 +137,7 @@ class Runner:
                     self.control.delete(f"/_emulator/callees/{to}")
             outcome.call = call
             outcome.transcript = list(call.get("transcripts", []))
-            outcome.deliveries = [d for d in self._ok(api.get(f"/v1/agents/{agent['id']}/webhook/deliveries",
-                                                               params={"limit": 100}), "reading deliveries")
-                                  if d.get("messageId") == call["id"]]
+            outcome.deliveries = self._deliveries(api, agent["id"], call["id"])
         for path, expect in loaded.turn_expects.items():
             outcome.checks += turn_checks(path, expect, outcome.transcript, "turn", call.get("endReason"))
         outcome.checks += call_checks(scenario.expect, call, outcome.transcript, outcome.deliveries)
@@ -155,6 +155,18 @@ class Runner:
                 api.post(f"/v1/calls/{call_id}/end")
                 raise SetupError(f"call {call_id} was still in progress after {seconds:g} s (waitSeconds); "
                                  "it was ended")
+            time.sleep(POLL_SECONDS)
+
+    def _deliveries(self, api: httpx.Client, agent_id: str, call_id: str | None = None) -> list[dict[str, Any]]:
+        """The agent's deliveries (of one call) once each has had its first attempt: call.ended and
+        message.received go out in the background and may still be on their way when the call ends."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            rows = [d for d in self._ok(api.get(f"/v1/agents/{agent_id}/webhook/deliveries", params={"limit": 100}),
+                                        "reading deliveries") if call_id is None or d.get("messageId") == call_id]
+            if time.monotonic() > deadline or not any(d.get("status") == "pending" and not d.get("attemptCount")
+                                                       for d in rows):
+                return rows
             time.sleep(POLL_SECONDS)
 
     # -- sms -------------------------------------------------------------------------------------
@@ -176,8 +188,7 @@ class Runner:
                 if step.expect is not None:
                     outcome.checks += reply_checks(f"message messages[{i}]", step.expect, row, outcome.transcript,
                                                    len(outcome.transcript) - 1, f"messages[{i}]")
-            outcome.deliveries = self._ok(api.get(f"/v1/agents/{agent['id']}/webhook/deliveries",
-                                                  params={"limit": 100}), "reading deliveries")
+            outcome.deliveries = self._deliveries(api, agent["id"])
         outcome.checks += call_checks(scenario.expect, {}, outcome.transcript, outcome.deliveries)
         if not outcome.checks:
             outcome.checks.append(Check("sms: messages delivered", True))
