@@ -4,6 +4,12 @@ SQLite has one writer at a time; the store makes that explicit with an in-proces
 write lock, so a limit check and the insert it guards run in one transaction that
 no other write can interleave with (50 parallel purchases on a one-number plan
 give exactly one number).
+
+Writes go through SQLAlchemy's async engine on aiosqlite. Reads of a SQLite store run
+inline: a synchronous SQLAlchemy session on the stdlib driver, behind the few awaitable
+methods the domain code uses (`InlineSession`). A read is a handful of microseconds of
+SQLite work, far less than the thread hand-offs of an async driver, so the event loop
+is better served doing it at once. WAL mode lets these reads run beside a write.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from emulator.store.models import Account, Base
 
@@ -53,6 +62,17 @@ class Store:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock()
+        # Bumped by every write transaction; cached reads are valid only for the version they saw.
+        self.version = 0
+        self._cache: dict[tuple[str, ...], tuple[int, Any]] = {}
+        self.reader: Engine | None = None
+        self._read_sessions: sessionmaker[Session] | None = None
+        url = make_url(self.url)
+        if self.is_sqlite and url.database not in (None, "", MEMORY):
+            self.reader = create_engine(url.set(drivername="sqlite+pysqlite"), poolclass=StaticPool,
+                                        connect_args={"check_same_thread": False})
+            event.listen(self.reader, "connect", _sqlite_pragmas)
+            self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
@@ -68,19 +88,47 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.reader is not None:
+            self.reader.dispose()
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        """A session for reading (never for writing: use `write()`)."""
+        if self._read_sessions is None:
+            async with self._sessions() as session:
+                yield session
+            return
+        with self._read_sessions() as sync_session:
+            yield cast(AsyncSession, InlineSession(sync_session))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One serialised transaction: committed if the block ends normally, else rolled back."""
-        async with self._write_lock, self._sessions() as session, session.begin():
-            yield session
+        async with self._write_lock:
+            try:
+                async with self._sessions() as session, session.begin():
+                    yield session
+            finally:
+                self.version += 1
+
+    def cached(self, key: tuple[str, ...]) -> Any:
+        """A value cached by `remember` since the last write, else None.
+
+        The emulator is its database's only writer, so a read remembered at a version stays
+        true until the next write transaction; any write forgets everything."""
+        entry = self._cache.get(key)
+        if entry is None or entry[0] != self.version:
+            return None
+        return entry[1]
+
+    def remember(self, key: tuple[str, ...], version: int, value: Any) -> None:
+        """Cache a value read at `version` (taken before the read began)."""
+        if version == self.version:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (version, value)
 
     async def wipe(self, account_ids: list[str] | None = None) -> None:
         """Delete every row (or every row of the given accounts, the accounts included)."""
@@ -98,6 +146,22 @@ async def delete_accounts(session: AsyncSession, account_ids: list[str]) -> None
         if column is not None:
             await session.execute(delete(table).where(column.in_(account_ids)))
     await session.execute(delete(Account).where(Account.id.in_(account_ids)))
+
+
+class InlineSession:
+    """The awaitable read methods of AsyncSession, done at once by a synchronous session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        return self._session.execute(statement, params)
+
+    async def scalar(self, statement: Any, params: Any = None) -> Any:
+        return self._session.scalar(statement, params)
+
+    async def get(self, model: Any, ident: Any) -> Any:
+        return self._session.get(model, ident)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
