@@ -10,9 +10,11 @@ from http import HTTPStatus
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import fixtures, ids
 from emulator.api import (
@@ -76,9 +78,33 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def on_crash(request: Request, exc: Exception) -> Response:
-    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, "Internal server error: the emulator hit a bug. Its log has the details.")
+CRASH = "Internal server error: the emulator hit a bug. Its log has the details."
+
+
+class CrashGuard:
+    """An unhandled error becomes a 500 `{detail}` answer, and the keep-alive connection lives on
+    (Starlette's outermost handler answers too, but then re-raises, and the server drops it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await _error(500, CRASH)(scope, receive, send)
 
 
 async def _sweeper(state: Emulator) -> None:
@@ -135,7 +161,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+        middleware=[Middleware(CrashGuard)],
+        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error},
     )
     app.state.emulator = state
     return app

@@ -14,8 +14,9 @@ from emulator.scenarios.runner import Outcome, Runner
 
 def run(paths: list[str], *, target: str | None = None, base_url: str | None = None, fixtures: list[str] | None = None,
         admin_token: str | None = None, report_json: str | None = None, report_junit: str | None = None,
-        out: TextIO = sys.stdout) -> int:
+        out: TextIO | None = None) -> int:
     """Exit code 0 only if every expectation of every scenario held; 2 if a scenario is malformed."""
+    out = out or sys.stdout
     try:
         loaded = discover(paths)
     except ScenarioError as exc:
