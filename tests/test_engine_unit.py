@@ -490,6 +490,49 @@ def test_nested_menu_and_a_menu_with_no_match_is_skipped() -> None:
     run_async(main)
 
 
+def test_a_menu_follows_only_the_latest_reply_not_older_digits() -> None:
+    async def main() -> None:
+        async with world() as w:
+            scripted(w).replies.extend([{"text": "One.", "digits": "1"}, {"text": "No keys this time."}])
+            setup = await w.place([{"say": "First prompt."}, {"say": "Second prompt."},
+                                   {"on_digits": {"1": [{"say": "Stale branch."}], "default": [{"say": "Default."}]}}])
+            await w.run(setup)
+            rows = await w.rows(setup.call_id)
+
+        assert [r.transcript for r in rows if r.kind == "speech"] == ["First prompt.", "Second prompt.", "Default."]
+
+    run_async(main)
+
+
+def test_agent_digits_that_are_not_keypad_digits_are_refused() -> None:
+    async def main() -> None:
+        async with world() as w:
+            scripted(w).replies.append({"text": "Pressing.", "digits": "hello"})
+            setup = await w.place([{"say": "Press a key."}, {"on_digits": {"default": [{"say": "Default."}]}}])
+            await w.run(setup)
+            rows = await w.rows(setup.call_id)
+
+        first = rows[0]
+        assert "digits" not in (first.details or {})
+        assert "not keypad digits" in first.details["error"]
+        assert [r.transcript for r in rows if r.kind == "speech"] == ["Press a key.", "Default."]
+
+    run_async(main)
+
+
+def test_voice_payload_timestamp_is_the_calls_simulated_time() -> None:
+    async def main() -> None:
+        async with world(agent={"begin_message": "One two three four five six seven eight nine ten."}) as w:
+            scripted(w).replies.append({"text": "Hi."})
+            setup = await w.place([{"say": "Hello there."}])
+            await w.run(setup)
+            payload = json.loads(scripted(w).requests[0].body)
+
+        assert payload["timestamp"] >= payload["recentHistory"][-1]["at"]
+
+    run_async(main)
+
+
 def test_branch_for_prefers_exact_then_first_digit_then_default() -> None:
     menu = parse_turns([{"on_digits": {"1": [{"say": "a"}], "12": [{"say": "b"}], "default": [{"hangup": True}]}}])[0]
     assert branch_for(menu, "12") == menu.branches["12"]
@@ -625,10 +668,11 @@ def test_silence_timeout_ends_the_call_at_max_silence_ms() -> None:
             rows = await w.rows(setup.call_id)
             call = await w.call_row(setup.call_id)
 
-        assert [r.transcript for r in rows] == ["[silence 2s]", "[silence 1.5s]"]
+        # The line goes dead at the limit: the second silence is cut to the 1 s that was left.
+        assert [r.transcript for r in rows] == ["[silence 2s]", "[silence 1s]"]
         assert (call.status, call.end_reason) == ("completed", "silence-timeout")
         assert scripted(w).requests == []
-        assert run.elapsed == 3.5
+        assert run.elapsed == 3.0
 
     run_async(main)
 
@@ -1190,3 +1234,12 @@ def test_speech_helper_matches_the_engine_timing() -> None:
         assert float(speech(text, 1.25)) == pytest.approx(timing.speech_seconds(text, 1.25))
     for digits in ("1", "12#"):
         assert float(dtmf(digits)) == pytest.approx(timing.dtmf_seconds(digits))
+
+
+def test_asking_not_to_hang_up_is_not_a_goodbye() -> None:
+    ctx = HostedContext(system_prompt="Be kind.", begin_message=None, initial_greeting=None)
+    reply = asyncio.run(RuleResponder().reply(ctx, "Please don't hang up on me", 1))
+    farewell = asyncio.run(RuleResponder().reply(ctx, "Okay, see you, bye", 2))
+
+    assert reply.hangup is False and "don't hang up on me" in reply.text
+    assert farewell.hangup is True

@@ -28,7 +28,7 @@ from emulator.calls import timing
 from emulator.calls.bus import CallBus
 from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
 from emulator.calls.replies import TurnReply, TurnRequest
-from emulator.calls.script import Turn, branch_for
+from emulator.calls.script import DTMF, Turn, branch_for
 from emulator.calls.setup import CallSetup
 from emulator.clock import Clock, iso
 from emulator.render import transcript as render_transcript
@@ -187,10 +187,13 @@ class CallEngine:
             await self._record(run, "hangup", "[caller hung up]", None, {"turn": turn.path or None})
             run.end("completed", "caller-hangup")
         elif turn.kind == "silence":
-            run.silence_ms += turn.seconds * 1000
-            await self._record(run, "silence", f"[silence {turn.seconds:g}s]", None,
-                               {"seconds": turn.seconds, "turn": turn.path or None})
-            await self._advance(run, turn.seconds)
+            # The call cannot outlast the agent's silence limit: it hangs up when the limit is reached.
+            allowed = max(setup.agent.max_silence_ms - run.silence_ms, 0) / 1000
+            seconds = min(turn.seconds, allowed)
+            run.silence_ms += seconds * 1000
+            await self._record(run, "silence", f"[silence {seconds:g}s]", None,
+                               {"seconds": seconds, "turn": turn.path or None})
+            await self._advance(run, seconds)
             if run.silence_ms >= setup.agent.max_silence_ms:
                 run.end("completed", "silence-timeout")
         elif turn.kind == "menu":
@@ -221,9 +224,12 @@ class CallEngine:
                                    "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks)}
         if turn.kind == "press":
             details["callerDigits"] = turn.digits
+        if reply.digits and not DTMF.fullmatch(reply.digits):
+            details["error"] = f"The agent asked to press {reply.digits!r}, which are not keypad digits; ignored."
+            reply.digits = None
+        run.last_digits = reply.digits  # an IVR menu follows what the agent pressed in its latest reply
         if reply.digits:
             details["digits"] = reply.digits
-            run.last_digits = reply.digits
         if reply.interrupted:
             details["interrupted"] = True
         if reply.error:
@@ -261,7 +267,7 @@ class CallEngine:
         if digits:
             data["digits"] = digits
         limit = hook.context_limit if hook else 0
-        payload = events.envelope("agent.message", "voice", setup.agent.id, data, self.clock.now(),
+        payload = events.envelope("agent.message", "voice", setup.agent.id, data, run.now(),
                                   history=run.history[-limit:] if limit else [])
         body = events.encode(payload)
         delivery = Delivery(

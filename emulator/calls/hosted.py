@@ -4,7 +4,7 @@
 deterministic, needs no network and no model, and follows documented rules:
   * greeting: the call's `initialGreeting`, else the agent's `beginMessage`, with
     `{{var}}` placeholders filled from the call's `variables`;
-  * a caller who says goodbye (bye, goodbye, that's all, hang up) gets a goodbye and a hangup;
+  * a caller who says goodbye (bye, goodbye, that's all, see you) gets a goodbye and a hangup;
   * a caller who asks for a human/agent/representative is transferred when the agent
     has a `transferNumber`;
   * anything else gets a reply that repeats what it heard, so tests can see it listened.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 VAR = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-GOODBYE = re.compile(r"\b(good\s*bye|bye|that'?s all|hang up|see you)\b", re.IGNORECASE)
+GOODBYE = re.compile(r"\b(good\s*bye|bye|that'?s all|see you)\b", re.IGNORECASE)
 HUMAN = re.compile(r"\b(human|real person|representative|operator)\b", re.IGNORECASE)
 
 
