@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.clock import iso
-from emulator.store import Agent, Call, Contact, Conversation, Delivery, Message, PhoneNumber, Transcript, Webhook
+from emulator.store import (
+    Agent,
+    Call,
+    Contact,
+    Conversation,
+    Delivery,
+    Message,
+    PhoneNumber,
+    Reaction,
+    Transcript,
+    Webhook,
+)
 
 
 def agent_number(number: PhoneNumber) -> dict[str, Any]:
@@ -116,7 +127,14 @@ def call(row: Call, base_url: str, recording_enabled: bool, transcripts: list[Tr
     return out
 
 
-def message(row: Message) -> dict[str, Any]:
+def reaction(row: Reaction, on: Message) -> dict[str, Any]:
+    """A tapback sent from our number on a message of the conversation."""
+    ours = on.to_number if on.direction == "inbound" else on.from_number
+    return {"id": row.id, "reactionType": row.reaction, "fromNumber": ours, "direction": "outbound",
+            "createdAt": iso(row.created_at)}
+
+
+def message(row: Message, reactions: list[Reaction] | None = None) -> dict[str, Any]:
     media = row.media_urls or []
     return {
         "id": row.id,
@@ -133,13 +151,14 @@ def message(row: Message) -> dict[str, Any]:
         "numberId": row.phone_number_id,
         "mediaUrl": media[0] if media else None,
         "mediaUrls": media,
-        "reactions": [],
+        "reactions": [reaction(r, row) for r in reactions or []],
         "replyTo": None,
         "receivedAt": iso(row.received_at),
     }
 
 
-def conversation(row: Conversation, messages: list[Message] | None = None) -> dict[str, Any]:
+def conversation(row: Conversation, messages: list[Message] | None = None,
+                 reactions: dict[str, list[Reaction]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "agentId": row.agent_id,
@@ -159,7 +178,7 @@ def conversation(row: Conversation, messages: list[Message] | None = None) -> di
         "createdAt": iso(row.created_at),
     }
     if messages is not None:
-        out["messages"] = [message(m) for m in messages]
+        out["messages"] = [message(m, (reactions or {}).get(m.id)) for m in messages]
     return out
 
 

@@ -34,7 +34,8 @@ async def get_conversation(request: Request) -> Response:
     async with emu(request).store.read() as session:
         row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
         messages, _, _ = await conversations.messages(session, limit, conversation_id=row.id)
-    return respond(render.conversation(row, messages))
+        reactions = await conversations.reactions_for(session, messages)
+    return respond(render.conversation(row, messages, reactions))
 
 
 async def conversation_messages(request: Request) -> Response:
@@ -44,7 +45,9 @@ async def conversation_messages(request: Request) -> Response:
     async with emu(request).store.read() as session:
         row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
         rows, has_more, total = await conversations.messages(session, limit, before, after, conversation_id=row.id)
-    return respond({"data": [render.message(m) for m in rows], "hasMore": has_more, "total": total})
+        reactions = await conversations.reactions_for(session, rows)
+    return respond({"data": [render.message(m, reactions.get(m.id)) for m in rows], "hasMore": has_more,
+                    "total": total})
 
 
 async def update_conversation(request: Request) -> Response:
@@ -57,7 +60,8 @@ async def update_conversation(request: Request) -> Response:
         else:
             row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
         messages, _, _ = await conversations.messages(session, 50, conversation_id=row.id)
-    return respond(render.conversation(row, messages))
+        reactions = await conversations.reactions_for(session, messages)
+    return respond(render.conversation(row, messages, reactions))
 
 
 routes = [

@@ -70,7 +70,9 @@ async def number_messages(request: Request) -> Response:
     async with emu(request).store.read() as session:
         number = await owned(session, PhoneNumber, account_id, request.path_params["number_id"])
         rows, has_more, total = await conversations.messages(session, limit, before, after, number_id=number.id)
-    return respond({"data": [render.message(row) for row in rows], "hasMore": has_more, "total": total})
+        reactions = await conversations.reactions_for(session, rows)
+    return respond({"data": [render.message(row, reactions.get(row.id)) for row in rows], "hasMore": has_more,
+                    "total": total})
 
 
 async def number_calls(request: Request) -> Response:

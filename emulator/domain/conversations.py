@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator.domain.paging import page
-from emulator.store import Conversation, Message
+from emulator.store import Conversation, Message, Reaction
 
 
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int,
@@ -51,3 +51,15 @@ def _ms_start(when: datetime) -> datetime:
 
 def _ms_end(when: datetime) -> datetime:
     return when.replace(microsecond=when.microsecond // 1000 * 1000 + 999)
+
+
+async def reactions_for(session: AsyncSession, messages: list[Message]) -> dict[str, list[Reaction]]:
+    """Reactions of each message, oldest first."""
+    if not messages:
+        return {}
+    rows = await session.execute(select(Reaction).where(Reaction.message_id.in_([m.id for m in messages]))
+                                 .order_by(Reaction.pk))
+    out: dict[str, list[Reaction]] = {}
+    for row in rows.scalars():
+        out.setdefault(row.message_id, []).append(row)
+    return out
