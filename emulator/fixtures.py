@@ -195,8 +195,11 @@ async def load(store: Store, fixture: FixtureFile, now: datetime) -> dict[str, A
         old_ids = [a.id for a in existing.values() if a is not None]
         if old_ids:
             await delete_accounts(session, old_ids)
-        for fx in fixture.accounts:
-            await _load_account(session, fx, now, loaded)
+        for index, fx in enumerate(fixture.accounts):
+            try:
+                await _load_account(session, fx, now, loaded)
+            except ApiError as exc:  # say which account of the file the problem is in
+                raise ApiError(exc.status, f"accounts[{index}] ({fx.key}): {exc.detail}") from None
     return loaded
 
 

@@ -276,7 +276,9 @@ def test_fixture_id_of_another_account_is_409(what: str, base: str, control: htt
         clash = CLASHES[what](fx["accounts"][0], owner_tag)
     response = control.post("/_emulator/fixtures", json=fx)
     assert response.status_code == 409, response.text
-    assert response.json()["detail"] == f"ID '{clash}' already belongs to another account; fixture IDs must be unique."
+    detail = response.json()["detail"]
+    assert detail.startswith("accounts[")  # names the account of the file
+    assert detail.endswith(f"ID '{clash}' already belongs to another account; fixture IDs must be unique.")
     assert control.get(f"/_emulator/accounts/{intruder}").status_code == 404
     assert_fixture_state(base, mine)  # the owner's rows are untouched
 
