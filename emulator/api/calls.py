@@ -102,6 +102,9 @@ async def end_call(request: Request) -> Response:
     call_id = request.path_params["call_id"]
     async with state.store.read() as session:
         row = await owned(session, Call, account_id, call_id)
+    if row.status == "registered":
+        raise ApiError(400, f"Call '{call_id}' has not started: a web call stays 'registered' until a client "
+                            "joins it with its access token.")
     if row.status != "in-progress":
         raise ApiError(400, f"Call '{call_id}' already ended with status '{row.status}'.")
     await state.engine.end(call_id)

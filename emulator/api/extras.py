@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import ids, phones
-from emulator.api._http import authenticate, emu, parse, read_json, respond
+from emulator.api._http import authenticate, emu, parse, respond
 from emulator.api.control import require_admin
 from emulator.clock import iso
 from emulator.domain import records
@@ -53,13 +53,14 @@ async def list_trunks(request: Request) -> Response:
 
 
 async def create_trunk(request: Request) -> Response:
+    """An empty body gives the defaults; the settings PATCH takes may also be given here (same rules)."""
     account_id = await authenticate(request)
-    body = await read_json(request)
-    name = body.get("name") if isinstance(body, dict) else None
+    req = await parse(request, SipTrunkUpdate, optional=True)
     state = emu(request)
     trunk_id = ids.new_id("trunk")
-    data = {"name": name or "SIP trunk", "transfers": "all", "transferCallerId": "transferee",
-            "origination": None, "credential": _credentials(trunk_id)}
+    data = {"name": req.name or "SIP trunk", "transfers": req.transfers or "all",
+            "transferCallerId": req.transfer_caller_id or "transferee", "origination": req.origination,
+            "credential": _credentials(trunk_id)}
     async with state.store.write() as session:
         row = Record(id=trunk_id, account_id=account_id, kind="sip_trunk", data=data,
                      created_at=state.clock.now(), updated_at=state.clock.now())

@@ -51,7 +51,11 @@ def _check(req: Registration) -> None:
         missing = [name for name in STANDARD_FIELDS if not getattr(req, name)]
         if missing:
             raise invalid(f"A standard_brand registration needs: {', '.join(missing)}.")
-    brand = (req.brand_name or req.business_name or f"{req.first_name} {req.last_name}").lower()
+    # The first non-blank of brand_name, business_name and the contact's name is the brand.
+    names = [req.brand_name or "", req.business_name or "", f"{req.first_name} {req.last_name}"]
+    brand = next((name.strip().lower() for name in names if name.strip()), "")
+    if not brand:
+        raise invalid("A registration needs a brand: set 'brand_name', 'business_name', or the contact's name.")
     for i, sample in enumerate(req.message_samples):
         if brand.split()[0] not in sample.lower():
             raise invalid(f"Field 'message_samples[{i}]' must include your brand name ({brand!r}).")
