@@ -14,7 +14,7 @@ from emulator.domain.lookup import owned
 from emulator.domain.paging import page
 from emulator.errors import ApiError, invalid
 from emulator.schemas import NULLABLE_AGENT_FIELDS, CreateAgent, UpdateAgent
-from emulator.store import Agent, Call, Conversation, PhoneNumber, Webhook
+from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook
 from emulator.voices import DEFAULT_AGENT_VOICE
 
 DEFAULTS: dict[str, Any] = {
@@ -110,7 +110,7 @@ async def delete(session: AsyncSession, account_id: str, agent_id: str) -> tuple
     agent = await get(session, account_id, agent_id)
     numbers = (await numbers_of(session, [agent_id]))[agent_id]
     unassigned = [number.id for number in numbers]
-    for table in (PhoneNumber, Conversation, Call):
+    for table in (PhoneNumber, Conversation, Call, Message):
         await session.execute(update(table).where(table.agent_id == agent_id).values(agent_id=None))
     webhook = (await session.execute(select(Webhook).where(Webhook.agent_id == agent_id))).scalar_one_or_none()
     if webhook is not None:

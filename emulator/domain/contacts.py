@@ -31,6 +31,11 @@ async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: 
         raise conflict(f"A contact with phone number {e164} already exists ({clash}).")
 
 
+def _escape(text: str) -> str:
+    """Make LIKE's wildcards literal, so searching for "%" finds a "%"."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _email(value: str | None) -> str | None:
     if value is not None and value != "" and not EMAIL.match(value):
         raise invalid(f"Field 'email' must be an email address (got {value!r}).")
@@ -40,9 +45,13 @@ def _email(value: str | None) -> str | None:
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int,
                     search: str | None) -> tuple[list[Contact], int]:
     query = select(Contact).where(Contact.account_id == account_id)
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        query = query.where(or_(func.lower(Contact.name).like(pattern), Contact.phone_number.like(pattern)))
+    text = (search or "").strip()
+    if text:
+        matches = [func.lower(Contact.name).like(f"%{_escape(text.lower())}%", escape="\\")]
+        digits = re.sub(r"\D", "", text)
+        if digits:  # "(415) 555-0100" finds +14155550100
+            matches.append(Contact.phone_number.like(f"%{digits}%"))
+        query = query.where(or_(*matches))
     return await page(session, query.order_by(Contact.pk.desc()), limit, offset)
 
 
