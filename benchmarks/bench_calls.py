@@ -47,7 +47,6 @@ import json
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,7 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emulator.testing import EmulatorProcess, free_port, new_key  # noqa: E402
+from emulator.testing import EmulatorProcess, ServerProcess, free_port, new_key  # noqa: E402
 
 DESTINATION = "+14155550142"
 REPLY_TEXT = "Sure, I can help with that."
@@ -182,45 +181,14 @@ def serve_webhook(port: int) -> int:
     return 0
 
 
-class WebhookProcess:
+class WebhookProcess(ServerProcess):
     """This file with `--serve-webhook` in a child process; `start()` returns once it answers."""
 
+    name = "bench-calls-webhook"
+
     def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = Path(tempfile.mkstemp(prefix="bench-calls-webhook-", suffix=".txt")[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> str:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-webhook", str(self.port)]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"webhook app exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=0.5).status_code == 200:
-                    return self.base_url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"webhook app did not answer in {timeout}s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.unlink(missing_ok=True)
+        port = free_port()
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "--serve-webhook", str(port)], port, "/health")
 
 
 # --- over HTTP -----------------------------------------------------------------------------------------------------

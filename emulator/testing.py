@@ -25,38 +25,38 @@ def new_key() -> str:
     return f"sk_test_{uuid.uuid4().hex}"
 
 
-class EmulatorProcess:
-    """`python -m emulator serve` in a child process; `start()` returns once it is healthy."""
+class ServerProcess:
+    """A child process serving HTTP on loopback; `start()` returns once `health_path` answers 200."""
 
-    def __init__(self, db: str | None = None, args: list[str] | None = None, port: int | None = None) -> None:
-        self.db = db or str(Path(tempfile.mkdtemp(prefix="emulator-test-")) / "emulator.db")
-        self.args = args or []
-        self.port = port or free_port()
+    name = "server"
+
+    def __init__(self, cmd: list[str], port: int, health_path: str = "/", env: dict[str, str] | None = None) -> None:
+        self.cmd = cmd
+        self.port = port
+        self.health_path = health_path
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = Path(tempfile.mkstemp(prefix="emulator-log-", suffix=".txt")[1])
+        self.log = Path(tempfile.mkstemp(prefix=f"{self.name}-log-", suffix=".txt")[1])
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> str:
-        cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--db", self.db, *self.args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_EMULATOR_")}
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"emulator exited with {self.proc.returncode}:\n{self.log.read_text()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.base_url}/_emulator/health", timeout=0.5).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.health_path}", timeout=0.5).status_code == 200:
                     return self.base_url
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"emulator did not become healthy in {timeout}s:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.name} did not become healthy in {timeout}s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -68,9 +68,28 @@ class EmulatorProcess:
                 self.proc.wait()
         self.proc = None
 
-    def __enter__(self) -> EmulatorProcess:
+    def __enter__(self) -> ServerProcess:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class EmulatorProcess(ServerProcess):
+    """`python -m emulator serve` in a child process with its own SQLite file (or `db`)."""
+
+    name = "emulator"
+
+    def __init__(self, db: str | None = None, args: list[str] | None = None, port: int | None = None) -> None:
+        self.db = db or str(Path(tempfile.mkdtemp(prefix="emulator-test-")) / "emulator.db")
+        self.args = args or []
+        port = port or free_port()
+        cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--db", self.db, *self.args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_EMULATOR_")}
+        super().__init__(cmd, port, "/_emulator/health", env)
+
+    def __enter__(self) -> EmulatorProcess:
+        self.start()
+        return self
