@@ -141,9 +141,9 @@ def create_app(settings: Settings) -> Starlette:
             await state.store.close()
 
     routes = [
+        *agents.routes,  # first: GET /v1/agents/{id} is the hottest route, and Starlette matches in order
         *control.routes,
         *simulate.routes,
-        *agents.routes,
         *numbers_extra.routes,
         *numbers.routes,
         *calls.routes,

@@ -53,7 +53,7 @@ async def _key_account(request: Request) -> str:
             seconds = max(1, math.ceil(wait))
             raise ApiError(429, f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
                                 f"per API key. Retry after {seconds} second(s).", {"Retry-After": str(seconds)})
-    fault = state.faults.take_api(key, request.url.path)
+    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.api else None
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         raise ApiError(fault.status, f"Injected fault: this request was made to answer {fault.status} "

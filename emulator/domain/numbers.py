@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,12 +139,17 @@ async def update_number(session: AsyncSession, account_id: str, number_id: str, 
     return number
 
 
+def _expired(now: datetime) -> Any:
+    return (PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now)
+
+
+async def any_expired(session: AsyncSession, now: datetime) -> bool:
+    return (await session.execute(select(PhoneNumber.id).where(*_expired(now)).limit(1))).first() is not None
+
+
 async def release_expired(session: AsyncSession, now: datetime) -> list[str]:
     """Release every active number whose `expiresAt` has passed on the emulator's clock."""
-    query = select(PhoneNumber).where(
-        PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now
-    )
-    expired = list((await session.execute(query)).scalars())
+    expired = list((await session.execute(select(PhoneNumber).where(*_expired(now)))).scalars())
     for number in expired:
         _release(number, now)
     await session.flush()
