@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -47,11 +47,12 @@ class Deliverer:
     async def prepare(
         self, session: AsyncSession, account_id: str, agent_id: str | None, event: str, channel: str | None,
         data: dict[str, Any], *, history: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
-        message_id: str | None = None, test: bool = False, hook: Webhook | None = None,
+        message_id: str | None = None, test: bool = False, hook: Webhook | None = None, routed: bool = False,
     ) -> Delivery:
-        """Route the event and write its delivery row (pending, or failed when there is nowhere to send it)."""
+        """Route the event (unless `routed`: then `hook` is where it goes, None for nowhere) and write its
+        delivery row: pending, or failed when there is nowhere to send it."""
         now = self.clock.now()
-        if hook is None:
+        if hook is None and not routed:
             hook = await webhooks.route(session, account_id, agent_id)
         limit = hook.context_limit if hook is not None else 0
         recent = (history or [])[-limit:] if limit > 0 else []
@@ -99,42 +100,37 @@ class Deliverer:
         if row.next_retry_at is not None and row.next_retry_at > self.clock.now():
             return None  # a retry already ran and rescheduled it (two sweeps raced for it)
         if hook is None:
-            await self._record(delivery_id, None, "The webhook was removed before this delivery was attempted.")
+            await self._record(row, None, "The webhook was removed before this delivery was attempted.")
             return None
         body, headers, delay = self.faults.sign(row.account_id, hook.secret, row.payload.encode(), row.id,
                                                 row.event_type)
         if delay:
             await asyncio.sleep(delay)
         outcome = await self.transport.post(hook.url, body, headers, hook.timeout)
-        await self._record(delivery_id, outcome)
+        await self._record(row, outcome)
         return outcome
 
-    async def _record(self, delivery_id: str, outcome: Outcome | None, error: str | None = None) -> None:
+    async def _record(self, row: Delivery, outcome: Outcome | None, error: str | None = None) -> None:
+        """Log the attempt on `row` (as read before it) with one UPDATE."""
         now = self.clock.now()
+        attempts = row.attempt_count + 1
+        values: dict[str, Any] = {"attempt_count": attempts, "last_attempt_at": now}
+        if outcome is not None:
+            values.update(http_status=outcome.http_status, error_message=outcome.error,
+                          response_body=outcome.snippet, latency_ms=outcome.latency_ms)
+        else:
+            values["error_message"] = error
+        # Voice turns are never retried (a late turn is silence), nor are test sends.
+        voice_turn = row.channel == "voice" and row.event_type == "agent.message"
+        retryable = outcome is not None and not row.test and not voice_turn
+        if outcome is not None and outcome.ok:
+            values.update(status="success", next_retry_at=None)
+        elif retryable and attempts < MAX_ATTEMPTS:
+            values.update(status="pending", next_retry_at=now + timedelta(seconds=RETRY_SCHEDULE[attempts - 1]))
+        else:
+            values.update(status="failed", next_retry_at=None)
         async with self.store.write() as session:
-            row = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
-            if row is None:
-                return
-            row.attempt_count += 1
-            row.last_attempt_at = now
-            if outcome is not None:
-                row.http_status = outcome.http_status
-                row.error_message = outcome.error
-                row.response_body = outcome.snippet
-                row.latency_ms = outcome.latency_ms
-            else:
-                row.error_message = error
-            succeeded = outcome is not None and outcome.ok
-            # Voice turns are never retried (a late turn is silence), nor are test sends.
-            voice_turn = row.channel == "voice" and row.event_type == "agent.message"
-            retryable = outcome is not None and not row.test and not voice_turn
-            if succeeded:
-                row.status, row.next_retry_at = "success", None
-            elif retryable and row.attempt_count < MAX_ATTEMPTS:
-                row.status = "pending"
-                row.next_retry_at = now + timedelta(seconds=RETRY_SCHEDULE[row.attempt_count - 1])
-            else:
-                row.status, row.next_retry_at = "failed", None
+            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
 
     async def retry_due(self) -> int:
         """Start the retries whose time has come on the emulator's clock; returns how many."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator.domain import webhooks
 from emulator.domain.messaging import Threaded
 from emulator.store import Delivery
 from emulator.webhooks import events
@@ -18,10 +19,11 @@ async def sms(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -
     names = INBOUND_SMS_EVENTS if message.direction == "inbound" else OUTBOUND_SMS_EVENTS
     data = events.sms_data(message, threaded.number)
     history = events.sms_history(threaded.history, 50)
+    hook = await webhooks.route(session, message.account_id, message.agent_id)  # both events go to one place
     rows = []
     for name in names:
         rows.append(await deliverer.prepare(
             session, message.account_id, message.agent_id, name, "sms", data, history=history,
-            state=events.conversation_state(threaded.conversation), message_id=message.id,
+            state=events.conversation_state(threaded.conversation), message_id=message.id, hook=hook, routed=True,
         ))
     return rows
