@@ -262,9 +262,6 @@ def component_schemas() -> dict[str, Any]:
     return dict(sorted(components.items()))
 
 
-component_schemas()  # at import, i.e. when the app is assembled: a model name clash fails at startup
-
-
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
