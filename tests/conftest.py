@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from voice_agent import VoiceAgent, VoiceServer
 
 from emulator.testing import EmulatorProcess, new_key
 
@@ -36,3 +37,17 @@ def api(base_url: str, key: str) -> Iterator[httpx.Client]:
 def control(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def voice_server() -> Iterator[VoiceServer]:
+    """A signature-checking voice agent app on a free port, one per test module."""
+    with VoiceServer() as server:
+        yield server
+
+
+@pytest.fixture
+def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
+    """A fresh path on the voice server, so each test sees only its own calls."""
+    with voice_server.agent() as agent:
+        yield agent

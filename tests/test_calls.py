@@ -29,18 +29,6 @@ from emulator.calls.callees import MAGIC_NUMBERS
 from emulator.testing import EmulatorProcess, new_key
 
 
-@pytest.fixture(scope="module")
-def voice_server() -> Iterator[VoiceServer]:
-    with VoiceServer() as server:
-        yield server
-
-
-@pytest.fixture
-def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
-    with voice_server.agent() as agent:
-        yield agent
-
-
 def ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 

@@ -4,7 +4,6 @@ the call goes on with the next turn, and the failed turn is never retried."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +12,6 @@ from voice_agent import (
     Line,
     Reply,
     VoiceAgent,
-    VoiceServer,
     deliveries,
     dropped,
     http_error,
@@ -28,18 +26,6 @@ from voice_agent import (
 )
 
 TURNS = [{"say": "First question"}, {"say": "Second question"}, {"say": "Third question"}]
-
-
-@pytest.fixture(scope="module")
-def voice_server() -> Iterator[VoiceServer]:
-    with VoiceServer() as server:
-        yield server
-
-
-@pytest.fixture
-def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
-    with voice_server.agent() as agent:
-        yield agent
 
 
 def closed_port_url() -> str:

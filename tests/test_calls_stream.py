@@ -13,21 +13,9 @@ from typing import Any
 import agentphone
 import httpx
 import pytest
-from voice_agent import Line, VoiceAgent, VoiceServer, echo, ok, say, script, slow, wait_ended
+from voice_agent import Line, VoiceAgent, echo, ok, say, script, slow, wait_ended
 
 TURNS = [{"say": "Hello there"}, {"say": "Can you hear me?"}, {"say": "Goodbye"}]
-
-
-@pytest.fixture(scope="module")
-def voice_server() -> Iterator[VoiceServer]:
-    with VoiceServer() as server:
-        yield server
-
-
-@pytest.fixture
-def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
-    with voice_server.agent() as agent:
-        yield agent
 
 
 @pytest.fixture
