@@ -4,6 +4,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from agentphone import AgentPhone
+from receiver import Receiver
 from voice_agent import VoiceAgent, VoiceServer
 
 from emulator.testing import EmulatorProcess, new_key
@@ -51,3 +53,17 @@ def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
     """A fresh path on the voice server, so each test sees only its own calls."""
     with voice_server.agent() as agent:
         yield agent
+
+
+@pytest.fixture
+def rx() -> Iterator[Receiver]:
+    """A webhook receiver that fails the test when any delivery does not verify with the SDK."""
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
+    """The official Python SDK client for the test's fresh key."""
+    with AgentPhone(api_key=key, base_url=base_url, timeout=10) as client:
+        yield client

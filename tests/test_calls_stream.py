@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import time
 import wave
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,6 @@ import pytest
 from voice_agent import Line, VoiceAgent, echo, ok, say, script, slow, wait_ended
 
 TURNS = [{"say": "Hello there"}, {"say": "Can you hear me?"}, {"say": "Goodbye"}]
-
-
-@pytest.fixture
-def sdk(base_url: str, key: str) -> Iterator[agentphone.AgentPhone]:
-    with agentphone.AgentPhone(api_key=key, base_url=base_url, timeout=10) as client:
-        yield client
 
 
 def ts(value: str) -> datetime:

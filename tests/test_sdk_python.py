@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -29,12 +28,6 @@ from agentphone import (
 from seed import E164_NANP, ISO_MS, Seeder, account_id, upgrade, utcnow
 
 from emulator.testing import EmulatorProcess
-
-
-@pytest.fixture
-def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=key, base_url=base_url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ conversations, the webhook events they produce, and what usage counts afterwards
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,18 +23,6 @@ from receiver import (
 from emulator.testing import new_key
 
 OTHER_SENDER = "+14155550124"
-
-
-@pytest.fixture
-def rx() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=key, base_url=base_url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -40,19 +40,6 @@ from emulator.webhooks.transport import RESPONSE_LIMIT
 SMS_EVENTS = ["agent.message", "message.received"]
 
 
-@pytest.fixture
-def rx() -> Iterator[Receiver]:
-    """A receiver that fails the test when any delivery does not verify with the SDK."""
-    with Receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=key, base_url=base_url) as client:
-        yield client
-
-
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
