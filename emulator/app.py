@@ -126,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
         if settings.seed is not None:
             ids.seed(settings.seed, salt=await state.store.row_count())
         await calls_domain.abandon_unfinished(state.store, state.clock.now())
+        await state.deliverer.recover()
         for path in settings.fixtures:
             for source, data in fixtures.read(path):
                 await fixtures.load(state.store, fixtures.validate(data, source), state.clock.now())

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from emulator import ids
-from emulator.calls import timing
+from emulator.calls import replies, timing
 from emulator.calls.bus import CallBus, Event
 from emulator.calls.callees import MAGIC_NUMBERS, Callee, CalleeBook, generated_callee
 from emulator.calls.engine import CallEngine, CallRun, VoiceTurn
@@ -41,7 +41,7 @@ from emulator.schemas import PlaceCall
 from emulator.store import Account, Agent, Call, Delivery, PhoneNumber, Store, Transcript, Webhook
 from emulator.webhooks import signing
 from emulator.webhooks.delivery import NO_WEBHOOK, Deliverer
-from emulator.webhooks.transport import Outcome, Transport
+from emulator.webhooks.transport import RESPONSE_LIMIT, Outcome, Transport
 
 OUR_NUMBER = "+14155550100"
 CALLEE = "+14155550142"
@@ -1243,3 +1243,39 @@ def test_asking_not_to_hang_up_is_not_a_goodbye() -> None:
 
     assert reply.hangup is False and "don't hang up on me" in reply.text
     assert farewell.hangup is True
+
+
+def test_an_endless_stream_of_interim_chunks_is_cut_at_the_read_limit() -> None:
+    interim = json.dumps({"text": "Still thinking about it...", "interim": True}).encode() + b"\n"
+    endless = [interim] * (RESPONSE_LIMIT // len(interim) + 10)
+    transport = StreamingTransport((200, "application/x-ndjson", endless))
+    request = TurnRequest("http://agent.invalid/hook", "whsec_x", 5, "dlv_x", b"{}")
+
+    result = asyncio.run(webhook_turn(transport, request))  # type: ignore[arg-type]
+
+    assert result.error is not None and "exceeded 64 KiB" in result.error
+    assert transport.responses[0].read < len(endless)  # it stopped reading
+
+
+def test_a_turn_never_stays_open_past_the_longest_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Trickle(StreamingTransport):
+        @asynccontextmanager
+        async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[FakeResponse]:
+            async def chunks() -> AsyncIterator[bytes]:
+                while True:
+                    await asyncio.sleep(0.05)
+                    yield json.dumps({"text": "more", "interim": True}).encode() + b"\n"
+
+            response = FakeResponse(200, "application/x-ndjson", [])
+            response.aiter_raw = chunks  # type: ignore[method-assign]
+            yield response
+
+    monkeypatch.setattr(replies, "MAX_TURN_SECONDS", 0.3)
+    request = TurnRequest("http://agent.invalid/hook", "whsec_x", 0.2, "dlv_x", b"{}")
+
+    async def main() -> TurnReply:
+        return await asyncio.wait_for(webhook_turn(Trickle(), request), 5)  # type: ignore[arg-type]
+
+    result = asyncio.run(main())
+    assert result.error is not None and "No complete response" in result.error
+    assert result.latency_ms < 1000

@@ -15,7 +15,6 @@ from starlette.routing import Route
 from emulator import render
 from emulator.api._http import authenticate, emu, paging, parse, query_choice, respond
 from emulator.calls import recording
-from emulator.calls.setup import CallSetup
 from emulator.domain import calls, dialing
 from emulator.domain.lookup import owned
 from emulator.errors import ApiError
@@ -89,7 +88,7 @@ async def place_call(request: Request) -> Response:
         placed = await dialing.place(session, account_id, req, state.clock.now())
     call = placed.call
     callee = state.callees.answer(call.to_number)
-    state.engine.start(CallSetup.of(call, placed.agent, placed.hook, callee), call.started_at)
+    state.engine.start(placed.setup(callee), call.started_at)
     body = render.call(call, state.settings.base_url, False, agent_name=placed.agent.name)
     body.update({"initialGreeting": call.initial_greeting, "systemPrompt": call.system_prompt,
                  "variables": call.variables, "callee": callee.source})

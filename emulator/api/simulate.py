@@ -14,7 +14,6 @@ from emulator.api._http import emu, parse, read_json, respond
 from emulator.api.control import require_admin
 from emulator.calls.callees import MAGIC_NUMBERS, Callee
 from emulator.calls.script import Turn, parse_turns
-from emulator.calls.setup import CallSetup
 from emulator.domain import dialing, messaging
 from emulator.errors import ApiError, invalid
 from emulator.schemas import InboundCall, InboundSms, JoinWebCall
@@ -48,7 +47,7 @@ async def inbound_call(request: Request) -> Response:
         placed = await dialing.inbound(session, req.sender, req.to, state.clock.now())
     call = placed.call
     callee = Callee(turns, "inbound")
-    state.engine.start(CallSetup.of(call, placed.agent, placed.hook, callee), call.started_at)
+    state.engine.start(placed.setup(callee), call.started_at)
     return respond({**render.call(call, state.settings.base_url, False, agent_name=placed.agent.name),
                     "accountId": call.account_id})
 
@@ -62,7 +61,7 @@ async def join_web_call(request: Request) -> Response:
     async with state.store.write() as session:
         placed = await dialing.join_web(session, request.path_params["call_id"], req.access_token, state.clock.now())
     call = placed.call
-    state.engine.start(CallSetup.of(call, placed.agent, placed.hook, Callee(turns, "web")), call.started_at)
+    state.engine.start(placed.setup(Callee(turns, "web")), call.started_at)
     return respond(render.call(call, state.settings.base_url, False, agent_name=placed.agent.name))
 
 

@@ -84,7 +84,6 @@ class CallEngine:
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
         self._by_call: dict[str, asyncio.Task[Any]] = {}
-        self._detached: set[asyncio.Future[Any]] = set()  # event attempts a call stopped waiting for
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -136,7 +135,10 @@ class CallEngine:
         except Exception:  # a bug in one call must not take others down; the call ends as failed
             log.exception("Call %s crashed", run.setup.call_id)
             run.end("failed", "emulator-error")
-            await self._finish(run)
+            try:
+                await self._finish(run)
+            except Exception:
+                log.exception("Could not finish call %s after its error", run.setup.call_id)
         finally:
             run.done.set()
             self.runs.pop(run.setup.call_id, None)
@@ -316,6 +318,10 @@ class CallEngine:
     # -- time and records ------------------------------------------------------------------------
 
     async def _advance(self, run: CallRun, seconds: float) -> None:
+        limit = run.setup.max_seconds
+        if limit is not None and run.elapsed + seconds >= limit:  # the plan's longest call: cut off there
+            seconds = max(limit - run.elapsed, 0)
+            run.end("completed", "max-duration")
         if not (self.realtime and seconds > 0):
             run.elapsed += seconds
             return
@@ -340,17 +346,23 @@ class CallEngine:
         run.unsaved += [row] if delivery is None else [row, delivery]
         self.bus.publish(setup.call_id, "turn", render_transcript(row))
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
+            batch = list(run.unsaved)
             async with self.store.write() as session:
-                await self._flush(run, session)
+                await self._flush(run, session, batch)
+            self._saved(run, batch)
 
-    async def _flush(self, run: CallRun, session: Any) -> None:
-        """Write the call's unsaved rows and its latest snippet in the caller's transaction."""
-        session.add_all(run.unsaved)
-        run.unsaved = []
+    async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery]) -> None:
+        """Write `batch` of the call's unsaved rows and its latest snippet in the caller's transaction."""
+        session.add_all(batch)
         run.flushed_at = time.monotonic()
         if run.snippet is not None:
             await session.execute(update(Call).where(Call.id == run.setup.call_id)
                                   .values(last_transcript_snippet=run.snippet))
+
+    @staticmethod
+    def _saved(run: CallRun, batch: list[Transcript | Delivery]) -> None:
+        """Forget rows once their transaction committed (until then readers still merge them)."""
+        del run.unsaved[:len(batch)]
 
     def unsaved(self, call_id: str) -> list[Transcript]:
         """Transcript rows of a live call not yet in the database (a snapshot: take it before reading)."""
@@ -381,10 +393,7 @@ class CallEngine:
             if row.status == "pending":
                 self.deliverer.launch([row])
             return
-        attempt = asyncio.ensure_future(self.deliverer.attempt(row.id))
-        self._detached.add(attempt)
-        attempt.add_done_callback(self._detached.discard)
-        run.inflight = asyncio.shield(attempt)
+        run.inflight = asyncio.shield(self.deliverer.start(row.id))
         try:
             await run.inflight
         except asyncio.CancelledError:
@@ -399,12 +408,13 @@ class CallEngine:
         status = run.status or "completed"
         ended_at = run.now()
         duration = math.ceil(round(run.elapsed, 6)) if run.elapsed > 0 else 0  # no float noise rounded up
+        batch = list(run.unsaved)
         async with self.store.write() as session:
             call = await session.scalar(select(Call).where(Call.id == setup.call_id))
             account = await session.scalar(select(Account).where(Account.id == setup.account_id))
             if call is None:
                 return
-            await self._flush(run, session)
+            await self._flush(run, session, batch)
             call.status = status
             call.end_reason = run.end_reason
             call.ended_at = ended_at
@@ -418,6 +428,7 @@ class CallEngine:
                     **run.extra}
             ended = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, "call.ended", "voice",
                                                  data, message_id=setup.call_id)
+        self._saved(run, batch)
         self.deliverer.launch([ended])
         self.bus.publish(setup.call_id, "ended", {"callId": setup.call_id, "status": status,
                                                   "durationSeconds": duration, "endReason": run.end_reason})

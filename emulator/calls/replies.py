@@ -20,6 +20,7 @@ from emulator.webhooks import signing
 from emulator.webhooks.transport import RESPONSE_LIMIT, SNIPPET, Transport, describe_failure
 
 DIGIT_KEYS = ("digits", "press_digit", "dtmf")
+MAX_TURN_SECONDS = 120  # the longest webhook timeout the API allows
 
 
 @dataclass
@@ -97,6 +98,8 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
     if req.delay:
         await asyncio.sleep(req.delay)
     loop = asyncio.get_running_loop()
+    # Each streamed chunk gives the agent another `timeout`, but a turn never stays open past this.
+    last_call = loop.time() + max(req.timeout, MAX_TURN_SECONDS)
     try:
         async with asyncio.timeout(req.timeout) as deadline, transport.stream(req.url, req.body, headers) as response:
             reply.http_status = response.status_code
@@ -110,7 +113,7 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
                 reply.error = f"The webhook answered HTTP {response.status_code}; the caller heard silence."
             elif ndjson:
                 await _read_ndjson(reply, response.aiter_raw(), seen, elapsed, req.cut_after_first,
-                                   lambda: deadline.reschedule(loop.time() + req.timeout))
+                                   lambda: deadline.reschedule(min(loop.time() + req.timeout, last_call)))
             else:
                 async for chunk in response.aiter_raw():
                     seen += chunk
@@ -133,15 +136,17 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
 async def _read_ndjson(reply: TurnReply, stream: Any, seen: bytearray, elapsed: Any, cut_after_first: bool,
                        extend_deadline: Any) -> None:
     buffer = b""
+    total = 0
     async for chunk in stream:
         seen += chunk[: max(0, SNIPPET - len(seen))]
         buffer += chunk
+        total += len(chunk)
+        if total > RESPONSE_LIMIT:
+            raise ValueError(f"the streamed reply exceeded {RESPONSE_LIMIT // 1024} KiB")
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
             if await _line(reply, line, elapsed, cut_after_first, extend_deadline):
                 return
-        if len(buffer) > RESPONSE_LIMIT:
-            raise ValueError(f"an NDJSON line exceeded {RESPONSE_LIMIT // 1024} KiB")
     if buffer.strip():
         await _line(reply, buffer, elapsed, cut_after_first, extend_deadline)
 

@@ -55,6 +55,7 @@ class CallSetup:
     system_prompt: str | None = None
     initial_greeting: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    max_seconds: int | None = None  # the plan's maximum call duration
 
     @property
     def hosted(self) -> bool:
@@ -62,10 +63,11 @@ class CallSetup:
         return self.agent.voice_mode == "hosted" or bool(self.system_prompt)
 
     @classmethod
-    def of(cls, call: Call, agent: Agent, hook: Webhook | None, callee: Callee) -> CallSetup:
+    def of(cls, call: Call, agent: Agent, hook: Webhook | None, callee: Callee,
+           max_seconds: int | None = None) -> CallSetup:
         return cls(
             call_id=call.id, account_id=call.account_id, agent=AgentView.of(agent), hook=HookView.of(hook),
             callee=callee, direction=call.direction, from_number=call.from_number, to_number=call.to_number,
             phone_number_id=call.phone_number_id, system_prompt=call.system_prompt,
-            initial_greeting=call.initial_greeting, variables=dict(call.variables or {}),
+            initial_greeting=call.initial_greeting, variables=dict(call.variables or {}), max_seconds=max_seconds,
         )

@@ -9,9 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
+from emulator.calls.callees import Callee
+from emulator.calls.setup import CallSetup
 from emulator.clock import iso, parse_iso
-from emulator.domain import agents, numbers, webhooks
+from emulator.domain import accounts, agents, numbers, webhooks
 from emulator.errors import ApiError, bad_request, invalid, not_found
+from emulator.plans import get_plan
 from emulator.schemas import PlaceCall, WebCall
 from emulator.store import Agent, Call, PhoneNumber, Webhook
 
@@ -21,6 +24,15 @@ class Placed:
     call: Call
     agent: Agent
     hook: Webhook | None
+    max_seconds: int | None = None  # the plan's longest call
+
+    def setup(self, callee: Callee) -> CallSetup:
+        return CallSetup.of(self.call, self.agent, self.hook, callee, max_seconds=self.max_seconds)
+
+
+async def _placed(session: AsyncSession, call: Call, agent: Agent, hook: Webhook | None) -> Placed:
+    account = await accounts.get(session, call.account_id)
+    return Placed(call, agent, hook, get_plan(account.plan).max_call_duration_minutes * 60)
 
 
 def _call(account_id: str, agent: Agent, number: PhoneNumber, from_number: str, to_number: str, direction: str,
@@ -60,7 +72,7 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
                  call_metadata={"recordingDisabled": True} if req.disable_recording else None)
     session.add(call)
     await session.flush()
-    return Placed(call, agent, hook)
+    return await _placed(session, call, agent, hook)
 
 
 async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) -> Placed:
@@ -77,7 +89,7 @@ async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) ->
     call = _call(number.account_id, agent, number, caller, dialed, "inbound", now, voice=agent.voice)
     session.add(call)
     await session.flush()
-    return Placed(call, agent, hook)
+    return await _placed(session, call, agent, hook)
 
 
 WEB_TOKEN_SECONDS = 30
@@ -97,7 +109,7 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
                 variables=req.variables, call_metadata=metadata)
     session.add(call)
     await session.flush()
-    return Placed(call, agent, await webhooks.route(session, account_id, agent.id))
+    return await _placed(session, call, agent, await webhooks.route(session, account_id, agent.id))
 
 
 async def join_web(session: AsyncSession, call_id: str, token: str, now: datetime) -> Placed:
@@ -115,4 +127,4 @@ async def join_web(session: AsyncSession, call_id: str, token: str, now: datetim
     call.status = "in-progress"
     call.started_at = now
     agent = await agents.get(session, call.account_id, call.agent_id or "")
-    return Placed(call, agent, await webhooks.route(session, call.account_id, agent.id))
+    return await _placed(session, call, agent, await webhooks.route(session, call.account_id, agent.id))

@@ -73,13 +73,17 @@ class Deliverer:
             if row.status == "pending":
                 self._spawn(row.id)
 
-    def _spawn(self, delivery_id: str) -> None:
-        if delivery_id in self._inflight:
-            return
+    def start(self, delivery_id: str) -> asyncio.Task[Any]:
+        """Attempt one pending delivery in the background (tracked, so shutdown waits for it)."""
         self._inflight.add(delivery_id)
         task = asyncio.create_task(self._attempt_safely(delivery_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _spawn(self, delivery_id: str) -> None:
+        if delivery_id not in self._inflight:
+            self.start(delivery_id)
 
     async def _attempt_safely(self, delivery_id: str) -> Outcome | None:
         try:
@@ -149,9 +153,20 @@ class Deliverer:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
+    async def recover(self) -> int:
+        """At start-up: deliveries a previous process left pending mid-attempt are retried now."""
+        async with self.store.write() as session:
+            result = await session.execute(
+                update(Delivery).where(Delivery.status == "pending", Delivery.next_retry_at.is_(None))
+                .values(next_retry_at=self.clock.now())
+            )
+        return result.rowcount or 0
+
     async def close(self) -> None:
+        """Let attempts under way finish (a few seconds at most), then stop the rest."""
+        await self.drain(timeout=5)
         for task in list(self._tasks):
             task.cancel()
-        await self.drain(timeout=5)
+        await self.drain(timeout=1)
         await self.transport.close()
 
