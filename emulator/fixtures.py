@@ -51,7 +51,7 @@ from emulator.clock import parse_iso
 from emulator.domain import accounts as account_rules
 from emulator.domain import agents as agent_rules
 from emulator.domain import webhooks as webhook_rules
-from emulator.errors import ApiError, invalid
+from emulator.errors import ApiError, conflict, invalid
 from emulator.plans import DEFAULT_BALANCE_CENTS, PLANS
 from emulator.schemas import AgentFields, NonEmpty
 from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Store, Transcript, Webhook
@@ -117,9 +117,9 @@ class FxCall(_Model):
     direction: Literal["inbound", "outbound"] = "outbound"
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
-    status: str = "completed"
+    status: Literal["completed", "failed", "busy", "no-answer", "voicemail", "canceled"] = "completed"
     started_at: str | None = None
-    duration_seconds: Annotated[int, Field(ge=0)] = 0
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
     transcripts: list[FxTranscript] = []
 
 
@@ -127,7 +127,7 @@ class FxAccount(_Model):
     key: str
     id: str | None = None
     plan: str = "scale"
-    balance_cents: Annotated[int, Field(ge=0)] = DEFAULT_BALANCE_CENTS
+    balance_cents: Annotated[int, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
     recording_enabled: bool = False
     webhook: FxWebhook | None = None
     agents: list[FxAgent] = []
@@ -142,12 +142,21 @@ class FixtureFile(_Model):
 
 def read(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     """(source name, parsed document) for a file, or for every .yaml/.yml/.json in a directory (sorted)."""
+    if not isinstance(path, str | Path):
+        raise invalid("Field 'path' must be a string: a fixture file or directory on the emulator's machine.")
     target = Path(path)
     suffixes = (".yaml", ".yml", ".json")
-    files = sorted(p for p in target.iterdir() if p.suffix in suffixes) if target.is_dir() else [target]
     out = []
-    for file in files:
-        data = yaml.safe_load(file.read_text()) or {}
+    try:
+        files = sorted(p for p in target.iterdir() if p.suffix in suffixes) if target.is_dir() else [target]
+        texts = [(file, file.read_text()) for file in files]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"Cannot read the fixture at {path}: {exc.__class__.__name__}.") from None
+    for file, text in texts:
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ApiError(400, f"{file}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
             raise invalid(f"{file}: a fixture file must be a mapping with an 'accounts' list.")
         out.append((str(file), data))
@@ -156,9 +165,53 @@ def read(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
 
 def validate(data: dict[str, Any], source: str = "fixture") -> FixtureFile:
     try:
-        return FixtureFile.model_validate(data)
+        fixture = FixtureFile.model_validate(data)
     except ValidationError as exc:
         raise invalid(f"{source}: {describe(exc)}") from None
+    _check_consistent(fixture, source)
+    return fixture
+
+
+def _check_consistent(fixture: FixtureFile, source: str) -> None:
+    """Within one fixture: keys, IDs and active phone numbers unique; numbers point at its own agents."""
+    seen: dict[str, str] = {}
+
+    def once(kind: str, value: str | None, where: str) -> None:
+        if value is None:
+            return
+        if (kind, value) in seen:
+            raise conflict(f"{source}: {where} repeats the {kind} {value!r} of {seen[(kind, value)]}.")
+        seen[(kind, value)] = where
+
+    for i, account in enumerate(fixture.accounts):
+        base = f"accounts[{i}]"
+        once("key", account.key, base)
+        once("id", account.id, base)
+        hooks = [(f"{base}.webhook", account.webhook)] + [(f"{base}.agents[{j}].webhook", a.webhook)
+                                                          for j, a in enumerate(account.agents)]
+        for where, hook in hooks:
+            once("id", hook.id if hook else None, where)
+        agent_ids = set()
+        for j, agent in enumerate(account.agents):
+            once("id", agent.id, f"{base}.agents[{j}]")
+            agent_ids.add(agent.id)
+        for j, number in enumerate(account.numbers):
+            where = f"{base}.numbers[{j}]"
+            once("id", number.id, where)
+            if number.status == "active":
+                once("phone number", number.phone_number, where)
+            if number.agent_id is not None and number.agent_id not in agent_ids:
+                raise invalid(f"{source}: {where}.agentId {number.agent_id!r} is not an agent of this account.")
+        for j, conv in enumerate(account.conversations):
+            once("id", conv.id, f"{base}.conversations[{j}]")
+            for k, message in enumerate(conv.messages):
+                once("id", message.id, f"{base}.conversations[{j}].messages[{k}]")
+        for j, call in enumerate(account.calls):
+            once("id", call.id, f"{base}.calls[{j}]")
+            if call.agent_id is not None and call.agent_id not in agent_ids:
+                raise invalid(f"{source}: {base}.calls[{j}].agentId {call.agent_id!r} is not an agent of this account.")
+            for k, row in enumerate(call.transcripts):
+                once("id", row.id, f"{base}.calls[{j}].transcripts[{k}]")
 
 
 def _time(value: str | None, default: datetime, where: str) -> datetime:
@@ -166,7 +219,7 @@ def _time(value: str | None, default: datetime, where: str) -> datetime:
         return default
     try:
         return parse_iso(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid(f"{where} must be an ISO-8601 timestamp (got {value!r}).") from None
 
 

@@ -251,9 +251,18 @@ def _set_id(row: dict[str, Any], value: str) -> str:
     return value
 
 
+def _rename_agent(account: dict[str, Any], value: str) -> str:
+    """Give the first agent a new ID, and its numbers and calls with it (a fixture must be consistent)."""
+    old = account["agents"][0]["id"]
+    for row in [*account.get("numbers", []), *account.get("calls", [])]:
+        if row.get("agentId") == old:
+            row["agentId"] = value
+    return _set_id(account["agents"][0], value)
+
+
 # Give the intruder's fixture one ID of the owner's (tagged `t`); returns that ID.
 CLASHES: dict[str, Callable[[dict[str, Any], str], str]] = {
-    "agent": lambda a, t: _set_id(a["agents"][0], f"agent_{t}"),
+    "agent": lambda a, t: _rename_agent(a, f"agent_{t}"),
     "number": lambda a, t: _set_id(a["numbers"][0], f"pn_{t}"),
     "webhook": lambda a, t: _set_id(a["agents"][0]["webhook"], f"wh_agent_{t}"),
     "conversation": lambda a, t: _set_id(a["conversations"][0], f"conv_{t}"),

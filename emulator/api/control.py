@@ -190,7 +190,7 @@ async def load_fixtures(request: Request) -> Response:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ApiError(400, "Send a fixture as a JSON object, as YAML text, or as {\"path\": \"...\"}.")
-        documents = fixtures.read(body["path"]) if "path" in body else [("request body", body)]
+        documents = fixtures.read(body["path"]) if "path" in body else [("request body", body)]  # type: ignore[arg-type]
     totals: dict[str, int] = {}
     for source, data in documents:
         if not isinstance(data, dict):
