@@ -14,7 +14,7 @@ from emulator.plans import PLANS
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run the emulator HTTP server")
     serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="bind address [env AGENTPHONE_EMULATOR_HOST]")
-    serve.add_argument("--port", type=int, default=int(env("PORT", "8000") or 8000),
+    serve.add_argument("--port", type=int, default=env("PORT", "8000"),
                        help="port [env AGENTPHONE_EMULATOR_PORT]")
     serve.add_argument("--db", default=env("DB", DEFAULT_DB),
                        help="SQLite file path, ':memory:', or any SQLAlchemy async URL [env AGENTPHONE_EMULATOR_DB]")
@@ -24,13 +24,13 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="an API key to accept in strict mode (repeatable)")
     serve.add_argument("--keys-file", default=env("KEYS_FILE"),
                        help="file with one API key per line [env AGENTPHONE_EMULATOR_KEYS_FILE]")
-    serve.add_argument("--rate-limit", type=int, default=int(env("RATE_LIMIT", "0") or 0), metavar="N",
+    serve.add_argument("--rate-limit", type=int, default=env("RATE_LIMIT", "0") or "0", metavar="N",
                        help="at most N requests per second per key, then 429 (default: off)")
     serve.add_argument("--default-plan", choices=sorted(PLANS), default=env("DEFAULT_PLAN", "free"),
                        help="plan of accounts created on first use (default: free)")
     serve.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
                        help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
-    serve.add_argument("--seed", type=int, default=int(env("SEED")) if env("SEED") else None,
+    serve.add_argument("--seed", type=int, default=env("SEED") or None,
                        help="make generated IDs, secrets and numbers reproducible")
     serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
                        help="load a fixture file or directory at start (repeatable) [env AGENTPHONE_EMULATOR_FIXTURES]")
@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _scenario_parser(sub)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # string defaults from the environment go through `type` too
+    if args.command == "serve" and args.default_plan not in PLANS:
+        parser.error(f"argument --default-plan: invalid choice {args.default_plan!r} (choose from {', '.join(PLANS)})")
     if args.command == "serve":
         return serve(settings_from(args), args.log_level)
     if args.command == "scenario":

@@ -43,6 +43,7 @@ class Emulator:
     clock: Clock = field(default_factory=Clock)
     started_monotonic: float = field(default_factory=time.monotonic)
     key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
+    fixture_keys: set[str] = field(default_factory=set)  # keys of fixtures loaded since start (strict mode)
     limiter: RateLimiter | None = None
     deliverer: Deliverer = field(init=False)
     faults: FaultBook = field(default_factory=FaultBook)

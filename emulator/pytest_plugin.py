@@ -11,7 +11,8 @@ Fixtures:
   agentphone_scenario   run a scenario file, or a scenario dict, and fail the test with its message
 
 Options: --agentphone-url URL (use a running emulator instead of starting one),
-         --agentphone-arg ARG (extra `serve` arguments, repeatable).
+         --agentphone-arg ARG (extra `serve` arguments, repeatable),
+         --agentphone-admin-token TOKEN (the emulator's admin token, sent on control calls).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from emulator.testing import EmulatorProcess, new_key
 class EmulatorHandle:
     def __init__(self, base_url: str, admin_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token
         headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
         self.control = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
 
@@ -90,18 +92,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("agentphone", "AgentPhone emulator")
     group.addoption("--agentphone-url", default=None, help="use a running emulator at this URL")
     group.addoption("--agentphone-arg", action="append", default=[], help="extra 'serve' argument (repeatable)")
+    group.addoption("--agentphone-admin-token", default=None,
+                    help="the emulator's admin token (passed to a started emulator and sent on control calls)")
 
 
 @pytest.fixture(scope="session")
 def agentphone_emulator(pytestconfig: pytest.Config) -> Iterator[EmulatorHandle]:
     url = pytestconfig.getoption("agentphone_url")
+    token = pytestconfig.getoption("agentphone_admin_token")
     if url:
-        handle = EmulatorHandle(url)
+        handle = EmulatorHandle(url, token)
         yield handle
         handle.close()
         return
-    with EmulatorProcess(args=list(pytestconfig.getoption("agentphone_arg"))) as proc:
-        handle = EmulatorHandle(proc.base_url)
+    args = list(pytestconfig.getoption("agentphone_arg")) + (["--admin-token", token] if token else [])
+    with EmulatorProcess(args=args) as proc:
+        handle = EmulatorHandle(proc.base_url, token)
         yield handle
         handle.close()
 
@@ -144,7 +150,7 @@ def agentphone_scenario(agentphone_emulator: EmulatorHandle) -> Any:
             loaded = [build(scenario, "<inline scenario>")] if isinstance(scenario, dict) else discover([str(scenario)])
         except ScenarioError as exc:
             pytest.fail(str(exc), pytrace=False)
-        runner = Runner(agentphone_emulator.base_url, target)
+        runner = Runner(agentphone_emulator.base_url, target, agentphone_emulator.admin_token)
         try:
             outcomes = [runner.run(item) for item in loaded]
         finally:

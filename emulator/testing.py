@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -68,12 +69,17 @@ class ServerProcess:
                 self.proc.wait()
         self.proc = None
 
+    def cleanup(self) -> None:
+        """Remove the log file (call once the process is no longer needed)."""
+        self.log.unlink(missing_ok=True)
+
     def __enter__(self) -> ServerProcess:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.cleanup()
 
 
 class EmulatorProcess(ServerProcess):
@@ -82,7 +88,8 @@ class EmulatorProcess(ServerProcess):
     name = "emulator"
 
     def __init__(self, db: str | None = None, args: list[str] | None = None, port: int | None = None) -> None:
-        self.db = db or str(Path(tempfile.mkdtemp(prefix="emulator-test-")) / "emulator.db")
+        self._own_dir = None if db else tempfile.mkdtemp(prefix="emulator-test-")
+        self.db = db or str(Path(self._own_dir or "") / "emulator.db")
         self.args = args or []
         port = port or free_port()
         cmd = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -93,3 +100,9 @@ class EmulatorProcess(ServerProcess):
     def __enter__(self) -> EmulatorProcess:
         self.start()
         return self
+
+    def cleanup(self) -> None:
+        """Remove the log file, and the database directory this object made (not a `db` it was given)."""
+        super().cleanup()
+        if self._own_dir:
+            shutil.rmtree(self._own_dir, ignore_errors=True)

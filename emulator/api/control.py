@@ -29,18 +29,6 @@ LATEST = datetime(9000, 1, 1)
 MAX_BALANCE_CENTS = 2**63 - 1
 
 
-def require_admin(request: Request) -> None:
-    token = emu(request).settings.admin_token
-    if token is None:
-        return
-    given = request.headers.get("x-emulator-admin-token") or ""
-    auth = request.headers.get("authorization") or ""
-    if auth.lower().startswith("bearer "):
-        given = given or auth[7:].strip()
-    if given != token:
-        raise ApiError(401, "This control route needs the admin token: send it as 'X-Emulator-Admin-Token'.")
-
-
 async def health(request: Request) -> Response:
     state = emu(request)
     return respond({
@@ -58,12 +46,10 @@ def _clock(request: Request) -> dict[str, Any]:
 
 
 async def get_clock(request: Request) -> Response:
-    require_admin(request)
     return respond(_clock(request))
 
 
 async def move_clock(request: Request) -> Response:
-    require_admin(request)
     req = await parse(request, ClockChange)
     clock = emu(request).clock
     if (req.advance is None) == (req.set is None):
@@ -91,7 +77,6 @@ async def move_clock(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    require_admin(request)
     req = await parse(request, Reset, optional=True)
     state = emu(request)
     started = time.perf_counter()
@@ -133,7 +118,6 @@ def _key(request: Request) -> str:
 
 
 async def get_account(request: Request) -> Response:
-    require_admin(request)
     key = _key(request)
     async with emu(request).store.read() as session:
         row = await accounts.find_by_key(session, key)
@@ -143,7 +127,6 @@ async def get_account(request: Request) -> Response:
 
 
 async def patch_account(request: Request) -> Response:
-    require_admin(request)
     key = _key(request)
     req = await parse(request, AccountSettings, optional=True)
     if req.plan is not None and req.plan not in PLANS:
@@ -177,7 +160,6 @@ routes = [
 
 async def load_fixtures(request: Request) -> Response:
     """Load a seed state: a JSON object, YAML text, or {"path": "<file or directory on the server>"}."""
-    require_admin(request)
     state = emu(request)
     content_type = request.headers.get("content-type", "")
     if "yaml" in content_type or "text/plain" in content_type:
@@ -195,14 +177,15 @@ async def load_fixtures(request: Request) -> Response:
     for source, data in documents:
         if not isinstance(data, dict):
             raise invalid(f"{source}: a fixture must be a mapping with an 'accounts' list.")
-        counts = await fixtures.load(state.store, fixtures.validate(data, source), state.clock.now())
+        fixture = fixtures.validate(data, source)
+        counts = await fixtures.load(state.store, fixture, state.clock.now())
+        state.fixture_keys |= {account.key for account in fixture.accounts}
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     state.forget_accounts()
     return respond({"success": True, "loaded": totals})
 
 
 async def add_fault(request: Request) -> Response:
-    require_admin(request)
     req = await parse(request, FaultRequest)
     state = emu(request)
     key = accounts.key_from_header("Bearer " + req.key)
@@ -224,13 +207,11 @@ async def add_fault(request: Request) -> Response:
 
 
 async def list_faults(request: Request) -> Response:
-    require_admin(request)
     faults = emu(request).faults
     return respond({"api": [f.to_json() for f in faults.api], "webhook": [f.to_json() for f in faults.webhook]})
 
 
 async def clear_faults(request: Request) -> Response:
-    require_admin(request)
     emu(request).faults.clear()
     return respond({"success": True})
 

@@ -6,8 +6,8 @@ route cannot say: a summary, the request model (emulator/schemas.py), the respon
 (emulator/responses.py) and the success status. Component schemas are those models' JSON Schemas.
 The tests check that OPERATIONS and the routes match both ways, so the two cannot drift.
 
-The component schemas are built once, at import; the paths on the first request (the route table
-is the running app's), and both documents are then cached on the app.
+Both are built on the first request (the route table is the running app's) and then cached on
+the app, so start-up does not pay for them.
 """
 
 from __future__ import annotations

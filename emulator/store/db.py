@@ -2,7 +2,7 @@
 
 SQLite has one writer at a time; the store makes that explicit with an in-process
 write lock, so a limit check and the insert it guards run in one transaction that
-no other write can interleave with (50 parallel purchases on a one-number plan
+no other write can interleave with (25 parallel purchases on a one-number plan
 give exactly one number).
 
 Writes go through SQLAlchemy's async engine on aiosqlite. Reads of a SQLite store run
@@ -18,6 +18,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,8 +45,8 @@ def database_url(db: str) -> tuple[str, str | None]:
     if "://" in db:
         return db, None
     if db == MEMORY:
-        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        tmp = tempfile.mkdtemp(prefix="agentphone-emulator-", dir=base)
+        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+        tmp = os.path.join(base, f"agentphone-emulator-{uuid.uuid4().hex}")  # made by Store.start()
         return f"sqlite+aiosqlite:///{tmp}/emulator.db", tmp
     path = Path(db).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +76,8 @@ class Store:
             self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
 
     async def start(self) -> None:
+        if self._tmpdir:
+            os.makedirs(self._tmpdir, mode=0o700, exist_ok=True)
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
