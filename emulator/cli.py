@@ -34,6 +34,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="make generated IDs, secrets and numbers reproducible")
     serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
                        help="load a fixture file or directory at start (repeatable) [env AGENTPHONE_EMULATOR_FIXTURES]")
+    serve.add_argument("--public-url", default=env("PUBLIC_URL"),
+                       help="the base URL clients reach the emulator at, for links it returns such as recordingUrl "
+                            "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
                        help="pace simulated calls in wall-clock time (for demos)")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
@@ -64,7 +67,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
         rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
-        seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime,
+        seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime, public_url=args.public_url,
     )
 
 

@@ -246,6 +246,3 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
-
-TABLES = [m.__table__ for m in (Account, Agent, PhoneNumber, Webhook, Call, Transcript, Conversation,
-                                 Message, Delivery, Contact, Reaction, Record)]
