@@ -4,6 +4,7 @@ callee scripts, magic numbers, the generated caller, hosted mode and inbound cal
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -583,3 +584,33 @@ def test_realtime_end_while_the_caller_speaks(rt_api: httpx.Client, voice: Voice
     call = ok(rt_api.get(f"/v1/calls/{placed['id']}"))
     assert said(call) == [(LONG, None)]
     assert voice.messages(placed["id"]) == []  # the agent was not asked to answer an ended call
+
+
+def test_callee_scripts_scoped_to_an_account_do_not_meet(api: httpx.Client, control: httpx.Client, key: str) -> None:
+    """Two accounts script the same destination differently; each call hears its own account's script."""
+    other = new_key()
+    destination = f"+1415558{uuid.uuid4().int % 10_000:04d}"
+    for owner, line in ((key, "Mine."), (other, "Theirs.")):
+        scoped = control.put(f"/_emulator/callees/{destination}", params={"key": owner},
+                             json={"turns": [{"say": line}]})
+        assert scoped.status_code == 200 and scoped.json()["accountId"]
+    control.put(f"/_emulator/callees/{destination}", json={"turns": [{"say": "Everyone's."}]}).raise_for_status()
+
+    def hears(client: httpx.Client) -> list[str]:
+        agent = client.post("/v1/agents", json={"name": "H", "voiceMode": "hosted", "systemPrompt": "x"}).json()
+        client.post("/v1/numbers", json={"agentId": agent["id"]}).raise_for_status()
+        call = client.post("/v1/calls", json={"agentId": agent["id"], "toNumber": destination}).json()
+        deadline = time.monotonic() + 10
+        while (done := client.get(f"/v1/calls/{call['id']}").json())["status"] == "in-progress":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return [t["transcript"] for t in done["transcripts"] if t["kind"] == "speech"]
+
+    with httpx.Client(base_url=str(api.base_url), headers={"Authorization": f"Bearer {other}"}) as them, \
+            httpx.Client(base_url=str(api.base_url), headers={"Authorization": f"Bearer {new_key()}"}) as third:
+        assert hears(api) == ["Mine."]
+        assert hears(them) == ["Theirs."]
+        assert hears(third) == ["Everyone's."]
+    control.post("/_emulator/reset", json={"key": key}).raise_for_status()
+    assert control.get(f"/_emulator/callees/{destination}", params={"key": key}).status_code == 404
+    assert control.get(f"/_emulator/callees/{destination}", params={"key": other}).status_code == 200

@@ -87,7 +87,7 @@ async def place_call(request: Request) -> Response:
     async with state.store.write() as session:
         placed = await dialing.place(session, account_id, req, state.clock.now())
     call = placed.call
-    callee = state.callees.answer(call.to_number)
+    callee = state.callees.answer(call.to_number, call.account_id)
     state.engine.start(placed.setup(callee), call.started_at)
     body = render.call(call, state.settings.base_url, False, agent_name=placed.agent.name)
     body.update({"initialGreeting": call.initial_greeting, "systemPrompt": call.system_prompt,

@@ -96,6 +96,8 @@ async def reset(request: Request) -> Response:
         if ids:
             await state.engine.abort(set(ids))
             await state.store.wipe(ids)
+            for account_id in ids:
+                state.callees.clear(account_id)
         state.key_cache.pop(req.key, None)
         scope = f"account of key {req.key[:12]}..."
     return respond({"success": True, "reset": scope, "elapsedMs": round((time.perf_counter() - started) * 1000, 2)})

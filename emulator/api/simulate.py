@@ -13,7 +13,7 @@ from emulator import phones, render
 from emulator.api._http import emu, parse, read_json, respond
 from emulator.calls.callees import MAGIC_NUMBERS, Callee
 from emulator.calls.script import Turn, parse_turns
-from emulator.domain import dialing, messaging
+from emulator.domain import accounts, dialing, messaging
 from emulator.errors import ApiError, invalid
 from emulator.schemas import InboundCall, InboundSms, JoinWebCall
 from emulator.webhooks import notify
@@ -65,8 +65,21 @@ def _e164(request: Request) -> str:
     return phones.require_e164(request.path_params["e164"], "e164")
 
 
-def _callee(e164: str, turns: list[Turn]) -> dict[str, Any]:
-    return {"number": e164, "turns": [turn.to_json() for turn in turns]}
+async def _scope(request: Request) -> str | None:
+    """`?key=sk_...` scopes a callee script to that key's account; without it, the script is for everyone."""
+    key = request.query_params.get("key")
+    if not key:
+        return None
+    accounts.key_from_header("Bearer " + key)
+    state = emu(request)
+    async with state.store.write() as session:
+        account = await accounts.ensure(session, key, state.settings.default_plan,
+                                        state.settings.default_balance_cents, state.clock.now())
+    return account.id
+
+
+def _callee(e164: str, turns: list[Turn], scope: str | None = None) -> dict[str, Any]:
+    return {"number": e164, "accountId": scope, "turns": [turn.to_json() for turn in turns]}
 
 
 async def put_callee(request: Request) -> Response:
@@ -74,21 +87,23 @@ async def put_callee(request: Request) -> Response:
     data = await read_json(request)
     if not isinstance(data, dict) or "turns" not in data:
         raise invalid("Send a JSON object with 'turns': the caller script for this destination.")
-    turns = emu(request).callees.put(e164, data["turns"])
-    return respond(_callee(e164, turns))
+    scope = await _scope(request)
+    turns = emu(request).callees.put(e164, data["turns"], scope)
+    return respond(_callee(e164, turns, scope))
 
 
 async def get_callee(request: Request) -> Response:
     e164 = _e164(request)
-    turns = emu(request).callees.get(e164)
+    scope = await _scope(request)
+    turns = emu(request).callees.get(e164, scope)
     if turns is None:
         raise ApiError(404, f"No callee script is registered for {e164}.")
-    return respond(_callee(e164, turns))
+    return respond(_callee(e164, turns, scope))
 
 
 async def delete_callee(request: Request) -> Response:
     e164 = _e164(request)
-    if not emu(request).callees.remove(e164):
+    if not emu(request).callees.remove(e164, await _scope(request)):
         raise ApiError(404, f"No callee script is registered for {e164}.")
     return respond({"success": True, "number": e164})
 
@@ -96,7 +111,7 @@ async def delete_callee(request: Request) -> Response:
 async def list_callees(request: Request) -> Response:
     scripts = emu(request).callees.all()
     magic = [{"number": n, "status": m.status, "description": m.description} for n, m in MAGIC_NUMBERS.items()]
-    return respond({"data": [_callee(n, t) for n, t in scripts.items()], "magicNumbers": magic})
+    return respond({"data": [_callee(n, t, scope) for (scope, n), t in scripts.items()], "magicNumbers": magic})
 
 
 routes = [

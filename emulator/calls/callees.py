@@ -35,32 +35,44 @@ class Callee:
     persona: dict[str, Any] = field(default_factory=dict)
 
 
+Scope = str | None  # an account ID, or None for a script every account's calls reach
+
+
 class CalleeBook:
-    """Scripts registered per destination through the control API (kept until removed or reset)."""
+    """Scripts registered per destination through the control API (kept until removed or reset).
+
+    A script can be registered for every account or for one account only; calls of that account
+    reach its own script first, so parallel test runs can script the same destination apart."""
 
     def __init__(self) -> None:
-        self._scripts: dict[str, list[Turn]] = {}
+        self._scripts: dict[tuple[Scope, str], list[Turn]] = {}
 
-    def put(self, e164: str, turns_json: Any) -> list[Turn]:
+    def put(self, e164: str, turns_json: Any, scope: Scope = None) -> list[Turn]:
         turns = parse_turns(turns_json)
-        self._scripts[e164] = turns
+        self._scripts[(scope, e164)] = turns
         return turns
 
-    def get(self, e164: str) -> list[Turn] | None:
-        return self._scripts.get(e164)
+    def get(self, e164: str, scope: Scope = None) -> list[Turn] | None:
+        return self._scripts.get((scope, e164))
 
-    def remove(self, e164: str) -> bool:
-        return self._scripts.pop(e164, None) is not None
+    def remove(self, e164: str, scope: Scope = None) -> bool:
+        return self._scripts.pop((scope, e164), None) is not None
 
-    def clear(self) -> None:
-        self._scripts.clear()
+    def clear(self, scope: Scope = None) -> None:
+        if scope is None:
+            self._scripts.clear()
+        else:
+            self._scripts = {k: v for k, v in self._scripts.items() if k[0] != scope}
 
-    def all(self) -> dict[str, list[Turn]]:
+    def all(self) -> dict[tuple[Scope, str], list[Turn]]:
         return dict(self._scripts)
 
-    def answer(self, e164: str) -> Callee:
-        """Registered script first, then the magic numbers, else a generated caller."""
-        script = self._scripts.get(e164)
+    def answer(self, e164: str, account_id: str | None = None) -> Callee:
+        """The account's own script first, then one for everyone, then the magic numbers, else a generated
+        caller."""
+        script = self._scripts.get((account_id, e164)) if account_id else None
+        if script is None:
+            script = self._scripts.get((None, e164))
         if script is not None:
             return Callee(list(script), "script")
         magic = MAGIC_NUMBERS.get(e164)

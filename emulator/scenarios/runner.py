@@ -115,14 +115,16 @@ class Runner:
         scenario = loaded.scenario
         with self._account(loaded) as api:
             agent, number = self._agent(loaded, api)
-            to = ""
+            to, scope = "", {}
             if scenario.direction == "inbound":
                 call = self._ok(self.control.post("/_emulator/calls/inbound", json={
                     "from": scenario.from_, "to": number["phoneNumber"], "turns": loaded.script,
                 }), "dialing in")
             else:
                 to = scenario.to or f"+1415555{uuid.uuid4().int % 10_000:04d}"
-                self._ok(self.control.put(f"/_emulator/callees/{to}", json={"turns": loaded.script}),
+                # Scoped to the scenario's account: runs in parallel may script the same destination.
+                scope = {"key": api.headers["Authorization"].removeprefix("Bearer ")}
+                self._ok(self.control.put(f"/_emulator/callees/{to}", json={"turns": loaded.script}, params=scope),
                          "registering the callee script")
                 body = {"agentId": agent["id"], "toNumber": to, "fromNumberId": number["id"]}
                 for name in ("initial_greeting", "system_prompt", "variables"):
@@ -134,7 +136,7 @@ class Runner:
                 call = self._wait(api, call["id"], scenario.wait_seconds)
             finally:
                 if scenario.direction == "outbound":
-                    self.control.delete(f"/_emulator/callees/{to}")
+                    self.control.delete(f"/_emulator/callees/{to}", params=scope)
             outcome.call = call
             outcome.transcript = list(call.get("transcripts", []))
             outcome.deliveries = self._deliveries(api, agent["id"], call["id"])
