@@ -740,6 +740,7 @@ class InboundCallPlaced(Call):
 
 class CalleeScript(Out):
     number: str
+    account_id: str | None  # the account the script is scoped to; null: every account
     turns: list[Json]
 
 

@@ -1080,7 +1080,7 @@ def test_callee_book_prefers_a_registered_script_over_magic() -> None:
     assert book.get("+15005550001") == turns
     answered = book.answer("+15005550001")
     assert answered.source == "script" and answered.magic is None and answered.turns == turns
-    assert list(book.all()) == ["+15005550001"]
+    assert list(book.all()) == [(None, "+15005550001")]
     assert book.remove("+15005550001") and not book.remove("+15005550001")
     assert book.answer("+15005550001").source == "magic"
     book.put(CALLEE, [{"hangup": True}])
