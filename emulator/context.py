@@ -12,8 +12,9 @@ from emulator.calls.engine import CallEngine
 from emulator.calls.replies import TurnReply, TurnRequest, webhook_turn
 from emulator.clock import Clock
 from emulator.config import Settings
+from emulator.domain import accounts
 from emulator.faults import FaultBook
-from emulator.store import Store
+from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
 
 
@@ -62,6 +63,12 @@ class Emulator:
                                  realtime=self.settings.realtime)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
+
+    async def account_of(self, key: str) -> Account:
+        """The account of an API key, made with the default plan and balance on first use."""
+        async with self.store.write() as session:
+            return await accounts.ensure(session, key, self.settings.default_plan,
+                                         self.settings.default_balance_cents, self.clock.now())
 
     def forget_accounts(self) -> None:
         self.key_cache.clear()

@@ -268,7 +268,7 @@ def _written_ids(fx: FxAccount) -> list[tuple[Any, str]]:
 
 
 async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, loaded: dict[str, int]) -> None:
-    account_rules.key_from_header("Bearer " + fx.key)
+    account_rules.check_key(fx.key)
     if fx.plan not in PLANS:
         raise invalid(f"Account {fx.key}: plan must be one of {', '.join(PLANS)} (got {fx.plan!r}).")
     account = account_rules.new_account(fx.key, fx.plan, fx.balance_cents, now, account_id=fx.id)

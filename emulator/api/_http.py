@@ -64,10 +64,7 @@ async def _key_account(request: Request) -> str:
         if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
             raise accounts.unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
                                         "neither this key nor a fixture that defines it.")
-        async with state.store.write() as session:
-            account = await accounts.ensure(session, key, settings.default_plan,
-                                            settings.default_balance_cents, state.clock.now())
-            account_id = account.id
+        account_id = (await state.account_of(key)).id
         state.key_cache[key] = account_id
     return account_id
 

@@ -72,13 +72,6 @@ async def get_transcript(request: Request) -> Response:
     return respond({"callId": row.id, "status": row.status, "data": items, "total": len(items)})
 
 
-routes = [
-    Route("/v1/calls", list_calls, methods=["GET"]),
-    Route("/v1/calls/{call_id}", get_call, methods=["GET"]),
-    Route("/v1/calls/{call_id}/transcript", get_transcript, methods=["GET"]),
-]
-
-
 async def place_call(request: Request) -> Response:
     """Answer at once with the call in progress; the conversation runs in the background."""
     account_id = await authenticate(request)
@@ -174,14 +167,6 @@ async def get_recording(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="recording-{call_id}.wav"'})
 
 
-routes += [
-    Route("/v1/calls", place_call, methods=["POST"]),
-    Route("/v1/calls/{call_id}/end", end_call, methods=["POST"]),
-    Route("/v1/calls/{call_id}/transcript/stream", stream_transcript, methods=["GET"]),
-    Route("/v1/calls/{call_id}/recording", get_recording, methods=["GET"]),
-]
-
-
 async def web_call(request: Request) -> Response:
     account_id = await authenticate(request)
     req = await parse(request, WebCall)
@@ -196,4 +181,13 @@ async def web_call(request: Request) -> Response:
     return respond(body)
 
 
-routes.insert(0, Route("/v1/calls/web", web_call, methods=["POST"]))
+routes = [
+    Route("/v1/calls/web", web_call, methods=["POST"]),
+    Route("/v1/calls", list_calls, methods=["GET"]),
+    Route("/v1/calls/{call_id}", get_call, methods=["GET"]),
+    Route("/v1/calls/{call_id}/transcript", get_transcript, methods=["GET"]),
+    Route("/v1/calls", place_call, methods=["POST"]),
+    Route("/v1/calls/{call_id}/end", end_call, methods=["POST"]),
+    Route("/v1/calls/{call_id}/transcript/stream", stream_transcript, methods=["GET"]),
+    Route("/v1/calls/{call_id}/recording", get_recording, methods=["GET"]),
+]

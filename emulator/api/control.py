@@ -116,7 +116,7 @@ def _account(row: Account) -> dict[str, Any]:
 
 
 def _key(request: Request) -> str:
-    return accounts.key_from_header("Bearer " + request.path_params["key"])
+    return accounts.check_key(request.path_params["key"])
 
 
 async def get_account(request: Request) -> Response:
@@ -150,16 +150,6 @@ async def patch_account(request: Request) -> Response:
     return respond(_account(row))
 
 
-routes = [
-    Route("/_emulator/health", health, methods=["GET"]),
-    Route("/_emulator/clock", get_clock, methods=["GET"]),
-    Route("/_emulator/clock", move_clock, methods=["POST"]),
-    Route("/_emulator/reset", reset, methods=["POST"]),
-    Route("/_emulator/accounts/{key}", get_account, methods=["GET"]),
-    Route("/_emulator/accounts/{key}", patch_account, methods=["PATCH", "PUT"]),
-]
-
-
 async def load_fixtures(request: Request) -> Response:
     """Load a seed state: a JSON object, YAML text, or {"path": "<file or directory on the server>"}."""
     state = emu(request)
@@ -190,7 +180,7 @@ async def load_fixtures(request: Request) -> Response:
 async def add_fault(request: Request) -> Response:
     req = await parse(request, FaultRequest)
     state = emu(request)
-    key = accounts.key_from_header("Bearer " + req.key)
+    key = accounts.check_key(req.key)
     if (req.status is None) == (req.webhook is None):
         raise invalid("Send exactly one of 'status' (429, 500, 502, 503: API faults) or 'webhook' "
                       "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
@@ -200,9 +190,7 @@ async def add_fault(request: Request) -> Response:
         return respond({"success": True, "fault": fault.to_json()})
     if req.webhook == "delay" and req.delay_seconds <= 0:
         raise invalid("A 'delay' webhook fault needs 'delaySeconds' greater than 0.")
-    async with state.store.write() as session:
-        account = await accounts.ensure(session, key, state.settings.default_plan,
-                                        state.settings.default_balance_cents, state.clock.now())
+    account = await state.account_of(key)
     hook_fault = WebhookFault(account.id, req.webhook or "", req.count, req.delay_seconds)
     state.faults.webhook.append(hook_fault)
     return respond({"success": True, "fault": hook_fault.to_json()})
@@ -218,7 +206,13 @@ async def clear_faults(request: Request) -> Response:
     return respond({"success": True})
 
 
-routes += [
+routes = [
+    Route("/_emulator/health", health, methods=["GET"]),
+    Route("/_emulator/clock", get_clock, methods=["GET"]),
+    Route("/_emulator/clock", move_clock, methods=["POST"]),
+    Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/accounts/{key}", get_account, methods=["GET"]),
+    Route("/_emulator/accounts/{key}", patch_account, methods=["PATCH", "PUT"]),
     Route("/_emulator/fixtures", load_fixtures, methods=["POST"]),
     Route("/_emulator/faults", add_fault, methods=["POST"]),
     Route("/_emulator/faults", list_faults, methods=["GET"]),

@@ -20,6 +20,7 @@ from emulator import ids, phones
 from emulator.api._http import authenticate, emu, parse, read_json, respond
 from emulator.clock import iso, parse_iso
 from emulator.domain import accounts, records
+from emulator.domain.numbers import dollars
 from emulator.errors import ApiError, conflict, invalid
 from emulator.schemas import Registration, VerifyCheck, VerifySend
 from emulator.store import Record
@@ -82,7 +83,7 @@ async def register(request: Request) -> Response:
                 raise conflict(f"A registration is already {status} for this account.")
         if account.balance_cents < FEE_CENTS:
             raise ApiError(402, f"Insufficient balance: registration costs $25.00 and the balance is "
-                                f"${account.balance_cents / 100:,.2f}.")
+                                f"{dollars(account.balance_cents)}.")
         account.balance_cents -= FEE_CENTS
         data = {**req.model_dump(), "approveAt": iso(now + timedelta(days=APPROVAL_DAYS))}
         await records.add(session, target.id, "registration", "reg", data, now)

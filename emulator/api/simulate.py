@@ -70,12 +70,7 @@ async def _scope(request: Request) -> str | None:
     key = request.query_params.get("key")
     if not key:
         return None
-    accounts.key_from_header("Bearer " + key)
-    state = emu(request)
-    async with state.store.write() as session:
-        account = await accounts.ensure(session, key, state.settings.default_plan,
-                                        state.settings.default_balance_cents, state.clock.now())
-    return account.id
+    return (await emu(request).account_of(accounts.check_key(key))).id
 
 
 def _callee(e164: str, turns: list[Turn], scope: str | None = None) -> dict[str, Any]:

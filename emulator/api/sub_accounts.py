@@ -19,6 +19,7 @@ from emulator.clock import iso
 from emulator.domain import accounts
 from emulator.domain.paging import page
 from emulator.errors import not_found
+from emulator.render import page as page_envelope
 from emulator.schemas import SubAccountName
 from emulator.store import Account
 from emulator.store.db import delete_accounts
@@ -42,8 +43,7 @@ async def list_subs(request: Request) -> Response:
     async with emu(request).store.read() as session:
         query = select(Account).where(Account.parent_id == account_id).order_by(Account.pk)
         rows, total = await page(session, query, limit, offset)
-    items = [render(r) for r in rows]
-    return respond({"data": items, "total": total, "hasMore": offset + len(items) < total})
+    return respond(page_envelope([render(r) for r in rows], total, offset))
 
 
 async def create_sub(request: Request) -> Response:

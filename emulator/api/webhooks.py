@@ -51,16 +51,6 @@ async def delete_webhook(request: Request) -> Response:
     return respond({"success": True, "id": hook.id, "message": "Webhook deleted"})
 
 
-routes = [
-    Route("/v1/webhooks", get_webhook, methods=["GET"]),
-    Route("/v1/webhooks", set_webhook, methods=["POST"]),
-    Route("/v1/webhooks", delete_webhook, methods=["DELETE"]),
-    Route("/v1/agents/{agent_id}/webhook", get_webhook, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/webhook", set_webhook, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/webhook", delete_webhook, methods=["DELETE"]),
-]
-
-
 async def list_deliveries(request: Request) -> Response:
     account_id = await authenticate(request)
     limit, offset = paging(request, default=50, maximum=100)
@@ -70,8 +60,7 @@ async def list_deliveries(request: Request) -> Response:
     async with state.store.read() as session:
         rows, total = await log.list_page(session, account_id, limit, offset, since=since)
     items = [render.delivery(row) for row in rows]
-    return respond({"items": items, "data": items, "total": total, "offset": offset, "limit": limit,
-                    "hasMore": offset + len(items) < total})
+    return respond({**render.page(items, total, offset), "items": items, "offset": offset, "limit": limit})
 
 
 async def delivery_stats(request: Request) -> Response:
@@ -130,7 +119,13 @@ async def test_webhook(request: Request) -> Response:
     })
 
 
-routes += [
+routes = [
+    Route("/v1/webhooks", get_webhook, methods=["GET"]),
+    Route("/v1/webhooks", set_webhook, methods=["POST"]),
+    Route("/v1/webhooks", delete_webhook, methods=["DELETE"]),
+    Route("/v1/agents/{agent_id}/webhook", get_webhook, methods=["GET"]),
+    Route("/v1/agents/{agent_id}/webhook", set_webhook, methods=["POST"]),
+    Route("/v1/agents/{agent_id}/webhook", delete_webhook, methods=["DELETE"]),
     Route("/v1/webhooks/deliveries", list_deliveries, methods=["GET"]),
     Route("/v1/webhooks/deliveries/stats", delivery_stats, methods=["GET"]),
     Route("/v1/webhooks/deliveries/all-time", all_time_stats, methods=["GET"]),

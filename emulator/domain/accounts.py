@@ -34,6 +34,11 @@ def key_from_header(header: str | None) -> str:
     return key
 
 
+def check_key(key: str) -> str:
+    """A key given outside the Authorization header (control API, fixtures), checked the same way."""
+    return key_from_header("Bearer " + key)
+
+
 async def find_by_key(session: AsyncSession, key: str) -> Account | None:
     return (await session.execute(select(Account).where(Account.key == key))).scalar_one_or_none()
 
