@@ -375,13 +375,13 @@ async def engine_run(calls: int, turns: int, db: str | None = None) -> tuple[lis
 
     Returns wall ms and CPU ms (the whole process: the event loop and aiosqlite's thread) per call, and the
     number of transcript rows written."""
+    from emulator.calls.replies import TurnReply, TurnRequest
     from sqlalchemy import func, select
 
     from emulator import ids
     from emulator.calls.bus import CallBus
     from emulator.calls.callees import Callee
     from emulator.calls.engine import CallEngine, CallRun
-    from emulator.calls.replies import TurnReply, TurnRequest
     from emulator.calls.script import parse_turns
     from emulator.calls.setup import CallSetup
     from emulator.clock import Clock

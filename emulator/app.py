@@ -14,33 +14,36 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator import fixtures, ids
+from emulator import fixture_files, ids
 from emulator.api import (
     agents,
     calls,
     contacts,
-    control,
     conversations,
-    extras,
-    imessage,
+    feedback,
+    location,
     messages,
     numbers,
-    numbers_extra,
     openapi,
-    register,
-    simulate,
+    registration,
+    sip_trunks,
     sub_accounts,
     usage,
+    verification,
     webhooks,
 )
+from emulator.api import control as control_api
+from emulator.api.common import error_response, on_problem
+from emulator.api.control.fixtures import load_documents
+from emulator.api.routing import allowed_methods
 from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
-from emulator.errors import ApiError
+from emulator.errors import Problem
 from emulator.maintenance import sweep
 from emulator.store import Store
 
@@ -49,26 +52,17 @@ log = logging.getLogger("emulator")
 SWEEP_SECONDS = 0.5
 
 
-def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
-    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
-
-
-async def on_api_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.detail, exc.headers, **exc.extra)
-
-
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         detail = f"There is no endpoint at {request.method} {request.url.path}; see the endpoint table in the README."
     elif exc.status_code == 405:
-        allowed = _allowed_methods(request)
+        allowed = allowed_methods(request.app.routes, request.url.path)
         detail = f"Method {request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}."
-        return _error(405, detail, {"Allow": ", ".join(allowed)})
+        return error_response(405, detail, {"Allow": ", ".join(allowed)})
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
-    return _error(exc.status_code, detail, dict(exc.headers or {}))
+    return error_response(exc.status_code, detail, dict(exc.headers or {}))
 
 
 class AdminGuard:
@@ -92,16 +86,7 @@ class AdminGuard:
         if hmac.compare_digest(given.encode(), self.token.encode()):
             return await self.app(scope, receive, send)
         detail = "This control route needs the admin token: send it as 'X-Emulator-Admin-Token'."
-        await _error(401, detail, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.path_regex.match(request.url.path):
-            methods |= route.methods or set()
-    return sorted(methods)
+        await error_response(401, detail, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
 
 
 CRASH = "Internal server error: the emulator hit a bug. Its log has the details."
@@ -130,7 +115,7 @@ class CrashGuard:
             log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            await _error(500, CRASH)(scope, receive, send)
+            await error_response(500, CRASH)(scope, receive, send)
 
 
 async def _sweeper(state: Emulator) -> None:
@@ -154,10 +139,7 @@ def create_app(settings: Settings) -> Starlette:
         await calls_domain.abandon_unfinished(state.store, state.clock.now())
         await state.deliverer.recover()
         for path in settings.fixtures:
-            for source, data in fixtures.read(path):
-                loaded = fixtures.validate(data, source)
-                await fixtures.load(state.store, loaded, state.clock.now())
-                state.fixture_keys |= {account.key for account in loaded.accounts}
+            await load_documents(state, fixture_files.read(path))
         sweeper = asyncio.create_task(_sweeper(state))
         try:
             yield
@@ -169,29 +151,30 @@ def create_app(settings: Settings) -> Starlette:
             await state.deliverer.close()
             await state.store.close()
 
-    routes = [
-        *agents.routes,  # first: GET /v1/agents/{id} is the hottest route, and Starlette matches in order
-        *control.routes,
-        *simulate.routes,
-        *numbers_extra.routes,
-        *numbers.routes,
-        *calls.routes,
-        *conversations.routes,
-        *messages.routes,
-        *webhooks.routes,
-        *usage.routes,
-        *contacts.routes,
-        *imessage.routes,
-        *sub_accounts.routes,
-        *register.routes,
-        *extras.routes,
+    routes: list[BaseRoute] = [
+        agents.resource,  # first: GET /v1/agents/{id} is the hottest route, and resources are tried in order
+        webhooks.per_agent,
+        numbers.resource,
+        calls.resource,
+        conversations.resource,
+        messages.resource,
+        webhooks.project,
+        usage.resource,
+        contacts.resource,
+        sub_accounts.resource,
+        registration.resource,
+        verification.resource,
+        sip_trunks.resource,
+        location.resource,
+        feedback.resource,
+        *control_api.resources,
         *openapi.routes,
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(CrashGuard), Middleware(AdminGuard, token=settings.admin_token)],
-        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error},
+        exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.state.emulator = state
     return app

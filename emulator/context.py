@@ -1,15 +1,16 @@
-"""The state of one running emulator, shared by every request: settings, store, clock, caches."""
+"""The state of one running emulator, shared by every request: settings, store, clock, caches, and what lives
+in memory beside the database (callee scripts, faults, running calls)."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from emulator.calls.bus import CallBus
 from emulator.calls.callees import CalleeBook
 from emulator.calls.engine import CallEngine
-from emulator.calls.replies import TurnReply, TurnRequest, webhook_turn
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
@@ -54,13 +55,7 @@ class Emulator:
 
     def __post_init__(self) -> None:
         self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
-        transport = self.deliverer.transport
-
-        async def voice_turn(request: TurnRequest) -> TurnReply:
-            return await webhook_turn(transport, request)
-
-        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, voice_turn,
-                                 realtime=self.settings.realtime)
+        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
 
@@ -70,5 +65,29 @@ class Emulator:
             return await accounts.ensure(session, key, self.settings.default_plan,
                                          self.settings.default_balance_cents, self.clock.now())
 
-    def forget_accounts(self) -> None:
+    async def remove_accounts(self, account_ids: list[str], keys: Iterable[str] = ()) -> None:
+        """Remove accounts with everything they own: running calls, rows, and what memory holds for them."""
+        await self.engine.abort(set(account_ids))
+        async with self.store.write() as session:
+            await accounts.remove(session, account_ids)
+        self.forget(account_ids, keys)
+
+    def forget(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
+        """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
+        cached keys."""
+        gone = set(account_ids)
+        keys = {*keys, *(key for key, account_id in self.key_cache.items() if account_id in gone)}
+        for account_id in gone:
+            self.callees.clear(account_id)
+        self.faults.forget(gone, keys)
+        for key in keys:
+            self.key_cache.pop(key, None)
+
+    async def reset(self) -> None:
+        """Back to an empty emulator: no calls, rows, scripts, faults, cached keys or clock offset."""
+        await self.engine.abort()
+        await self.store.wipe()
+        self.clock.reset()
         self.key_cache.clear()
+        self.faults.clear()
+        self.callees.clear()

@@ -53,6 +53,13 @@ class FaultBook:
         self.webhook.clear()
         self._last_id.clear()
 
+    def forget(self, account_ids: set[str], keys: set[str]) -> None:
+        """Disarm the faults of removed accounts (webhook faults by account, API faults by key)."""
+        self.api = [f for f in self.api if f.key not in keys]
+        self.webhook = [f for f in self.webhook if f.account_id not in account_ids]
+        for account_id in account_ids:
+            self._last_id.pop(account_id, None)
+
     def take_api(self, key: str, path: str) -> ApiFault | None:
         for fault in self.api:
             if fault.key == key and fault.remaining > 0 and (fault.path is None or fault.path == path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from emulator import ids
-from emulator.errors import invalid
+from emulator.errors import Invalid
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 AREA_CODE = re.compile(r"^[2-9]\d{2}$")
@@ -29,18 +29,18 @@ def is_e164(value: str) -> bool:
 def require_e164(value: object, field: str) -> str:
     """Accept only a strict E.164 string (`+` and 8-15 digits); +1 numbers need 10 digits."""
     if not isinstance(value, str) or not is_e164(value):
-        raise invalid(
+        raise Invalid(
             f"Field '{field}' must be a phone number in E.164 format, like +14155551234 (got {value!r})."
         )
     if value.startswith("+1") and len(value) != 12:
-        raise invalid(f"Field '{field}' is not a valid North American number: +1 must be followed by 10 digits.")
+        raise Invalid(f"Field '{field}' is not a valid North American number: +1 must be followed by 10 digits.")
     return value
 
 
 def normalize(value: object, field: str) -> str:
     """Lenient form used where the vendor normalises: strips separators, assumes +1 for 10 digits."""
     if not isinstance(value, str):
-        raise invalid(f"Field '{field}' must be a phone number string.")
+        raise Invalid(f"Field '{field}' must be a phone number string.")
     text = _SEPARATORS.sub("", value)
     if text.isdigit():
         if len(text) == 10:
@@ -58,13 +58,13 @@ def country_of(e164: str) -> str:
 
 def check_area_code(area_code: str, country: str) -> None:
     if not AREA_CODE.match(area_code) or area_code.endswith("11"):
-        raise invalid(
+        raise Invalid(
             f"Field 'areaCode' must be a 3-digit North American area code, like 415 (got {area_code!r})."
         )
     if country == "CA" and area_code not in CA_AREA_CODES:
-        raise invalid(f"Area code {area_code} is not a Canadian area code; choose one in CA or set country to US.")
+        raise Invalid(f"Area code {area_code} is not a Canadian area code; choose one in CA or set country to US.")
     if country == "US" and area_code in CA_AREA_CODES:
-        raise invalid(f"Area code {area_code} is Canadian; set country to CA to buy a number there.")
+        raise Invalid(f"Area code {area_code} is Canadian; set country to CA to buy a number there.")
 
 
 def generate(country: str, area_code: str | None) -> str:

@@ -2,8 +2,8 @@
 
 - against the vendor's component schema for that operation (the real server's OpenAPI document,
   JSON Schema draft 2020-12, `format` enforced), so clients written against the vendor work;
-- against the emulator's own response model (emulator/responses.py, found through the OpenAPI
-  registry), so render.py, the handlers and the published /openapi.json cannot drift apart.
+- against the emulator's own response model (in emulator/wire/, found through the routes' declarations),
+  so the render functions, the handlers and the published /openapi.json cannot drift apart.
 
 One module-scoped scenario drives the whole API once (an account, agents, numbers, webhooks,
 SMS both ways, hosted, inbound, web and ended calls, contacts, usage, registration ...) and
@@ -29,11 +29,15 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from emulator import responses as out
-from emulator.api.openapi import OPERATIONS
+from emulator.api import openapi
+from emulator.app import create_app
+from emulator.config import Settings
 from emulator.receiver import Answer, WebhookReceiver
 from emulator.testing import EmulatorProcess, new_key
+from emulator.wire.base import Error
+from emulator.wire.contacts import Contact
 
+OPERATIONS = openapi.operations(create_app(Settings(db=":memory:")).routes)
 VENDOR_FILE = Path(__file__).parent / "data" / "agentphone-openapi.json"
 SHARED_FILE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "agentphone-openapi.json"
 VENDOR_URI = "urn:agentphone:openapi"
@@ -445,10 +449,10 @@ def test_responses_match_the_emulator_models(traffic: Recorder, key: Key) -> Non
 def test_error_responses_match_the_error_model(traffic: Recorder) -> None:
     assert [resp.status_code for resp in traffic.errors] == [400, 404, 422, 404]
     for resp in traffic.errors:
-        error = out.Error.model_validate_json(resp.content)
+        error = Error.model_validate_json(resp.content)
         assert error.detail
         assert (error.errors is not None) == (resp.status_code == 422)
-    validation = out.Error.model_validate_json(traffic.errors[2].content)
+    validation = Error.model_validate_json(traffic.errors[2].content)
     assert validation.errors and validation.errors[0]["loc"][:2] == ["body", "name"]
 
 
@@ -477,13 +481,13 @@ def test_response_models_reject_drift() -> None:
     """A field the models do not declare, or a missing one, fails: that is what keeps them in step."""
     contact = {"id": "c_1", "phoneNumber": "+14155550142", "name": "Ada", "email": None, "notes": None,
                "createdAt": "2026-01-05T10:00:00.123Z", "updatedAt": "2026-01-05T10:00:00.123Z"}
-    out.Contact.model_validate(contact)
+    Contact.model_validate(contact)
     with pytest.raises(ValueError):
-        out.Contact.model_validate({**contact, "nickname": "Ada"})
+        Contact.model_validate({**contact, "nickname": "Ada"})
     with pytest.raises(ValueError):
-        out.Contact.model_validate({k: v for k, v in contact.items() if k != "email"})
+        Contact.model_validate({k: v for k, v in contact.items() if k != "email"})
     with pytest.raises(ValueError):
-        out.Contact.model_validate({**contact, "createdAt": "2026-01-05 10:00:00"})
+        Contact.model_validate({**contact, "createdAt": "2026-01-05 10:00:00"})
 
 
 def test_vendor_validation_catches_a_wrong_response(traffic: Recorder) -> None:

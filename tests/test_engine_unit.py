@@ -1,9 +1,9 @@
 """The call engine on its own: a real store (SQLite in a temp dir), fake webhook transports, no HTTP server.
 
 Every test is a plain function that drives its coroutine with `asyncio.run`. The agent's side of a
-voice turn is a fake `voice_turn` that records the `TurnRequest`s it was given and answers with
-scripted `TurnReply` objects (folded from reply objects by `replies.apply`, as the NDJSON reader
-does); call events (`call.started`, `call.ended`) go through the real `Deliverer` into a fake
+voice turn is a fake voice sender (the deliverer's `voice`) that records the `TurnRequest`s it was
+given and answers with scripted `TurnReply` objects (folded from reply objects by `replies.apply`, as
+the NDJSON reader does); call events (`call.started`, `call.ended`) go through the real `Deliverer` into a fake
 transport that records what it was sent.
 """
 
@@ -25,23 +25,25 @@ import pytest
 from sqlalchemy import select
 
 from emulator import ids
-from emulator.calls import replies, timing
-from emulator.calls.bus import CallBus, Event
+from emulator.api.common import status_of
+from emulator.calls import timing
+from emulator.calls.bus import CallBus, EndedEvent, Event, TurnEvent
 from emulator.calls.callees import MAGIC_NUMBERS, Callee, CalleeBook, generated_callee
-from emulator.calls.engine import CallEngine, CallRun, VoiceTurn
+from emulator.calls.engine import CallEngine, CallRun
 from emulator.calls.hosted import HostedContext, RuleResponder, fill
-from emulator.calls.replies import TurnReply, TurnRequest, apply, webhook_turn
 from emulator.calls.script import MAX_TURNS, Turn, branch_for, parse_turns
 from emulator.calls.setup import CallSetup
 from emulator.clock import Clock, iso
 from emulator.domain import dialing
-from emulator.errors import ApiError
-from emulator.render import transcript as render_transcript
-from emulator.schemas import PlaceCall
+from emulator.errors import Invalid
 from emulator.store import Account, Agent, Call, Delivery, PhoneNumber, Store, Transcript, Webhook
 from emulator.webhooks import signing
-from emulator.webhooks.delivery import NO_WEBHOOK, Deliverer
+from emulator.webhooks import voice as replies
+from emulator.webhooks.delivery import NO_WEBHOOK, Deliverer, VoiceSender
 from emulator.webhooks.transport import RESPONSE_LIMIT, Outcome, Transport
+from emulator.webhooks.voice import TurnReply, TurnRequest, apply, webhook_turn
+from emulator.wire.calls import PlaceCall
+from emulator.wire.calls import transcript as render_transcript
 
 OUR_NUMBER = "+14155550100"
 CALLEE = "+14155550142"
@@ -96,7 +98,7 @@ def reply(*objs: Any) -> TurnReply:
 
 
 class ScriptedAgent:
-    """A fake `voice_turn`: answers each turn with the next scripted reply (then with silence)."""
+    """A fake voice sender: answers each turn with the next scripted reply (then with silence)."""
 
     def __init__(self, *replies: TurnReply | dict[str, Any], log: list[str] | None = None) -> None:
         self.replies: deque[TurnReply | dict[str, Any]] = deque(replies)
@@ -218,19 +220,19 @@ class World:
 
 @asynccontextmanager
 async def world(*, agent: dict[str, Any] | None = None, hook: dict[str, Any] | None = None, webhook: bool = True,
-                voice: VoiceTurn | None = None, recording: bool = False, realtime: bool = False,
+                voice: VoiceSender | None = None, recording: bool = False, realtime: bool = False,
                 ) -> AsyncIterator[World]:
     store = Store(":memory:")
     await store.start()
     clock = Clock()
     log: list[str] = []
     transport = FakeTransport(log)
-    deliverer = Deliverer(store, clock, cast(Transport, transport))
-    bus = CallBus()
     voice_turn = voice or ScriptedAgent(log=log)
     if isinstance(voice_turn, ScriptedAgent):
         voice_turn.log = log
-    engine = CallEngine(store, clock, deliverer, bus, voice_turn, realtime=realtime)
+    deliverer = Deliverer(store, clock, cast(Transport, transport), voice=voice_turn)
+    bus = CallBus()
+    engine = CallEngine(store, clock, deliverer, bus, realtime=realtime)
     now = clock.now()
     account = Account(id=ids.new_id("acct"), key=ids.new_id("sk_test"), plan="scale", balance_cents=100_000,
                       recording_enabled=recording, numbers_bought=1, created_at=now)
@@ -265,7 +267,7 @@ async def world(*, agent: dict[str, Any] | None = None, hook: dict[str, Any] | N
 
 
 def scripted(w: World) -> ScriptedAgent:
-    return cast(ScriptedAgent, w.engine.voice_turn)
+    return cast(ScriptedAgent, w.deliverer.voice)
 
 
 def speech(text: str, speed: float = 1.0) -> Fraction:
@@ -335,10 +337,9 @@ def test_greeting_and_every_kind_of_turn_are_recorded_word_for_word() -> None:
         # the snippet is the last thing said (silence and hangup rows do not count)
         assert call.last_transcript_snippet == "Goodbye!"
         # the bus saw every row, in order, then the end
-        assert [kind for kind, _ in published] == ["turn"] * 6 + ["ended"]
-        assert [payload["id"] for _, payload in published[:-1]] == [r.id for r in rows]
-        assert published[-1][1] == {"callId": setup.call_id, "status": "completed",
-                                    "durationSeconds": call.duration_seconds, "endReason": "caller-hangup"}
+        assert [type(event) for event in published] == [TurnEvent] * 6 + [EndedEvent]
+        assert [event.row.id for event in published[:-1] if isinstance(event, TurnEvent)] == [r.id for r in rows]
+        assert published[-1] == EndedEvent(setup.call_id, "completed", call.duration_seconds or 0, "caller-hangup")
 
     run_async(main)
 
@@ -1195,9 +1196,9 @@ def test_apply_a_non_object_is_an_error(obj: Any, name: str) -> None:
      "Field 'turns[0].on_digits.2[0].on_digits.default[0].press' must be keypad digits"),
 ])
 def test_parse_turns_errors_name_the_field(value: Any, message: str) -> None:
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(Invalid) as err:
         parse_turns(value)
-    assert err.value.status == 422
+    assert status_of(err.value) == 422
     assert err.value.detail.startswith(message)
 
 
@@ -1215,13 +1216,13 @@ def test_parse_turns_accepts_and_round_trips() -> None:
     assert parse_turns([]) == []
     assert parse_turns([{"silence": 3600}])[0].seconds == 3600.0
     assert isinstance(parse_turns([{"say": "x"}], "script")[0], Turn)
-    with pytest.raises(ApiError, match=r"Field 'script\[0\]\.say'"):
+    with pytest.raises(Invalid, match=r"Field 'script\[0\]\.say'"):
         parse_turns([{"say": ""}], "script")
 
 
 @pytest.mark.parametrize("script", [[{"press": "1\n"}], [{"on_digits": {"1\n": [{"say": "a"}]}}]])
 def test_keypad_digits_reject_a_trailing_newline(script: list[dict[str, Any]]) -> None:
-    with pytest.raises(ApiError):
+    with pytest.raises(Invalid):
         parse_turns(script)
 
 

@@ -1,25 +1,25 @@
-"""/v1/calls: place, list, get, end; transcripts (plain and streamed as SSE); recordings."""
+"""/v1/calls: place, list, get, end; transcripts (plain and streamed as SSE); recordings; web calls."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import authenticate, emu, paging, parse, query_choice, respond
+from emulator.api.common import authenticate, emu, paging, parse, path_param, query_choice, respond
+from emulator.api.routing import PAGED, Resource, get, post
 from emulator.calls import recording
+from emulator.calls.bus import EndedEvent, Event, TurnEvent
 from emulator.domain import calls, dialing
-from emulator.domain.lookup import owned
-from emulator.errors import ApiError
-from emulator.schemas import PlaceCall, WebCall
-from emulator.store import Agent, Call, Transcript
+from emulator.wire import calls as wire
+from emulator.wire.base import page
+
+if TYPE_CHECKING:
+    from emulator.store import Transcript
 
 
 async def list_calls(request: Request) -> Response:
@@ -34,9 +34,9 @@ async def list_calls(request: Request) -> Response:
             session, account_id, limit, offset, status=status, direction=direction, call_type=call_type,
             search=request.query_params.get("search") or None,
         )
-        recording = await calls.recording_enabled(session, account_id)
+        recording_on = await calls.recording_enabled(session, account_id)
     base = state.settings.base_url
-    return respond(render.page([render.call(row, base, recording) for row in rows], total, offset))
+    return respond(page([wire.call(row, base, recording_on) for row in rows], total, offset))
 
 
 async def _transcripts(request: Request, session: Any, call_id: str) -> list[Transcript]:
@@ -51,59 +51,46 @@ async def get_call(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)
     async with state.store.read() as session:
-        row = await owned(session, Call, account_id, request.path_params["call_id"])
+        row = await calls.get(session, account_id, path_param(request, "call_id"))
         transcripts = await _transcripts(request, session, row.id)
-        recording = await calls.recording_enabled(session, account_id)
-        # Agent's primary key is the integer `pk`; look the agent up by its public ID.
-        name = (await session.execute(
-            select(Agent.name).where(Agent.id == row.agent_id, Agent.account_id == account_id)
-        )).scalar_one_or_none() if row.agent_id else None
-    body = render.call(row, state.settings.base_url, recording, transcripts, agent_name=name)
-    body["lastTranscriptSnippet"] = state.engine.snippet(row.id) or body["lastTranscriptSnippet"]
-    return respond(body)
+        recording_on = await calls.recording_enabled(session, account_id)
+        name = await calls.agent_name(session, row)
+    return respond(wire.call(row, state.settings.base_url, recording_on, transcripts, agent_name=name,
+                             snippet=state.engine.snippet(row.id)))
 
 
 async def get_transcript(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        row = await owned(session, Call, account_id, request.path_params["call_id"])
+        row = await calls.get(session, account_id, path_param(request, "call_id"))
         transcripts = await _transcripts(request, session, row.id)
-    items = [render.transcript(t) for t in transcripts]
-    return respond({"callId": row.id, "status": row.status, "data": items, "total": len(items)})
+    return respond(wire.transcript_list(row, transcripts))
 
 
 async def place_call(request: Request) -> Response:
     """Answer at once with the call in progress; the conversation runs in the background."""
     account_id = await authenticate(request)
-    req = await parse(request, PlaceCall)
+    req = await parse(request, wire.PlaceCall)
     state = emu(request)
     async with state.store.write() as session:
         placed = await dialing.place(session, account_id, req, state.clock.now())
     call = placed.call
     callee = state.callees.answer(call.to_number, call.account_id)
     state.engine.start(placed.setup(callee), call.started_at)
-    body = render.call(call, state.settings.base_url, False, agent_name=placed.agent.name)
-    body.update({"initialGreeting": call.initial_greeting, "systemPrompt": call.system_prompt,
-                 "variables": call.variables, "callee": callee.source})
-    return respond(body)
+    return respond(wire.placed(call, state.settings.base_url, placed.agent.name, callee.source))
 
 
 async def end_call(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)
-    call_id = request.path_params["call_id"]
+    call_id = path_param(request, "call_id")
     async with state.store.read() as session:
-        row = await owned(session, Call, account_id, call_id)
-    if row.status == "registered":
-        raise ApiError(400, f"Call '{call_id}' has not started: a web call stays 'registered' until a client "
-                            "joins it with its access token.")
-    if row.status != "in-progress":
-        raise ApiError(400, f"Call '{call_id}' already ended with status '{row.status}'.")
+        calls.check_endable(await calls.get(session, account_id, call_id))
     await state.engine.end(call_id)
     async with state.store.read() as session:
-        row = await owned(session, Call, account_id, call_id)
-        recording = await calls.recording_enabled(session, account_id)
-    return respond(render.call(row, state.settings.base_url, recording))
+        row = await calls.get(session, account_id, call_id)
+        recording_on = await calls.recording_enabled(session, account_id)
+    return respond(wire.call(row, state.settings.base_url, recording_on))
 
 
 HEARTBEAT_SECONDS = 15.0
@@ -113,39 +100,44 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def _sse_event(event: Event) -> str:
+    if isinstance(event, TurnEvent):
+        return _sse("turn", wire.transcript(event.row))
+    return _sse("ended", wire.ended(event.call_id, event.status, event.duration_seconds, event.end_reason))
+
+
 async def stream_transcript(request: Request) -> Response:
     """Server-Sent Events: `connected`, every turn so far, live turns, `ended`; heartbeat comments."""
     account_id = await authenticate(request)
     state = emu(request)
-    call_id = request.path_params["call_id"]
+    call_id = path_param(request, "call_id")
     async with state.store.read() as session:
-        await owned(session, Call, account_id, call_id)
+        await calls.get(session, account_id, call_id)
     queue = state.bus.subscribe(call_id)
 
     async def events() -> AsyncIterator[str]:
         try:
             async with state.store.read() as session:
-                row = await owned(session, Call, account_id, call_id)
+                row = await calls.get(session, account_id, call_id)
                 past = await _transcripts(request, session, call_id)
             yield _sse("connected", {"callId": call_id, "status": row.status})
             seen = set()
             for turn in past:
                 seen.add(turn.id)
-                yield _sse("turn", render.transcript(turn))
+                yield _sse("turn", wire.transcript(turn))
             if row.status != "in-progress" and call_id not in state.engine.runs:
-                yield _sse("ended", {"callId": call_id, "status": row.status, "durationSeconds": row.duration_seconds,
-                                     "endReason": row.end_reason})
+                yield _sse("ended", wire.ended(call_id, row.status, row.duration_seconds, row.end_reason))
                 return
             while True:
                 try:
-                    kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     continue
-                if kind == "turn" and payload["id"] in seen:
+                if isinstance(event, TurnEvent) and event.row.id in seen:
                     continue
-                yield _sse(kind, payload)
-                if kind == "ended":
+                yield _sse_event(event)
+                if isinstance(event, EndedEvent):
                     return
         finally:
             state.bus.unsubscribe(call_id, queue)
@@ -156,38 +148,34 @@ async def stream_transcript(request: Request) -> Response:
 
 async def get_recording(request: Request) -> Response:
     """Public, like the real endpoint: the call ID is the access token."""
-    state = emu(request)
-    call_id = request.path_params["call_id"]
-    async with state.store.read() as session:
-        row = await session.scalar(select(Call).where(Call.id == call_id))
-        enabled = row is not None and await calls.recording_enabled(session, row.account_id)
-    if row is None or not row.recording_available or not enabled:
-        raise ApiError(404, f"Call '{call_id}' has no recording (recording is an account add-on, off by default).")
+    call_id = path_param(request, "call_id")
+    async with emu(request).store.read() as session:
+        row = await calls.recording_of(session, call_id)
     return Response(recording.wav(row.duration_seconds or 0), media_type="audio/wav",
                     headers={"Content-Disposition": f'attachment; filename="recording-{call_id}.wav"'})
 
 
 async def web_call(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, WebCall)
+    req = await parse(request, wire.WebCall)
     state = emu(request)
     async with state.store.write() as session:
         placed = await dialing.web(session, account_id, req, state.clock.now())
-    call = placed.call
-    meta = call.call_metadata or {}
-    body = render.call(call, state.settings.base_url, False, agent_name=placed.agent.name)
-    body.update({"callId": call.id, "accessToken": meta["accessToken"], "expiresAt": meta["tokenExpiresAt"],
-                 "metadata": meta.get("metadata"), "variables": call.variables})
-    return respond(body)
+    return respond(wire.web_created(placed.call, state.settings.base_url, placed.agent.name))
 
 
-routes = [
-    Route("/v1/calls/web", web_call, methods=["POST"]),
-    Route("/v1/calls", list_calls, methods=["GET"]),
-    Route("/v1/calls/{call_id}", get_call, methods=["GET"]),
-    Route("/v1/calls/{call_id}/transcript", get_transcript, methods=["GET"]),
-    Route("/v1/calls", place_call, methods=["POST"]),
-    Route("/v1/calls/{call_id}/end", end_call, methods=["POST"]),
-    Route("/v1/calls/{call_id}/transcript/stream", stream_transcript, methods=["GET"]),
-    Route("/v1/calls/{call_id}/recording", get_recording, methods=["GET"]),
-]
+resource = Resource("/v1/calls", [
+    get("", list_calls, "List calls", response=wire.CallList,
+        query=(*PAGED, "status", "direction", "type", "search")),
+    post("", place_call, "Place an outbound call (answers at once, in progress)", request=wire.PlaceCall,
+         response=wire.PlacedCall),
+    post("/web", web_call, "Create a web call and its access token", request=wire.WebCall,
+         response=wire.WebCallCreated),
+    get("/{call_id}", get_call, "Get a call with its transcript", response=wire.CallDetail),
+    post("/{call_id}/end", end_call, "End a call in progress", response=wire.Call),
+    get("/{call_id}/transcript", get_transcript, "Get a call's transcript", response=wire.TranscriptList),
+    get("/{call_id}/transcript/stream", stream_transcript,
+        "Stream a call's transcript (Server-Sent Events: connected, turn, ended)", media="text/event-stream"),
+    get("/{call_id}/recording", get_recording, "Download a call's recording (the call ID is the token)",
+        media="audio/wav", public=True),
+], tag="calls")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import phones, render
-from emulator.api._http import authenticate, emu, paging, parse, respond
-from emulator.clock import iso
-from emulator.domain import contacts, numbers
-from emulator.errors import ApiError, invalid
-from emulator.schemas import CreateContact, UpdateContact
+from emulator.api.common import authenticate, emu, no_content, paging, parse, path_param, respond
+from emulator.api.routing import PAGED, Resource, delete, get, patch, post
+from emulator.domain import contacts
+from emulator.wire import contacts as wire
+from emulator.wire.base import page
 
 
 async def list_contacts(request: Request) -> Response:
@@ -19,64 +17,57 @@ async def list_contacts(request: Request) -> Response:
     limit, offset = paging(request, default=50, maximum=100)
     async with emu(request).store.read() as session:
         rows, total = await contacts.list_page(session, account_id, limit, offset, request.query_params.get("search"))
-    return respond(render.page([render.contact(r) for r in rows], total, offset))
+    return respond(page([wire.contact(r) for r in rows], total, offset))
 
 
 async def create_contact(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, CreateContact)
+    req = await parse(request, wire.CreateContact)
     state = emu(request)
     async with state.store.write() as session:
         row = await contacts.create(session, account_id, req, state.clock.now())
-    return respond(render.contact(row), status=201)
+    return respond(wire.contact(row), status=201)
 
 
 async def get_contact(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        row = await contacts.get(session, account_id, request.path_params["contact_id"])
-    return respond(render.contact(row))
+        row = await contacts.get(session, account_id, path_param(request, "contact_id"))
+    return respond(wire.contact(row))
 
 
 async def update_contact(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, UpdateContact, optional=True)
+    req = await parse(request, wire.UpdateContact, optional=True)
     state = emu(request)
     async with state.store.write() as session:
-        row = await contacts.update(session, account_id, request.path_params["contact_id"], req, state.clock.now())
-    return respond(render.contact(row))
+        row = await contacts.update(session, account_id, path_param(request, "contact_id"), req, state.clock.now())
+    return respond(wire.contact(row))
 
 
 async def delete_contact(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.write() as session:
-        row = await contacts.get(session, account_id, request.path_params["contact_id"])
-        await session.delete(row)
-    return Response(status_code=204)
+        await contacts.delete(session, account_id, path_param(request, "contact_id"))
+    return no_content()
 
 
 async def contact_capabilities(request: Request) -> Response:
-    """Simulated: needs an active iMessage number on the account, like the real check."""
     account_id = await authenticate(request)
     raw = request.query_params.get("phone_number") or request.query_params.get("phoneNumber")
-    if not raw:
-        raise invalid("Query parameter 'phone_number' is required: the number to check, in E.164.")
-    e164 = phones.normalize(raw, "phone_number")
     state = emu(request)
     async with state.store.read() as session:
-        line = await numbers.imessage_line(session, account_id)
-    if line is None:
-        raise ApiError(400, "Checking capabilities needs at least one active iMessage number on the account "
-                            "(buy one with type 'imessage').")
-    checked = iso(state.clock.now())
-    return respond({"phoneNumber": e164, "capabilities": contacts.capabilities(e164), "checkedAt": checked})
+        e164, imessage, sms = await contacts.capabilities(session, account_id, raw)
+    return respond(wire.capabilities(e164, imessage, sms, state.clock.now()))
 
 
-routes = [
-    Route("/v1/contacts", list_contacts, methods=["GET"]),
-    Route("/v1/contacts", create_contact, methods=["POST"]),
-    Route("/v1/contacts/capabilities", contact_capabilities, methods=["GET"]),
-    Route("/v1/contacts/{contact_id}", get_contact, methods=["GET"]),
-    Route("/v1/contacts/{contact_id}", update_contact, methods=["PATCH"]),
-    Route("/v1/contacts/{contact_id}", delete_contact, methods=["DELETE"]),
-]
+resource = Resource("/v1/contacts", [
+    get("", list_contacts, "List contacts", response=wire.ContactList, query=(*PAGED, "search")),
+    post("", create_contact, "Create a contact", request=wire.CreateContact, response=wire.Contact, status=201),
+    get("/capabilities", contact_capabilities, "Check whether a number is reachable over iMessage and SMS",
+        response=wire.ContactCapabilities, query=("phone_number",)),
+    get("/{contact_id}", get_contact, "Get a contact", response=wire.Contact),
+    patch("/{contact_id}", update_contact, "Update a contact", request=wire.UpdateContact, response=wire.Contact,
+          body_required=False),
+    delete("/{contact_id}", delete_contact, "Delete a contact", status=204),
+], tag="contacts")

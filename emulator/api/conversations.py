@@ -1,17 +1,26 @@
-"""/v1/conversations, read side: list, and one conversation with its recent messages."""
+"""/v1/conversations: threads with their messages and metadata; iMessage typing and backgrounds."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import authenticate, emu, paging, parse, query_int, query_time, respond
-from emulator.domain import conversations, messaging
-from emulator.domain.lookup import owned
-from emulator.schemas import UpdateConversation
-from emulator.store import Conversation
+from emulator.api.common import (
+    authenticate,
+    emu,
+    no_content,
+    paging,
+    parse,
+    path_param,
+    query_int,
+    query_time,
+    respond,
+)
+from emulator.api.routing import INT, PAGED, Resource, delete, get, patch, post
+from emulator.domain import conversations, imessage, messaging
+from emulator.wire import conversations as wire
+from emulator.wire import messages as message_wire
+from emulator.wire.base import page
 
 
 async def list_conversations(request: Request) -> Response:
@@ -19,7 +28,7 @@ async def list_conversations(request: Request) -> Response:
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
         rows, total = await conversations.list_page(session, account_id, limit, offset)
-    return respond(render.page([render.conversation(row) for row in rows], total, offset))
+    return respond(page([wire.conversation(row) for row in rows], total, offset))
 
 
 def _message_limit(request: Request) -> int:
@@ -32,10 +41,10 @@ async def get_conversation(request: Request) -> Response:
     account_id = await authenticate(request)
     limit = _message_limit(request)
     async with emu(request).store.read() as session:
-        row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
+        row = await conversations.get(session, account_id, path_param(request, "conversation_id"))
         messages, _, _ = await conversations.messages(session, limit, conversation_id=row.id)
         reactions = await conversations.reactions_for(session, messages)
-    return respond(render.conversation(row, messages, reactions))
+    return respond(wire.conversation(row, messages, reactions))
 
 
 async def conversation_messages(request: Request) -> Response:
@@ -43,30 +52,61 @@ async def conversation_messages(request: Request) -> Response:
     limit = query_int(request, "limit", 50, 1, 200)
     before, after = query_time(request, "before"), query_time(request, "after")
     async with emu(request).store.read() as session:
-        row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
+        row = await conversations.get(session, account_id, path_param(request, "conversation_id"))
         rows, has_more, total = await conversations.messages(session, limit, before, after, conversation_id=row.id)
         reactions = await conversations.reactions_for(session, rows)
-    return respond({"data": [render.message(m, reactions.get(m.id)) for m in rows], "hasMore": has_more,
-                    "total": total})
+    return respond(message_wire.message_page(rows, reactions, has_more, total))
 
 
 async def update_conversation(request: Request) -> Response:
     """`metadata` replaces the stored object (it reaches webhooks as `conversationState`)."""
     account_id = await authenticate(request)
-    req = await parse(request, UpdateConversation, optional=True)
+    req = await parse(request, wire.UpdateConversation, optional=True)
+    conversation_id = path_param(request, "conversation_id")
     async with emu(request).store.write() as session:
         if "metadata" in req.model_fields_set:
-            row = await messaging.set_state(session, account_id, request.path_params["conversation_id"], req.metadata)
+            row = await messaging.set_state(session, account_id, conversation_id, req.metadata)
         else:
-            row = await owned(session, Conversation, account_id, request.path_params["conversation_id"])
+            row = await conversations.get(session, account_id, conversation_id)
         messages, _, _ = await conversations.messages(session, 50, conversation_id=row.id)
         reactions = await conversations.reactions_for(session, messages)
-    return respond(render.conversation(row, messages, reactions))
+    return respond(wire.conversation(row, messages, reactions))
 
 
-routes = [
-    Route("/v1/conversations", list_conversations, methods=["GET"]),
-    Route("/v1/conversations/{conversation_id}", get_conversation, methods=["GET"]),
-    Route("/v1/conversations/{conversation_id}", update_conversation, methods=["PATCH"]),
-    Route("/v1/conversations/{conversation_id}/messages", conversation_messages, methods=["GET"]),
-]
+async def typing(request: Request) -> Response:
+    account_id = await authenticate(request)
+    async with emu(request).store.read() as session:
+        row = await imessage.conversation(session, account_id, path_param(request, "conversation_id"))
+    return respond(wire.typing(row))
+
+
+async def set_background(request: Request) -> Response:
+    account_id = await authenticate(request)
+    req = await parse(request, wire.SetBackground)
+    async with emu(request).store.write() as session:
+        row, changed = await imessage.set_background(session, account_id, path_param(request, "conversation_id"),
+                                                     req.image_url)
+    return respond(wire.background(row, changed))
+
+
+async def delete_background(request: Request) -> Response:
+    account_id = await authenticate(request)
+    async with emu(request).store.write() as session:
+        await imessage.remove_background(session, account_id, path_param(request, "conversation_id"))
+    return no_content()
+
+
+resource = Resource("/v1/conversations", [
+    get("", list_conversations, "List conversations", response=wire.ConversationList, query=PAGED),
+    get("/{conversation_id}", get_conversation, "Get a conversation with its recent messages",
+        response=wire.ConversationDetail, query=(("messageLimit", INT), ("message_limit", INT))),
+    patch("/{conversation_id}", update_conversation, "Replace a conversation's metadata",
+          request=wire.UpdateConversation, response=wire.ConversationDetail, body_required=False),
+    get("/{conversation_id}/messages", conversation_messages, "List a conversation's messages",
+        response=message_wire.MessageList, query=(("limit", INT), "before", "after")),
+    post("/{conversation_id}/typing", typing, "Show a typing indicator (iMessage)", response=wire.Typing),
+    post("/{conversation_id}/background", set_background, "Set a chat background (iMessage)",
+         request=wire.SetBackground, response=wire.Background),
+    delete("/{conversation_id}/background", delete_background, "Remove a chat background (iMessage)",
+           status=204),
+], tag="conversations")

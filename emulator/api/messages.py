@@ -1,21 +1,20 @@
-"""/v1/messages: send an outbound SMS from one of the account's numbers."""
+"""/v1/messages: send a message from one of the account's numbers; react to one (iMessage tapbacks)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import authenticate, emu, parse, respond
-from emulator.domain import messaging
-from emulator.schemas import SendMessage
+from emulator.api.common import authenticate, emu, parse, path_param, respond
+from emulator.api.routing import Resource, post
+from emulator.domain import imessage, messaging
 from emulator.webhooks import notify
+from emulator.wire import messages as wire
 
 
 async def send_message(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, SendMessage)
+    req = await parse(request, wire.SendMessage)
     state = emu(request)
     async with state.store.write() as session:
         threaded = await messaging.send(
@@ -24,22 +23,21 @@ async def send_message(request: Request) -> Response:
         )
         deliveries = await notify.sms(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
-    message = threaded.message
-    return respond({
-        "id": message.id,
-        "status": message.status,
-        "channel": message.channel,
-        "from_number": message.from_number,
-        "to_number": message.to_number,
-        "body": message.body,
-        "conversation_id": message.conversation_id,
-        "media_urls": message.media_urls or [],
-        "reply_to_message_id": None,
-        "reply_parent_unresolved": None,
-        "message": render.message(message),
-    })
+    return respond(wire.sent(threaded.message))
 
 
-routes = [
-    Route("/v1/messages", send_message, methods=["POST"]),
-]
+async def react(request: Request) -> Response:
+    account_id = await authenticate(request)
+    req = await parse(request, wire.SendReaction)
+    state = emu(request)
+    async with state.store.write() as session:
+        row = await imessage.react(session, account_id, path_param(request, "message_id"), req.reaction,
+                                   state.clock.now())
+    return respond(wire.reacted(row))
+
+
+resource = Resource("/v1/messages", [
+    post("", send_message, "Send a message", request=wire.SendMessage, response=wire.SentMessage),
+    post("/{message_id}/reactions", react, "React to a message (iMessage tapback)", request=wire.SendReaction,
+         response=wire.Reaction),
+], tag="messages")

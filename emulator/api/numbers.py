@@ -1,17 +1,28 @@
-"""/v1/numbers: buy, list, get, update, release, a number's messages and calls."""
+"""/v1/numbers: buy, list, get, update, release; availability and lookups; a number's messages, calls and
+iMessage contact card."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import authenticate, emu, paging, parse, query_int, query_time, respond
-from emulator.domain import calls, conversations, numbers
-from emulator.domain.lookup import owned
-from emulator.schemas import BuyNumber, UpdateNumber
-from emulator.store import PhoneNumber
+from emulator.api.common import (
+    authenticate,
+    emu,
+    no_content,
+    paging,
+    parse,
+    path_param,
+    query_int,
+    query_time,
+    respond,
+)
+from emulator.api.routing import INT, PAGED, Resource, delete, get, patch, post, put
+from emulator.domain import calls, catalog, conversations, numbers
+from emulator.wire import calls as call_wire
+from emulator.wire import messages as message_wire
+from emulator.wire import numbers as wire
+from emulator.wire.base import page
 
 
 async def list_numbers(request: Request) -> Response:
@@ -19,48 +30,41 @@ async def list_numbers(request: Request) -> Response:
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
         rows, total = await numbers.list_active(session, account_id, limit, offset)
-    return respond(render.page([render.number(row) for row in rows], total, offset))
+    return respond(page([wire.number(row) for row in rows], total, offset))
 
 
 async def buy_number(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, BuyNumber, optional=True)
+    req = await parse(request, wire.BuyNumber, optional=True)
     state = emu(request)
     async with state.store.write() as session:
         row = await numbers.buy(session, account_id, req, state.clock.now())
-    return respond(render.number(row))
+    return respond(wire.number(row))
 
 
 async def get_number(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        row = await owned(session, PhoneNumber, account_id, request.path_params["number_id"])
-    return respond(render.number(row))
+        row = await numbers.get(session, account_id, path_param(request, "number_id"))
+    return respond(wire.number(row))
 
 
 async def update_number(request: Request) -> Response:
     account_id = await authenticate(request)
-    req = await parse(request, UpdateNumber, optional=True)
+    req = await parse(request, wire.UpdateNumber, optional=True)
     state = emu(request)
     async with state.store.write() as session:
-        row = await numbers.update_number(session, account_id, request.path_params["number_id"], req,
+        row = await numbers.update_number(session, account_id, path_param(request, "number_id"), req,
                                           state.clock.now())
-    return respond(render.number(row))
+    return respond(wire.number(row))
 
 
 async def release_number(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)
     async with state.store.write() as session:
-        row = await numbers.release(session, account_id, request.path_params["number_id"], state.clock.now())
-    return respond({
-        "success": True,
-        "id": row.id,
-        "phoneNumber": row.phone_number,
-        "status": row.status,
-        "message": "Number released",
-        "releasedAt": render.number(row)["releasedAt"],
-    })
+        row = await numbers.release(session, account_id, path_param(request, "number_id"), state.clock.now())
+    return respond(wire.released(row))
 
 
 async def number_messages(request: Request) -> Response:
@@ -68,11 +72,10 @@ async def number_messages(request: Request) -> Response:
     limit = query_int(request, "limit", 50, 1, 200)
     before, after = query_time(request, "before"), query_time(request, "after")
     async with emu(request).store.read() as session:
-        number = await owned(session, PhoneNumber, account_id, request.path_params["number_id"])
+        number = await numbers.get(session, account_id, path_param(request, "number_id"))
         rows, has_more, total = await conversations.messages(session, limit, before, after, number_id=number.id)
         reactions = await conversations.reactions_for(session, rows)
-    return respond({"data": [render.message(row, reactions.get(row.id)) for row in rows], "hasMore": has_more,
-                    "total": total})
+    return respond(message_wire.message_page(rows, reactions, has_more, total))
 
 
 async def number_calls(request: Request) -> Response:
@@ -80,19 +83,73 @@ async def number_calls(request: Request) -> Response:
     limit, offset = paging(request)
     state = emu(request)
     async with state.store.read() as session:
-        number = await owned(session, PhoneNumber, account_id, request.path_params["number_id"])
+        number = await numbers.get(session, account_id, path_param(request, "number_id"))
         rows, total = await calls.list_page(session, account_id, limit, offset, number_id=number.id)
         recording = await calls.recording_enabled(session, account_id)
     base = state.settings.base_url
-    return respond(render.page([render.call(row, base, recording) for row in rows], total, offset))
+    return respond(page([call_wire.call(row, base, recording) for row in rows], total, offset))
 
 
-routes = [
-    Route("/v1/numbers", list_numbers, methods=["GET"]),
-    Route("/v1/numbers", buy_number, methods=["POST"]),
-    Route("/v1/numbers/{number_id}", get_number, methods=["GET"]),
-    Route("/v1/numbers/{number_id}", update_number, methods=["PATCH"]),
-    Route("/v1/numbers/{number_id}", release_number, methods=["DELETE"]),
-    Route("/v1/numbers/{number_id}/messages", number_messages, methods=["GET"]),
-    Route("/v1/numbers/{number_id}/calls", number_calls, methods=["GET"]),
-]
+async def available(request: Request) -> Response:
+    await authenticate(request)
+    params = request.query_params
+    limit = query_int(request, "limit", 10, 1, 50)
+    async with emu(request).store.read() as session:
+        items = await catalog.available(session, params.get("country") or "US",
+                                        params.get("areaCode") or params.get("area_code"), params.get("city"),
+                                        params.get("state"), params.get("zip"), limit)
+    return respond(wire.available(items))
+
+
+async def lookup(request: Request) -> Response:
+    account_id = await authenticate(request)
+    raw = request.query_params.get("phoneNumbers") or request.query_params.get("phone_numbers") or ""
+    async with emu(request).store.read() as session:
+        items = await catalog.lookup(session, account_id, [part.strip() for part in raw.split(",") if part.strip()])
+    return respond(wire.lookups(items))
+
+
+async def get_card(request: Request) -> Response:
+    account_id = await authenticate(request)
+    async with emu(request).store.read() as session:
+        number = await numbers.get(session, account_id, path_param(request, "number_id"))
+    return respond(wire.contact_card(number.contact_card))
+
+
+async def put_card(request: Request) -> Response:
+    account_id = await authenticate(request)
+    req = await parse(request, wire.ContactCard)
+    async with emu(request).store.write() as session:
+        card = await numbers.set_contact_card(session, account_id, path_param(request, "number_id"), req)
+    return respond(wire.contact_card(card))
+
+
+async def delete_card(request: Request) -> Response:
+    account_id = await authenticate(request)
+    async with emu(request).store.write() as session:
+        await numbers.remove_contact_card(session, account_id, path_param(request, "number_id"))
+    return no_content()
+
+
+SINCE = (("limit", INT), "before", "after")
+
+resource = Resource("/v1/numbers", [
+    get("", list_numbers, "List active numbers", response=wire.PhoneNumberList, query=PAGED),
+    post("", buy_number, "Buy a number", request=wire.BuyNumber, response=wire.PhoneNumber, body_required=False),
+    get("/available", available, "Search numbers available to buy", response=wire.AvailableNumbers,
+        query=("country", "areaCode", "city", "state", "zip", ("limit", INT))),
+    get("/lookup", lookup, "Look up line type and reachability of up to 25 numbers", response=wire.NumberLookups,
+        query=("phoneNumbers",)),
+    get("/{number_id}", get_number, "Get a number", response=wire.PhoneNumber),
+    patch("/{number_id}", update_number, "Update a number's external ID or expiry", request=wire.UpdateNumber,
+          response=wire.PhoneNumber, body_required=False),
+    delete("/{number_id}", release_number, "Release a number", response=wire.ReleasedNumber),
+    get("/{number_id}/messages", number_messages, "List a number's messages", response=message_wire.MessageList,
+        query=SINCE),
+    get("/{number_id}/calls", number_calls, "List a number's calls", response=call_wire.CallList, query=PAGED),
+    get("/{number_id}/contact-card", get_card, "Get a number's iMessage contact card",
+        response=wire.ContactCardInfo),
+    put("/{number_id}/contact-card", put_card, "Set a number's iMessage contact card", request=wire.ContactCard,
+        response=wire.ContactCardInfo),
+    delete("/{number_id}/contact-card", delete_card, "Remove a number's iMessage contact card", status=204),
+], tag="numbers")

@@ -1,212 +1,32 @@
-"""GET /openapi.json and GET /docs: the emulator's API, described from its own route tables.
+"""GET /openapi.json and GET /docs: the emulator's API, described from its own routes.
 
-The document is generated, not written by hand. Every Route under /v1 and /_emulator becomes an
-operation (path, methods and path parameters come from the route itself); OPERATIONS adds what a
-route cannot say: a summary, the request model (emulator/schemas.py), the response model
-(emulator/responses.py) and the success status. Component schemas are those models' JSON Schemas.
-The tests check that OPERATIONS and the routes match both ways, so the two cannot drift.
+The document is generated, not written by hand: every documented route (`emulator/api/routing.py`) becomes
+an operation, with the path, method and path parameters of the route itself and the summary, request and
+response models, status and query parameters declared next to it. Component schemas are the wire models'
+JSON Schemas (`emulator/wire/`).
 
-Both are built on the first request (the route table is the running app's) and then cached on
-the app, so start-up does not pay for them.
+Both are built on the first request (the route table is the running app's) and then cached on the app,
+so start-up does not pay for them.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from emulator import __version__
-from emulator import responses as out
-from emulator import schemas as req
-from emulator.fixtures import FixtureFile
+from emulator.api.routing import ApiRoute, Doc, api_routes, get
+from emulator.wire.base import Error
 
 REF = "#/components/schemas/{model}"
-PREFIXES = ("/v1/", "/_emulator/")
-
-
-@dataclass(frozen=True)
-class Op:
-    summary: str
-    request: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    body_required: bool = True
-    nullable: bool = False  # the body may be JSON null (no webhook set)
-    media: str | None = None  # a success body that is not JSON
-    query: tuple[str, ...] = ()
-    public: bool = False  # served without an API key
-
-
-PAGED = ("limit", "offset")
-SINCE = ("limit", "before", "after")
-INTEGER_QUERY = {"limit", "offset", "days", "months", "hours", "messageLimit", "message_limit"}
-
-OPERATIONS: dict[tuple[str, str], Op] = {
-    # agents
-    ("GET", "/v1/agents/voices"): Op("List the voices an agent can use", response=out.VoiceList),
-    ("GET", "/v1/agents"): Op("List agents", response=out.AgentList, query=PAGED),
-    ("POST", "/v1/agents"): Op("Create an agent", req.CreateAgent, out.Agent),
-    ("GET", "/v1/agents/{agent_id}"): Op("Get an agent", response=out.Agent),
-    ("PATCH", "/v1/agents/{agent_id}"): Op("Update an agent", req.UpdateAgent, out.Agent, body_required=False),
-    ("DELETE", "/v1/agents/{agent_id}"): Op("Delete an agent; its numbers are unassigned", response=out.DeleteAgent),
-    ("POST", "/v1/agents/{agent_id}/numbers"): Op("Attach a number to an agent", req.AttachNumber,
-                                                  out.AttachedNumber),
-    ("DELETE", "/v1/agents/{agent_id}/numbers/{number_id}"): Op("Detach a number from an agent",
-                                                                response=out.DetachedNumber),
-    ("GET", "/v1/agents/{agent_id}/conversations"): Op("List an agent's conversations",
-                                                       response=out.ConversationList, query=PAGED),
-    ("GET", "/v1/agents/{agent_id}/calls"): Op("List an agent's calls", response=out.CallList, query=PAGED),
-    # numbers
-    ("GET", "/v1/numbers"): Op("List active numbers", response=out.PhoneNumberList, query=PAGED),
-    ("POST", "/v1/numbers"): Op("Buy a number", req.BuyNumber, out.PhoneNumber, body_required=False),
-    ("GET", "/v1/numbers/available"): Op("Search numbers available to buy", response=out.AvailableNumbers,
-                                         query=("country", "areaCode", "city", "state", "zip", "limit")),
-    ("GET", "/v1/numbers/lookup"): Op("Look up line type and reachability of up to 25 numbers",
-                                      response=out.NumberLookups, query=("phoneNumbers",)),
-    ("GET", "/v1/numbers/{number_id}"): Op("Get a number", response=out.PhoneNumber),
-    ("PATCH", "/v1/numbers/{number_id}"): Op("Update a number's external ID or expiry", req.UpdateNumber,
-                                             out.PhoneNumber, body_required=False),
-    ("DELETE", "/v1/numbers/{number_id}"): Op("Release a number", response=out.ReleasedNumber),
-    ("GET", "/v1/numbers/{number_id}/messages"): Op("List a number's messages", response=out.MessageList,
-                                                    query=SINCE),
-    ("GET", "/v1/numbers/{number_id}/calls"): Op("List a number's calls", response=out.CallList, query=PAGED),
-    ("GET", "/v1/numbers/{number_id}/contact-card"): Op("Get a number's iMessage contact card",
-                                                        response=out.ContactCardInfo),
-    ("PUT", "/v1/numbers/{number_id}/contact-card"): Op("Set a number's iMessage contact card", req.ContactCard,
-                                                        out.ContactCardInfo),
-    ("DELETE", "/v1/numbers/{number_id}/contact-card"): Op("Remove a number's iMessage contact card", status=204),
-    # calls
-    ("GET", "/v1/calls"): Op("List calls", response=out.CallList,
-                             query=(*PAGED, "status", "direction", "type", "search")),
-    ("POST", "/v1/calls"): Op("Place an outbound call (answers at once, in progress)", req.PlaceCall,
-                              out.PlacedCall),
-    ("POST", "/v1/calls/web"): Op("Create a web call and its access token", req.WebCall, out.WebCallCreated),
-    ("GET", "/v1/calls/{call_id}"): Op("Get a call with its transcript", response=out.CallDetail),
-    ("POST", "/v1/calls/{call_id}/end"): Op("End a call in progress", response=out.Call),
-    ("GET", "/v1/calls/{call_id}/transcript"): Op("Get a call's transcript", response=out.TranscriptList),
-    ("GET", "/v1/calls/{call_id}/transcript/stream"): Op(
-        "Stream a call's transcript (Server-Sent Events: connected, turn, ended)", media="text/event-stream"),
-    ("GET", "/v1/calls/{call_id}/recording"): Op("Download a call's recording (the call ID is the token)",
-                                                 media="audio/wav", public=True),
-    # conversations and messages
-    ("GET", "/v1/conversations"): Op("List conversations", response=out.ConversationList, query=PAGED),
-    ("GET", "/v1/conversations/{conversation_id}"): Op("Get a conversation with its recent messages",
-                                                       response=out.ConversationDetail,
-                                                       query=("messageLimit", "message_limit")),
-    ("PATCH", "/v1/conversations/{conversation_id}"): Op("Replace a conversation's metadata",
-                                                         req.UpdateConversation, out.ConversationDetail,
-                                                         body_required=False),
-    ("GET", "/v1/conversations/{conversation_id}/messages"): Op("List a conversation's messages",
-                                                                response=out.MessageList, query=SINCE),
-    ("POST", "/v1/conversations/{conversation_id}/typing"): Op("Show a typing indicator (iMessage)",
-                                                               response=out.Typing),
-    ("POST", "/v1/conversations/{conversation_id}/background"): Op("Set a chat background (iMessage)",
-                                                                   req.SetBackground, out.Background),
-    ("DELETE", "/v1/conversations/{conversation_id}/background"): Op("Remove a chat background (iMessage)",
-                                                                     status=204),
-    ("POST", "/v1/messages"): Op("Send a message", req.SendMessage, out.SentMessage),
-    ("POST", "/v1/messages/{message_id}/reactions"): Op("React to a message (iMessage tapback)", req.SendReaction,
-                                                        out.Reaction),
-    # webhooks
-    ("GET", "/v1/webhooks"): Op("Get the project webhook (null when none is set)", response=out.Webhook,
-                                nullable=True),
-    ("POST", "/v1/webhooks"): Op("Set the project webhook (a new secret each time)", req.SetWebhook, out.Webhook),
-    ("DELETE", "/v1/webhooks"): Op("Delete the project webhook", response=out.Deleted),
-    ("GET", "/v1/webhooks/deliveries"): Op("List webhook deliveries", response=out.DeliveryPage,
-                                           query=(*PAGED, "hours")),
-    ("GET", "/v1/webhooks/deliveries/stats"): Op("Webhook delivery statistics for recent hours",
-                                                 response=out.DeliveryStats, query=("hours",)),
-    ("GET", "/v1/webhooks/deliveries/all-time"): Op("All-time webhook delivery statistics",
-                                                    response=out.AllTimeStats),
-    ("POST", "/v1/webhooks/test"): Op("Send a test event to the project webhook", req.WebhookTest,
-                                      out.WebhookTestResult, body_required=False, query=("agentId",)),
-    ("GET", "/v1/agents/{agent_id}/webhook"): Op("Get an agent's webhook (null when none is set)",
-                                                 response=out.Webhook, nullable=True),
-    ("POST", "/v1/agents/{agent_id}/webhook"): Op("Set an agent's webhook", req.SetWebhook, out.Webhook),
-    ("DELETE", "/v1/agents/{agent_id}/webhook"): Op("Delete an agent's webhook", response=out.Deleted),
-    ("GET", "/v1/agents/{agent_id}/webhook/deliveries"): Op("List an agent's webhook deliveries",
-                                                            response=out.Deliveries, query=("limit",)),
-    ("POST", "/v1/agents/{agent_id}/webhook/test"): Op("Send a test event to an agent's webhook", req.WebhookTest,
-                                                       out.WebhookTestResult, body_required=False),
-    # usage
-    ("GET", "/v1/usage"): Op("Plan, number slots and usage statistics", response=out.Usage),
-    ("GET", "/v1/usage/daily"): Op("Daily usage", response=out.DailyUsage, query=("days",)),
-    ("GET", "/v1/usage/monthly"): Op("Monthly usage", response=out.MonthlyUsage, query=("months",)),
-    ("GET", "/v1/usage/by-number"): Op("Usage per number", response=out.NumberUsage),
-    ("GET", "/v1/usage/by-agent"): Op("Usage per agent for a calendar period", response=out.AgentUsage,
-                                      query=("period", "tz")),
-    # contacts
-    ("GET", "/v1/contacts"): Op("List contacts", response=out.ContactList, query=(*PAGED, "search")),
-    ("POST", "/v1/contacts"): Op("Create a contact", req.CreateContact, out.Contact, status=201),
-    ("GET", "/v1/contacts/capabilities"): Op("Check whether a number is reachable over iMessage and SMS",
-                                             response=out.ContactCapabilities, query=("phone_number",)),
-    ("GET", "/v1/contacts/{contact_id}"): Op("Get a contact", response=out.Contact),
-    ("PATCH", "/v1/contacts/{contact_id}"): Op("Update a contact", req.UpdateContact, out.Contact,
-                                               body_required=False),
-    ("DELETE", "/v1/contacts/{contact_id}"): Op("Delete a contact", status=204),
-    # sub-accounts, registration, verification
-    ("GET", "/v1/sub-accounts"): Op("List sub-accounts", response=out.SubAccountList, query=PAGED),
-    ("POST", "/v1/sub-accounts"): Op("Create a sub-account", req.SubAccountName, out.SubAccount),
-    ("PATCH", "/v1/sub-accounts/{sub_account_id}"): Op("Rename a sub-account", req.SubAccountName, out.SubAccount),
-    ("DELETE", "/v1/sub-accounts/{sub_account_id}"): Op("Delete a sub-account and everything in it",
-                                                        response=out.Deleted),
-    ("POST", "/v1/register"): Op("Submit an A2P 10DLC registration ($25)", req.Registration,
-                                 out.RegistrationSubmitted),
-    ("GET", "/v1/register"): Op("Get the latest registration", response=out.RegistrationDetail),
-    ("PATCH", "/v1/register"): Op("Update a pending registration (send the fields that change)",
-                                  response=out.RegistrationDetail),
-    ("GET", "/v1/register/status"): Op("Registration status", response=out.CampaignStatus),
-    ("POST", "/v1/verify/send"): Op("Send a verification code by SMS", req.VerifySend, out.VerificationSent),
-    ("POST", "/v1/verify/check"): Op("Check a verification code", req.VerifyCheck, out.VerificationChecked),
-    # SIP trunks, location, feedback
-    ("GET", "/v1/sip-trunks"): Op("List SIP trunks", response=out.SipTrunks),
-    ("POST", "/v1/sip-trunks"): Op("Create a SIP trunk (its password is shown once)", response=out.SipTrunk),
-    ("GET", "/v1/sip-trunks/{trunk_id}"): Op("Get a SIP trunk", response=out.SipTrunk),
-    ("PATCH", "/v1/sip-trunks/{trunk_id}"): Op("Update a SIP trunk; an empty body rotates its credentials",
-                                               req.SipTrunkUpdate, out.SipTrunk, body_required=False),
-    ("DELETE", "/v1/sip-trunks/{trunk_id}"): Op("Delete a SIP trunk", response=out.Deleted),
-    ("GET", "/v1/location/{phone_number}"): Op("A number's approximate location", response=out.Location),
-    ("POST", "/v1/location/refresh"): Op("Ask for fresh locations", response=out.LocationRefresh),
-    ("POST", "/v1/feedback"): Op("Send product feedback", req.Feedback, out.FeedbackReceived),
-    # the emulator's control API
-    ("GET", "/_emulator/health"): Op("Health, version, uptime and the emulator clock", response=out.Health),
-    ("GET", "/_emulator/clock"): Op("Read the emulator clock", response=out.ClockState),
-    ("POST", "/_emulator/clock"): Op("Move the emulator clock forward", req.ClockChange, out.ClockState),
-    ("POST", "/_emulator/reset"): Op("Wipe everything, or one key's account", req.Reset, out.ResetDone,
-                                     body_required=False),
-    ("GET", "/_emulator/accounts/{key}"): Op("Read the account behind a key", response=out.AccountState),
-    ("PATCH", "/_emulator/accounts/{key}"): Op("Change an account's plan, balance or recording add-on",
-                                               req.AccountSettings, out.AccountState, body_required=False),
-    ("PUT", "/_emulator/accounts/{key}"): Op("Change an account's plan, balance or recording add-on",
-                                             req.AccountSettings, out.AccountState, body_required=False),
-    ("POST", "/_emulator/fixtures"): Op("Load a fixture (JSON, YAML text, or {\"path\": ...})", FixtureFile,
-                                        out.FixturesLoaded),
-    ("POST", "/_emulator/faults"): Op("Inject an API or webhook fault", req.FaultRequest, out.FaultAdded),
-    ("GET", "/_emulator/faults"): Op("List pending faults", response=out.Faults),
-    ("DELETE", "/_emulator/faults"): Op("Clear every fault", response=out.Success),
-    ("POST", "/_emulator/sms"): Op("An SMS arrives at one of the emulator's numbers", req.InboundSms,
-                                   out.InboundSmsReceived),
-    ("POST", "/_emulator/calls/inbound"): Op("A phone dials one of the emulator's numbers", req.InboundCall,
-                                             out.InboundCallPlaced),
-    ("POST", "/_emulator/calls/web/{call_id}/join"): Op("A browser joins a web call", req.JoinWebCall, out.Call),
-    ("GET", "/_emulator/callees"): Op("List callee scripts and magic numbers", response=out.Callees),
-    ("PUT", "/_emulator/callees/{e164}"): Op("Script who answers calls to a number ({\"turns\": [...]})",
-                                             response=out.CalleeScript),
-    ("GET", "/_emulator/callees/{e164}"): Op("Get a callee script", response=out.CalleeScript),
-    ("DELETE", "/_emulator/callees/{e164}"): Op("Remove a callee script", response=out.CalleeRemoved),
-    ("GET", "/_emulator/verifications/{verification_id}"): Op("Read a verification code a phone received",
-                                                              response=out.Verification),
-    ("GET", "/_emulator/feedback"): Op("List feedback sent to /v1/feedback", response=out.FeedbackLog),
-}
 
 # Tags in the order /docs shows them.
 TAGS = {
@@ -228,25 +48,26 @@ TAGS = {
 }
 
 
-def tag_of(path: str) -> str:
-    if path.startswith("/_emulator/"):
-        return "emulator"
-    if "/webhook" in path:
-        return "webhooks"
-    return path.split("/")[2]
+def documented(routes: Sequence[BaseRoute]) -> list[tuple[ApiRoute, str]]:
+    """The routes the document describes (every API and control route), with their tags."""
+    return [(route, tag) for route, tag in api_routes(routes) if not route.doc.hidden]
 
 
-def _models() -> list[type[BaseModel]]:
+def operations(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Doc]:
+    """(method, path template) -> what the route declares about itself."""
+    return {(route.method, route.path): route.doc for route, _tag in documented(routes)}
+
+
+def _models(routes: Sequence[BaseRoute]) -> list[type[BaseModel]]:
     seen: dict[str, type[BaseModel]] = {}
-    for op in OPERATIONS.values():
-        for model in (op.request, op.response, out.Error):
+    for doc in operations(routes).values():
+        for model in (doc.request, doc.response, Error):
             if model is not None:
                 seen.setdefault(model.__name__, model)
     return list(seen.values())
 
 
-@functools.cache
-def component_schemas() -> dict[str, Any]:
+def component_schemas(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """Every model's JSON Schema (by alias), with nested models lifted out of `$defs`."""
     components: dict[str, Any] = {}
 
@@ -254,7 +75,7 @@ def component_schemas() -> dict[str, Any]:
         if components.setdefault(name, schema) != schema:
             raise ValueError(f"Two different models are both called {name!r}; rename one.")
 
-    for model in _models():
+    for model in _models(routes):
         schema = model.model_json_schema(by_alias=True, ref_template=REF)
         for name, nested in schema.pop("$defs", {}).items():
             add(name, nested)
@@ -270,14 +91,13 @@ def _operation_id(method: str, path: str) -> str:
     return method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_")
 
 
-def _operation(method: str, path: str, params: list[str], op: Op | None) -> dict[str, Any]:
-    op = op or Op(f"{method} {path}")
+def _operation(method: str, path: str, params: list[str], op: Doc, tag: str) -> dict[str, Any]:
     control = path.startswith("/_emulator/")
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in params
     ]
-    parameters += [{"name": name, "in": "query", "required": False,
-                    "schema": {"type": "integer" if name in INTEGER_QUERY else "string"}} for name in op.query]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+                   for name, kind in op.query]
     if not control and not op.public:
         parameters.append({"$ref": "#/components/parameters/SubAccount"})
     if op.media is not None:
@@ -293,7 +113,7 @@ def _operation(method: str, path: str, params: list[str], op: Op | None) -> dict
     operation: dict[str, Any] = {
         "operationId": _operation_id(method, path),
         "summary": op.summary,
-        "tags": [tag_of(path)],
+        "tags": [tag],
         "parameters": parameters,
         "responses": {str(op.status): success, "default": {"$ref": "#/components/responses/Error"}},
     }
@@ -307,18 +127,14 @@ def _operation(method: str, path: str, params: list[str], op: Op | None) -> dict
     return operation
 
 
-def emulated_routes(routes: list[BaseRoute]) -> list[Route]:
-    return [r for r in routes if isinstance(r, Route) and r.path.startswith(PREFIXES)]
-
-
-def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
+def build_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for these routes (the app's, in practice)."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in emulated_routes(routes):
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            item = paths.setdefault(route.path, {})
-            item[method.lower()] = _operation(method, route.path, list(route.param_convertors),
-                                              OPERATIONS.get((method, route.path)))
+    for route, tag in documented(routes):
+        item = paths.setdefault(route.path, {})
+        item[route.method.lower()] = _operation(route.method, route.path, list(route.param_convertors), route.doc,
+                                                tag)
+        paths[route.path] = dict(sorted(item.items()))
     used = {op["tags"][0] for item in paths.values() for op in item.values()}
     return {
         "openapi": "3.1.0",
@@ -334,7 +150,7 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
                 + [{"name": name} for name in sorted(used - TAGS.keys())],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": component_schemas(),
+            "schemas": component_schemas(routes),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Any key works unless the emulator "
                            "runs with --strict-keys; each new key is its own account."},
@@ -349,7 +165,7 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
             },
             "responses": {
                 "Error": {"description": "Any error: a human sentence in `detail` (422s add `errors`).",
-                          "content": {"application/json": {"schema": _ref(out.Error)}}},
+                          "content": {"application/json": {"schema": _ref(Error)}}},
             },
         },
     }
@@ -521,6 +337,6 @@ async def docs(request: Request) -> Response:
 
 
 routes = [
-    Route("/openapi.json", openapi_json, methods=["GET"]),
-    Route("/docs", docs, methods=["GET"]),
+    get("/openapi.json", openapi_json, "This document", hidden=True).route(),
+    get("/docs", docs, "This document as a page", hidden=True).route(),
 ]

@@ -6,81 +6,55 @@ A sub-account starts on its parent's plan with the default balance. Any /v1 requ
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import ids
-from emulator.api._http import authenticate, emu, paging, parse, respond
-from emulator.clock import iso
+from emulator.api.common import authenticate, emu, paging, parse, path_param, respond
+from emulator.api.routing import PAGED, Resource, delete, get, patch, post
 from emulator.domain import accounts
-from emulator.domain.paging import page
-from emulator.errors import not_found
-from emulator.render import page as page_envelope
-from emulator.schemas import SubAccountName
-from emulator.store import Account
-from emulator.store.db import delete_accounts
-
-
-def render(row: Account) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "parentId": row.parent_id, "plan": row.plan,
-            "balanceCents": row.balance_cents, "createdAt": iso(row.created_at)}
-
-
-async def _child(session: Any, parent_id: str, sub_id: str) -> Account:
-    row = await session.scalar(select(Account).where(Account.id == sub_id, Account.parent_id == parent_id))
-    if row is None:
-        raise not_found("Sub-account", sub_id)
-    return row
+from emulator.wire import accounts as wire
+from emulator.wire.base import Deleted, deleted, page
 
 
 async def list_subs(request: Request) -> Response:
     account_id = await authenticate(request, scoped=False)
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
-        query = select(Account).where(Account.parent_id == account_id).order_by(Account.pk)
-        rows, total = await page(session, query, limit, offset)
-    return respond(page_envelope([render(r) for r in rows], total, offset))
+        rows, total = await accounts.children(session, account_id, limit, offset)
+    return respond(page([wire.sub_account(r) for r in rows], total, offset))
 
 
 async def create_sub(request: Request) -> Response:
     account_id = await authenticate(request, scoped=False)
-    req = await parse(request, SubAccountName)
+    req = await parse(request, wire.SubAccountName)
     state = emu(request)
     async with state.store.write() as session:
-        parent = await accounts.get(session, account_id)
-        row = accounts.new_account(None, parent.plan, state.settings.default_balance_cents, state.clock.now(),
-                                   parent_id=parent.id, name=req.name, account_id=ids.new_id("sub"))
-        session.add(row)
-    return respond(render(row))
+        row = await accounts.add_child(session, account_id, req.name, state.settings.default_balance_cents,
+                                       state.clock.now())
+    return respond(wire.sub_account(row))
 
 
 async def update_sub(request: Request) -> Response:
     account_id = await authenticate(request, scoped=False)
-    req = await parse(request, SubAccountName)
+    req = await parse(request, wire.SubAccountName)
     async with emu(request).store.write() as session:
-        row = await _child(session, account_id, request.path_params["sub_account_id"])
-        row.name = req.name
-    return respond(render(row))
+        row = await accounts.rename_child(session, account_id, path_param(request, "sub_account_id"), req.name)
+    return respond(wire.sub_account(row))
 
 
 async def delete_sub(request: Request) -> Response:
     account_id = await authenticate(request, scoped=False)
     state = emu(request)
     async with state.store.read() as session:
-        row = await _child(session, account_id, request.path_params["sub_account_id"])
-    await state.engine.abort({row.id})
-    async with state.store.write() as session:
-        await delete_accounts(session, [row.id])
-    return respond({"success": True, "id": row.id})
+        row = await accounts.child(session, account_id, path_param(request, "sub_account_id"))
+    await state.remove_accounts([row.id])
+    return respond(deleted(row.id))
 
 
-routes = [
-    Route("/v1/sub-accounts", list_subs, methods=["GET"]),
-    Route("/v1/sub-accounts", create_sub, methods=["POST"]),
-    Route("/v1/sub-accounts/{sub_account_id}", update_sub, methods=["PATCH"]),
-    Route("/v1/sub-accounts/{sub_account_id}", delete_sub, methods=["DELETE"]),
-]
+resource = Resource("/v1/sub-accounts", [
+    get("", list_subs, "List sub-accounts", response=wire.SubAccountList, query=PAGED),
+    post("", create_sub, "Create a sub-account", request=wire.SubAccountName, response=wire.SubAccount),
+    patch("/{sub_account_id}", update_sub, "Rename a sub-account", request=wire.SubAccountName,
+          response=wire.SubAccount),
+    delete("/{sub_account_id}", delete_sub, "Delete a sub-account and everything in it", response=Deleted),
+], tag="sub-accounts")

@@ -1,24 +1,23 @@
-"""/v1/usage: the account overview, daily and monthly breakdowns."""
+"""/v1/usage: the account overview, daily and monthly breakdowns, usage per number and per agent."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator.api._http import authenticate, emu, query_choice, query_int, respond
-from emulator.clock import iso
+from emulator.api.common import authenticate, emu, query_choice, query_int, respond
+from emulator.api.routing import INT, Resource, get
 from emulator.domain import usage
-from emulator.errors import invalid
+from emulator.errors import Invalid
+from emulator.wire import usage as wire
 
 
 async def get_usage(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)
     async with state.store.read() as session:
-        return respond(await usage.summary(session, account_id, state.clock.now()))
+        result = await usage.summary(session, account_id, state.clock.now())
+    return respond(wire.summary(result))
 
 
 async def daily_usage(request: Request) -> Response:
@@ -26,8 +25,8 @@ async def daily_usage(request: Request) -> Response:
     days = query_int(request, "days", 30, 1, 365)
     state = emu(request)
     async with state.store.read() as session:
-        data = await usage.daily(session, account_id, days, state.clock.now())
-    return respond({"data": data, "days": days})
+        points = await usage.daily(session, account_id, days, state.clock.now())
+    return respond(wire.daily(points, days))
 
 
 async def monthly_usage(request: Request) -> Response:
@@ -35,38 +34,36 @@ async def monthly_usage(request: Request) -> Response:
     months = query_int(request, "months", 6, 1, 24)
     state = emu(request)
     async with state.store.read() as session:
-        data = await usage.monthly(session, account_id, months, state.clock.now())
-    return respond({"data": data, "months": months})
+        points = await usage.monthly(session, account_id, months, state.clock.now())
+    return respond(wire.monthly(points, months))
 
 
 async def usage_by_number(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        return respond({"data": await usage.by_number(session, account_id)})
+        items = await usage.by_number(session, account_id)
+    return respond(wire.by_number(items))
 
 
 async def usage_by_agent(request: Request) -> Response:
     account_id = await authenticate(request)
     period = query_choice(request, "period", ("week", "month", "year"))
     if period is None:
-        raise invalid("Query parameter 'period' is required: week, month or year.")
+        raise Invalid("Query parameter 'period' is required: week, month or year.")
     tz_name = request.query_params.get("tz") or "UTC"
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise invalid(f"Query parameter 'tz' must be an IANA time zone, like America/New_York (got {tz_name!r}).") \
-            from None
+    tz = usage.zone(tz_name)
     state = emu(request)
     start, end = usage.period_window(period, state.clock.now(), tz)
     async with state.store.read() as session:
-        data = await usage.by_agent(session, account_id, start, end)
-    return respond({"data": data, "period": period, "periodStart": iso(start), "periodEnd": iso(end), "tz": tz_name})
+        items = await usage.by_agent(session, account_id, start, end)
+    return respond(wire.by_agent(items, period, start, end, tz_name))
 
 
-routes = [
-    Route("/v1/usage", get_usage, methods=["GET"]),
-    Route("/v1/usage/daily", daily_usage, methods=["GET"]),
-    Route("/v1/usage/monthly", monthly_usage, methods=["GET"]),
-    Route("/v1/usage/by-number", usage_by_number, methods=["GET"]),
-    Route("/v1/usage/by-agent", usage_by_agent, methods=["GET"]),
-]
+resource = Resource("/v1/usage", [
+    get("", get_usage, "Plan, number slots and usage statistics", response=wire.Usage),
+    get("/daily", daily_usage, "Daily usage", response=wire.DailyUsage, query=(("days", INT),)),
+    get("/monthly", monthly_usage, "Monthly usage", response=wire.MonthlyUsage, query=(("months", INT),)),
+    get("/by-number", usage_by_number, "Usage per number", response=wire.NumberUsage),
+    get("/by-agent", usage_by_agent, "Usage per agent for a calendar period", response=wire.AgentUsage,
+        query=("period", "tz")),
+], tag="usage")

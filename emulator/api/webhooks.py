@@ -6,14 +6,13 @@ from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from emulator import render
-from emulator.api._http import authenticate, emu, paging, parse, query_int, query_optional_int, respond
+from emulator.api.common import authenticate, emu, paging, parse, query_int, query_optional_int, respond
+from emulator.api.routing import INT, PAGED, Resource, delete, get, post
 from emulator.domain import agents, webhooks
-from emulator.errors import ApiError
-from emulator.schemas import SetWebhook, WebhookTest
 from emulator.webhooks import log, test_events
+from emulator.wire import webhooks as wire
+from emulator.wire.base import Deleted, deleted
 
 
 async def _scope(request: Request) -> tuple[str, str | None]:
@@ -30,25 +29,26 @@ async def get_webhook(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
     async with emu(request).store.read() as session:
         hook = await webhooks.find(session, account_id, agent_id)
-    return respond(render.webhook(hook) if hook is not None else None)
+    return respond(wire.webhook(hook) if hook is not None else None)
 
 
 async def set_webhook(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
-    req = await parse(request, SetWebhook)
+    req = await parse(request, wire.SetWebhook)
     state = emu(request)
     async with state.store.write() as session:
         if agent_id is not None:
             await agents.get(session, account_id, agent_id)
-        hook = await webhooks.put(session, account_id, agent_id, req, state.clock.now())
-    return respond(render.webhook(hook))
+        hook = await webhooks.put(session, account_id, agent_id, req.url, state.clock.now(),
+                                  context_limit=req.context_limit, timeout=req.timeout)
+    return respond(wire.webhook(hook))
 
 
 async def delete_webhook(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
     async with emu(request).store.write() as session:
         hook = await webhooks.remove(session, account_id, agent_id)
-    return respond({"success": True, "id": hook.id, "message": "Webhook deleted"})
+    return respond(deleted(hook.id, "Webhook deleted"))
 
 
 async def list_deliveries(request: Request) -> Response:
@@ -59,8 +59,7 @@ async def list_deliveries(request: Request) -> Response:
     since = state.clock.now() - timedelta(hours=hours) if hours else None
     async with state.store.read() as session:
         rows, total = await log.list_page(session, account_id, limit, offset, since=since)
-    items = [render.delivery(row) for row in rows]
-    return respond({**render.page(items, total, offset), "items": items, "offset": offset, "limit": limit})
+    return respond(wire.delivery_page(rows, total, offset, limit))
 
 
 async def delivery_stats(request: Request) -> Response:
@@ -68,13 +67,15 @@ async def delivery_stats(request: Request) -> Response:
     hours = query_int(request, "hours", 24, 1, 24 * 365)
     state = emu(request)
     async with state.store.read() as session:
-        return respond(await log.stats(session, account_id, hours, state.clock.now()))
+        result = await log.stats(session, account_id, hours, state.clock.now())
+    return respond(wire.stats(result))
 
 
 async def all_time_stats(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        return respond(await log.all_time(session, account_id))
+        counts = await log.all_time(session, account_id)
+    return respond(wire.all_time(counts))
 
 
 async def agent_deliveries(request: Request) -> Response:
@@ -82,54 +83,48 @@ async def agent_deliveries(request: Request) -> Response:
     limit = query_int(request, "limit", 50, 1, 100)
     async with emu(request).store.read() as session:
         rows, _ = await log.list_page(session, account_id, limit, 0, agent_id=agent_id)
-    return respond([render.delivery(row) for row in rows])
+    return respond([wire.delivery(row) for row in rows])
 
 
 async def test_webhook(request: Request) -> Response:
     """Deliver a synthetic `agent.message` marked `"test": true` now, and say what happened."""
     account_id, agent_id = await _scope(request)
-    overrides = await parse(request, WebhookTest, optional=True)
+    overrides = await parse(request, wire.WebhookTest, optional=True)
     state = emu(request)
     payload_agent = agent_id or request.query_params.get("agentId") or None
     async with state.store.write() as session:
-        hook = await webhooks.find(session, account_id, agent_id)
-        if hook is None:
-            where = "this project (POST /v1/webhooks)" if agent_id is None else f"agent '{agent_id}'"
-            raise ApiError(400, f"No webhook is configured for {where}; set one before sending a test event.")
+        hook = await webhooks.required(session, account_id, agent_id)
         sample = await test_events.sample(session, account_id, payload_agent, overrides, state.clock.now())
         row = await state.deliverer.prepare(
             session, account_id, sample.agent_id, "agent.message", sample.channel, sample.data,
             history=sample.history, test=True, hook=hook,
         )
     outcome = await state.deliverer.attempt(row.id)
-    delivered = outcome is not None and outcome.ok
-    return respond({
-        "success": delivered,
-        "delivered": delivered,
-        "deliveryId": row.id,
-        "webhookId": hook.id,
-        "url": hook.url,
-        "event": "agent.message",
-        "channel": sample.channel,
-        "agentId": sample.agent_id,
-        "httpStatus": outcome.http_status if outcome else None,
-        "latencyMs": outcome.latency_ms if outcome else None,
-        "responseSnippet": outcome.snippet if outcome else None,
-        "error": outcome.error if outcome else "The delivery could not be attempted.",
-    })
+    return respond(wire.test_result(row, hook, sample.channel, sample.agent_id, outcome))
 
 
-routes = [
-    Route("/v1/webhooks", get_webhook, methods=["GET"]),
-    Route("/v1/webhooks", set_webhook, methods=["POST"]),
-    Route("/v1/webhooks", delete_webhook, methods=["DELETE"]),
-    Route("/v1/agents/{agent_id}/webhook", get_webhook, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/webhook", set_webhook, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/webhook", delete_webhook, methods=["DELETE"]),
-    Route("/v1/webhooks/deliveries", list_deliveries, methods=["GET"]),
-    Route("/v1/webhooks/deliveries/stats", delivery_stats, methods=["GET"]),
-    Route("/v1/webhooks/deliveries/all-time", all_time_stats, methods=["GET"]),
-    Route("/v1/webhooks/test", test_webhook, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/webhook/deliveries", agent_deliveries, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/webhook/test", test_webhook, methods=["POST"]),
-]
+project = Resource("/v1/webhooks", [
+    get("", get_webhook, "Get the project webhook (null when none is set)", response=wire.Webhook, nullable=True),
+    post("", set_webhook, "Set the project webhook (a new secret each time)", request=wire.SetWebhook,
+         response=wire.Webhook),
+    delete("", delete_webhook, "Delete the project webhook", response=Deleted),
+    get("/deliveries", list_deliveries, "List webhook deliveries", response=wire.DeliveryPage,
+        query=(*PAGED, ("hours", INT))),
+    get("/deliveries/stats", delivery_stats, "Webhook delivery statistics for recent hours",
+        response=wire.DeliveryStats, query=(("hours", INT),)),
+    get("/deliveries/all-time", all_time_stats, "All-time webhook delivery statistics", response=wire.AllTimeStats),
+    post("/test", test_webhook, "Send a test event to the project webhook", request=wire.WebhookTest,
+         response=wire.WebhookTestResult, body_required=False, query=("agentId",)),
+], tag="webhooks")
+
+per_agent = Resource("/v1/agents", [
+    get("/{agent_id}/webhook", get_webhook, "Get an agent's webhook (null when none is set)",
+        response=wire.Webhook, nullable=True),
+    post("/{agent_id}/webhook", set_webhook, "Set an agent's webhook", request=wire.SetWebhook,
+         response=wire.Webhook),
+    delete("/{agent_id}/webhook", delete_webhook, "Delete an agent's webhook", response=Deleted),
+    get("/{agent_id}/webhook/deliveries", agent_deliveries, "List an agent's webhook deliveries",
+        response=wire.Deliveries, query=(("limit", INT),)),
+    post("/{agent_id}/webhook/test", test_webhook, "Send a test event to an agent's webhook",
+         request=wire.WebhookTest, response=wire.WebhookTestResult, body_required=False),
+], tag="webhooks")

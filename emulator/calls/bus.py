@@ -1,12 +1,32 @@
-"""Live call events for transcript streams: each subscriber of a call gets its own queue."""
+"""Live call events for transcript streams: each subscriber of a call gets its own queue.
+
+The engine publishes typed events; whoever reads them (the SSE endpoint) decides their wire shape."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
 
-Event = tuple[str, dict[str, Any]]  # ("turn" | "ended", payload)
+from emulator.store import Transcript
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """A transcript row was recorded."""
+
+    row: Transcript
+
+
+@dataclass(frozen=True)
+class EndedEvent:
+    call_id: str
+    status: str
+    duration_seconds: int
+    end_reason: str | None
+
+
+Event = TurnEvent | EndedEvent
 
 
 class CallBus:
@@ -25,6 +45,6 @@ class CallBus:
             if not queues:
                 del self._subscribers[call_id]
 
-    def publish(self, call_id: str, kind: str, payload: dict[str, Any]) -> None:
+    def publish(self, call_id: str, event: Event) -> None:
         for queue in self._subscribers.get(call_id, ()):
-            queue.put_nowait((kind, payload))
+            queue.put_nowait(event)

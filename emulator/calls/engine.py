@@ -1,8 +1,9 @@
 """Runs a call as an asyncio task: caller turns -> agent replies -> transcript rows -> call.ended.
 
-The engine needs no HTTP server: give it a store, a clock, a deliverer (for call events)
-and a voice-turn function (the HTTP NDJSON reader in production, a fake in unit tests).
-Time inside a call is simulated speech time, so a call runs as fast as its agent answers.
+The engine needs no HTTP server: give it a store, a clock and a deliverer (which sends voice turns
+and call events; a unit test gives it a fake voice sender). Time inside a call is simulated speech
+time, so a call runs as fast as its agent answers. Turns and the end are published on the call bus
+as typed events.
 
 A live call's transcript rows and voice deliveries are kept in memory and written at most
 once every FLUSH_SECONDS and when the call ends, so a turn costs no database round trip;
@@ -16,29 +17,26 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
-from emulator import ids
 from emulator.calls import timing
-from emulator.calls.bus import CallBus
+from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
 from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
-from emulator.calls.replies import TurnReply, TurnRequest
 from emulator.calls.script import DTMF, Turn, branch_for
 from emulator.calls.setup import CallSetup
-from emulator.clock import Clock, iso
-from emulator.render import transcript as render_transcript
+from emulator.clock import Clock
+from emulator.domain.calls import transcript_row
 from emulator.store import Account, Call, Delivery, Store, Transcript
-from emulator.webhooks import events
 from emulator.webhooks.delivery import Deliverer
+from emulator.webhooks.voice import TurnReply
+from emulator.wire import events
 
 log = logging.getLogger("emulator.calls")
 
-VoiceTurn = Callable[[TurnRequest], Awaitable[TurnReply]]
 FLUSH_SECONDS = 1.0
 CONFIDENCE = 0.95
 SNIPPET = 200
@@ -73,13 +71,12 @@ class CallRun:
 
 
 class CallEngine:
-    def __init__(self, store: Store, clock: Clock, deliverer: Deliverer, bus: CallBus, voice_turn: VoiceTurn,
+    def __init__(self, store: Store, clock: Clock, deliverer: Deliverer, bus: CallBus,
                  responder: Responder | None = None, realtime: bool = False) -> None:
         self.store = store
         self.clock = clock
         self.deliverer = deliverer
         self.bus = bus
-        self.voice_turn = voice_turn
         self.responder = responder or RuleResponder()
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
@@ -153,7 +150,7 @@ class CallEngine:
             run.end(magic.status, magic.end_reason)
             return await self._finish(run)
         if setup.direction == "inbound":
-            await self._event_now(run, "call.started", self._call_data(run, "in-progress"))
+            await self._event_now(run, "call.started", events.call_data(setup, "in-progress", run.started_at))
             if run.stop_requested:  # ended while call.started was being delivered: nothing more is said
                 run.end("completed", "ended-by-api")
                 return await self._finish(run)
@@ -261,46 +258,20 @@ class CallEngine:
     async def _webhook_reply(self, run: CallRun, transcript: str, digits: str | None,
                              barge_in: bool) -> tuple[TurnReply, Delivery]:
         setup = run.setup
-        hook = setup.hook
-        data: dict[str, Any] = {
-            "callId": setup.call_id, "transcript": transcript, "confidence": CONFIDENCE if transcript else 1.0,
-            "from": setup.from_number, "to": setup.to_number, "direction": setup.direction, "status": "in-progress",
-        }
-        if digits:
-            data["digits"] = digits
-        limit = hook.context_limit if hook else 0
-        payload = events.envelope("agent.message", "voice", setup.agent.id, data, run.now(),
-                                  history=run.history[-limit:] if limit else [])
-        body = events.encode(payload)
-        delivery = Delivery(
-            id=ids.new_id("dlv"), account_id=setup.account_id, agent_id=setup.agent.id, message_id=setup.call_id,
-            webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type="agent.message",
-            channel="voice", payload=body, attempt_count=0, test=False, created_at=self.clock.now(),
-        )
-        if hook is None:
-            reply = TurnReply(error="No webhook is configured for this agent or project; the caller heard silence.")
-        else:
-            signed, headers, delay = self.deliverer.faults.sign(setup.account_id, hook.secret, body.encode(),
-                                                                delivery.id, "agent.message")
-            request = TurnRequest(hook.url, hook.secret, hook.timeout, delivery.id, signed, barge_in, headers, delay)
-            run.inflight = asyncio.ensure_future(self.voice_turn(request))
-            try:
-                reply = await run.inflight
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-                reply = TurnReply(error="The call was ended while the agent was answering.")
-            finally:
-                run.inflight = None
-            delivery.attempt_count = 1
-            delivery.last_attempt_at = self.clock.now()
-        delivery.status = "success" if reply.ok and hook is not None else "failed"
-        delivery.http_status = reply.http_status
-        delivery.error_message = reply.error
-        delivery.response_body = reply.body
-        delivery.latency_ms = reply.latency_ms
-        return reply, delivery
+        data = events.voice_turn_data(setup, transcript, CONFIDENCE if transcript else 1.0, digits)
+        attempt = self.deliverer.voice_attempt(setup.account_id, setup.agent.id, setup.hook, setup.call_id, data,
+                                               run.history, run.now(), barge_in)
+        run.inflight = asyncio.ensure_future(self.deliverer.send_voice(attempt))
+        try:
+            reply = await run.inflight
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            reply = TurnReply(error="The call was ended while the agent was answering.")
+        finally:
+            run.inflight = None
+        return reply, self.deliverer.record_voice(attempt, reply)
 
     async def _hosted_reply(self, run: CallRun, utterance: str) -> TurnReply:
         answer = await self.responder.reply(self._hosted_context(run.setup), utterance, len(run.rows))
@@ -335,16 +306,13 @@ class CallEngine:
     async def _record(self, run: CallRun, kind: str, transcript: str, response: str | None, details: dict[str, Any],
                       *, confidence: float | None = None, at: Any = None, delivery: Delivery | None = None) -> None:
         setup = run.setup
-        row = Transcript(
-            id=ids.new_id("tx"), account_id=setup.account_id, call_id=setup.call_id, kind=kind,
-            transcript=transcript, response=response, confidence=confidence, created_at=at or run.now(),
-            details={k: v for k, v in details.items() if v is not None and v != []} or None,
-        )
+        row = transcript_row(setup.account_id, setup.call_id, kind, transcript, response, at or run.now(),
+                             confidence=confidence, details=details)
         if kind not in ("silence", "hangup"):
             run.snippet = (response or transcript)[:SNIPPET]
         run.rows.append(row)
         run.unsaved += [row] if delivery is None else [row, delivery]
-        self.bus.publish(setup.call_id, "turn", render_transcript(row))
+        self.bus.publish(setup.call_id, TurnEvent(row))
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
             batch = list(run.unsaved)
             async with self.store.write() as session:
@@ -372,14 +340,6 @@ class CallEngine:
     def snippet(self, call_id: str) -> str | None:
         run = self.runs.get(call_id)
         return run.snippet if run is not None else None
-
-    def _call_data(self, run: CallRun, status: str) -> dict[str, Any]:
-        setup = run.setup
-        return {
-            "callId": setup.call_id, "from": setup.from_number, "to": setup.to_number,
-            "direction": setup.direction, "status": status, "numberId": setup.phone_number_id,
-            "startedAt": iso(run.started_at),
-        }
 
     async def _event_now(self, run: CallRun, event: str, data: dict[str, Any]) -> None:
         """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn).
@@ -423,13 +383,11 @@ class CallEngine:
                                             and run.rows and not (call.call_metadata or {}).get("recordingDisabled"))
             if run.extra.get("transferredTo"):
                 call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
-            data = {**self._call_data(run, status), "endedAt": iso(ended_at), "durationSeconds": duration,
-                    "endReason": run.end_reason, "transcript": [render_transcript(r) for r in run.rows],
-                    **run.extra}
+            data = events.call_ended_data(setup, status, run.started_at, ended_at, duration, run.end_reason,
+                                          run.rows, run.extra)
             ended = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, "call.ended", "voice",
                                                  data, message_id=setup.call_id)
         self._saved(run, batch)
         self.deliverer.launch([ended])
-        self.bus.publish(setup.call_id, "ended", {"callId": setup.call_id, "status": status,
-                                                  "durationSeconds": duration, "endReason": run.end_reason})
+        self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.errors import invalid
+from emulator.errors import Invalid
 
 DTMF = re.compile(r"[0-9*#wW]+")
 MAX_TURNS = 500
@@ -49,50 +49,50 @@ class Turn:
 def parse_turns(value: Any, where: str = "turns") -> list[Turn]:
     """Validate a script; errors name the field path (e.g. `turns[2].on_digits.1[0].say`)."""
     if not isinstance(value, list):
-        raise invalid(f"Field '{where}' must be a list of turns.")
+        raise Invalid(f"Field '{where}' must be a list of turns.")
     if len(value) > MAX_TURNS:
-        raise invalid(f"Field '{where}' has more than {MAX_TURNS} turns.")
+        raise Invalid(f"Field '{where}' has more than {MAX_TURNS} turns.")
     return [parse_turn(item, f"{where}[{i}]") for i, item in enumerate(value)]
 
 
 def parse_turn(item: Any, where: str) -> Turn:
     if not isinstance(item, dict):
-        raise invalid(f"Field '{where}' must be an object like {{\"say\": \"...\"}}.")
+        raise Invalid(f"Field '{where}' must be an object like {{\"say\": \"...\"}}.")
     kinds = [k for k in ("say", "silence", "press", "hangup", "on_digits") if k in item]
     if len(kinds) != 1:
-        raise invalid(f"Field '{where}' must have exactly one of say, silence, press, hangup, on_digits "
+        raise Invalid(f"Field '{where}' must have exactly one of say, silence, press, hangup, on_digits "
                       f"(got {sorted(item)}).")
     kind = kinds[0]
     allowed = {"say": {"say", "interrupt"}}.get(kind, {kind})
     extra = set(item) - allowed
     if extra:
-        raise invalid(f"Field '{where}' has unknown keys {sorted(extra)} for a {kind} turn.")
+        raise Invalid(f"Field '{where}' has unknown keys {sorted(extra)} for a {kind} turn.")
     value = item[kind]
     if kind == "say":
         if not isinstance(value, str) or not value.strip():
-            raise invalid(f"Field '{where}.say' must be a non-empty string.")
+            raise Invalid(f"Field '{where}.say' must be a non-empty string.")
         interrupt = item.get("interrupt", False)
         if not isinstance(interrupt, bool):
-            raise invalid(f"Field '{where}.interrupt' must be true or false.")
+            raise Invalid(f"Field '{where}.interrupt' must be true or false.")
         return Turn("say", text=value, interrupt=interrupt, path=where)
     if kind == "silence":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
-            raise invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
+            raise Invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
         return Turn("silence", seconds=float(value), path=where)
     if kind == "press":
         if not isinstance(value, str) or not DTMF.fullmatch(value):
-            raise invalid(f"Field '{where}.press' must be keypad digits (0-9, *, #, w), like \"1#\".")
+            raise Invalid(f"Field '{where}.press' must be keypad digits (0-9, *, #, w), like \"1#\".")
         return Turn("press", digits=value, path=where)
     if kind == "hangup":
         if value is not True:
-            raise invalid(f"Field '{where}.hangup' must be true.")
+            raise Invalid(f"Field '{where}.hangup' must be true.")
         return Turn("hangup", path=where)
     if not isinstance(value, dict) or not value:
-        raise invalid(f"Field '{where}.on_digits' must map digits to lists of turns, like {{\"1\": [...]}}.")
+        raise Invalid(f"Field '{where}.on_digits' must map digits to lists of turns, like {{\"1\": [...]}}.")
     branches = {}
     for digits, turns in value.items():
         if not (digits == "default" or DTMF.fullmatch(digits)):
-            raise invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
+            raise Invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
         branches[digits] = parse_turns(turns, f"{where}.on_digits.{digits}")
     return Turn("menu", branches=branches, path=where)
 

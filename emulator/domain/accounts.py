@@ -1,42 +1,26 @@
-"""Accounts and API keys: who is calling, and which rows they may see."""
+"""Accounts, sub-accounts and API keys: who is calling, and which rows they may see."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
-from emulator.errors import ApiError, invalid, not_found
+from emulator.domain.paging import page
+from emulator.errors import Invalid, not_found
 from emulator.plans import PLANS
 from emulator.store import Account
+from emulator.store.models import Base
 
-KEY_SHAPE = re.compile(r"^sk_(live|test)_[A-Za-z0-9_\-]{1,200}$")
-
-
-def unauthorized(detail: str) -> ApiError:
-    return ApiError(401, detail, {"WWW-Authenticate": "Bearer"})
+KEY_SHAPE = re.compile(r"sk_(live|test)_[A-Za-z0-9_\-]{1,200}")
 
 
-def key_from_header(header: str | None) -> str:
-    if header is None or not header.strip():
-        raise unauthorized("Missing API key: send an 'Authorization: Bearer <your API key>' header.")
-    scheme, _, key = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise unauthorized(f"The Authorization header must use the Bearer scheme, not '{scheme}'.")
-    key = key.strip()
-    if not key:
-        raise unauthorized("The Authorization header has an empty API key after 'Bearer'.")
-    if not KEY_SHAPE.match(key):
-        raise unauthorized("Invalid API key: AgentPhone keys look like sk_live_... or sk_test_....")
-    return key
-
-
-def check_key(key: str) -> str:
-    """A key given outside the Authorization header (control API, fixtures), checked the same way."""
-    return key_from_header("Bearer " + key)
+def is_key(key: str) -> bool:
+    """Whether `key` has the shape of a real AgentPhone key (sk_live_... or sk_test_...)."""
+    return KEY_SHAPE.fullmatch(key) is not None
 
 
 async def find_by_key(session: AsyncSession, key: str) -> Account | None:
@@ -55,7 +39,7 @@ def new_account(
     name: str | None = None, account_id: str | None = None,
 ) -> Account:
     if plan not in PLANS:
-        raise invalid(f"Unknown plan '{plan}'; plans are: {', '.join(PLANS)}.")
+        raise Invalid(f"Unknown plan '{plan}'; plans are: {', '.join(PLANS)}.")
     return Account(
         id=account_id or ids.new_id("acct"), key=key, parent_id=parent_id, name=name, plan=plan,
         balance_cents=balance_cents, recording_enabled=False, numbers_bought=0, created_at=now,
@@ -74,3 +58,65 @@ async def ensure(session: AsyncSession, key: str, plan: str, balance_cents: int,
 
 async def parent_of(session: AsyncSession, account_id: str) -> str | None:
     return await session.scalar(select(Account.parent_id).where(Account.id == account_id))
+
+
+async def family(session: AsyncSession, account_id: str) -> list[str]:
+    """The account and its sub-accounts."""
+    children = await session.execute(select(Account.id).where(Account.parent_id == account_id))
+    return [account_id, *children.scalars()]
+
+
+async def remove(session: AsyncSession, account_ids: list[str]) -> None:
+    """Delete the accounts and every row they own (reset, sub-account deletion and fixture loads all use this)."""
+    if not account_ids:
+        return
+    for table in reversed(Base.metadata.sorted_tables):
+        column = table.c.get("account_id")
+        if column is not None:
+            await session.execute(delete(table).where(column.in_(account_ids)))
+    await session.execute(delete(Account).where(Account.id.in_(account_ids)))
+
+
+# --- sub-accounts ----------------------------------------------------------------------------------------
+
+
+async def children(session: AsyncSession, parent_id: str, limit: int, offset: int) -> tuple[list[Account], int]:
+    query = select(Account).where(Account.parent_id == parent_id).order_by(Account.pk)
+    return await page(session, query, limit, offset)
+
+
+async def child(session: AsyncSession, parent_id: str, sub_id: str) -> Account:
+    row = await session.scalar(select(Account).where(Account.id == sub_id, Account.parent_id == parent_id))
+    if row is None:
+        raise not_found("Sub-account", sub_id)
+    return row
+
+
+async def add_child(session: AsyncSession, parent_id: str, name: str, balance_cents: int, now: datetime) -> Account:
+    """A sub-account: isolated like an account, on its parent's plan, with the default balance."""
+    parent = await get(session, parent_id)
+    row = new_account(None, parent.plan, balance_cents, now, parent_id=parent.id, name=name,
+                      account_id=ids.new_id("sub"))
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def rename_child(session: AsyncSession, parent_id: str, sub_id: str, name: str) -> Account:
+    row = await child(session, parent_id, sub_id)
+    row.name = name
+    await session.flush()
+    return row
+
+
+def configure(account: Account, *, plan: str | None = None, balance_cents: int | None = None,
+              recording: bool | None = None) -> None:
+    """Change what the control API and fixtures may set on an account (what is None stays)."""
+    if plan is not None:
+        if plan not in PLANS:
+            raise Invalid(f"Field 'plan' must be one of {', '.join(PLANS)} (got {plan!r}).")
+        account.plan = plan
+    if balance_cents is not None:
+        account.balance_cents = balance_cents
+    if recording is not None:
+        account.recording_enabled = recording

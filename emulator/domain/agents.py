@@ -12,33 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids, phones
 from emulator.domain.lookup import owned
 from emulator.domain.paging import page
-from emulator.errors import ApiError, invalid
-from emulator.schemas import NULLABLE_AGENT_FIELDS, CreateAgent, UpdateAgent
+from emulator.errors import Invalid, Refused
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook
-from emulator.voices import DEFAULT_AGENT_VOICE
-
-DEFAULTS: dict[str, Any] = {
-    "description": None,
-    "voice_mode": "webhook",
-    "system_prompt": None,
-    "begin_message": None,
-    "voice": DEFAULT_AGENT_VOICE,
-    "model_tier": "balanced",
-    "enable_messaging": True,
-    "transfer_number": None,
-    "custom_tools": None,
-    "voicemail_message": None,
-    "call_screening_identity": None,
-    "call_screening_purpose": None,
-    "stt_mode": "fast",
-    "ambient_sound": "none",
-    "denoising_mode": "noise-cancellation",
-    "max_silence_ms": 600_000,
-    "voice_speed": 1.0,
-    "interruption_sensitivity": 0.8,
-    "enable_backchannel": True,
-    "language": "en-US",
-}
+from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent
 
 
 async def get(session: AsyncSession, account_id: str, agent_id: str) -> Agent:
@@ -68,22 +44,18 @@ async def list_page(session: AsyncSession, account_id: str, limit: int, offset: 
 
 def check(values: dict[str, Any]) -> None:
     if values.get("voice_mode") == "hosted" and not (values.get("system_prompt") or "").strip():
-        raise invalid("A hosted-mode agent needs a 'systemPrompt': the built-in LLM answers calls with it.")
+        raise Invalid("A hosted-mode agent needs a 'systemPrompt': the built-in LLM answers calls with it.")
     if values.get("transfer_number") is not None:
         phones.require_e164(values["transfer_number"], "transferNumber")
 
 
-def _dump(model: CreateAgent | UpdateAgent) -> dict[str, Any]:
-    data = model.model_dump(exclude_unset=True)
-    if "custom_tools" in data and data["custom_tools"] is not None:
-        data["custom_tools"] = [tool.model_dump(by_alias=True, exclude_none=True) for tool in model.custom_tools or []]
-    return data
-
-
-async def create(session: AsyncSession, account_id: str, req: CreateAgent, now: datetime) -> Agent:
-    values = {**DEFAULTS, **{k: v for k, v in _dump(req).items() if v is not None or k in NULLABLE_AGENT_FIELDS}}
+async def create(session: AsyncSession, account_id: str, req: AgentFields, now: datetime, *,
+                 agent_id: str | None = None) -> Agent:
+    """A new agent with the vendor defaults for every setting not given (`agent_id`: a fixture's own ID)."""
+    values = {**DEFAULTS, **{k: v for k, v in req.settings().items() if v is not None or k in NULLABLE}}
     check(values)
-    agent = Agent(id=ids.new_id("agent"), account_id=account_id, created_at=now, updated_at=now, **values)
+    agent = Agent(id=agent_id or ids.new_id("agent"), account_id=account_id, created_at=now, updated_at=now,
+                  **values)
     session.add(agent)
     await session.flush()
     return agent
@@ -92,10 +64,10 @@ async def create(session: AsyncSession, account_id: str, req: CreateAgent, now: 
 async def update_agent(session: AsyncSession, account_id: str, agent_id: str, req: UpdateAgent,
                        now: datetime) -> Agent:
     agent = await get(session, account_id, agent_id)
-    changes = _dump(req)
+    changes = req.settings()
     for name, value in changes.items():
-        if value is None and name not in NULLABLE_AGENT_FIELDS:
-            raise invalid(f"Field '{_camel(name)}' cannot be null; leave it out to keep the current value.")
+        if value is None and name not in NULLABLE:
+            raise Invalid(f"Field '{_camel(name)}' cannot be null; leave it out to keep the current value.")
     merged = {name: getattr(agent, name) for name in DEFAULTS} | changes
     check(merged)
     for name, value in changes.items():
@@ -126,7 +98,7 @@ async def attach(session: AsyncSession, account_id: str, agent_id: str, number_i
     await get(session, account_id, agent_id)
     number = await owned(session, PhoneNumber, account_id, number_id)
     if number.status != "active":
-        raise ApiError(400, f"Number '{number_id}' is {number.status} and cannot be attached to an agent.")
+        raise Refused(f"Number '{number_id}' is {number.status} and cannot be attached to an agent.")
     if number.agent_id != agent_id:
         number.agent_id = agent_id
         number.attached_at = now
@@ -138,7 +110,7 @@ async def detach(session: AsyncSession, account_id: str, agent_id: str, number_i
     await get(session, account_id, agent_id)
     number = await owned(session, PhoneNumber, account_id, number_id)
     if number.agent_id != agent_id:
-        raise ApiError(400, f"Number '{number_id}' is not attached to agent '{agent_id}'.")
+        raise Refused(f"Number '{number_id}' is not attached to agent '{agent_id}'.")
     number.agent_id = None
     number.attached_at = None
     await session.flush()

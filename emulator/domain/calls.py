@@ -1,18 +1,47 @@
-"""Calls, read side: filtered lists and transcripts."""
+"""Calls: filtered lists, transcripts, recordings, and the rows every call is made of."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator import ids
+from emulator.domain.lookup import owned
 from emulator.domain.paging import page
-from emulator.store import Account, Call, Store, Transcript
+from emulator.errors import NotFound, Refused
+from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript
 
 STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
 TYPES = ("pstn", "web")
+
+
+def transcript_row(account_id: str, call_id: str, kind: str, transcript: str, response: str | None, at: datetime, *,
+                   confidence: float | None = None, details: dict[str, Any] | None = None,
+                   row_id: str | None = None) -> Transcript:
+    """One turn of a call (the engine's live turns and a fixture's past ones alike); empty details are dropped."""
+    kept = {k: v for k, v in (details or {}).items() if v is not None and v != []}
+    return Transcript(id=row_id or ids.new_id("tx"), account_id=account_id, call_id=call_id, kind=kind,
+                      transcript=transcript, response=response, confidence=confidence, created_at=at,
+                      details=kept or None)
+
+
+def new_call(account_id: str, agent_id: str | None, number: PhoneNumber, from_number: str, to_number: str,
+             direction: str, started_at: datetime, *, status: str = "in-progress", call_id: str | None = None,
+             **fields: Any) -> Call:
+    """A phone call on one of the account's numbers (placed, dialled in, or loaded from a fixture)."""
+    return Call(
+        id=call_id or ids.new_id("call"), account_id=account_id, agent_id=agent_id, phone_number_id=number.id,
+        phone_number=number.phone_number, from_number=from_number, to_number=to_number, direction=direction,
+        type="pstn", status=status, started_at=started_at, recording_available=False, **fields,
+    )
+
+
+async def get(session: AsyncSession, account_id: str, call_id: str) -> Call:
+    return await owned(session, Call, account_id, call_id)
 
 
 async def list_page(
@@ -42,10 +71,33 @@ async def transcripts(session: AsyncSession, call_id: str) -> list[Transcript]:
     return list((await session.execute(query)).scalars())
 
 
+async def agent_name(session: AsyncSession, call: Call) -> str | None:
+    if call.agent_id is None:
+        return None
+    query = select(Agent.name).where(Agent.id == call.agent_id, Agent.account_id == call.account_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def recording_enabled(session: AsyncSession, account_id: str) -> bool:
     """Whether the account's recording add-on is on (recording URLs are shown only then)."""
     flag = await session.execute(select(Account.recording_enabled).where(Account.id == account_id))
     return bool(flag.scalar_one_or_none())
+
+
+async def recording_of(session: AsyncSession, call_id: str) -> Call:
+    """The call whose recording is asked for; the call ID is the access token, so any account's call counts."""
+    row = await session.scalar(select(Call).where(Call.id == call_id))
+    if row is None or not row.recording_available or not await recording_enabled(session, row.account_id):
+        raise NotFound(f"Call '{call_id}' has no recording (recording is an account add-on, off by default).")
+    return row
+
+
+def check_endable(call: Call) -> None:
+    if call.status == "registered":
+        raise Refused(f"Call '{call.id}' has not started: a web call stays 'registered' until a client "
+                      "joins it with its access token.")
+    if call.status != "in-progress":
+        raise Refused(f"Call '{call.id}' already ended with status '{call.status}'.")
 
 
 async def abandon_unfinished(store: Store, now: datetime) -> int:

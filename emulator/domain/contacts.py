@@ -9,10 +9,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
+from emulator.domain import numbers
 from emulator.domain.paging import page
-from emulator.errors import conflict, invalid, not_found
-from emulator.schemas import CreateContact, UpdateContact
+from emulator.errors import Conflict, Invalid, Refused, not_found
 from emulator.store import Contact
+from emulator.wire.contacts import CreateContact, UpdateContact
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -28,7 +29,7 @@ async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: 
     query = select(Contact.id).where(Contact.account_id == account_id, Contact.phone_number == e164)
     clash = await session.scalar(query)
     if clash is not None and clash != except_id:
-        raise conflict(f"A contact with phone number {e164} already exists ({clash}).")
+        raise Conflict(f"A contact with phone number {e164} already exists ({clash}).")
 
 
 def _escape(text: str) -> str:
@@ -38,7 +39,7 @@ def _escape(text: str) -> str:
 
 def _email(value: str | None) -> str | None:
     if value is not None and value != "" and not EMAIL.match(value):
-        raise invalid(f"Field 'email' must be an email address (got {value!r}).")
+        raise Invalid(f"Field 'email' must be an email address (got {value!r}).")
     return value
 
 
@@ -71,13 +72,13 @@ async def update(session: AsyncSession, account_id: str, contact_id: str, req: U
     fields = req.model_fields_set
     if "phone_number" in fields:
         if req.phone_number is None:
-            raise invalid("Field 'phoneNumber' cannot be null.")
+            raise Invalid("Field 'phoneNumber' cannot be null.")
         e164 = phones.normalize(req.phone_number, "phoneNumber")
         await _unique(session, account_id, e164, except_id=row.id)
         row.phone_number = e164
     if "name" in fields:
         if req.name is None:
-            raise invalid("Field 'name' cannot be null.")
+            raise Invalid("Field 'name' cannot be null.")
         row.name = req.name
     if "email" in fields:
         row.email = _email(req.email)
@@ -88,6 +89,17 @@ async def update(session: AsyncSession, account_id: str, contact_id: str, req: U
     return row
 
 
-def capabilities(e164: str) -> dict[str, bool]:
-    """Simulated reachability: every valid number gets SMS; iMessage when the last digit is even."""
-    return {"imessage": int(e164[-1]) % 2 == 0, "sms": True}
+async def delete(session: AsyncSession, account_id: str, contact_id: str) -> None:
+    await session.delete(await get(session, account_id, contact_id))
+
+
+async def capabilities(session: AsyncSession, account_id: str, phone_number: str | None) -> tuple[str, bool, bool]:
+    """(E.164, iMessage, SMS) for a number. Simulated: every valid number gets SMS, iMessage when its last
+    digit is even; like the real check, it needs an active iMessage number on the account."""
+    if not phone_number:
+        raise Invalid("Query parameter 'phone_number' is required: the number to check, in E.164.")
+    e164 = phones.normalize(phone_number, "phone_number")
+    if await numbers.imessage_line(session, account_id) is None:
+        raise Refused("Checking capabilities needs at least one active iMessage number on the account "
+                      "(buy one with type 'imessage').")
+    return e164, int(e164[-1]) % 2 == 0, True

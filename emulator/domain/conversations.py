@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator.domain.lookup import owned
 from emulator.domain.paging import page
 from emulator.store import Conversation, Message, Reaction
 
@@ -63,3 +64,7 @@ async def reactions_for(session: AsyncSession, messages: list[Message]) -> dict[
     for row in rows.scalars():
         out.setdefault(row.message_id, []).append(row)
     return out
+
+
+async def get(session: AsyncSession, account_id: str, conversation_id: str) -> Conversation:
+    return await owned(session, Conversation, account_id, conversation_id)

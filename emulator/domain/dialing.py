@@ -12,11 +12,11 @@ from emulator import ids, phones
 from emulator.calls.callees import Callee
 from emulator.calls.setup import CallSetup
 from emulator.clock import iso, parse_iso
-from emulator.domain import accounts, agents, numbers, webhooks
-from emulator.errors import ApiError, bad_request, invalid, not_found
+from emulator.domain import accounts, agents, calls, numbers, webhooks
+from emulator.errors import Conflict, Expired, Invalid, Refused, Unauthorized, not_found
 from emulator.plans import get_plan
-from emulator.schemas import PlaceCall, WebCall
-from emulator.store import Agent, Call, PhoneNumber, Webhook
+from emulator.store import Agent, Call, Webhook
+from emulator.wire.calls import PlaceCall, WebCall
 
 
 @dataclass
@@ -35,15 +35,6 @@ async def _placed(session: AsyncSession, call: Call, agent: Agent, hook: Webhook
     return Placed(call, agent, hook, get_plan(account.plan).max_call_duration_minutes * 60)
 
 
-def _call(account_id: str, agent: Agent, number: PhoneNumber, from_number: str, to_number: str, direction: str,
-          now: datetime, **fields: object) -> Call:
-    return Call(
-        id=ids.new_id("call"), account_id=account_id, agent_id=agent.id, phone_number_id=number.id,
-        phone_number=number.phone_number, from_number=from_number, to_number=to_number, direction=direction,
-        type="pstn", status="in-progress", started_at=now, recording_available=False, **fields,
-    )
-
-
 async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: datetime) -> Placed:
     agent = await agents.get(session, account_id, req.agent_id)
     to_number = phones.require_e164(req.to_number, "toNumber")
@@ -51,22 +42,22 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
     if req.from_number_id is not None:
         matches = [n for n in attached if n.id == req.from_number_id]
         if not matches:
-            raise bad_request(f"Number '{req.from_number_id}' is not one of agent '{agent.id}''s active numbers.")
+            raise Refused(f"Number '{req.from_number_id}' is not one of agent '{agent.id}''s active numbers.")
         number = matches[0]
     elif attached:
         number = attached[0]
     else:
-        raise bad_request(f"Agent '{agent.id}' has no phone number to call from; buy or attach one first.")
+        raise Refused(f"Agent '{agent.id}' has no phone number to call from; buy or attach one first.")
     if to_number == number.phone_number:
-        raise bad_request("A call cannot be placed from a number to itself.")
+        raise Refused("A call cannot be placed from a number to itself.")
     hook = await webhooks.route(session, account_id, agent.id)
     hosted = bool(req.system_prompt) or agent.voice_mode == "hosted"
     if not hosted and hook is None:
-        raise bad_request(
+        raise Refused(
             f"Agent '{agent.id}' is in webhook mode and no webhook is configured for it or the project; "
             "set one (POST /v1/webhooks) or pass 'systemPrompt' for a hosted call."
         )
-    call = _call(account_id, agent, number, number.phone_number, to_number, "outbound", now,
+    call = calls.new_call(account_id, agent.id, number, number.phone_number, to_number, "outbound", now,
                  voice=req.voice or agent.voice, initial_greeting=req.initial_greeting,
                  system_prompt=req.system_prompt, variables=req.variables,
                  call_metadata={"recordingDisabled": True} if req.disable_recording else None)
@@ -83,10 +74,10 @@ async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) ->
     if number is None:
         raise not_found("Active phone number", dialed)
     if number.agent_id is None:
-        raise ApiError(400, f"Number {dialed} is not attached to an agent, so nobody would answer the call.")
+        raise Refused(f"Number {dialed} is not attached to an agent, so nobody would answer the call.")
     agent = await agents.get(session, number.account_id, number.agent_id)
     hook = await webhooks.route(session, number.account_id, agent.id)
-    call = _call(number.account_id, agent, number, caller, dialed, "inbound", now, voice=agent.voice)
+    call = calls.new_call(number.account_id, agent.id, number, caller, dialed, "inbound", now, voice=agent.voice)
     session.add(call)
     await session.flush()
     return await _placed(session, call, agent, hook)
@@ -99,7 +90,7 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
     """A browser call: registered with a short-lived access token until a client joins it."""
     agent = await agents.get(session, account_id, req.agent_id)
     if req.variables and agent.voice_mode != "hosted":
-        raise invalid("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
+        raise Invalid("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
     token = f"webtok_{ids.token(24)}"
     metadata = {"metadata": req.metadata, "accessToken": token,
                 "tokenExpiresAt": iso(now + timedelta(seconds=WEB_TOKEN_SECONDS))}
@@ -118,11 +109,11 @@ async def join_web(session: AsyncSession, call_id: str, token: str, now: datetim
         raise not_found("Web call", call_id)
     meta = call.call_metadata or {}
     if token != meta.get("accessToken"):
-        raise ApiError(401, "The access token does not belong to this web call.")
+        raise Unauthorized("The access token does not belong to this web call.")
     if call.status != "registered":
-        raise ApiError(409, f"Web call '{call_id}' was already joined (status {call.status}).")
+        raise Conflict(f"Web call '{call_id}' was already joined (status {call.status}).")
     if now > parse_iso(meta["tokenExpiresAt"]):
-        raise ApiError(410, f"The access token expired at {meta['tokenExpiresAt']} (tokens last "
+        raise Expired(f"The access token expired at {meta['tokenExpiresAt']} (tokens last "
                             f"{WEB_TOKEN_SECONDS} s on the emulator clock).")
     call.status = "in-progress"
     call.started_at = now

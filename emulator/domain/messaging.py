@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids, phones
 from emulator.domain import agents, numbers
 from emulator.domain.lookup import owned
-from emulator.errors import ApiError, bad_request, invalid, not_found
+from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Conversation, Message, PhoneNumber
 
 PREVIEW = 160
@@ -31,16 +32,22 @@ class Threaded:
     history: list[Message]
 
 
-async def _conversation(session: AsyncSession, number: PhoneNumber, participant: str, now: datetime) -> Conversation:
+HISTORY = 50  # the most a webhook's contextLimit can ask for
+
+
+async def open_conversation(session: AsyncSession, number: PhoneNumber, participant: str, now: datetime, *,
+                            conversation_id: str | None = None,
+                            state: dict[str, Any] | None = None) -> Conversation:
+    """The one conversation of (our number, participant), started now if there is none yet."""
     query = select(Conversation).where(
         Conversation.phone_number_id == number.id, Conversation.participant == participant
     )
     conversation = (await session.execute(query)).scalar_one_or_none()
     if conversation is None:
         conversation = Conversation(
-            id=ids.new_id("conv"), account_id=number.account_id, agent_id=number.agent_id,
+            id=conversation_id or ids.new_id("conv"), account_id=number.account_id, agent_id=number.agent_id,
             phone_number_id=number.id, phone_number=number.phone_number, participant=participant,
-            channel=channel_of(number), state=None, message_count=0, last_message_at=now, last_message_preview="",
+            channel=channel_of(number), state=state, message_count=0, last_message_at=now, last_message_preview="",
             created_at=now,
         )
         session.add(conversation)
@@ -49,27 +56,34 @@ async def _conversation(session: AsyncSession, number: PhoneNumber, participant:
     return conversation
 
 
-async def _thread(session: AsyncSession, number: PhoneNumber, participant: str, direction: str, body: str,
-                  media: list[str], now: datetime) -> Threaded:
-    conversation = await _conversation(session, number, participant, now)
+async def record(session: AsyncSession, number: PhoneNumber, participant: str, direction: str, body: str,
+                 media: list[str], at: datetime, *, message_id: str | None = None,
+                 conversation: Conversation | None = None, with_history: bool = True) -> Threaded:
+    """A message to or from `participant` on our `number`, threaded into their conversation.
+
+    Every message is written here (sent, received, or loaded from a fixture), so its channel always
+    follows the number's line type."""
+    conversation = conversation or await open_conversation(session, number, participant, at)
     inbound = direction == "inbound"
     message = Message(
-        id=ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
+        id=message_id or ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
         conversation_id=conversation.id, phone_number_id=number.id,
         from_number=participant if inbound else number.phone_number,
         to_number=number.phone_number if inbound else participant,
         body=body, direction=direction, status="received" if inbound else "sent", channel=channel_of(number),
-        media_urls=media or None, received_at=now,
+        media_urls=media or None, received_at=at,
     )
     session.add(message)
     conversation.message_count += 1
-    conversation.last_message_at = now
-    conversation.last_message_preview = body[:PREVIEW]
+    if at >= conversation.last_message_at or conversation.message_count == 1:
+        conversation.last_message_at = at
+        conversation.last_message_preview = body[:PREVIEW]
+    conversation.created_at = min(conversation.created_at, at)
     await session.flush()
     history = list((await session.execute(
         select(Message).where(Message.conversation_id == conversation.id)
-        .order_by(Message.received_at.desc(), Message.pk.desc()).limit(50)
-    )).scalars())
+        .order_by(Message.received_at.desc(), Message.pk.desc()).limit(HISTORY)
+    )).scalars()) if with_history else []
     return Threaded(message, conversation, number, history)
 
 
@@ -81,7 +95,7 @@ async def receive(session: AsyncSession, sender: str, to: str, body: str, media:
     number = await numbers.find_active(session, to)
     if number is None:
         raise not_found("Active phone number", to)
-    return await _thread(session, number, sender, "inbound", body, media, now)
+    return await record(session, number, sender, "inbound", body, media, now)
 
 
 async def _sending_number(session: AsyncSession, account_id: str, agent_id: str | None, number_id: str | None,
@@ -97,14 +111,14 @@ async def _sending_number(session: AsyncSession, account_id: str, agent_id: str 
         agent = await agents.get(session, account_id, agent_id)
         attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
         if not attached:
-            raise bad_request(f"Agent '{agent_id}' has no phone number to send from; attach or buy one first.")
+            raise Refused(f"Agent '{agent_id}' has no phone number to send from; attach or buy one first.")
         number = attached[0]
     else:
-        raise bad_request("Say which number sends the message: give 'agent_id', 'number_id' or 'from_number'.")
+        raise Refused("Say which number sends the message: give 'agent_id', 'number_id' or 'from_number'.")
     if number.status != "active":
-        raise bad_request(f"Number '{number.id}' is {number.status} and cannot send messages.")
+        raise Refused(f"Number '{number.id}' is {number.status} and cannot send messages.")
     if agent_id is not None and number.agent_id != agent_id:
-        raise bad_request(f"Number '{number.id}' is not attached to agent '{agent_id}'.")
+        raise Refused(f"Number '{number.id}' is not attached to agent '{agent_id}'.")
     return number
 
 
@@ -112,14 +126,14 @@ async def send(session: AsyncSession, account_id: str, *, agent_id: str | None, 
                from_number: str | None, to_number: str | None, body: str, media: list[str],
                now: datetime) -> Threaded:
     if to_number is None:
-        raise invalid("Field 'to_number' is required: the phone number to send the message to.")
+        raise Invalid("Field 'to_number' is required: the phone number to send the message to.")
     recipient = phones.normalize(to_number, "to_number")
     if not body.strip() and not media:
-        raise invalid("Field 'body' must not be empty unless 'media_urls' carries an attachment.")
+        raise Invalid("Field 'body' must not be empty unless 'media_urls' carries an attachment.")
     number = await _sending_number(session, account_id, agent_id, number_id, from_number)
     if recipient == number.phone_number:
-        raise ApiError(400, "A number cannot send a message to itself.")
-    return await _thread(session, number, recipient, "outbound", body, media, now)
+        raise Refused("A number cannot send a message to itself.")
+    return await record(session, number, recipient, "outbound", body, media, now)
 
 
 async def set_state(session: AsyncSession, account_id: str, conversation_id: str,

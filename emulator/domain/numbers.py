@@ -1,4 +1,4 @@
-"""Phone numbers: buying within the plan limit and balance, releasing, expiry, message history."""
+"""Phone numbers: buying within the plan limit and balance, releasing, expiry, iMessage contact cards."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from emulator.clock import parse_iso
 from emulator.domain import accounts
 from emulator.domain.lookup import owned
 from emulator.domain.paging import page
-from emulator.errors import ApiError, invalid
+from emulator.errors import Conflict, InsufficientBalance, Invalid, LimitReached, Refused, Unavailable
 from emulator.plans import Plan, get_plan
-from emulator.schemas import BuyNumber, UpdateNumber
 from emulator.store import Account, Agent, PhoneNumber
+from emulator.wire.numbers import BuyNumber, ContactCard, UpdateNumber
 
 
 def dollars(cents: int) -> str:
@@ -45,7 +45,7 @@ async def _unused_number(session: AsyncSession, country: str, area_code: str | N
         candidate = phones.generate(country, area_code)
         if await find_active(session, candidate) is None:
             return candidate
-    raise ApiError(503, f"No numbers are available in area code {area_code}; try another area code.")
+    raise Unavailable(f"No numbers are available in area code {area_code}; try another area code.")
 
 
 def _expiry(value: str | None, now: datetime) -> datetime | None:
@@ -54,9 +54,9 @@ def _expiry(value: str | None, now: datetime) -> datetime | None:
     try:
         when = parse_iso(value)
     except (ValueError, OverflowError):
-        raise invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
+        raise Invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
     if when <= now:
-        raise invalid("Field 'expiresAt' must be in the future.")
+        raise Invalid("Field 'expiresAt' must be in the future.")
     return when
 
 
@@ -64,7 +64,7 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
     """Check limit and balance, then provision, in the caller's (serialised) write transaction."""
     country = req.country.upper()
     if country not in phones.COUNTRIES:
-        raise invalid(f"Field 'country' must be US or CA (got {req.country!r}).")
+        raise Invalid(f"Field 'country' must be US or CA (got {req.country!r}).")
     if req.area_code is not None:
         phones.check_area_code(req.area_code, country)
     expires_at = _expiry(req.expires_at, now)
@@ -75,26 +75,41 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
     used = await slots_used(session, account, plan)
     if used >= plan.number_limit:
         kind = "lifetime " if plan.lifetime_number_limit else ""
-        raise ApiError(
-            403,
+        raise LimitReached(
             f"Number limit reached: the {plan.name} plan allows {plan.number_limit} {kind}phone "
             f"number{'s' if plan.number_limit != 1 else ''} and this account has used {used}. "
             "Upgrade the plan to buy more.",
         )
     if account.balance_cents < plan.number_price_cents:
-        raise ApiError(
-            402,
+        raise InsufficientBalance(
             f"Insufficient balance: a number costs {dollars(plan.number_price_cents)} on the {plan.name} plan "
             f"and the balance is {dollars(account.balance_cents)}. Add credits to buy a number.",
         )
-    number = PhoneNumber(
-        id=ids.new_id("pn"), account_id=account_id, agent_id=req.agent_id,
-        phone_number=await _unused_number(session, country, req.area_code), country=country, status="active",
-        type=req.type or "sms", external_id=req.external_id, expires_at=expires_at,
-        attached_at=now if req.agent_id else None, created_at=now,
-    )
+    number = await add(session, account_id, await _unused_number(session, country, req.area_code), now,
+                       country=country, kind=req.type or "sms", agent_id=req.agent_id, external_id=req.external_id,
+                       expires_at=expires_at)
     account.balance_cents -= plan.number_price_cents
     account.numbers_bought += 1
+    await session.flush()
+    return number
+
+
+async def add(session: AsyncSession, account_id: str, e164: str, now: datetime, *, country: str | None = None,
+              kind: str = "sms", agent_id: str | None = None, external_id: str | None = None,
+              expires_at: datetime | None = None, status: str = "active", number_id: str | None = None) -> PhoneNumber:
+    """Provision a number for the account (no limit or price: `buy` checks those; fixtures call this directly).
+
+    An active number is unique across the emulator: a number another account holds is a conflict."""
+    if status == "active" and await find_active(session, e164) is not None:
+        raise Conflict(f"Phone number {e164} is already active in another account.")
+    number = PhoneNumber(
+        id=number_id or ids.new_id("pn"), account_id=account_id, agent_id=agent_id, phone_number=e164,
+        country=country or phones.country_of(e164), status=status, type=kind, external_id=external_id,
+        expires_at=expires_at, attached_at=now if agent_id else None, created_at=now,
+        released_at=now if status == "released" else None,
+    )
+    if status == "released":
+        number.agent_id, number.attached_at = None, None
     session.add(number)
     await session.flush()
     return number
@@ -119,7 +134,7 @@ def _release(number: PhoneNumber, now: datetime) -> None:
 async def release(session: AsyncSession, account_id: str, number_id: str, now: datetime) -> PhoneNumber:
     number = await owned(session, PhoneNumber, account_id, number_id)
     if number.status == "released":
-        raise ApiError(400, f"Number '{number_id}' was already released; releasing is irreversible.")
+        raise Refused(f"Number '{number_id}' was already released; releasing is irreversible.")
     _release(number, now)
     await session.flush()
     return number
@@ -129,7 +144,7 @@ async def update_number(session: AsyncSession, account_id: str, number_id: str, 
                         now: datetime) -> PhoneNumber:
     number = await owned(session, PhoneNumber, account_id, number_id)
     if number.status == "released":
-        raise ApiError(400, f"Number '{number_id}' is released and can no longer be changed.")
+        raise Refused(f"Number '{number_id}' is released and can no longer be changed.")
     fields = req.model_fields_set
     if "external_id" in fields:
         number.external_id = req.external_id
@@ -161,3 +176,23 @@ async def imessage_line(session: AsyncSession, account_id: str) -> PhoneNumber |
     query = select(PhoneNumber).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active",
                                       PhoneNumber.type == "imessage")
     return (await session.execute(query.limit(1))).scalars().first()
+
+
+async def get(session: AsyncSession, account_id: str, number_id: str) -> PhoneNumber:
+    return await owned(session, PhoneNumber, account_id, number_id)
+
+
+async def set_contact_card(session: AsyncSession, account_id: str, number_id: str,
+                           card: ContactCard) -> dict[str, Any]:
+    if not (card.first_name or card.display_name):
+        raise Invalid("A contact card needs 'firstName' or 'displayName'.")
+    number = await get(session, account_id, number_id)
+    if number.status != "active":
+        raise Refused(f"Number '{number.id}' is {number.status}; its contact card cannot change.")
+    number.contact_card = card.model_dump(by_alias=True, exclude_none=True)
+    return number.contact_card
+
+
+async def remove_contact_card(session: AsyncSession, account_id: str, number_id: str) -> None:
+    number = await get(session, account_id, number_id)
+    number.contact_card = None

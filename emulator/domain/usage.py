@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.clock import iso
 from emulator.domain import accounts
 from emulator.domain.numbers import slots_used
-from emulator.plans import get_plan
-from emulator.store import Agent, Call, Delivery, Message, PhoneNumber
+from emulator.errors import Invalid
+from emulator.plans import Plan, get_plan
+from emulator.store import Account, Agent, Call, Delivery, Message, PhoneNumber
 
 # (model, timestamp column) of each counted kind of row.
 _KINDS = {
@@ -51,38 +52,54 @@ def add_months(start: datetime, months: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1)
 
 
-async def summary(session: AsyncSession, account_id: str, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Summary:
+    account: Account
+    plan: Plan
+    used: int  # number slots that count against the plan
+    counts: dict[str, int]  # "{kind}" totals and "{kind}:{window}" counts (kinds: messages, calls)
+    seconds_30d: int
+    segments_30d: int
+    deliveries: dict[str, int]  # total, success, failed
+    period_start: datetime
+    period_end: datetime
+    now: datetime
+
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+async def summary(session: AsyncSession, account_id: str, now: datetime) -> Summary:
     account = await accounts.get(session, account_id)
     plan = get_plan(account.plan)
     used = await slots_used(session, account, plan)
-    windows = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7), "30d": now - timedelta(days=30)}
-    stats: dict[str, int] = {}
-    for kind, label in (("messages", "Messages"), ("calls", "Calls")):
-        stats[f"total{label}"] = await _count(session, kind, account_id)
-        for window, since in windows.items():
-            stats[f"{kind}Last{window}"] = await _count(session, kind, account_id, since)
+    counts: dict[str, int] = {}
+    for kind in ("messages", "calls"):
+        counts[kind] = await _count(session, kind, account_id)
+        for window, span in WINDOWS.items():
+            counts[f"{kind}:{window}"] = await _count(session, kind, account_id, now - span)
+    since = now - WINDOWS["30d"]
     seconds = (await session.execute(
         select(func.coalesce(func.sum(Call.duration_seconds), 0))
-        .where(Call.account_id == account_id, Call.started_at >= windows["30d"])
+        .where(Call.account_id == account_id, Call.started_at >= since)
     )).scalar_one()
     bodies = (await session.execute(
-        select(Message.body).where(Message.account_id == account_id, Message.received_at >= windows["30d"])
+        select(Message.body).where(Message.account_id == account_id, Message.received_at >= since)
     )).scalars()
-    stats["minutesLast30d"] = math.ceil(seconds / 60)
-    stats["smsSegmentsLast30d"] = sum(_segments(body) for body in bodies)
-    stats["totalWebhookDeliveries"] = await _count(session, "webhooks", account_id)
-    stats["successfulWebhookDeliveries"] = await _count(session, "webhooks", account_id, status="success")
-    stats["failedWebhookDeliveries"] = await _count(session, "webhooks", account_id, status="failed")
+    deliveries = {"total": await _count(session, "webhooks", account_id),
+                  "success": await _count(session, "webhooks", account_id, status="success"),
+                  "failed": await _count(session, "webhooks", account_id, status="failed")}
     start = month_start(now.date())
-    return {
-        "plan": {"name": plan.name, "numberLimit": plan.number_limit, "limits": plan.limits()},
-        "numbers": {"used": used, "limit": plan.number_limit, "remaining": max(plan.number_limit - used, 0)},
-        "stats": stats,
-        "balanceCents": account.balance_cents,
-        "periodStart": iso(start),
-        "periodEnd": iso(add_months(start, 1)),
-        "reportGeneratedAt": iso(now),
-    }
+    return Summary(account, plan, used, counts, int(seconds), sum(_segments(body) for body in bodies), deliveries,
+                   start, add_months(start, 1), now)
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str  # a date (YYYY-MM-DD) or a month (YYYY-MM)
+    messages: int
+    calls: int
+    webhooks: int
 
 
 async def _timestamps(session: AsyncSession, account_id: str, since: datetime) -> dict[str, list[datetime]]:
@@ -93,29 +110,31 @@ async def _timestamps(session: AsyncSession, account_id: str, since: datetime) -
     return out
 
 
-async def daily(session: AsyncSession, account_id: str, days: int, now: datetime) -> list[dict[str, Any]]:
+async def daily(session: AsyncSession, account_id: str, days: int, now: datetime) -> list[Point]:
     first = now.date() - timedelta(days=days - 1)
     stamps = await _timestamps(session, account_id, datetime(first.year, first.month, first.day))
-    counts = {kind: Counter(ts.date() for ts in values) for kind, values in stamps.items()}
-    out = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        out.append({"date": day.isoformat(), **{kind: counts[kind][day] for kind in _KINDS}})
-    return out
+    counts = {kind: Counter(ts.date().isoformat() for ts in values) for kind, values in stamps.items()}
+    labels = [(first + timedelta(days=offset)).isoformat() for offset in range(days)]
+    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
 
 
-async def monthly(session: AsyncSession, account_id: str, months: int, now: datetime) -> list[dict[str, Any]]:
+async def monthly(session: AsyncSession, account_id: str, months: int, now: datetime) -> list[Point]:
     first = add_months(month_start(now.date()), -(months - 1))
     stamps = await _timestamps(session, account_id, first)
     counts = {kind: Counter(ts.strftime("%Y-%m") for ts in values) for kind, values in stamps.items()}
-    out = []
-    for offset in range(months):
-        label = add_months(first, offset).strftime("%Y-%m")
-        out.append({"month": label, **{kind: counts[kind][label] for kind in _KINDS}})
-    return out
+    labels = [add_months(first, offset).strftime("%Y-%m") for offset in range(months)]
+    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
 
 
-async def by_number(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class NumberActivity:
+    number: PhoneNumber
+    agent_name: str | None
+    messages: int
+    calls: int
+
+
+async def by_number(session: AsyncSession, account_id: str) -> list[NumberActivity]:
     """Every number the account has had, with its message and call counts and linked agent."""
     numbers = list((await session.execute(
         select(PhoneNumber).where(PhoneNumber.account_id == account_id).order_by(PhoneNumber.pk)
@@ -128,11 +147,17 @@ async def by_number(session: AsyncSession, account_id: str) -> list[dict[str, An
     calls = dict((await session.execute(
         select(Call.phone_number_id, func.count()).where(Call.account_id == account_id).group_by(Call.phone_number_id)
     )).all())
-    return [{
-        "numberId": n.id, "phoneNumber": n.phone_number, "country": n.country, "status": n.status,
-        "agentId": n.agent_id, "agentName": agents.get(n.agent_id) if n.agent_id else None,
-        "messages": messages.get(n.id, 0), "calls": calls.get(n.id, 0),
-    } for n in numbers]
+    return [NumberActivity(n, agents.get(n.agent_id) if n.agent_id else None, messages.get(n.id, 0),
+                        calls.get(n.id, 0)) for n in numbers]
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name, refused with a sentence when there is none of that name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"Query parameter 'tz' must be an IANA time zone, like America/New_York (got {name!r}).") \
+            from None
 
 
 def period_window(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -151,7 +176,17 @@ def period_window(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
     return start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)
 
 
-async def by_agent(session: AsyncSession, account_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AgentActivity:
+    agent_id: str | None
+    agent_name: str
+    messages: int
+    calls: int
+    seconds: int
+    orphan: bool
+
+
+async def by_agent(session: AsyncSession, account_id: str, start: datetime, end: datetime) -> list[AgentActivity]:
     """Messages, completed calls and call seconds per agent; rows with no agent are "Unassigned"."""
     agents = dict((await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id))).all())
     messages = dict((await session.execute(
@@ -170,7 +205,6 @@ async def by_agent(session: AsyncSession, account_id: str, start: datetime, end:
     for agent_id in keys:
         count, seconds = calls.get(agent_id, (0, 0))
         orphan = agent_id is None or agent_id not in agents
-        out.append({"agentId": agent_id, "agentName": agents.get(agent_id, "Unassigned") if agent_id else "Unassigned",
-                    "messages": messages.get(agent_id, 0), "calls": count, "totalSeconds": int(seconds),
-                    "isOrphan": orphan})
+        name = agents.get(agent_id, "Unassigned") if agent_id else "Unassigned"
+        out.append(AgentActivity(agent_id, name, messages.get(agent_id, 0), count, int(seconds), orphan))
     return out

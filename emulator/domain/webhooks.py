@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
-from emulator.errors import ApiError, invalid
-from emulator.schemas import SetWebhook
+from emulator.errors import Invalid, NotFound, Refused
 from emulator.store import Webhook
 
 DEFAULT_CONTEXT_LIMIT = 10
@@ -23,9 +22,9 @@ def check_url(url: str) -> str:
         parts = urlsplit(url.strip())
         host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed authority
     except ValueError:
-        raise invalid(f"Field 'url' is not a valid URL (got {url!r}).") from None
+        raise Invalid(f"Field 'url' is not a valid URL (got {url!r}).") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or not host:
-        raise invalid(f"Field 'url' must be an absolute http:// or https:// URL (got {url!r}).")
+        raise Invalid(f"Field 'url' must be an absolute http:// or https:// URL (got {url!r}).")
     return url.strip()
 
 
@@ -35,22 +34,23 @@ async def find(session: AsyncSession, account_id: str, agent_id: str | None) -> 
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def put(session: AsyncSession, account_id: str, agent_id: str | None, req: SetWebhook,
-              now: datetime) -> Webhook:
-    """Create or update; a new secret every time, the ID kept across updates."""
-    url = check_url(req.url)
+async def put(session: AsyncSession, account_id: str, agent_id: str | None, url: str, now: datetime, *,
+              context_limit: int | None = None, timeout: int | None = None, hook_id: str | None = None,
+              secret: str | None = None) -> Webhook:
+    """Create or update; a new secret every time (unless one is given), the ID kept across updates."""
+    url = check_url(url)
     hook = await find(session, account_id, agent_id)
     if hook is None:
-        hook = Webhook(id=ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,
+        hook = Webhook(id=hook_id or ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,
                        context_limit=DEFAULT_CONTEXT_LIMIT, timeout=DEFAULT_TIMEOUT)
         session.add(hook)
     hook.url = url
-    hook.secret = ids.new_secret()
+    hook.secret = secret or ids.new_secret()
     hook.status = "active"
-    if req.context_limit is not None:
-        hook.context_limit = req.context_limit
-    if req.timeout is not None:
-        hook.timeout = req.timeout
+    if context_limit is not None:
+        hook.context_limit = context_limit
+    if timeout is not None:
+        hook.timeout = timeout
     hook.updated_at = now
     await session.flush()
     return hook
@@ -60,7 +60,7 @@ async def remove(session: AsyncSession, account_id: str, agent_id: str | None) -
     hook = await find(session, account_id, agent_id)
     if hook is None:
         where = "this account" if agent_id is None else f"agent '{agent_id}'"
-        raise ApiError(404, f"No webhook is configured for {where}.")
+        raise NotFound(f"No webhook is configured for {where}.")
     await session.delete(hook)
     await session.flush()
     return hook
@@ -73,3 +73,12 @@ async def route(session: AsyncSession, account_id: str, agent_id: str | None) ->
         if hook is not None:
             return hook
     return await find(session, account_id, None)
+
+
+async def required(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook:
+    """The webhook a test send goes to (the agent's own, or the project's): refused when none is set."""
+    hook = await find(session, account_id, agent_id)
+    if hook is None:
+        where = "this project (POST /v1/webhooks)" if agent_id is None else f"agent '{agent_id}'"
+        raise Refused(f"No webhook is configured for {where}; set one before sending a test event.")
+    return hook

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from emulator.calls.script import parse_turns
-from emulator.errors import ApiError
-from emulator.schemas import CreateAgent
+from emulator.errors import Problem
 from emulator.validation import describe
+from emulator.wire.agents import CreateAgent
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -151,7 +151,7 @@ def build(data: Any, source: str) -> Loaded:
         script = _strip_expects(scenario.turns, "turns", expects)
         try:
             parse_turns(script)
-        except ApiError as exc:
+        except Problem as exc:
             raise ScenarioError(exc.detail) from None
         fixture_agent, fields = None, {}
         agent = scenario.agent or {}

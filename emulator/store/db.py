@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from emulator.store.models import Account, Base
+from emulator.store.models import Base
 
 MEMORY = ":memory:"
 
@@ -133,22 +133,11 @@ class Store:
                 self._cache.clear()
             self._cache[key] = (version, value)
 
-    async def wipe(self, account_ids: list[str] | None = None) -> None:
-        """Delete every row (or every row of the given accounts, the accounts included)."""
+    async def wipe(self) -> None:
+        """Delete every row of every table."""
         async with self.write() as session:
-            if account_ids is None:
-                for table in reversed(Base.metadata.sorted_tables):
-                    await session.execute(delete(table))
-            else:
-                await delete_accounts(session, account_ids)
-
-
-async def delete_accounts(session: AsyncSession, account_ids: list[str]) -> None:
-    for table in reversed(Base.metadata.sorted_tables):
-        column = table.c.get("account_id")
-        if column is not None:
-            await session.execute(delete(table).where(column.in_(account_ids)))
-    await session.execute(delete(Account).where(Account.id.in_(account_ids)))
+            for table in reversed(Base.metadata.sorted_tables):
+                await session.execute(delete(table))
 
 
 class InlineSession:

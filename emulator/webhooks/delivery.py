@@ -1,19 +1,25 @@
-"""Delivering events: routed, signed, logged, retried on the emulator's clock.
+"""Delivering events: routed, signed (faults included), sent, logged, retried on the emulator's clock.
 
-A delivery row is written in the same transaction as the thing that caused it
-(`prepare`), and attempted in a background task after that transaction commits
-(`launch`), so an API call never waits on a webhook target. Failed non-voice
-deliveries are retried on `RETRY_SCHEDULE`, measured on the emulator's clock, so
-a test moves the clock instead of sleeping.
+Every delivery goes through here, voice turns too.
+
+Events: a delivery row is written in the same transaction as the thing that caused it (`prepare`), and
+attempted in a background task after that transaction commits (`launch`), so an API call never waits on
+a webhook target. Failed deliveries are retried on `RETRY_SCHEDULE`, measured on the emulator's clock,
+so a test moves the clock instead of sleeping.
+
+Voice turns: the call engine asks for an attempt (`voice_attempt`), sends it (`send_voice`, which the
+engine may cancel when the call is ended) and has it logged (`record_voice`); the row is written with
+the call's other rows. A voice turn is never retried: a late turn is silence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +29,9 @@ from emulator.clock import Clock
 from emulator.domain import webhooks
 from emulator.faults import FaultBook
 from emulator.store import Delivery, Store, Webhook
-from emulator.webhooks import events
 from emulator.webhooks.transport import Outcome, Transport
+from emulator.webhooks.voice import TurnReply, TurnRequest, webhook_turn
+from emulator.wire import events
 
 log = logging.getLogger("emulator.webhooks")
 
@@ -32,17 +39,46 @@ log = logging.getLogger("emulator.webhooks")
 RETRY_SCHEDULE = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(RETRY_SCHEDULE)
 NO_WEBHOOK = "No webhook is configured for this agent or project; the event was recorded as undeliverable."
+NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the caller heard silence."
+
+VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
+
+
+class Target(Protocol):
+    """Where a delivery goes: a webhook row, or the engine's read-only view of one."""
+
+    id: str
+    url: str
+    secret: str
+    timeout: int
+    context_limit: int
+
+
+def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[dict[str, Any]]:
+    """The tail of the history the target asked for (its `contextLimit`), current item last."""
+    limit = hook.context_limit if hook is not None else 0
+    return (history or [])[-limit:] if limit > 0 else []
+
+
+@dataclass
+class VoiceAttempt:
+    delivery: Delivery
+    request: TurnRequest | None  # None when there is nowhere to send the turn
 
 
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
-                 faults: FaultBook | None = None) -> None:
+                 faults: FaultBook | None = None, voice: VoiceSender | None = None) -> None:
         self.store = store
         self.clock = clock
         self.transport = transport or Transport()
         self.faults = faults or FaultBook()
+        self.voice: VoiceSender = voice or self._post_voice
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
+
+    async def _post_voice(self, request: TurnRequest) -> TurnReply:
+        return await webhook_turn(self.transport, request)
 
     async def prepare(
         self, session: AsyncSession, account_id: str, agent_id: str | None, event: str, channel: str | None,
@@ -54,9 +90,8 @@ class Deliverer:
         now = self.clock.now()
         if hook is None and not routed:
             hook = await webhooks.route(session, account_id, agent_id)
-        limit = hook.context_limit if hook is not None else 0
-        recent = (history or [])[-limit:] if limit > 0 else []
-        payload = events.envelope(event, channel or "", agent_id, data, now, history=recent, state=state, test=test)
+        payload = events.envelope(event, channel or "", agent_id, data, now, history=recent(history, hook),
+                                  state=state, test=test)
         row = Delivery(
             id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=message_id,
             webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type=event,
@@ -65,6 +100,41 @@ class Deliverer:
         )
         session.add(row)
         await session.flush()
+        return row
+
+    def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,
+                      data: dict[str, Any], history: list[dict[str, Any]], at: datetime,
+                      cut_after_first: bool) -> VoiceAttempt:
+        """A voice turn's signed request (faults applied) and its delivery row, not yet sent or written."""
+        body = events.encode(events.envelope("agent.message", "voice", agent_id, data, at,
+                                             history=recent(history, hook)))
+        row = Delivery(
+            id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=call_id,
+            webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type="agent.message",
+            channel="voice", payload=body, attempt_count=0, test=False, created_at=self.clock.now(),
+        )
+        if hook is None:
+            return VoiceAttempt(row, None)
+        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message")
+        return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
+                                             headers, delay))
+
+    async def send_voice(self, attempt: VoiceAttempt) -> TurnReply:
+        if attempt.request is None:
+            return TurnReply(error=NO_VOICE_WEBHOOK)
+        return await self.voice(attempt.request)
+
+    def record_voice(self, attempt: VoiceAttempt, reply: TurnReply) -> Delivery:
+        """Log the turn's one attempt on its row (the engine writes the row with the call's others)."""
+        row = attempt.delivery
+        if attempt.request is not None:
+            row.attempt_count = 1
+            row.last_attempt_at = self.clock.now()
+        row.status = "success" if reply.ok and attempt.request is not None else "failed"
+        row.http_status = reply.http_status
+        row.error_message = reply.error
+        row.response_body = reply.body
+        row.latency_ms = reply.latency_ms
         return row
 
     def launch(self, rows: Iterable[Delivery]) -> None:
@@ -124,9 +194,7 @@ class Deliverer:
                           response_body=outcome.snippet, latency_ms=outcome.latency_ms)
         else:
             values["error_message"] = error
-        # Voice turns are never retried (a late turn is silence), nor are test sends.
-        voice_turn = row.channel == "voice" and row.event_type == "agent.message"
-        retryable = outcome is not None and not row.test and not voice_turn
+        retryable = outcome is not None and not row.test  # test sends are answered at once, never retried
         if outcome is not None and outcome.ok:
             values.update(status="success", next_retry_at=None)
         elif retryable and attempts < MAX_ATTEMPTS:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.clock import iso
 from emulator.domain.paging import page
 from emulator.store import Delivery
-
-STATUSES = ("success", "failed", "pending")
 
 
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int, *, since: datetime | None = None,
@@ -26,39 +23,53 @@ async def list_page(session: AsyncSession, account_id: str, limit: int, offset: 
     return await page(session, query.order_by(Delivery.created_at.desc(), Delivery.pk.desc()), limit, offset)
 
 
-def _rate(success: int, failed: int) -> float:
-    """Percentage of finished deliveries that succeeded (pending ones are not counted)."""
-    done = success + failed
-    return round(100.0 * success / done, 2) if done else 0.0
+@dataclass
+class Counts:
+    total: int = 0
+    success: int = 0
+    failed: int = 0
+    pending: int = 0
+
+    def add(self, status: str, count: int = 1) -> None:
+        self.total += count
+        setattr(self, status, getattr(self, status) + count)
+
+    @property
+    def success_rate(self) -> float:
+        """Percentage of finished deliveries that succeeded (pending ones are not counted)."""
+        done = self.success + self.failed
+        return round(100.0 * self.success / done, 2) if done else 0.0
 
 
-async def stats(session: AsyncSession, account_id: str, hours: int, now: datetime) -> dict[str, Any]:
+@dataclass
+class Stats:
+    hours: int
+    totals: Counts
+    by_event: dict[str, Counts]
+    by_hour: list[tuple[datetime, Counts]]
+
+
+async def stats(session: AsyncSession, account_id: str, hours: int, now: datetime) -> Stats:
     since = now - timedelta(hours=hours)
     rows = (await session.execute(
         select(Delivery.event_type, Delivery.status, Delivery.created_at)
         .where(Delivery.account_id == account_id, Delivery.created_at >= since)
     )).all()
-    totals = dict.fromkeys(STATUSES, 0)
-    by_event: dict[str, dict[str, int]] = defaultdict(lambda: {"total": 0, **dict.fromkeys(STATUSES, 0)})
-    by_hour: dict[datetime, dict[str, int]] = defaultdict(lambda: {"total": 0, **dict.fromkeys(STATUSES, 0)})
+    totals = Counts()
+    by_event: dict[str, Counts] = defaultdict(Counts)
+    by_hour: dict[datetime, Counts] = defaultdict(Counts)
     for event_type, status, created_at in rows:
-        totals[status] += 1
-        for bucket in (by_event[event_type], by_hour[created_at.replace(minute=0, second=0, microsecond=0)]):
-            bucket["total"] += 1
-            bucket[status] += 1
-    return {
-        "total": len(rows),
-        **totals,
-        "successRate": _rate(totals["success"], totals["failed"]),
-        "byEventType": dict(by_event),
-        "byHour": [{"hour": iso(hour), **counts} for hour, counts in sorted(by_hour.items())],
-        "hours": hours,
-    }
+        totals.add(status)
+        by_event[event_type].add(status)
+        by_hour[created_at.replace(minute=0, second=0, microsecond=0)].add(status)
+    return Stats(hours, totals, dict(by_event), sorted(by_hour.items()))
 
 
-async def all_time(session: AsyncSession, account_id: str) -> dict[str, Any]:
+async def all_time(session: AsyncSession, account_id: str) -> Counts:
     rows = (await session.execute(
         select(Delivery.status, func.count()).where(Delivery.account_id == account_id).group_by(Delivery.status)
     )).all()
-    counts = dict.fromkeys(STATUSES, 0) | {status: count for status, count in rows}
-    return {"total": sum(counts.values()), **counts, "successRate": _rate(counts["success"], counts["failed"])}
+    counts = Counts()
+    for status, count in rows:
+        counts.add(status, count)
+    return counts

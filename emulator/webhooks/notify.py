@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator.domain import webhooks
 from emulator.domain.messaging import Threaded
 from emulator.store import Delivery
-from emulator.webhooks import events
 from emulator.webhooks.delivery import Deliverer
+from emulator.wire import events
 
 INBOUND_SMS_EVENTS = ("agent.message", "message.received")
 OUTBOUND_SMS_EVENTS = ("message.sent",)
@@ -17,8 +17,8 @@ OUTBOUND_SMS_EVENTS = ("message.sent",)
 async def sms(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -> list[Delivery]:
     message = threaded.message
     names = INBOUND_SMS_EVENTS if message.direction == "inbound" else OUTBOUND_SMS_EVENTS
-    data = events.sms_data(message, threaded.number)
-    history = events.sms_history(threaded.history, 50)
+    data = events.message_data(message, threaded.number)
+    history = events.message_history(threaded.history)
     hook = await webhooks.route(session, message.account_id, message.agent_id)  # both events go to one place
     rows = []
     for name in names:

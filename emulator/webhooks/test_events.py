@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids
 from emulator.clock import iso
 from emulator.domain import agents
-from emulator.schemas import WebhookTest
 from emulator.store import Agent
-from emulator.webhooks import events
+from emulator.wire import events
+from emulator.wire.webhooks import WebhookTest
 
 TEST_SENDER = "+15555550100"
 TEST_MESSAGE = "This is a test webhook from AgentPhone."

@@ -1,0 +1,261 @@
+"""The HTTP layer every endpoint shares: errors to status codes, authentication, body and query parsing,
+JSON responses."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from emulator.clock import parse_iso
+from emulator.context import Emulator
+from emulator.domain import accounts
+from emulator.errors import (
+    Conflict,
+    Expired,
+    Forbidden,
+    Injected,
+    InsufficientBalance,
+    Invalid,
+    LimitReached,
+    Malformed,
+    NotFound,
+    Problem,
+    RateLimited,
+    Refused,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from emulator.validation import describe, structured
+
+M = TypeVar("M", bound=BaseModel)
+
+# Each kind of problem and the status it answers with: the one place statuses are decided.
+STATUS: dict[type[Problem], int] = {
+    Malformed: 400,
+    Refused: 400,
+    Unauthorized: 401,
+    InsufficientBalance: 402,
+    LimitReached: 403,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Expired: 410,
+    TooLarge: 413,
+    Invalid: 422,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+
+
+def status_of(problem: Problem) -> int:
+    if isinstance(problem, Injected):
+        return problem.status
+    for kind in type(problem).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]  # type: ignore[index]
+    return 400
+
+
+def error_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+async def on_problem(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    headers = dict(exc.headers)
+    if isinstance(exc, Unauthorized):
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return error_response(status_of(exc), exc.detail, headers, **exc.extra)
+
+
+def emu(request: Request) -> Emulator:
+    return request.app.state.emulator  # type: ignore[no-any-return]
+
+
+def respond(data: Any, status: int = 200) -> Response:
+    return JSONResponse(data, status_code=status)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+# --- who is calling ------------------------------------------------------------------------------------
+
+
+def key_from_header(header: str | None) -> str:
+    """The API key of an `Authorization: Bearer <key>` header."""
+    if header is None or not header.strip():
+        raise Unauthorized("Missing API key: send an 'Authorization: Bearer <your API key>' header.")
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized(f"The Authorization header must use the Bearer scheme, not '{scheme}'.")
+    key = key.strip()
+    if not key:
+        raise Unauthorized("The Authorization header has an empty API key after 'Bearer'.")
+    return checked_key(key)
+
+
+def checked_key(key: str) -> str:
+    """A key given anywhere (header, control route, fixture), refused unless it has the real shape."""
+    if not accounts.is_key(key):
+        raise Unauthorized("Invalid API key: AgentPhone keys look like sk_live_... or sk_test_....")
+    return key
+
+
+async def authenticate(request: Request, *, scoped: bool = True) -> str:
+    """The account ID behind the request's bearer key (created on first use unless keys are strict).
+
+    With `X-Sub-Account-Id` (and `scoped`), the ID of that sub-account of the key's account instead.
+    """
+    account_id = await _key_account(request)
+    sub_id = request.headers.get("x-sub-account-id") if scoped else None
+    if sub_id:
+        async with emu(request).store.read() as session:
+            owner = await accounts.parent_of(session, sub_id)
+        if owner != account_id:
+            raise NotFound(f"Sub-account '{sub_id}' was not found for this API key.")
+        return sub_id
+    return account_id
+
+
+async def _key_account(request: Request) -> str:
+    state = emu(request)
+    key = key_from_header(request.headers.get("authorization"))
+    if state.limiter is not None:
+        wait = state.limiter.retry_after(key)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
+                              f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
+    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.api else None
+    if fault is not None:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        raise Injected(fault.status, f"Injected fault: this request was made to answer {fault.status} "
+                                     "(POST /_emulator/faults).", headers=headers)
+    account_id = state.key_cache.get(key)
+    if account_id is None:
+        settings = state.settings
+        if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
+            raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
+                               "neither this key nor a fixture that defines it.")
+        account_id = (await state.account_of(key)).id
+        state.key_cache[key] = account_id
+    return account_id
+
+
+# --- bodies --------------------------------------------------------------------------------------------
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused when it is over the size limit."""
+    limit = emu(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    too_large = f"The request body is larger than the {limit // 1024} KiB limit."
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(too_large)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON (None when empty), refusing oversized and malformed bodies before anything else."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise Malformed("The request body is not acceptable JSON: it is nested too deeply.") from None
+
+
+async def read_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    """The body as a JSON object (`{}` for an empty optional body)."""
+    data = await read_json(request)
+    if data is None:
+        if not optional:
+            raise Malformed("The request body is empty; send a JSON object.")
+        return {}
+    if not isinstance(data, dict):
+        raise Malformed(f"The request body must be a JSON object, not a JSON {json_kind(data)}.")
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    """Validate a JSON object against a request model (camelCase names, documented ranges)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(describe(exc), extra={"errors": structured(exc)}) from None
+
+
+async def parse(request: Request, model: type[M], *, optional: bool = False) -> M:
+    return validate(model, await read_object(request, optional=optional))
+
+
+def json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "value")
+
+
+# --- query parameters ----------------------------------------------------------------------------------
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"Query parameter '{name}' must be an integer (got {raw!r}).") from None
+    if not low <= value <= high:
+        raise Invalid(f"Query parameter '{name}' must be between {low} and {high} (got {value}).")
+    return value
+
+
+def query_optional_int(request: Request, name: str, low: int, high: int) -> int | None:
+    if not request.query_params.get(name):
+        return None
+    return query_int(request, name, 0, low, high)
+
+
+def query_time(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_iso(raw)
+    except (ValueError, OverflowError):
+        raise Invalid(f"Query parameter '{name}' must be an ISO-8601 timestamp (got {raw!r}).") from None
+
+
+def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if raw not in choices:
+        raise Invalid(f"Query parameter '{name}' must be one of {', '.join(choices)} (got {raw!r}).")
+    return raw
+
+
+def paging(request: Request, default: int = 20, maximum: int = 100) -> tuple[int, int]:
+    return query_int(request, "limit", default, 1, maximum), query_int(request, "offset", 0, 0, 1_000_000)
+
+
+def path_param(request: Request, name: str) -> str:
+    return str(request.path_params[name])

@@ -1,0 +1,126 @@
+"""Health, the emulator clock, reset, and the accounts behind keys."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator import __version__
+from emulator.api.common import checked_key, emu, parse, path_param, respond
+from emulator.api.routing import Resource, get, patch, post, put
+from emulator.clock import parse_iso
+from emulator.domain import accounts
+from emulator.errors import Invalid, NotFound
+from emulator.maintenance import sweep
+from emulator.plans import PLANS
+from emulator.wire import control as wire
+
+# Timestamps near the end of year 9999 overflow date arithmetic (usage windows, month ends).
+LATEST = datetime(9000, 1, 1)
+# The largest integer SQLite stores.
+MAX_BALANCE_CENTS = 2**63 - 1
+
+
+async def health(request: Request) -> Response:
+    state = emu(request)
+    return respond(wire.health(__version__, time.monotonic() - state.started_monotonic, state.store.label,
+                               state.clock.now()))
+
+
+async def get_clock(request: Request) -> Response:
+    clock = emu(request).clock
+    return respond(wire.clock(clock.now(), clock.offset_seconds))
+
+
+def _target(current: datetime, change: wire.ClockChange) -> datetime:
+    """Where a clock change moves the clock to (forward only, and not past LATEST)."""
+    if (change.advance is None) == (change.set is None):
+        raise Invalid("Send exactly one of 'advance' (seconds, at least 0) or 'set' (an ISO-8601 time).")
+    if change.advance is not None:
+        try:
+            target = current + timedelta(seconds=change.advance)
+        except OverflowError:
+            target = LATEST
+    else:
+        try:
+            target = parse_iso(change.set or "")
+        except (ValueError, OverflowError):
+            raise Invalid(f"Field 'set' must be an ISO-8601 timestamp (got {change.set!r}).") from None
+        if target < current:
+            raise Invalid("The clock only moves forward: 'set' must not be earlier than the current emulator time.")
+    if target >= LATEST:
+        raise Invalid(f"The emulator clock cannot move past {LATEST.year}-01-01; choose a smaller change.")
+    return target
+
+
+async def move_clock(request: Request) -> Response:
+    req = await parse(request, wire.ClockChange)
+    state = emu(request)
+    target = _target(state.clock.now(), req)
+    if req.advance is not None:
+        state.clock.advance(req.advance)
+    else:
+        state.clock.set(target)
+    await sweep(state)
+    return respond(wire.clock(state.clock.now(), state.clock.offset_seconds))
+
+
+async def reset(request: Request) -> Response:
+    req = await parse(request, wire.Reset, optional=True)
+    state = emu(request)
+    started = time.perf_counter()
+    if req.key is None:
+        await state.reset()
+        scope = "everything"
+    else:
+        async with state.store.read() as session:
+            account = await accounts.find_by_key(session, req.key)
+            family = [] if account is None else await accounts.family(session, account.id)
+        await state.remove_accounts(family, keys=[req.key])
+        scope = f"account of key {req.key[:12]}..."
+    return respond(wire.reset(scope, (time.perf_counter() - started) * 1000))
+
+
+async def get_account(request: Request) -> Response:
+    key = checked_key(path_param(request, "key"))
+    async with emu(request).store.read() as session:
+        row = await accounts.find_by_key(session, key)
+    if row is None:
+        raise NotFound("No account uses this key yet; it is created on its first request or by a PATCH here.")
+    return respond(wire.account(row))
+
+
+async def patch_account(request: Request) -> Response:
+    key = checked_key(path_param(request, "key"))
+    req = await parse(request, wire.AccountSettings, optional=True)
+    if req.plan is not None and req.plan not in PLANS:
+        raise Invalid(f"Field 'plan' must be one of {', '.join(PLANS)} (got {req.plan!r}).")
+    if req.balance_cents is not None and req.balance_cents > MAX_BALANCE_CENTS:
+        raise Invalid(f"Field 'balanceCents' must be at most {MAX_BALANCE_CENTS}.")
+    state = emu(request)
+    settings = state.settings
+    async with state.store.write() as session:
+        row = await accounts.ensure(session, key, settings.default_plan, settings.default_balance_cents,
+                                    state.clock.now())
+        accounts.configure(row, plan=req.plan, balance_cents=req.balance_cents, recording=req.recording_enabled)
+    return respond(wire.account(row))
+
+
+ACCOUNT_SUMMARY = "Change an account's plan, balance or recording add-on"
+
+resource = Resource("/_emulator", [
+    get("/health", health, "Health, version, uptime and the emulator clock", response=wire.Health),
+    get("/clock", get_clock, "Read the emulator clock", response=wire.ClockState),
+    post("/clock", move_clock, "Move the emulator clock forward", request=wire.ClockChange,
+         response=wire.ClockState),
+    post("/reset", reset, "Wipe everything, or one key's account", request=wire.Reset, response=wire.ResetDone,
+         body_required=False),
+    get("/accounts/{key}", get_account, "Read the account behind a key", response=wire.AccountState),
+    patch("/accounts/{key}", patch_account, ACCOUNT_SUMMARY, request=wire.AccountSettings,
+          response=wire.AccountState, body_required=False),
+    put("/accounts/{key}", patch_account, ACCOUNT_SUMMARY, request=wire.AccountSettings,
+        response=wire.AccountState, body_required=False),
+], tag="emulator")

@@ -1,0 +1,214 @@
+"""Agents on the wire: what clients send, what they get back, and the vendor's documented defaults.
+
+To add an agent setting: a field here (in `AgentFields`, `Agent` and `DEFAULTS`) and a column in
+`emulator/store/models.py`; the render function and the OpenAPI document follow by themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from emulator.store import Agent as AgentRow
+from emulator.store import PhoneNumber as NumberRow
+from emulator.voices import DEFAULT_AGENT_VOICE
+from emulator.wire.base import Json, Model, NonEmpty, Out, Page, Timestamp, columns
+
+VoiceMode = Literal["webhook", "hosted"]
+ModelTier = Literal["turbo", "balanced", "max"]
+SttMode = Literal["fast", "accurate"]
+AmbientSound = Literal["none", "office", "coffee-shop", "outdoor"]
+DenoisingMode = Literal["noise-cancellation", "noise-and-background-speech-cancellation"]
+Language = Literal[
+    "af-ZA", "ar-SA", "az-AZ", "bg-BG", "bs-BA", "ca-ES", "cs-CZ", "cy-GB", "da-DK", "de-DE", "el-GR",
+    "en-AU", "en-GB", "en-IN", "en-NZ", "en-US", "es-419", "es-ES", "fa-IR", "fi-FI", "fil-PH", "fr-CA",
+    "fr-FR", "gl-ES", "he-IL", "hi-IN", "hr-HR", "hu-HU", "hy-AM", "id-ID", "is-IS", "it-IT", "ja-JP",
+    "kk-KZ", "kn-IN", "ko-KR", "lt-LT", "lv-LV", "mk-MK", "mr-IN", "ms-MY", "ne-NP", "nl-BE", "nl-NL",
+    "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE",
+    "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN",
+]
+MaxSilenceMs = Annotated[int, Field(ge=10_000, le=3_600_000)]
+VoiceSpeed = Annotated[float, Field(ge=0.5, le=2.0)]
+Sensitivity = Annotated[float, Field(ge=0.0, le=1.0)]
+
+# The vendor's defaults for every setting a new agent does not name.
+DEFAULTS: dict[str, Any] = {
+    "description": None,
+    "voice_mode": "webhook",
+    "system_prompt": None,
+    "begin_message": None,
+    "voice": DEFAULT_AGENT_VOICE,
+    "model_tier": "balanced",
+    "enable_messaging": True,
+    "transfer_number": None,
+    "custom_tools": None,
+    "voicemail_message": None,
+    "call_screening_identity": None,
+    "call_screening_purpose": None,
+    "stt_mode": "fast",
+    "ambient_sound": "none",
+    "denoising_mode": "noise-cancellation",
+    "max_silence_ms": 600_000,
+    "voice_speed": 1.0,
+    "interruption_sensitivity": 0.8,
+    "enable_backchannel": True,
+    "language": "en-US",
+}
+
+# Settings whose stored value may be null; PATCHing the others to null is refused.
+NULLABLE = frozenset(name for name, value in DEFAULTS.items() if value is None)
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+class CustomTool(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow")
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+    description: str
+    url: str
+    method: Literal["GET", "POST"] = "POST"
+    headers: dict[str, str] | None = None
+    parameters: dict[str, Any] | None = None
+    timeout_ms: Annotated[int, Field(ge=1000, le=120_000)] | None = None
+    speak_during_execution: bool | None = None
+    execution_message: str | None = None
+
+
+class AgentFields(Model):
+    """Every agent setting except `name`; all optional (PATCH semantics come from `exclude_unset`)."""
+
+    description: str | None = None
+    voice_mode: VoiceMode | None = None
+    system_prompt: str | None = None
+    begin_message: str | None = None
+    voice: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    model_tier: ModelTier | None = None
+    enable_messaging: bool | None = None
+    transfer_number: str | None = None
+    custom_tools: Annotated[list[CustomTool], Field(max_length=20)] | None = None
+    voicemail_message: str | None = None
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
+    stt_mode: SttMode | None = None
+    ambient_sound: AmbientSound | None = None
+    denoising_mode: DenoisingMode | None = None
+    max_silence_ms: MaxSilenceMs | None = None
+    voice_speed: VoiceSpeed | None = None
+    interruption_sensitivity: Sensitivity | None = None
+    enable_backchannel: bool | None = None
+    language: Language | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The fields this request names (snake_case, `name` included), custom tools as plain objects."""
+        data = self.model_dump(exclude_unset=True, exclude={"id", "webhook"})
+        if data.get("custom_tools") is not None:
+            data["custom_tools"] = [tool.model_dump(by_alias=True, exclude_none=True)
+                                    for tool in self.custom_tools or []]
+        return data
+
+
+class CreateAgent(AgentFields):
+    name: NonEmpty
+
+
+class UpdateAgent(AgentFields):
+    name: NonEmpty | None = None
+
+
+class AttachNumber(Model):
+    number_id: Annotated[str, Field(min_length=1)]
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class AgentNumber(Out):
+    id: str
+    phone_number: str
+    status: str
+    type: str
+
+
+class Agent(Out):
+    id: str
+    name: str
+    description: str | None
+    voice_mode: VoiceMode
+    system_prompt: str | None
+    begin_message: str | None
+    voice: str
+    model_tier: ModelTier
+    enable_messaging: bool
+    transfer_number: str | None
+    custom_tools: list[Json] | None
+    voicemail_message: str | None
+    call_screening_identity: str | None
+    call_screening_purpose: str | None
+    stt_mode: SttMode
+    ambient_sound: AmbientSound
+    denoising_mode: DenoisingMode
+    max_silence_ms: int
+    voice_speed: float
+    interruption_sensitivity: float
+    enable_backchannel: bool
+    language: str
+    numbers: list[AgentNumber]
+    phone_numbers: list[AgentNumber]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class DeleteAgent(Out):
+    """The vendor's `{success, id, name}` plus the skill doc's `{message, unassignedNumbers}`."""
+
+    success: bool
+    id: str
+    name: str
+    message: str
+    unassigned_numbers: list[str]
+
+
+class AttachedNumber(Out):
+    success: bool
+    agent_id: str
+    number: AgentNumber
+
+
+class Voice(Out):
+    voice_id: str
+    name: str
+    provider: str
+    gender: str
+
+
+AgentList = Page[Agent]
+VoiceList = Page[Voice]
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+_agent_columns = columns(Agent, skip=("numbers", "phone_numbers"))
+
+
+def agent_number(number: NumberRow) -> dict[str, Any]:
+    return {"id": number.id, "phoneNumber": number.phone_number, "status": number.status, "type": number.type}
+
+
+def agent(row: AgentRow, numbers: list[NumberRow]) -> dict[str, Any]:
+    out = _agent_columns(row)
+    attached = [agent_number(n) for n in numbers]
+    out["numbers"] = attached
+    out["phoneNumbers"] = attached
+    return out
+
+
+def deleted(row: AgentRow, unassigned: list[str]) -> dict[str, Any]:
+    return {"success": True, "id": row.id, "name": row.name, "message": "Agent deleted",
+            "unassignedNumbers": unassigned}
+
+
+def attached(agent_id: str, number: NumberRow) -> dict[str, Any]:
+    return {"success": True, "agentId": agent_id, "number": agent_number(number)}

@@ -1,0 +1,137 @@
+"""What every wire module shares: the request and response model bases, the list envelope, and a
+renderer that reads a row's columns by the response model's own field names.
+
+Request models validate what clients send (camelCase aliases, documented ranges; unknown fields are
+ignored, as the real FastAPI server does). Response models describe, field for field, what the render
+functions emit: the served OpenAPI document is generated from them and the conformance tests check
+every real response against them (`extra="forbid"`), so a field added to a render function without
+its model, or the other way round, fails those tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+
+from emulator.clock import iso
+
+# Every timestamp the emulator sends: ISO-8601 UTC with milliseconds and a trailing Z.
+Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+                                 json_schema_extra={"format": "date-time"})]
+Json = dict[str, Any]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Model(BaseModel):
+    """A request body in camelCase (snake_case names are accepted too)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore",
+                              frozen=True)
+
+
+class SnakeModel(BaseModel):
+    """A request body the vendor spells in snake_case (messaging, registration)."""
+
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="ignore", frozen=True)
+
+
+class Out(BaseModel):
+    """A response in camelCase."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+
+
+class SnakeOut(BaseModel):
+    """A response in snake_case (the vendor spells messaging and registration bodies this way)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+T = TypeVar("T")
+
+
+class Page(Out, Generic[T]):
+    """The list envelope: the skill doc's `{data, total}` plus the SDK's `hasMore`."""
+
+    data: list[T]
+    total: int
+    has_more: bool
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        return f"{params[0].__name__}List"
+
+
+class Error(Out):
+    """Every 4xx and 5xx: a human sentence in `detail`; field-rule errors add FastAPI-shaped `errors`."""
+
+    detail: str
+    errors: list[Json] | None = None
+
+
+class Deleted(Out):
+    success: bool
+    id: str
+    message: str | None = None
+
+
+class Success(Out):
+    success: bool
+
+
+def page(items: list[dict[str, Any]], total: int, offset: int) -> dict[str, Any]:
+    """The list envelope every paged endpoint shares: `data`, `total`, `hasMore`."""
+    return {"data": items, "total": total, "hasMore": offset + len(items) < total}
+
+
+def success() -> dict[str, Any]:
+    return {"success": True}
+
+
+def deleted(ident: str, message: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"success": True, "id": ident}
+    if message is not None:
+        out["message"] = message
+    return out
+
+
+_STAMP_EXTRA = {"format": "date-time"}
+
+
+def _is_timestamp(info: FieldInfo) -> bool:
+    """Whether a field is a `Timestamp` (alone, or in a union such as `Timestamp | None`)."""
+    if info.json_schema_extra == _STAMP_EXTRA:
+        return True
+    return any(isinstance(meta, FieldInfo) and meta.json_schema_extra == _STAMP_EXTRA
+               for arg in get_args(info.annotation) for meta in getattr(arg, "__metadata__", ()))
+
+
+def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
+            source: dict[str, str] | None = None) -> Callable[[Any], dict[str, Any]]:
+    """A function that copies a row's attributes into the model's wire names.
+
+    Each field reads the row attribute of its own (snake_case) name, or `source[name]` where the column
+    is called otherwise; timestamp fields are sent in ISO form. Fields in `skip` are left to the caller.
+    """
+    renames = source or {}
+    plain: list[tuple[str, str]] = []
+    stamps: list[tuple[str, str]] = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        wire = info.alias or name
+        (stamps if _is_timestamp(info) else plain).append((wire, renames.get(name, name)))
+
+    def render(row: Any) -> dict[str, Any]:
+        out = {wire: getattr(row, attr) for wire, attr in plain}
+        for wire, attr in stamps:
+            value: datetime | None = getattr(row, attr)
+            out[wire] = iso(value)
+        return out
+
+    return render

@@ -1,0 +1,180 @@
+"""Calls on the wire: placing one, the call with its transcript, web calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from emulator.clock import iso
+from emulator.store import Call as CallRow
+from emulator.store import Transcript as TranscriptRow
+from emulator.wire.agents import ModelTier
+from emulator.wire.base import Json, Model, Out, Page, Timestamp
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+class PlaceCall(Model):
+    agent_id: Annotated[str, Field(min_length=1)]
+    to_number: str
+    from_number_id: str | None = None
+    initial_greeting: Annotated[str, Field(max_length=2000)] | None = None
+    voice: Annotated[str, Field(max_length=100)] | None = None
+    system_prompt: Annotated[str, Field(max_length=20_000)] | None = None
+    variables: dict[str, str] | None = None
+    model_tier: ModelTier | None = None
+    disable_recording: bool | None = None
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
+
+
+class WebCall(Model):
+    agent_id: Annotated[str, Field(min_length=1)]
+    metadata: dict[str, Any] | None = None
+    variables: dict[str, str] | None = None
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class Transcript(Out):
+    """One turn. The optional fields are the engine's per-turn details, present when they apply."""
+
+    id: str
+    transcript: str
+    response: str | None
+    confidence: float | None
+    kind: Literal["greeting", "speech", "dtmf", "silence", "hangup", "voicemail"]
+    created_at: Timestamp
+    turn: str | None = None
+    first_chunk_ms: float | None = None
+    final_chunk_ms: float | None = None
+    chunks: list[str] | None = None
+    caller_digits: str | None = None
+    digits: str | None = None
+    interrupted: bool | None = None
+    error: str | None = None
+    action: str | None = None
+    hangup: bool | None = None
+    transferred_to: str | None = None
+    seconds: float | None = None
+    voicemail: bool | None = None
+
+
+class Call(Out):
+    id: str
+    agent_id: str | None
+    agent_name: str | None
+    phone_number_id: str | None
+    phone_number: str | None
+    from_number: str
+    to_number: str
+    direction: Literal["inbound", "outbound", "web"]
+    type: str
+    status: str
+    voice: str | None
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    duration_seconds: int | None
+    last_transcript_snippet: str | None
+    end_reason: str | None
+    recording_url: str | None
+    recording_available: bool
+
+
+class CallDetail(Call):
+    transcripts: list[Transcript]
+
+
+class PlacedCall(Call):
+    """POST /v1/calls echoes the request; `callee` says who answers (script, magic, generated)."""
+
+    initial_greeting: str | None
+    system_prompt: str | None
+    variables: dict[str, str] | None
+    callee: str
+
+
+class WebCallCreated(Call):
+    call_id: str
+    access_token: str
+    expires_at: Timestamp
+    metadata: Json | None
+    variables: dict[str, str] | None
+
+
+class TranscriptList(Out):
+    call_id: str
+    status: str
+    data: list[Transcript]
+    total: int
+
+
+CallList = Page[Call]
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+
+def transcript(row: TranscriptRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "transcript": row.transcript,
+        "response": row.response,
+        "confidence": row.confidence,
+        "kind": row.kind,
+        **(row.details or {}),
+        "createdAt": iso(row.created_at),
+    }
+
+
+def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list[TranscriptRow] | None = None,
+         agent_name: str | None = None, snippet: str | None = None) -> dict[str, Any]:
+    """A call; `snippet` is a live call's latest words, newer than the stored snippet."""
+    show_recording = row.recording_available and recording_enabled
+    out: dict[str, Any] = {
+        "id": row.id,
+        "agentId": row.agent_id,
+        "agentName": agent_name,
+        "phoneNumberId": row.phone_number_id,
+        "phoneNumber": row.phone_number,
+        "fromNumber": row.from_number,
+        "toNumber": row.to_number,
+        "direction": row.direction,
+        "type": row.type,
+        "status": row.status,
+        "voice": row.voice,
+        "startedAt": iso(row.started_at),
+        "endedAt": iso(row.ended_at),
+        "durationSeconds": row.duration_seconds,
+        "lastTranscriptSnippet": snippet or row.last_transcript_snippet,
+        "endReason": row.end_reason,
+        "recordingUrl": f"{base_url}/v1/calls/{row.id}/recording" if show_recording else None,
+        "recordingAvailable": row.recording_available,
+    }
+    if transcripts is not None:
+        out["transcripts"] = [transcript(t) for t in transcripts]
+    return out
+
+
+def placed(row: CallRow, base_url: str, agent_name: str, callee: str) -> dict[str, Any]:
+    return {**call(row, base_url, False, agent_name=agent_name), "initialGreeting": row.initial_greeting,
+            "systemPrompt": row.system_prompt, "variables": row.variables, "callee": callee}
+
+
+def web_created(row: CallRow, base_url: str, agent_name: str) -> dict[str, Any]:
+    meta = row.call_metadata or {}
+    return {**call(row, base_url, False, agent_name=agent_name), "callId": row.id,
+            "accessToken": meta["accessToken"], "expiresAt": meta["tokenExpiresAt"],
+            "metadata": meta.get("metadata"), "variables": row.variables}
+
+
+def transcript_list(row: CallRow, rows: list[TranscriptRow]) -> dict[str, Any]:
+    items = [transcript(t) for t in rows]
+    return {"callId": row.id, "status": row.status, "data": items, "total": len(items)}
+
+
+def ended(call_id: str, status: str, duration_seconds: int | None, end_reason: str | None) -> dict[str, Any]:
+    """The `ended` event of a transcript stream."""
+    return {"callId": call_id, "status": status, "durationSeconds": duration_seconds, "endReason": end_reason}

@@ -1,0 +1,55 @@
+"""Contacts on the wire: the address book and the reachability check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from emulator.clock import iso
+from emulator.wire.base import Model, NonEmpty, Out, Page, Timestamp, columns
+
+
+class CreateContact(Model):
+    phone_number: str
+    name: NonEmpty
+    email: Annotated[str, Field(max_length=320)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class UpdateContact(Model):
+    phone_number: str | None = None
+    name: NonEmpty | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class Contact(Out):
+    id: str
+    phone_number: str
+    name: str
+    email: str | None
+    notes: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CapabilityFlags(Out):
+    imessage: bool
+    sms: bool
+
+
+class ContactCapabilities(Out):
+    phone_number: str
+    capabilities: CapabilityFlags
+    checked_at: Timestamp
+
+
+ContactList = Page[Contact]
+
+contact = columns(Contact)
+
+
+def capabilities(e164: str, imessage: bool, sms: bool, checked_at: datetime) -> dict[str, Any]:
+    return {"phoneNumber": e164, "capabilities": {"imessage": imessage, "sms": sms}, "checkedAt": iso(checked_at)}

@@ -1,0 +1,136 @@
+"""The fixture format: seed states in YAML or JSON, with IDs, phone numbers and secrets exactly as written.
+
+    accounts:
+      - key: sk_test_demo            # the API key tests use
+        plan: pro                    # free | pro | scale
+        balanceCents: 10000
+        recordingEnabled: true
+        webhook: {id: wh_project, url: "http://127.0.0.1:9000/hook", secret: whsec_fixed}
+        agents:
+          - id: agent_support        # any POST /v1/agents field, plus id and webhook
+            name: Support Bot
+            webhook: {url: "http://127.0.0.1:9000/support", secret: whsec_support, contextLimit: 5}
+        numbers:
+          - {id: pn_main, phoneNumber: "+14155550100", agentId: agent_support}
+        conversations:
+          - id: conv_1
+            numberId: pn_main
+            participant: "+14155559999"
+            metadata: {tier: gold}
+            messages:
+              - {direction: inbound, body: "Hi!", at: "2026-01-05T10:00:00Z"}
+        calls:
+          - id: call_1
+            agentId: agent_support
+            numberId: pn_main
+            direction: inbound
+            from: "+14155559999"
+            startedAt: "2026-01-05T11:00:00Z"
+            durationSeconds: 42
+            transcripts:
+              - {transcript: "Hi, where is my order?", response: "It shipped yesterday."}
+
+Loading replaces the accounts it names (their old rows are removed first), so a fixture can be loaded
+before every test. Rows are made by the same domain functions as the API's, so they behave the same.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from emulator.plans import DEFAULT_BALANCE_CENTS
+from emulator.wire.agents import AgentFields
+from emulator.wire.base import NonEmpty, Out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class FxWebhook(_Model):
+    id: str | None = None
+    url: str
+    secret: str | None = None
+    context_limit: Annotated[int, Field(ge=0, le=50)] = 10
+    timeout: Annotated[int, Field(ge=5, le=120)] = 30
+
+
+class FxAgent(AgentFields):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    id: str | None = None
+    name: NonEmpty
+    webhook: FxWebhook | None = None
+
+
+class FxNumber(_Model):
+    id: str | None = None
+    phone_number: str
+    country: str | None = None
+    agent_id: str | None = None
+    type: Literal["sms", "imessage", "voice"] = "sms"
+    status: Literal["active", "released"] = "active"
+    created_at: str | None = None
+
+
+class FxMessage(_Model):
+    id: str | None = None
+    direction: Literal["inbound", "outbound"]
+    body: str
+    at: str | None = None
+
+
+class FxConversation(_Model):
+    id: str | None = None
+    number_id: str
+    participant: str
+    metadata: dict[str, Any] | None = None
+    messages: list[FxMessage] = []
+
+
+class FxTranscript(_Model):
+    id: str | None = None
+    transcript: str = ""
+    response: str | None = None
+    confidence: float | None = 0.95
+
+
+class FxCall(_Model):
+    id: str | None = None
+    agent_id: str | None = None
+    number_id: str
+    direction: Literal["inbound", "outbound"] = "outbound"
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    status: Literal["completed", "failed", "busy", "no-answer", "voicemail", "canceled"] = "completed"
+    started_at: str | None = None
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    transcripts: list[FxTranscript] = []
+
+
+class FxAccount(_Model):
+    key: str
+    id: str | None = None
+    plan: str = "scale"
+    balance_cents: Annotated[int, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
+    recording_enabled: bool = False
+    webhook: FxWebhook | None = None
+    agents: list[FxAgent] = []
+    numbers: list[FxNumber] = []
+    conversations: list[FxConversation] = []
+    calls: list[FxCall] = []
+
+
+class FixtureFile(_Model):
+    accounts: list[FxAccount] = []
+
+
+class FixturesLoaded(Out):
+    success: bool
+    loaded: dict[str, int]
+
+
+def loaded(counts: dict[str, int]) -> dict[str, Any]:
+    return {"success": True, "loaded": counts}

@@ -1,0 +1,142 @@
+"""Messages on the wire: sending one, the stored message, iMessage tapbacks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from emulator.clock import iso
+from emulator.store import Message as MessageRow
+from emulator.store import Reaction as ReactionRow
+from emulator.wire.base import Json, Out, Page, SnakeModel, SnakeOut, Timestamp
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+class SendMessage(SnakeModel):
+    body: Annotated[str, Field(max_length=1600)] = ""
+    agent_id: str | None = None
+    number_id: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    media_url: str | None = None
+    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    send_style: str | None = None
+    reply_to_message_id: str | None = None
+
+    def media(self) -> list[str]:
+        return [*(self.media_urls or []), *([self.media_url] if self.media_url else [])]
+
+
+class SendReaction(SnakeModel):
+    reaction: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class Message(Out):
+    """`from`/`to` (skill doc), `from_` (vendor schema), `fromNumber`/`toNumber` (conversations)."""
+
+    id: str
+    sender: str = Field(alias="from")
+    from_: str = Field(alias="from_")
+    to: str
+    from_number: str
+    to_number: str
+    body: str
+    direction: Literal["inbound", "outbound"]
+    status: str
+    channel: str
+    conversation_id: str
+    number_id: str
+    media_url: str | None
+    media_urls: list[str]
+    reactions: list[Json]
+    reply_to: Json | None
+    received_at: Timestamp
+
+
+class SentMessage(SnakeOut):
+    """The vendor's SendMessageResponse, plus the stored message in the camelCase shape."""
+
+    id: str
+    status: str
+    channel: str
+    from_number: str
+    to_number: str
+    body: str
+    conversation_id: str
+    media_urls: list[str]
+    reply_to_message_id: str | None
+    reply_parent_unresolved: bool | None
+    message: Message
+
+
+class Reaction(SnakeOut):
+    id: str
+    reaction_type: str
+    message_id: str
+    channel: str
+
+
+MessageList = Page[Message]
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+
+def reaction(row: ReactionRow, on: MessageRow) -> dict[str, Any]:
+    """A tapback sent from our number on a message of the conversation."""
+    ours = on.to_number if on.direction == "inbound" else on.from_number
+    return {"id": row.id, "reactionType": row.reaction, "fromNumber": ours, "direction": "outbound",
+            "createdAt": iso(row.created_at)}
+
+
+def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict[str, Any]:
+    media = row.media_urls or []
+    return {
+        "id": row.id,
+        "from": row.from_number,
+        "from_": row.from_number,
+        "to": row.to_number,
+        "fromNumber": row.from_number,
+        "toNumber": row.to_number,
+        "body": row.body,
+        "direction": row.direction,
+        "status": row.status,
+        "channel": row.channel,
+        "conversationId": row.conversation_id,
+        "numberId": row.phone_number_id,
+        "mediaUrl": media[0] if media else None,
+        "mediaUrls": media,
+        "reactions": [reaction(r, row) for r in reactions or []],
+        "replyTo": None,
+        "receivedAt": iso(row.received_at),
+    }
+
+
+def message_page(rows: list[MessageRow], reactions: dict[str, list[ReactionRow]], has_more: bool,
+                 total: int) -> dict[str, Any]:
+    return {"data": [message(row, reactions.get(row.id)) for row in rows], "hasMore": has_more, "total": total}
+
+
+def sent(row: MessageRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "channel": row.channel,
+        "from_number": row.from_number,
+        "to_number": row.to_number,
+        "body": row.body,
+        "conversation_id": row.conversation_id,
+        "media_urls": row.media_urls or [],
+        "reply_to_message_id": None,
+        "reply_parent_unresolved": None,
+        "message": message(row),
+    }
+
+
+def reacted(row: ReactionRow) -> dict[str, Any]:
+    return {"id": row.id, "reaction_type": row.reaction, "message_id": row.message_id, "channel": "imessage"}
