@@ -375,7 +375,6 @@ async def engine_run(calls: int, turns: int, db: str | None = None) -> tuple[lis
 
     Returns wall ms and CPU ms (the whole process: the event loop and aiosqlite's thread) per call, and the
     number of transcript rows written."""
-    from emulator.calls.replies import TurnReply, TurnRequest
     from sqlalchemy import func, select
 
     from emulator import ids
@@ -388,6 +387,7 @@ async def engine_run(calls: int, turns: int, db: str | None = None) -> tuple[lis
     from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, Webhook
     from emulator.webhooks.delivery import Deliverer
     from emulator.webhooks.transport import Outcome, Transport
+    from emulator.webhooks.voice import TurnReply, TurnRequest
 
     class NullTransport:
         async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
@@ -403,8 +403,8 @@ async def engine_run(calls: int, turns: int, db: str | None = None) -> tuple[lis
         store = Store(db or str(Path(tmp) / "engine.db"))
         await store.start()
         clock = Clock()
-        deliverer = Deliverer(store, clock, cast(Transport, NullTransport()))
-        engine = CallEngine(store, clock, deliverer, CallBus(), voice_turn)
+        deliverer = Deliverer(store, clock, cast(Transport, NullTransport()), voice=voice_turn)
+        engine = CallEngine(store, clock, deliverer, CallBus())
         now = clock.now()
         account = Account(id=ids.new_id("acct"), key=new_key(), plan="scale", balance_cents=0,
                           recording_enabled=False, numbers_bought=1, created_at=now)

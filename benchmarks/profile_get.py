@@ -35,18 +35,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emulator.api._http import authenticate  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.types import ASGIApp  # noqa: E402
 
 from benchmarks.bare_app import create_app as create_bare_app  # noqa: E402
-from emulator import render  # noqa: E402
+from emulator.api.common import authenticate  # noqa: E402
 from emulator.app import create_app  # noqa: E402
 from emulator.config import Settings  # noqa: E402
 from emulator.context import Emulator  # noqa: E402
 from emulator.domain import agents  # noqa: E402
 from emulator.testing import new_key  # noqa: E402
+from emulator.wire import agents as render  # noqa: E402
 
 Message = MutableMapping[str, Any]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
-def _sentence(error: dict[str, Any]) -> str:
+def _sentence(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     field = _field(error["loc"])

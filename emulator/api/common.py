@@ -59,7 +59,7 @@ def status_of(problem: Problem) -> int:
         return problem.status
     for kind in type(problem).__mro__:
         if kind in STATUS:
-            return STATUS[kind]  # type: ignore[index]
+            return STATUS[kind]
     return 400
 
 
@@ -76,7 +76,8 @@ async def on_problem(_request: Request, exc: Exception) -> Response:
 
 
 def emu(request: Request) -> Emulator:
-    return request.app.state.emulator  # type: ignore[no-any-return]
+    state: Emulator = request.app.state.emulator
+    return state
 
 
 def respond(data: Any, status: int = 200) -> Response:

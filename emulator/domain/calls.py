@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -107,4 +107,4 @@ async def abandon_unfinished(store: Store, now: datetime) -> int:
             update(Call).where(Call.status == "in-progress")
             .values(status="failed", end_reason="emulator-restarted", ended_at=now)
         )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0

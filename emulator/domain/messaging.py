@@ -104,9 +104,10 @@ async def _sending_number(session: AsyncSession, account_id: str, agent_id: str 
         number = await owned(session, PhoneNumber, account_id, number_id)
     elif from_number is not None:
         e164 = phones.normalize(from_number, "from_number")
-        number = await numbers.find_active(session, e164)
-        if number is None or number.account_id != account_id:
+        found = await numbers.find_active(session, e164)
+        if found is None or found.account_id != account_id:
             raise not_found("Active phone number", e164)
+        number = found
     elif agent_id is not None:
         agent = await agents.get(session, account_id, agent_id)
         attached = (await agents.numbers_of(session, [agent.id]))[agent.id]

@@ -19,7 +19,7 @@ from emulator.plans import Plan, get_plan
 from emulator.store import Account, Agent, Call, Delivery, Message, PhoneNumber
 
 # (model, timestamp column) of each counted kind of row.
-_KINDS = {
+_KINDS: dict[str, tuple[Any, Any]] = {
     "messages": (Message, Message.received_at),
     "calls": (Call, Call.started_at),
     "webhooks": (Delivery, Delivery.created_at),
@@ -90,7 +90,7 @@ async def summary(session: AsyncSession, account_id: str, now: datetime) -> Summ
                   "success": await _count(session, "webhooks", account_id, status="success"),
                   "failed": await _count(session, "webhooks", account_id, status="failed")}
     start = month_start(now.date())
-    return Summary(account, plan, used, counts, int(seconds), sum(_segments(body) for body in bodies), deliveries,
+    return Summary(account, plan, used, counts, int(seconds or 0), sum(_segments(body) for body in bodies), deliveries,
                    start, add_months(start, 1), now)
 
 
@@ -206,5 +206,5 @@ async def by_agent(session: AsyncSession, account_id: str, start: datetime, end:
         count, seconds = calls.get(agent_id, (0, 0))
         orphan = agent_id is None or agent_id not in agents
         name = agents.get(agent_id, "Unassigned") if agent_id else "Unassigned"
-        out.append(AgentActivity(agent_id, name, messages.get(agent_id, 0), count, int(seconds), orphan))
+        out.append(AgentActivity(agent_id, name, messages.get(agent_id, 0), count, int(seconds or 0), orphan))
     return out

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -47,11 +47,20 @@ VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 class Target(Protocol):
     """Where a delivery goes: a webhook row, or the engine's read-only view of one."""
 
-    id: str
-    url: str
-    secret: str
-    timeout: int
-    context_limit: int
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+    @property
+    def timeout(self) -> int: ...
+
+    @property
+    def context_limit(self) -> int: ...
 
 
 def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[dict[str, Any]]:
@@ -228,7 +237,7 @@ class Deliverer:
                 update(Delivery).where(Delivery.status == "pending", Delivery.next_retry_at.is_(None))
                 .values(next_retry_at=self.clock.now())
             )
-        return result.rowcount or 0
+        return cast(CursorResult[Any], result).rowcount or 0
 
     async def close(self) -> None:
         """Let attempts under way finish (a few seconds at most), then stop the rest."""

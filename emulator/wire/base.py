@@ -63,7 +63,7 @@ class Page(Out, Generic[T]):
     has_more: bool
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         return f"{params[0].__name__}List"
 
 
