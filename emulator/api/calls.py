@@ -16,7 +16,6 @@ from emulator.calls import recording
 from emulator.calls.bus import EndedEvent, Event, TurnEvent
 from emulator.domain import calls, dialing
 from emulator.wire import calls as wire
-from emulator.wire.base import page
 
 if TYPE_CHECKING:
     from emulator.store import Transcript
@@ -30,13 +29,11 @@ async def list_calls(request: Request) -> Response:
     call_type = query_choice(request, "type", calls.TYPES)
     state = emu(request)
     async with state.store.read() as session:
-        rows, total = await calls.list_page(
+        rows, total, recording_on = await calls.listed(
             session, account_id, limit, offset, status=status, direction=direction, call_type=call_type,
             search=request.query_params.get("search") or None,
         )
-        recording_on = await calls.recording_enabled(session, account_id)
-    base = state.settings.base_url
-    return respond(page([wire.call(row, base, recording_on) for row in rows], total, offset))
+    return respond(wire.call_page(rows, total, offset, state.settings.base_url, recording_on))
 
 
 async def _transcripts(request: Request, session: Any, call_id: str) -> list[Transcript]:

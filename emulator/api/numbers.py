@@ -84,10 +84,8 @@ async def number_calls(request: Request) -> Response:
     state = emu(request)
     async with state.store.read() as session:
         number = await numbers.get(session, account_id, path_param(request, "number_id"))
-        rows, total = await calls.list_page(session, account_id, limit, offset, number_id=number.id)
-        recording = await calls.recording_enabled(session, account_id)
-    base = state.settings.base_url
-    return respond(page([call_wire.call(row, base, recording) for row in rows], total, offset))
+        rows, total, recording = await calls.listed(session, account_id, limit, offset, number_id=number.id)
+    return respond(call_wire.call_page(rows, total, offset, state.settings.base_url, recording))
 
 
 async def available(request: Request) -> Response:

@@ -66,6 +66,13 @@ async def list_page(
     return await page(session, query.order_by(Call.started_at.desc(), Call.pk.desc()), limit, offset)
 
 
+async def listed(session: AsyncSession, account_id: str, limit: int, offset: int,
+                 **filters: Any) -> tuple[list[Call], int, bool]:
+    """A page of the account's calls (filters as `list_page` takes them), and whether recordings show."""
+    rows, total = await list_page(session, account_id, limit, offset, **filters)
+    return rows, total, await recording_enabled(session, account_id)
+
+
 async def transcripts(session: AsyncSession, call_id: str) -> list[Transcript]:
     query = select(Transcript).where(Transcript.call_id == call_id).order_by(Transcript.pk)
     return list((await session.execute(query)).scalars())

@@ -10,7 +10,7 @@ from emulator.clock import iso
 from emulator.store import Call as CallRow
 from emulator.store import Transcript as TranscriptRow
 from emulator.wire.agents import ModelTier
-from emulator.wire.base import Json, Model, Out, Page, Timestamp
+from emulator.wire.base import Json, Model, Out, Page, Timestamp, page
 
 # --- requests ----------------------------------------------------------------------------------------------
 
@@ -156,6 +156,10 @@ def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list
     if transcripts is not None:
         out["transcripts"] = [transcript(t) for t in transcripts]
     return out
+
+
+def call_page(rows: list[CallRow], total: int, offset: int, base_url: str, recording_enabled: bool) -> dict[str, Any]:
+    return page([call(row, base_url, recording_enabled) for row in rows], total, offset)
 
 
 def placed(row: CallRow, base_url: str, agent_name: str, callee: str) -> dict[str, Any]:
