@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from emulator.api.common import authenticate, emu, paging, parse, path_param, query_choice, respond
-from emulator.api.routing import PAGED, Resource, get, post
+from emulator.api.common import authenticate, emu, paging, parse, path_param, respond
+from emulator.api.routing import PAGED, Query, Resource, get, post
 from emulator.calls import recording
 from emulator.calls.bus import EndedEvent, Event, TurnEvent
 from emulator.domain import calls, dialing
@@ -21,17 +21,21 @@ if TYPE_CHECKING:
     from emulator.store import Transcript
 
 
+STATUS = Query("status", choices=calls.STATUSES)
+DIRECTION = Query("direction", choices=calls.DIRECTIONS)
+TYPE = Query("type", choices=calls.TYPES)
+SEARCH = Query("search")
+
+
 async def list_calls(request: Request) -> Response:
     account_id = await authenticate(request)
     limit, offset = paging(request)
-    status = query_choice(request, "status", calls.STATUSES)
-    direction = query_choice(request, "direction", calls.DIRECTIONS)
-    call_type = query_choice(request, "type", calls.TYPES)
+    status, direction, call_type = STATUS.read(request), DIRECTION.read(request), TYPE.read(request)
     state = emu(request)
     async with state.store.read() as session:
         rows, total, recording_on = await calls.listed(
             session, account_id, limit, offset, status=status, direction=direction, call_type=call_type,
-            search=request.query_params.get("search") or None,
+            search=SEARCH.read(request),
         )
     return respond(wire.call_page(rows, total, offset, state.settings.base_url, recording_on))
 
@@ -163,7 +167,7 @@ async def web_call(request: Request) -> Response:
 
 resource = Resource("/v1/calls", [
     get("", list_calls, "List calls", response=wire.CallList,
-        query=(*PAGED, "status", "direction", "type", "search")),
+        query=(*PAGED, STATUS, DIRECTION, TYPE, SEARCH)),
     post("", place_call, "Place an outbound call (answers at once, in progress)", request=wire.PlaceCall,
          response=wire.PlacedCall),
     post("/web", web_call, "Create a web call and its access token", request=wire.WebCall,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from emulator.clock import parse_iso
+from emulator.api.routing import LIMIT, OFFSET, Query
 from emulator.context import Emulator
 from emulator.domain import accounts
 from emulator.errors import (
@@ -216,46 +215,9 @@ def json_kind(value: Any) -> str:
 # --- query parameters ----------------------------------------------------------------------------------
 
 
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"Query parameter '{name}' must be an integer (got {raw!r}).") from None
-    if not low <= value <= high:
-        raise Invalid(f"Query parameter '{name}' must be between {low} and {high} (got {value}).")
-    return value
-
-
-def query_optional_int(request: Request, name: str, low: int, high: int) -> int | None:
-    if not request.query_params.get(name):
-        return None
-    return query_int(request, name, 0, low, high)
-
-
-def query_time(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_iso(raw)
-    except (ValueError, OverflowError):
-        raise Invalid(f"Query parameter '{name}' must be an ISO-8601 timestamp (got {raw!r}).") from None
-
-
-def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    if raw not in choices:
-        raise Invalid(f"Query parameter '{name}' must be one of {', '.join(choices)} (got {raw!r}).")
-    return raw
-
-
-def paging(request: Request, default: int = 20, maximum: int = 100) -> tuple[int, int]:
-    return query_int(request, "limit", default, 1, maximum), query_int(request, "offset", 0, 0, 1_000_000)
+def paging(request: Request, limit: Query = LIMIT) -> tuple[int, int]:
+    """(limit, offset) of a paged list; each list declares its own `limit` (default and maximum)."""
+    return int(limit.read(request)), int(OFFSET.read(request))
 
 
 def path_param(request: Request, name: str) -> str:

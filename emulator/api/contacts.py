@@ -6,17 +6,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.common import authenticate, emu, no_content, paging, parse, path_param, respond
-from emulator.api.routing import PAGED, Resource, delete, get, patch, post
+from emulator.api.routing import OFFSET, Query, Resource, delete, get, limit, patch, post
 from emulator.domain import contacts
 from emulator.wire import contacts as wire
 from emulator.wire.base import page
 
+LIMIT = limit(50, 100)
+SEARCH = Query("search")
+PHONE = Query("phone_number")
+
 
 async def list_contacts(request: Request) -> Response:
     account_id = await authenticate(request)
-    limit, offset = paging(request, default=50, maximum=100)
+    count, offset = paging(request, LIMIT)
     async with emu(request).store.read() as session:
-        rows, total = await contacts.list_page(session, account_id, limit, offset, request.query_params.get("search"))
+        rows, total = await contacts.list_page(session, account_id, count, offset, SEARCH.read(request))
     return respond(page([wire.contact(r) for r in rows], total, offset))
 
 
@@ -54,7 +58,7 @@ async def delete_contact(request: Request) -> Response:
 
 async def contact_capabilities(request: Request) -> Response:
     account_id = await authenticate(request)
-    raw = request.query_params.get("phone_number") or request.query_params.get("phoneNumber")
+    raw = PHONE.raw(request) or request.query_params.get("phoneNumber")
     state = emu(request)
     async with state.store.read() as session:
         e164, imessage, sms = await contacts.capabilities(session, account_id, raw)
@@ -62,10 +66,10 @@ async def contact_capabilities(request: Request) -> Response:
 
 
 resource = Resource("/v1/contacts", [
-    get("", list_contacts, "List contacts", response=wire.ContactList, query=(*PAGED, "search")),
+    get("", list_contacts, "List contacts", response=wire.ContactList, query=(LIMIT, OFFSET, SEARCH)),
     post("", create_contact, "Create a contact", request=wire.CreateContact, response=wire.Contact, status=201),
     get("/capabilities", contact_capabilities, "Check whether a number is reachable over iMessage and SMS",
-        response=wire.ContactCapabilities, query=("phone_number",)),
+        response=wire.ContactCapabilities, query=(PHONE,)),
     get("/{contact_id}", get_contact, "Get a contact", response=wire.Contact),
     patch("/{contact_id}", update_contact, "Update a contact", request=wire.UpdateContact, response=wire.Contact,
           body_required=False),

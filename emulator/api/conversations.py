@@ -12,11 +12,9 @@ from emulator.api.common import (
     paging,
     parse,
     path_param,
-    query_int,
-    query_time,
     respond,
 )
-from emulator.api.routing import INT, PAGED, Resource, delete, get, patch, post
+from emulator.api.routing import AFTER, BEFORE, PAGED, Query, Resource, delete, get, limit, patch, post
 from emulator.domain import conversations, imessage, messaging
 from emulator.wire import conversations as wire
 from emulator.wire import messages as message_wire
@@ -31,10 +29,15 @@ async def list_conversations(request: Request) -> Response:
     return respond(page([wire.conversation(row) for row in rows], total, offset))
 
 
+# The skill doc documents ?messageLimit=, the official SDK sends ?message_limit=.
+MESSAGE_LIMIT = Query("messageLimit", "integer", 50, 1, 100)
+MESSAGE_LIMIT_SNAKE = Query("message_limit", "integer", 50, 1, 100)
+MESSAGES = limit(50, 200)
+
+
 def _message_limit(request: Request) -> int:
-    # The skill doc documents ?messageLimit=, the official SDK sends ?message_limit=.
-    name = "messageLimit" if "messageLimit" in request.query_params else "message_limit"
-    return query_int(request, name, 50, 1, 100)
+    chosen = MESSAGE_LIMIT if "messageLimit" in request.query_params else MESSAGE_LIMIT_SNAKE
+    return int(chosen.read(request))
 
 
 async def get_conversation(request: Request) -> Response:
@@ -49,11 +52,11 @@ async def get_conversation(request: Request) -> Response:
 
 async def conversation_messages(request: Request) -> Response:
     account_id = await authenticate(request)
-    limit = query_int(request, "limit", 50, 1, 200)
-    before, after = query_time(request, "before"), query_time(request, "after")
+    count = int(MESSAGES.read(request))
+    before, after = BEFORE.time(request), AFTER.time(request)
     async with emu(request).store.read() as session:
         row = await conversations.get(session, account_id, path_param(request, "conversation_id"))
-        rows, has_more, total = await conversations.messages(session, limit, before, after, conversation_id=row.id)
+        rows, has_more, total = await conversations.messages(session, count, before, after, conversation_id=row.id)
         reactions = await conversations.reactions_for(session, rows)
     return respond(message_wire.message_page(rows, reactions, has_more, total))
 
@@ -99,11 +102,11 @@ async def delete_background(request: Request) -> Response:
 resource = Resource("/v1/conversations", [
     get("", list_conversations, "List conversations", response=wire.ConversationList, query=PAGED),
     get("/{conversation_id}", get_conversation, "Get a conversation with its recent messages",
-        response=wire.ConversationDetail, query=(("messageLimit", INT), ("message_limit", INT))),
+        response=wire.ConversationDetail, query=(MESSAGE_LIMIT, MESSAGE_LIMIT_SNAKE)),
     patch("/{conversation_id}", update_conversation, "Replace a conversation's metadata",
           request=wire.UpdateConversation, response=wire.ConversationDetail, body_required=False),
     get("/{conversation_id}/messages", conversation_messages, "List a conversation's messages",
-        response=message_wire.MessageList, query=(("limit", INT), "before", "after")),
+        response=message_wire.MessageList, query=(MESSAGES, BEFORE, AFTER)),
     post("/{conversation_id}/typing", typing, "Show a typing indicator (iMessage)", response=wire.Typing),
     post("/{conversation_id}/background", set_background, "Set a chat background (iMessage)",
          request=wire.SetBackground, response=wire.Background),

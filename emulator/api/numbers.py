@@ -13,11 +13,9 @@ from emulator.api.common import (
     paging,
     parse,
     path_param,
-    query_int,
-    query_time,
     respond,
 )
-from emulator.api.routing import INT, PAGED, Resource, delete, get, patch, post, put
+from emulator.api.routing import AFTER, BEFORE, PAGED, Query, Resource, delete, get, limit, patch, post, put
 from emulator.domain import calls, catalog, conversations, numbers
 from emulator.wire import calls as call_wire
 from emulator.wire import messages as message_wire
@@ -69,11 +67,11 @@ async def release_number(request: Request) -> Response:
 
 async def number_messages(request: Request) -> Response:
     account_id = await authenticate(request)
-    limit = query_int(request, "limit", 50, 1, 200)
-    before, after = query_time(request, "before"), query_time(request, "after")
+    count = int(MESSAGES.read(request))
+    before, after = BEFORE.time(request), AFTER.time(request)
     async with emu(request).store.read() as session:
         number = await numbers.get(session, account_id, path_param(request, "number_id"))
-        rows, has_more, total = await conversations.messages(session, limit, before, after, number_id=number.id)
+        rows, has_more, total = await conversations.messages(session, count, before, after, number_id=number.id)
         reactions = await conversations.reactions_for(session, rows)
     return respond(message_wire.message_page(rows, reactions, has_more, total))
 
@@ -90,18 +88,17 @@ async def number_calls(request: Request) -> Response:
 
 async def available(request: Request) -> Response:
     await authenticate(request)
-    params = request.query_params
-    limit = query_int(request, "limit", 10, 1, 50)
+    count = int(AVAILABLE.read(request))
+    area_code = AREA_CODE.raw(request) or request.query_params.get("area_code")
     async with emu(request).store.read() as session:
-        items = await catalog.available(session, params.get("country") or "US",
-                                        params.get("areaCode") or params.get("area_code"), params.get("city"),
-                                        params.get("state"), params.get("zip"), limit)
+        items = await catalog.available(session, COUNTRY.read(request), area_code, CITY.raw(request),
+                                        STATE.raw(request), ZIP.raw(request), count)
     return respond(wire.available(items))
 
 
 async def lookup(request: Request) -> Response:
     account_id = await authenticate(request)
-    raw = request.query_params.get("phoneNumbers") or request.query_params.get("phone_numbers") or ""
+    raw = PHONE_NUMBERS.raw(request) or request.query_params.get("phone_numbers") or ""
     async with emu(request).store.read() as session:
         items = await catalog.lookup(session, account_id, [part.strip() for part in raw.split(",") if part.strip()])
     return respond(wire.lookups(items))
@@ -129,21 +126,25 @@ async def delete_card(request: Request) -> Response:
     return no_content()
 
 
-SINCE = (("limit", INT), "before", "after")
+MESSAGES = limit(50, 200)
+AVAILABLE = limit(10, 50)
+COUNTRY = Query("country", default="US")
+AREA_CODE, CITY, STATE, ZIP = Query("areaCode"), Query("city"), Query("state"), Query("zip")
+PHONE_NUMBERS = Query("phoneNumbers")
 
 resource = Resource("/v1/numbers", [
     get("", list_numbers, "List active numbers", response=wire.PhoneNumberList, query=PAGED),
     post("", buy_number, "Buy a number", request=wire.BuyNumber, response=wire.PhoneNumber, body_required=False),
     get("/available", available, "Search numbers available to buy", response=wire.AvailableNumbers,
-        query=("country", "areaCode", "city", "state", "zip", ("limit", INT))),
+        query=(COUNTRY, AREA_CODE, CITY, STATE, ZIP, AVAILABLE)),
     get("/lookup", lookup, "Look up line type and reachability of up to 25 numbers", response=wire.NumberLookups,
-        query=("phoneNumbers",)),
+        query=(PHONE_NUMBERS,)),
     get("/{number_id}", get_number, "Get a number", response=wire.PhoneNumber),
     patch("/{number_id}", update_number, "Update a number's external ID or expiry", request=wire.UpdateNumber,
           response=wire.PhoneNumber, body_required=False),
     delete("/{number_id}", release_number, "Release a number", response=wire.ReleasedNumber),
     get("/{number_id}/messages", number_messages, "List a number's messages", response=message_wire.MessageList,
-        query=SINCE),
+        query=(MESSAGES, BEFORE, AFTER)),
     get("/{number_id}/calls", number_calls, "List a number's calls", response=call_wire.CallList, query=PAGED),
     get("/{number_id}/contact-card", get_card, "Get a number's iMessage contact card",
         response=wire.ContactCardInfo),

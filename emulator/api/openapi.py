@@ -96,8 +96,7 @@ def _operation(method: str, path: str, params: list[str], op: Doc, tag: str) -> 
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in params
     ]
-    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": kind}}
-                   for name, kind in op.query]
+    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema()} for q in op.query]
     if not control and not op.public:
         parameters.append({"$ref": "#/components/parameters/SubAccount"})
     if op.media is not None:

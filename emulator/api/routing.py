@@ -13,13 +13,89 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from emulator.clock import parse_iso
+from emulator.errors import Invalid
+
 Endpoint = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query parameter, declared once: the handler reads it with `read()` and the OpenAPI document
+    describes it with `schema()`, so the documented range is the enforced one."""
+
+    name: str
+    kind: str = "string"  # "integer", "string" or "date-time"
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def schema(self) -> dict[str, Any]:
+        if self.kind == "date-time":
+            return {"type": "string", "format": "date-time"}
+        out: dict[str, Any] = {"type": self.kind}
+        for key, value in (("minimum", self.minimum), ("maximum", self.maximum), ("default", self.default)):
+            if value is not None:
+                out[key] = value
+        if self.choices:
+            out["enum"] = list(self.choices)
+        return out
+
+    def raw(self, request: Request) -> str | None:
+        value = request.query_params.get(self.name)
+        return value if value else None
+
+    def read(self, request: Request) -> Any:
+        """The parameter's value (its default when absent), refused with a sentence when out of its rules."""
+        raw = self.raw(request)
+        if raw is None:
+            return self.default
+        if self.kind == "integer":
+            return self._integer(raw)
+        if self.kind == "date-time":
+            try:
+                return parse_iso(raw)
+            except (ValueError, OverflowError):
+                raise Invalid(f"Query parameter '{self.name}' must be an ISO-8601 timestamp (got {raw!r}).") from None
+        if self.choices and raw not in self.choices:
+            raise Invalid(f"Query parameter '{self.name}' must be one of {', '.join(self.choices)} (got {raw!r}).")
+        return raw
+
+    def _integer(self, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise Invalid(f"Query parameter '{self.name}' must be an integer (got {raw!r}).") from None
+        low = self.minimum if self.minimum is not None else -(2**63)
+        high = self.maximum if self.maximum is not None else 2**63 - 1
+        if not low <= value <= high:
+            raise Invalid(f"Query parameter '{self.name}' must be between {low} and {high} (got {value}).")
+        return value
+
+    def time(self, request: Request) -> datetime | None:
+        value = self.read(request)
+        assert value is None or isinstance(value, datetime)
+        return value
+
+
+def limit(default: int, maximum: int) -> Query:
+    return Query("limit", "integer", default, 1, maximum)
+
+
+OFFSET = Query("offset", "integer", 0, 0, 1_000_000)
+LIMIT = limit(20, 100)
+PAGED = (LIMIT, OFFSET)
+BEFORE = Query("before", "date-time")
+AFTER = Query("after", "date-time")
 
 
 @dataclass(frozen=True)
@@ -33,7 +109,7 @@ class Doc:
     body_required: bool = True
     nullable: bool = False  # the body may be JSON null (no webhook set)
     media: str | None = None  # a success body that is not JSON
-    query: tuple[tuple[str, str], ...] = ()  # (name, JSON Schema type) of the query parameters
+    query: tuple[Query, ...] = ()
     public: bool = False  # served without an API key
     hidden: bool = False  # not part of the API (the docs themselves)
 
@@ -47,9 +123,9 @@ class ApiRoute(Route):
         self.doc = doc
 
 
-def _query(names: Sequence[str | tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Query parameters as (name, type); a bare name is a string."""
-    return tuple((n, "string") if isinstance(n, str) else n for n in names)
+def _query(params: Sequence[str | Query]) -> tuple[Query, ...]:
+    """Query parameters; a bare name is a string parameter."""
+    return tuple(Query(p) if isinstance(p, str) else p for p in params)
 
 
 @dataclass(frozen=True)
@@ -68,7 +144,7 @@ class Declared:
 def _route(method: str) -> Callable[..., Declared]:
     def declare(path: str, endpoint: Endpoint, summary: str, *, request: type[BaseModel] | None = None,
                 response: type[BaseModel] | None = None, status: int = 200, body_required: bool = True,
-                nullable: bool = False, media: str | None = None, query: Sequence[str | tuple[str, str]] = (),
+                nullable: bool = False, media: str | None = None, query: Sequence[str | Query] = (),
                 public: bool = False, hidden: bool = False) -> Declared:
         doc = Doc(summary, request, response, status, body_required, nullable, media, _query(query), public, hidden)
         return Declared(method, path, endpoint, doc)
@@ -81,9 +157,6 @@ post = _route("POST")
 put = _route("PUT")
 patch = _route("PATCH")
 delete = _route("DELETE")
-
-INT = "integer"
-PAGED = (("limit", INT), ("offset", INT))
 
 
 class Resource(BaseRoute):

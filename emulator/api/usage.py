@@ -5,11 +5,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api.common import authenticate, emu, query_choice, query_int, respond
-from emulator.api.routing import INT, Resource, get
+from emulator.api.common import authenticate, emu, respond
+from emulator.api.routing import Query, Resource, get
 from emulator.domain import usage
 from emulator.errors import Invalid
 from emulator.wire import usage as wire
+
+DAYS = Query("days", "integer", 30, 1, 365)
+MONTHS = Query("months", "integer", 6, 1, 24)
+PERIOD = Query("period", choices=("week", "month", "year"))
+TZ = Query("tz", default="UTC")
 
 
 async def get_usage(request: Request) -> Response:
@@ -22,7 +27,7 @@ async def get_usage(request: Request) -> Response:
 
 async def daily_usage(request: Request) -> Response:
     account_id = await authenticate(request)
-    days = query_int(request, "days", 30, 1, 365)
+    days = int(DAYS.read(request))
     state = emu(request)
     async with state.store.read() as session:
         points = await usage.daily(session, account_id, days, state.clock.now())
@@ -31,7 +36,7 @@ async def daily_usage(request: Request) -> Response:
 
 async def monthly_usage(request: Request) -> Response:
     account_id = await authenticate(request)
-    months = query_int(request, "months", 6, 1, 24)
+    months = int(MONTHS.read(request))
     state = emu(request)
     async with state.store.read() as session:
         points = await usage.monthly(session, account_id, months, state.clock.now())
@@ -47,10 +52,10 @@ async def usage_by_number(request: Request) -> Response:
 
 async def usage_by_agent(request: Request) -> Response:
     account_id = await authenticate(request)
-    period = query_choice(request, "period", ("week", "month", "year"))
+    period = PERIOD.read(request)
     if period is None:
         raise Invalid("Query parameter 'period' is required: week, month or year.")
-    tz_name = request.query_params.get("tz") or "UTC"
+    tz_name = TZ.read(request)
     tz = usage.zone(tz_name)
     state = emu(request)
     start, end = usage.period_window(period, state.clock.now(), tz)
@@ -61,9 +66,9 @@ async def usage_by_agent(request: Request) -> Response:
 
 resource = Resource("/v1/usage", [
     get("", get_usage, "Plan, number slots and usage statistics", response=wire.Usage),
-    get("/daily", daily_usage, "Daily usage", response=wire.DailyUsage, query=(("days", INT),)),
-    get("/monthly", monthly_usage, "Monthly usage", response=wire.MonthlyUsage, query=(("months", INT),)),
+    get("/daily", daily_usage, "Daily usage", response=wire.DailyUsage, query=(DAYS,)),
+    get("/monthly", monthly_usage, "Monthly usage", response=wire.MonthlyUsage, query=(MONTHS,)),
     get("/by-number", usage_by_number, "Usage per number", response=wire.NumberUsage),
     get("/by-agent", usage_by_agent, "Usage per agent for a calendar period", response=wire.AgentUsage,
-        query=("period", "tz")),
+        query=(PERIOD, TZ)),
 ], tag="usage")

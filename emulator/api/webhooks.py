@@ -7,12 +7,17 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api.common import authenticate, emu, paging, parse, query_int, query_optional_int, respond
-from emulator.api.routing import INT, PAGED, Resource, delete, get, post
+from emulator.api.common import authenticate, emu, paging, parse, respond
+from emulator.api.routing import OFFSET, Query, Resource, delete, get, limit, post
 from emulator.domain import agents, webhooks
 from emulator.webhooks import log, test_events
 from emulator.wire import webhooks as wire
 from emulator.wire.base import Deleted, deleted
+
+DELIVERIES = limit(50, 100)
+HOURS = Query("hours", "integer", 24, 1, 24 * 365)
+WINDOW = Query("hours", "integer", None, 1, 24 * 365)  # the delivery list: every hour when absent
+AGENT = Query("agentId")
 
 
 async def _scope(request: Request) -> tuple[str, str | None]:
@@ -53,18 +58,18 @@ async def delete_webhook(request: Request) -> Response:
 
 async def list_deliveries(request: Request) -> Response:
     account_id = await authenticate(request)
-    limit, offset = paging(request, default=50, maximum=100)
-    hours = query_optional_int(request, "hours", 1, 24 * 365)
+    count, offset = paging(request, DELIVERIES)
+    hours = WINDOW.read(request)
     state = emu(request)
     since = state.clock.now() - timedelta(hours=hours) if hours else None
     async with state.store.read() as session:
-        rows, total = await log.list_page(session, account_id, limit, offset, since=since)
-    return respond(wire.delivery_page(rows, total, offset, limit))
+        rows, total = await log.list_page(session, account_id, count, offset, since=since)
+    return respond(wire.delivery_page(rows, total, offset, count))
 
 
 async def delivery_stats(request: Request) -> Response:
     account_id = await authenticate(request)
-    hours = query_int(request, "hours", 24, 1, 24 * 365)
+    hours = int(HOURS.read(request))
     state = emu(request)
     async with state.store.read() as session:
         result = await log.stats(session, account_id, hours, state.clock.now())
@@ -80,9 +85,9 @@ async def all_time_stats(request: Request) -> Response:
 
 async def agent_deliveries(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
-    limit = query_int(request, "limit", 50, 1, 100)
+    count = int(DELIVERIES.read(request))
     async with emu(request).store.read() as session:
-        rows, _ = await log.list_page(session, account_id, limit, 0, agent_id=agent_id)
+        rows, _ = await log.list_page(session, account_id, count, 0, agent_id=agent_id)
     return respond([wire.delivery(row) for row in rows])
 
 
@@ -91,7 +96,7 @@ async def test_webhook(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
     overrides = await parse(request, wire.WebhookTest, optional=True)
     state = emu(request)
-    payload_agent = agent_id or request.query_params.get("agentId") or None
+    payload_agent = agent_id or AGENT.read(request)
     async with state.store.write() as session:
         hook = await webhooks.required(session, account_id, agent_id)
         sample = await test_events.sample(session, account_id, payload_agent, overrides, state.clock.now())
@@ -109,12 +114,12 @@ project = Resource("/v1/webhooks", [
          response=wire.Webhook),
     delete("", delete_webhook, "Delete the project webhook", response=Deleted),
     get("/deliveries", list_deliveries, "List webhook deliveries", response=wire.DeliveryPage,
-        query=(*PAGED, ("hours", INT))),
+        query=(DELIVERIES, OFFSET, WINDOW)),
     get("/deliveries/stats", delivery_stats, "Webhook delivery statistics for recent hours",
-        response=wire.DeliveryStats, query=(("hours", INT),)),
+        response=wire.DeliveryStats, query=(HOURS,)),
     get("/deliveries/all-time", all_time_stats, "All-time webhook delivery statistics", response=wire.AllTimeStats),
     post("/test", test_webhook, "Send a test event to the project webhook", request=wire.WebhookTest,
-         response=wire.WebhookTestResult, body_required=False, query=("agentId",)),
+         response=wire.WebhookTestResult, body_required=False, query=(AGENT,)),
 ], tag="webhooks")
 
 per_agent = Resource("/v1/agents", [
@@ -124,7 +129,7 @@ per_agent = Resource("/v1/agents", [
          response=wire.Webhook),
     delete("/{agent_id}/webhook", delete_webhook, "Delete an agent's webhook", response=Deleted),
     get("/{agent_id}/webhook/deliveries", agent_deliveries, "List an agent's webhook deliveries",
-        response=wire.Deliveries, query=(("limit", INT),)),
+        response=wire.Deliveries, query=(DELIVERIES,)),
     post("/{agent_id}/webhook/test", test_webhook, "Send a test event to an agent's webhook",
          request=wire.WebhookTest, response=wire.WebhookTestResult, body_required=False),
 ], tag="webhooks")
