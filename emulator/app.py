@@ -32,6 +32,7 @@ from emulator.api import (
     numbers_extra,
     openapi,
     register,
+    root,
     simulate,
     sub_accounts,
     usage,
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> Starlette:
         *register.routes,
         *extras.routes,
         *openapi.routes,
+        *root.routes,
     ]
     app = Starlette(
         routes=routes,
