@@ -85,9 +85,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     hung.bind(("127.0.0.1", 0))
     hung.listen(16)
     emulator = EmulatorProcess(db=str(db))
-    emulator.start(timeout=READY_CAP)
     key = new_key()
     try:
+        emulator.start(timeout=READY_CAP)
         with httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api:
             agent = api.post("/v1/agents", json={"name": "Waiting Bot", "beginMessage": "Hello?"}).json()
             api.post("/v1/numbers", json={"agentId": agent["id"]}).raise_for_status()
@@ -175,24 +175,22 @@ def test_banner_is_printed_once_the_server_answers(tmp_path: Path) -> None:
 
 def test_the_database_lock_dies_with_its_holder(tmp_path: Path) -> None:
     db = tmp_path / "killed.db"
-    first = EmulatorProcess(db=str(db))
-    first.start(timeout=READY_CAP)
-    assert first.proc is not None
-    first_pid = first.proc.pid
     lock = db.with_name(db.name + ".lock")
-    assert lock.read_text().strip() == str(first_pid)
-    first.proc.kill()  # no chance to clean up: the operating system must drop the lock
-    first.proc.wait()
-    first.cleanup()
-    second = EmulatorProcess(db=str(db))
+    first, second = EmulatorProcess(db=str(db)), EmulatorProcess(db=str(db))
     try:
+        first.start(timeout=READY_CAP)
+        assert first.proc is not None
+        assert lock.read_text().strip() == str(first.proc.pid)
+        first.proc.kill()  # no chance to clean up: the operating system must drop the lock
+        first.proc.wait()
         second.start(timeout=READY_CAP)
         assert second.proc is not None
         assert lock.read_text().strip() == str(second.proc.pid)
         assert "in use" not in second.log.read_text()
     finally:
-        second.stop()
-        second.cleanup()
+        for proc in (first, second):
+            proc.stop()
+            proc.cleanup()
 
 
 def test_serve_help_shows_the_defaults() -> None:
