@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from emulator import __version__
 from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
@@ -71,6 +72,26 @@ def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     run.add_argument("--admin-token", default=env("ADMIN_TOKEN"), help="admin token of the emulator's control API")
     run.add_argument("--report-json", metavar="FILE", help="write a JSON report")
     run.add_argument("--report-junit", metavar="FILE", help="write a JUnit XML report (one test case per expectation)")
+    run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                     help="first wait up to SECONDS for --base-url and --target to answer (for ones just started in "
+                          "the background)")
+
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = sub.add_parser("demo", help="the whole demo: emulator, demo fixture, example agent, shipped scenarios",
+                          formatter_class=_ShowDefaults, description=DEMO_HELP)
+    demo.add_argument("--dir", default=".", metavar="DIR",
+                      help="the checkout holding fixtures/demo.yaml, scenarios/ and scenarios/example_agent/app.py")
+    demo.add_argument("--port", type=int, default=8000, help="the emulator's port")
+    demo.add_argument("--agent-port", type=int, default=8790, help="the example agent's port")
+    demo.add_argument("--once", action="store_true",
+                      help="stop after the scenarios (for CI) instead of serving until Ctrl-C")
+
+
+DEMO_HELP = """Start an emulator (in memory) with the demo fixture and the example agent, run the shipped
+scenarios against them, and print where to look next. Then keep both running until Ctrl-C, or stop
+at once with --once. The exit code is the scenarios': 0 when every expectation held. Run it from a
+checkout of the repository (it reads fixtures/ and scenarios/ from there)."""
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -93,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _scenario_parser(sub)
+    _demo_parser(sub)
     args = parser.parse_args(argv)  # string defaults from the environment go through `type` too
     if args.command == "serve" and args.default_plan not in PLANS:
         parser.error(f"argument --default-plan: invalid choice {args.default_plan!r} (choose from {', '.join(PLANS)})")
@@ -102,9 +124,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings_from(args), args.log_level)
     if args.command == "scenario":
         from emulator.scenarios.cli import run
+        from emulator.waiting import NotReady, wait_for_emulator, wait_for_port
 
+        try:
+            if args.wait and args.base_url:
+                wait_for_emulator(args.base_url, args.wait)
+            if args.wait and args.target:
+                wait_for_port(args.target, args.wait)
+        except NotReady as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return run(args.paths, target=args.target, base_url=args.base_url, fixtures=args.fixtures,
                    admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit)
+    if args.command == "demo":
+        from emulator.demo import run_demo
+
+        return run_demo(Path(args.dir), port=args.port, agent_port=args.agent_port, once=args.once)
     parser.error(f"unknown command {args.command}")
     return 2
 
