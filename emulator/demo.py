@@ -183,7 +183,7 @@ def next_steps(demo: Demo, fixture: dict[str, Any], once: bool) -> str:
     scenarios = demo.shown(SCENARIOS)
     lines = [
         "",
-        "The demo ran at" if once else "The demo is running:",
+        "The demo ran with (all stopped now):" if once else "The demo is running:",
         f"  emulator       {url}  (in memory: each demo starts from {demo.shown(FIXTURE)} alone)",
         f"  API docs       {url}/docs",
         f"  example agent  {agent}/agent  ({demo.shown(AGENT_APP)})",
@@ -191,10 +191,11 @@ def next_steps(demo: Demo, fixture: dict[str, Any], once: bool) -> str:
         f"                 (fixed IDs, numbers and webhook secret: see {demo.shown(FIXTURE)})",
     ]
     if once:
+        again = "agentphone-emulator demo" + ("" if demo.root == Path(".") else f" --dir {demo.shown(Path('.'))}")
         lines += [
             "",
-            "Keep it running to explore:  agentphone-emulator demo",
-            "Run it again for CI:         agentphone-emulator demo --once",
+            f"Keep it running to explore:  {again}",
+            f"Run it again for CI:         {again} --once",
         ]
         return "\n".join(lines)
     call = json.dumps({"from": "+14155559999", "to": numbers[0] if numbers else "+14155550100",

@@ -132,7 +132,7 @@ def test_demo_once_exits_with_the_scenarios_code(tmp_path: Path) -> None:
     assert done.returncode == 1, out
     assert "0/1 scenarios passed" in out and "Wednesday" in out, out
     assert f"http://127.0.0.1:{port}/docs" in out
-    assert "key sk_test_demo" in out and "agentphone-emulator demo --once" in out
+    assert "key sk_test_demo" in out and f"agentphone-emulator demo --dir {tmp_path.resolve()} --once" in out
     assert "Press Ctrl-C" not in out
     assert_gone(port, agent_port)
 
