@@ -167,6 +167,8 @@ def repoint(value: Any, old: str, new: str) -> Any:
 def load_fixture(demo: Demo) -> dict[str, Any]:
     """Load fixtures/demo.yaml, its webhooks pointed at the example agent wherever it listens."""
     data = repoint(yaml.safe_load((demo.root / FIXTURE).read_text()), FIXTURE_AGENT_URL, demo.agent_url)
+    if not isinstance(data, dict):
+        raise DemoError(f"{demo.shown(FIXTURE)} is not a fixture: it must be a mapping with `accounts`.")
     response = httpx.post(f"{demo.url}/_emulator/fixtures", json=data, timeout=30, trust_env=False)
     if response.status_code >= 400:
         raise DemoError(f"loading {demo.shown(FIXTURE)} failed with HTTP {response.status_code}: {response.text}")
