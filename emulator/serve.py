@@ -45,7 +45,9 @@ def bind(host: str, port: int) -> socket.socket:
             reason = "the port is in use by another process; stop it, or choose another --port."
         elif exc.errno == errno.EACCES:
             reason = "permission denied (ports below 1024 need privileges); choose another --port."
-        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        elif isinstance(exc, socket.gaierror):
+            reason = f"{host} does not resolve to an address; check --host."
+        elif exc.errno == errno.EADDRNOTAVAIL:
             reason = f"{host} is not an address of this machine; check --host."
         else:
             reason = f"{exc.strerror or exc}."
