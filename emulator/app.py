@@ -30,6 +30,7 @@ from emulator.api import (
     numbers,
     openapi,
     registration,
+    root,
     sip_trunks,
     sub_accounts,
     usage,
@@ -169,6 +170,7 @@ def create_app(settings: Settings) -> Starlette:
         feedback.resource,
         *control_api.resources,
         *openapi.routes,
+        *root.routes,
     ]
     app = Starlette(
         routes=routes,

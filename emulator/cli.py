@@ -5,19 +5,34 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from emulator import __version__
 from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
 from emulator.plans import PLANS
 
 
+class _ShowDefaults(argparse.HelpFormatter):
+    """Appends "(default: ...)" to an option's help, unless there is no default worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or not action.option_strings or action.default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    serve = sub.add_parser("serve", help="run the emulator HTTP server")
-    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="bind address [env AGENTPHONE_EMULATOR_HOST]")
+    serve = sub.add_parser("serve", help="run the emulator HTTP server", formatter_class=_ShowDefaults,
+                           description="Run the emulator. Every option can also be set with the environment "
+                                       "variable named in its help; the defaults shown include those.")
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), metavar="HOST",
+                       help="bind address [env AGENTPHONE_EMULATOR_HOST]")
     serve.add_argument("--port", type=int, default=env("PORT", "8000"),
-                       help="port [env AGENTPHONE_EMULATOR_PORT]")
-    serve.add_argument("--db", default=env("DB", DEFAULT_DB),
-                       help="SQLite file path, ':memory:', or any SQLAlchemy async URL [env AGENTPHONE_EMULATOR_DB]")
+                       help="port; 0 takes any free port [env AGENTPHONE_EMULATOR_PORT]")
+    serve.add_argument("--db", default=env("DB", DEFAULT_DB), metavar="PATH",
+                       help="SQLite file path (relative to the working directory), ':memory:', or any SQLAlchemy "
+                            "async URL [env AGENTPHONE_EMULATOR_DB]")
     serve.add_argument("--strict-keys", action="store_true", default=env_flag("STRICT_KEYS"),
                        help="accept only the keys given by --key / --keys-file [env AGENTPHONE_EMULATOR_STRICT_KEYS]")
     serve.add_argument("--key", action="append", default=[], metavar="KEY",
@@ -25,22 +40,24 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--keys-file", default=env("KEYS_FILE"),
                        help="file with one API key per line [env AGENTPHONE_EMULATOR_KEYS_FILE]")
     serve.add_argument("--rate-limit", type=int, default=env("RATE_LIMIT", "0") or "0", metavar="N",
-                       help="at most N requests per second per key, then 429 (default: off)")
+                       help="at most N requests per second per key, then 429; 0 is off "
+                            "[env AGENTPHONE_EMULATOR_RATE_LIMIT]")
     serve.add_argument("--default-plan", choices=sorted(PLANS), default=env("DEFAULT_PLAN", "free"),
-                       help="plan of accounts created on first use (default: free)")
+                       help="plan of accounts created on first use [env AGENTPHONE_EMULATOR_DEFAULT_PLAN]")
     serve.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
                        help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
     serve.add_argument("--seed", type=int, default=env("SEED") or None,
-                       help="make generated IDs, secrets and numbers reproducible")
+                       help="make generated IDs, secrets and numbers reproducible [env AGENTPHONE_EMULATOR_SEED]")
     serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
                        help="load a fixture file or directory at start (repeatable) [env AGENTPHONE_EMULATOR_FIXTURES]")
     serve.add_argument("--public-url", default=env("PUBLIC_URL"),
                        help="the base URL clients reach the emulator at, for links it returns such as recordingUrl "
                             "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
-                       help="pace simulated calls in wall-clock time (for demos)")
+                       help="pace simulated calls in wall-clock time (for demos) [env AGENTPHONE_EMULATOR_REALTIME]")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
-                       choices=["critical", "error", "warning", "info", "debug"])
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="server log level [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
 
 
 def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,6 +72,26 @@ def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     run.add_argument("--admin-token", default=env("ADMIN_TOKEN"), help="admin token of the emulator's control API")
     run.add_argument("--report-json", metavar="FILE", help="write a JSON report")
     run.add_argument("--report-junit", metavar="FILE", help="write a JUnit XML report (one test case per expectation)")
+    run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                     help="first wait up to SECONDS for --base-url and --target to answer (for ones just started in "
+                          "the background)")
+
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = sub.add_parser("demo", help="the whole demo: emulator, demo fixture, example agent, shipped scenarios",
+                          formatter_class=_ShowDefaults, description=DEMO_HELP)
+    demo.add_argument("--dir", default=".", metavar="DIR",
+                      help="the checkout holding fixtures/demo.yaml, scenarios/ and scenarios/example_agent/app.py")
+    demo.add_argument("--port", type=int, default=8000, help="the emulator's port")
+    demo.add_argument("--agent-port", type=int, default=8790, help="the example agent's port")
+    demo.add_argument("--once", action="store_true",
+                      help="stop after the scenarios (for CI) instead of serving until Ctrl-C")
+
+
+DEMO_HELP = """Start an emulator (in memory) with the demo fixture and the example agent, run the shipped
+scenarios against them, and print where to look next. Then keep both running until Ctrl-C, or stop
+at once with --once. The exit code is the scenarios': 0 when every expectation held. Run it from a
+checkout of the repository (it reads fixtures/ and scenarios/ from there)."""
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -71,38 +108,38 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def serve(settings: Settings, log_level: str = "warning") -> int:
-    import uvicorn
-
-    from emulator.app import create_app
-
-    app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level, lifespan="on")
-    server = uvicorn.Server(config)
-    base = settings.base_url
-    print(f"agentphone-emulator {__version__} listening on {base} (database: {settings.db})", flush=True)
-    print(f"  health:  {base}/_emulator/health", flush=True)
-    print(f'  SDK:     AgentPhone(api_key="sk_test_local", base_url="{base}")', flush=True)
-    server.run()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentphone-emulator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _scenario_parser(sub)
+    _demo_parser(sub)
     args = parser.parse_args(argv)  # string defaults from the environment go through `type` too
     if args.command == "serve" and args.default_plan not in PLANS:
         parser.error(f"argument --default-plan: invalid choice {args.default_plan!r} (choose from {', '.join(PLANS)})")
     if args.command == "serve":
+        from emulator.serve import serve
+
         return serve(settings_from(args), args.log_level)
     if args.command == "scenario":
         from emulator.scenarios.cli import run
+        from emulator.waiting import NotReady, wait_for_emulator, wait_for_port
 
+        try:
+            if args.wait and args.base_url:
+                wait_for_emulator(args.base_url, args.wait)
+            if args.wait and args.target:
+                wait_for_port(args.target, args.wait)
+        except NotReady as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return run(args.paths, target=args.target, base_url=args.base_url, fixtures=args.fixtures,
                    admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit)
+    if args.command == "demo":
+        from emulator.demo import run_demo
+
+        return run_demo(Path(args.dir), port=args.port, agent_port=args.agent_port, once=args.once)
     parser.error(f"unknown command {args.command}")
     return 2
 

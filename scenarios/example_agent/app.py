@@ -4,8 +4,11 @@ Run it:   python scenarios/example_agent/app.py --port 8790
 Webhook:  http://127.0.0.1:8790/agent     (behaves)
           http://127.0.0.1:8790/broken    (misbehaves: for seeing scenarios fail usefully)
 
-For SMS replies it calls POST /v1/messages, so it needs the emulator's address and an
-API key: AGENTPHONE_BASE_URL (default http://127.0.0.1:8000) and AGENTPHONE_API_KEY.
+Voice calls need nothing else. For SMS replies it calls POST /v1/messages, so it needs the
+emulator's address and an API key: AGENTPHONE_BASE_URL (default http://127.0.0.1:8000) and
+AGENTPHONE_API_KEY (the shipped SMS scenario texts as sk_test_example_sms). Without the key it
+says so at start, and answers every text's webhook with a 503 naming what is missing; a reply the
+emulator refuses is reported on stderr with the emulator's own explanation.
 If AGENTPHONE_WEBHOOK_SECRET is set, every request's signature is verified.
 """
 
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,11 +79,41 @@ def sms_reply(text: str) -> str:
     return "Thanks for your message! A person will get back to you."
 
 
+def base_url() -> str:
+    return os.environ.get("AGENTPHONE_BASE_URL", "http://127.0.0.1:8000")
+
+
+def missing_for_sms() -> str | None:
+    """Why texts cannot be answered, or None when they can."""
+    if os.environ.get("AGENTPHONE_API_KEY", "").strip():
+        return None
+    return ("AGENTPHONE_API_KEY is not set, so the example agent cannot answer texts: it replies through "
+            f"POST /v1/messages on the emulator at {base_url()} (AGENTPHONE_BASE_URL). Start it with "
+            "AGENTPHONE_API_KEY=sk_test_example_sms for the shipped SMS scenario.")
+
+
+def complain(text: str) -> None:
+    print(f"example agent: {text}", file=sys.stderr, flush=True)
+
+
 async def send_sms(agent_id: str, to: str, body: str) -> None:
-    base = os.environ.get("AGENTPHONE_BASE_URL", "http://127.0.0.1:8000")
-    key = os.environ.get("AGENTPHONE_API_KEY", "")
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
-        await client.post("/v1/messages", json={"agent_id": agent_id, "to_number": to, "body": body})
+    """Answer a text through the emulator's API; any failure is reported, never silent."""
+    key = os.environ["AGENTPHONE_API_KEY"].strip()
+    url = f"{base_url()}/v1/messages"
+    try:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+            response = await client.post(url, json={"agent_id": agent_id, "to_number": to, "body": body})
+    except httpx.HTTPError as exc:
+        complain(f"could not answer the text from {to}: POST {url} failed ({exc!r}); "
+                 "is AGENTPHONE_BASE_URL the emulator that sent the webhook?")
+        return
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:200]
+        complain(f"could not answer the text from {to}: POST {url} answered {response.status_code}: {detail} "
+                 "(is AGENTPHONE_API_KEY the key of the account that owns the number?)")
 
 
 async def read_event(request: Request) -> dict[str, Any] | None:
@@ -105,6 +139,10 @@ async def agent(request: Request) -> Response:
         return PlainTextResponse("ok")
     if event.get("channel") == "voice":
         return voice_reply(data.get("transcript") or "", data.get("digits"))
+    problem = missing_for_sms()
+    if problem:
+        complain(problem)
+        return PlainTextResponse(problem, status_code=503)
     reply = sms_reply(data.get("message") or "")
     task = BackgroundTask(send_sms, event.get("agentId") or "", data.get("from") or "", reply)
     return PlainTextResponse("ok", background=task)
@@ -136,6 +174,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
+    problem = missing_for_sms()
+    if problem:
+        complain(f"warning: {problem} Voice calls are answered as usual.")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -1,0 +1,114 @@
+"""`agentphone-emulator serve`: claim the port, then the database, then start, then say so.
+
+The order matters. A second `serve` on a busy port must fail before it touches any database, and
+one on a database a live emulator holds must fail before start-up recovery marks that emulator's
+running calls as failed. So: bind the listening socket, take the database lock
+(emulator/store/lock.py), and only then build the app and run its start-up (recovery, fixtures).
+The banner is printed once the server answers requests. `create_app` itself takes no lock, so
+in-process harnesses can serve an app without one.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from emulator import __version__
+from emulator.config import Settings
+from emulator.store.lock import DatabaseInUse, DatabaseLock, lock_database
+
+BACKLOG = 2048  # uvicorn's default
+
+
+class PortUnavailable(Exception):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, or PortUnavailable with a sentence saying why and what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+    try:
+        if sys.platform != "win32":  # reuse a port whose old connections linger in TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use by another process; stop it, or choose another --port."
+        elif exc.errno == errno.EACCES:
+            reason = "permission denied (ports below 1024 need privileges); choose another --port."
+        elif isinstance(exc, socket.gaierror):
+            reason = f"{host} does not resolve to an address; check --host."
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            reason = f"{host} is not an address of this machine; check --host."
+        else:
+            reason = f"{exc.strerror or exc}."
+        raise PortUnavailable(f"cannot listen on {where}: {reason}") from None
+    return sock
+
+
+def database_label(settings: Settings, lock: DatabaseLock | None) -> str:
+    if lock is not None:
+        return str(lock.database)
+    if settings.db == ":memory:":
+        return "in memory, gone when the process stops"
+    if "://" in settings.db:
+        return make_url(settings.db).render_as_string(hide_password=True)
+    return settings.db
+
+
+def banner(settings: Settings, database: str) -> str:
+    base = settings.base_url
+    return "\n".join([
+        f"agentphone-emulator {__version__} listening on {base} (database: {database})",
+        f"  docs:    {base}/docs",
+        f"  health:  {base}/_emulator/health",
+        f'  SDK:     AgentPhone(api_key="sk_test_local", base_url="{base}")',
+    ])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling `on_ready` once start-up is complete and the socket is being served."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self.on_ready()
+
+
+def serve(settings: Settings, log_level: str = "warning") -> int:
+    try:
+        sock = bind(settings.host, settings.port)
+    except PortUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    with sock:
+        settings.port = sock.getsockname()[1]  # the real one when --port 0 asked for any free port
+        try:
+            lock = lock_database(settings.db)
+        except DatabaseInUse as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        try:
+            from emulator.app import create_app
+
+            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                                    log_level=log_level, lifespan="on")
+            text = banner(settings, database_label(settings, lock))
+            _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
+        finally:
+            if lock is not None:
+                lock.release()
+    return 0
