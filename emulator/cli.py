@@ -22,7 +22,7 @@ class _ShowDefaults(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the emulator HTTP server", formatter_class=_ShowDefaults,
                            description="Run the emulator. Every option can also be set with the environment "
                                        "variable named in its help; the defaults shown include those.")
@@ -60,7 +60,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="server log level [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
 
 
-def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _scenario_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scenario = sub.add_parser("scenario", help="run scripted call scenarios")
     actions = scenario.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="run scenario files or directories")
@@ -77,7 +77,7 @@ def _scenario_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                           "the background)")
 
 
-def _demo_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="the whole demo: emulator, demo fixture, example agent, shipped scenarios",
                           formatter_class=_ShowDefaults, description=DEMO_HELP)
     demo.add_argument("--dir", default=".", metavar="DIR",
