@@ -7,8 +7,8 @@ import re
 from emulator import ids
 from emulator.errors import Invalid
 
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+E164 = re.compile(r"\+[1-9]\d{7,14}")  # patterns that guard input are matched whole (fullmatch)
+AREA_CODE = re.compile(r"[2-9]\d{2}")
 _SEPARATORS = re.compile(r"[\s().\-]")
 
 # Canadian area codes (NANP). Everything else of the right shape is treated as US.
@@ -23,7 +23,7 @@ COUNTRIES = ("US", "CA")
 
 
 def is_e164(value: str) -> bool:
-    return bool(E164.match(value))
+    return E164.fullmatch(value) is not None
 
 
 def require_e164(value: object, field: str) -> str:
@@ -57,7 +57,7 @@ def country_of(e164: str) -> str:
 
 
 def check_area_code(area_code: str, country: str) -> None:
-    if not AREA_CODE.match(area_code) or area_code.endswith("11"):
+    if AREA_CODE.fullmatch(area_code) is None or area_code.endswith("11"):
         raise Invalid(
             f"Field 'areaCode' must be a 3-digit North American area code, like 415 (got {area_code!r})."
         )

@@ -143,10 +143,13 @@ def test_streamed_body_over_one_mib_is_413(world: World) -> None:
 
 
 def test_body_just_under_the_limit_is_accepted(fresh: World) -> None:
-    prompt = "p" * (ONE_MIB - 100)
-    response = fresh.api.post("/v1/agents", json={"name": "Big prompt", "systemPrompt": prompt})
+    # Texts have their own maximum lengths; a tool's JSON Schema parameters are bounded only by the body limit.
+    blob = "p" * (ONE_MIB - 300)
+    tool = {"name": "lookup", "description": "Find a record.", "url": "https://tools.example/lookup",
+            "parameters": {"type": "object", "description": blob}}
+    response = fresh.api.post("/v1/agents", json={"name": "Big tool", "customTools": [tool]})
     assert response.status_code == 200, response.text[:300]
-    assert response.json()["systemPrompt"] == prompt
+    assert response.json()["customTools"][0]["parameters"]["description"] == blob
 
 
 @pytest.mark.parametrize("path", ["/v1/agents", "/v1/webhooks", "/v1/agents/{agent}/numbers"])

@@ -38,7 +38,6 @@ from emulator.domain import dialing
 from emulator.errors import Invalid
 from emulator.store import Account, Agent, Call, Delivery, PhoneNumber, Store, Transcript, Webhook
 from emulator.webhooks import signing
-from emulator.webhooks import voice as replies
 from emulator.webhooks.delivery import NO_WEBHOOK, Deliverer, VoiceSender
 from emulator.webhooks.transport import RESPONSE_LIMIT, Outcome, Transport
 from emulator.webhooks.voice import TurnReply, TurnRequest, apply, webhook_turn
@@ -1256,9 +1255,10 @@ def test_an_endless_stream_of_interim_chunks_is_cut_at_the_read_limit() -> None:
 
     assert result.error is not None and "exceeded 64 KiB" in result.error
     assert transport.responses[0].read < len(endless)  # it stopped reading
+    assert result.text == ""  # nothing of it is spoken, so the call does not last as long as 64 KiB of text
 
 
-def test_a_turn_never_stays_open_past_the_longest_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_turn_never_stays_open_past_the_longest_timeout() -> None:
     class Trickle(StreamingTransport):
         @asynccontextmanager
         async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[FakeResponse]:
@@ -1271,12 +1271,14 @@ def test_a_turn_never_stays_open_past_the_longest_timeout(monkeypatch: pytest.Mo
             response.aiter_raw = chunks  # type: ignore[method-assign]
             yield response
 
-    monkeypatch.setattr(replies, "MAX_TURN_SECONDS", 0.3)
-    request = TurnRequest("http://agent.invalid/hook", "whsec_x", 0.2, "dlv_x", b"{}")
+    request = TurnRequest("http://agent.invalid/hook", "whsec_x", 0.2, "dlv_x", b"{}", max_open=0.3)
 
     async def main() -> TurnReply:
         return await asyncio.wait_for(webhook_turn(Trickle(), request), 5)  # type: ignore[arg-type]
 
     result = asyncio.run(main())
-    assert result.error is not None and "No complete response" in result.error
+    # The error names the real bound (not the webhook's 0.2 s timeout), and nothing of the turn is spoken.
+    assert result.error is not None and "still open after 0.3 s" in result.error
+    assert "No complete response" not in result.error
+    assert result.chunks == [] and result.text == ""
     assert result.latency_ms < 1000

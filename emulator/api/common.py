@@ -171,11 +171,7 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> Any:
-    """The body as JSON (None when empty), refusing oversized and malformed bodies before anything else."""
-    raw = await read_body(request)
-    if not raw.strip():
-        return None
+def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -185,12 +181,14 @@ async def read_json(request: Request) -> Any:
 
 
 async def read_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    """The body as a JSON object (`{}` for an empty optional body)."""
-    data = await read_json(request)
-    if data is None:
+    """The body as a JSON object; an empty body is `{}` where the body is optional. Any other JSON value
+    (`null` included) is refused, so a body that says nothing is never taken as "everything"."""
+    raw = await read_body(request)
+    if not raw.strip():
         if not optional:
             raise Malformed("The request body is empty; send a JSON object.")
         return {}
+    data = _json(raw)
     if not isinstance(data, dict):
         raise Malformed(f"The request body must be a JSON object, not a JSON {json_kind(data)}.")
     return data
@@ -209,7 +207,8 @@ async def parse(request: Request, model: type[M], *, optional: bool = False) -> 
 
 
 def json_kind(value: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "value")
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), "value")
 
 
 # --- query parameters ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from emulator.errors import Invalid
 
 DTMF = re.compile(r"[0-9*#wW]+")
 MAX_TURNS = 500
+MAX_SAY = 2_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def parse_turn(item: Any, where: str) -> Turn:
     if kind == "say":
         if not isinstance(value, str) or not value.strip():
             raise Invalid(f"Field '{where}.say' must be a non-empty string.")
+        if len(value) > MAX_SAY:
+            raise Invalid(f"Field '{where}.say' must be at most {MAX_SAY} characters.")
         interrupt = item.get("interrupt", False)
         if not isinstance(interrupt, bool):
             raise Invalid(f"Field '{where}.interrupt' must be true or false.")

@@ -14,6 +14,7 @@ from emulator.domain.lookup import owned
 from emulator.domain.paging import page
 from emulator.errors import Invalid, Refused
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook
+from emulator.urls import check_url
 from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent
 
 
@@ -47,6 +48,8 @@ def check(values: dict[str, Any]) -> None:
         raise Invalid("A hosted-mode agent needs a 'systemPrompt': the built-in LLM answers calls with it.")
     if values.get("transfer_number") is not None:
         phones.require_e164(values["transfer_number"], "transferNumber")
+    for i, tool in enumerate(values.get("custom_tools") or []):
+        check_url(tool["url"], f"customTools[{i}].url")
 
 
 async def create(session: AsyncSession, account_id: str, req: AgentFields, now: datetime, *,

@@ -15,7 +15,7 @@ from emulator.errors import Conflict, Invalid, Refused, not_found
 from emulator.store import Contact
 from emulator.wire.contacts import CreateContact, UpdateContact
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contact:
@@ -38,7 +38,7 @@ def _escape(text: str) -> str:
 
 
 def _email(value: str | None) -> str | None:
-    if value is not None and value != "" and not EMAIL.match(value):
+    if value is not None and value != "" and EMAIL.fullmatch(value) is None:
         raise Invalid(f"Field 'email' must be an email address (got {value!r}).")
     return value
 

@@ -7,14 +7,14 @@ sentence saying so, as the vendor document says.
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.domain.lookup import owned
-from emulator.errors import Invalid, Refused
+from emulator.errors import Refused
 from emulator.store import Conversation, Message, PhoneNumber, Reaction
+from emulator.urls import check_url
 
 TAPBACKS = ("love", "like", "dislike", "laugh", "emphasize", "question")
 
@@ -46,17 +46,10 @@ async def conversation(session: AsyncSession, account_id: str, conversation_id: 
     return row
 
 
-def _https(url: str, field: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc:
-        raise Invalid(f"Field '{field}' must be a public https:// URL (got {url!r}).")
-    return url
-
-
 async def set_background(session: AsyncSession, account_id: str, conversation_id: str,
                          image_url: str) -> tuple[Conversation, bool]:
     """Set the chat background; the version moves only when the image changes. Returns (row, changed)."""
-    url = _https(image_url, "image_url")
+    url = check_url(image_url, "image_url", https_only=True)
     row = await conversation(session, account_id, conversation_id)
     current = row.background or {}
     changed = current.get("imageUrl") != url

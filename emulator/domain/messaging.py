@@ -3,6 +3,7 @@ into the one conversation of that (number, participant) pair."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,10 @@ from emulator.domain import agents, numbers
 from emulator.domain.lookup import owned
 from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Conversation, Message, PhoneNumber
+from emulator.urls import check_urls
 
 PREVIEW = 160
+MAX_METADATA_BYTES = 16 * 1024  # it travels in every webhook of the conversation
 
 
 def channel_of(number: PhoneNumber) -> str:
@@ -95,7 +98,7 @@ async def receive(session: AsyncSession, sender: str, to: str, body: str, media:
     number = await numbers.find_active(session, to)
     if number is None:
         raise not_found("Active phone number", to)
-    return await record(session, number, sender, "inbound", body, media, now)
+    return await record(session, number, sender, "inbound", body, check_urls(media, "mediaUrls"), now)
 
 
 async def _sending_number(session: AsyncSession, account_id: str, agent_id: str | None, number_id: str | None,
@@ -129,6 +132,7 @@ async def send(session: AsyncSession, account_id: str, *, agent_id: str | None, 
     if to_number is None:
         raise Invalid("Field 'to_number' is required: the phone number to send the message to.")
     recipient = phones.normalize(to_number, "to_number")
+    media = check_urls(media, "media_urls")
     if not body.strip() and not media:
         raise Invalid("Field 'body' must not be empty unless 'media_urls' carries an attachment.")
     number = await _sending_number(session, account_id, agent_id, number_id, from_number)
@@ -139,6 +143,8 @@ async def send(session: AsyncSession, account_id: str, *, agent_id: str | None, 
 
 async def set_state(session: AsyncSession, account_id: str, conversation_id: str,
                     state: dict[str, object] | None) -> Conversation:
+    if state is not None and len(json.dumps(state)) > MAX_METADATA_BYTES:
+        raise Invalid(f"Field 'metadata' must be at most {MAX_METADATA_BYTES // 1024} KiB as JSON.")
     conversation = await owned(session, Conversation, account_id, conversation_id)
     conversation.state = state
     await session.flush()

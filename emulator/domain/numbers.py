@@ -16,6 +16,7 @@ from emulator.domain.paging import page
 from emulator.errors import Conflict, InsufficientBalance, Invalid, LimitReached, Refused, Unavailable
 from emulator.plans import Plan, get_plan
 from emulator.store import Account, Agent, PhoneNumber
+from emulator.urls import check_url
 from emulator.wire.numbers import BuyNumber, ContactCard, UpdateNumber
 
 
@@ -186,6 +187,8 @@ async def set_contact_card(session: AsyncSession, account_id: str, number_id: st
                            card: ContactCard) -> dict[str, Any]:
     if not (card.first_name or card.display_name):
         raise Invalid("A contact card needs 'firstName' or 'displayName'.")
+    if card.avatar_url is not None:
+        check_url(card.avatar_url, "avatarUrl")
     number = await get(session, account_id, number_id)
     if number.status != "active":
         raise Refused(f"Number '{number.id}' is {number.status}; its contact card cannot change.")

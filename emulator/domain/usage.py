@@ -154,8 +154,10 @@ async def by_number(session: AsyncSession, account_id: str) -> list[NumberActivi
 def zone(name: str) -> ZoneInfo:
     """An IANA time zone by name, refused with a sentence when there is none of that name."""
     try:
+        if len(name) > 64 or not all(c.isalnum() or c in "/_+-" for c in name):
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Europe"), a name too long
         raise Invalid(f"Query parameter 'tz' must be an IANA time zone, like America/New_York (got {name!r}).") \
             from None
 

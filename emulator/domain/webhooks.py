@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
-from emulator.errors import Invalid, NotFound, Refused
+from emulator.errors import NotFound, Refused
 from emulator.store import Webhook
+from emulator.urls import check_url
 
 DEFAULT_CONTEXT_LIMIT = 10
 DEFAULT_TIMEOUT = 30
-
-
-def check_url(url: str) -> str:
-    """Absolute http(s) URL with a host; plain http is allowed because local targets are the point."""
-    try:
-        parts = urlsplit(url.strip())
-        host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed authority
-    except ValueError:
-        raise Invalid(f"Field 'url' is not a valid URL (got {url!r}).") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc or not host:
-        raise Invalid(f"Field 'url' must be an absolute http:// or https:// URL (got {url!r}).")
-    return url.strip()
 
 
 async def find(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook | None:
@@ -38,7 +26,7 @@ async def put(session: AsyncSession, account_id: str, agent_id: str | None, url:
               context_limit: int | None = None, timeout: int | None = None, hook_id: str | None = None,
               secret: str | None = None) -> Webhook:
     """Create or update; a new secret every time (unless one is given), the ID kept across updates."""
-    url = check_url(url)
+    url = check_url(url.strip())
     hook = await find(session, account_id, agent_id)
     if hook is None:
         hook = Webhook(id=hook_id or ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,

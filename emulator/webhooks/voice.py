@@ -33,6 +33,7 @@ class TurnRequest:
     cut_after_first: bool = False  # the caller barges in: stop after the first spoken chunk
     headers: dict[str, str] | None = None  # as signed (and perhaps faulted) by the deliverer
     delay: float = 0.0  # an injected delay before sending
+    max_open: float = MAX_TURN_SECONDS  # however the reply streams, the turn closes after this
 
 
 @dataclass
@@ -99,7 +100,7 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
         await asyncio.sleep(req.delay)
     loop = asyncio.get_running_loop()
     # Each streamed chunk gives the agent another `timeout`, but a turn never stays open past this.
-    last_call = loop.time() + max(req.timeout, MAX_TURN_SECONDS)
+    last_call = loop.time() + req.max_open
     try:
         async with asyncio.timeout(req.timeout) as deadline, transport.stream(req.url, req.body, headers) as response:
             reply.http_status = response.status_code
@@ -125,7 +126,14 @@ async def webhook_turn(transport: Transport, req: TurnRequest) -> TurnReply:
                     reply.error = "The reply was not JSON; the caller heard silence."
     except Exception as exc:  # the target's failure is silence, never a crash
         if isinstance(exc, ValueError):
+            # Past the size bound nothing of the turn is spoken: an endless stream must not make the call
+            # last as long as its text would take to say.
+            reply.chunks.clear()
             reply.error = f"The reply was not usable: {exc}; the caller heard silence."
+        elif isinstance(exc, TimeoutError) and loop.time() >= last_call:
+            reply.chunks.clear()
+            reply.error = (f"The streamed reply was still open after {req.max_open:g} s, "
+                           "the longest a turn may stay open; the caller heard silence.")
         else:
             reply.error = describe_failure(exc, req.timeout).rstrip(".") + "; the caller heard silence."
     reply.latency_ms = elapsed()

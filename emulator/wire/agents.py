@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 from emulator.store import Agent as AgentRow
 from emulator.store import PhoneNumber as NumberRow
 from emulator.voices import DEFAULT_AGENT_VOICE
-from emulator.wire.base import Json, Model, NonEmpty, Out, Page, Timestamp, columns
+from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, columns
 
 VoiceMode = Literal["webhook", "hosted"]
 ModelTier = Literal["turbo", "balanced", "max"]
@@ -67,31 +67,31 @@ NULLABLE = frozenset(name for name, value in DEFAULTS.items() if value is None)
 class CustomTool(Model):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow")
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-    description: str
-    url: str
+    description: Annotated[str, Field(max_length=1_000)]
+    url: Annotated[str, Field(max_length=2048)]
     method: Literal["GET", "POST"] = "POST"
-    headers: dict[str, str] | None = None
+    headers: dict[str, Annotated[str, Field(max_length=2048)]] | None = None
     parameters: dict[str, Any] | None = None
     timeout_ms: Annotated[int, Field(ge=1000, le=120_000)] | None = None
     speak_during_execution: bool | None = None
-    execution_message: str | None = None
+    execution_message: Label | None = None
 
 
 class AgentFields(Model):
     """Every agent setting except `name`; all optional (PATCH semantics come from `exclude_unset`)."""
 
-    description: str | None = None
+    description: Paragraph | None = None
     voice_mode: VoiceMode | None = None
-    system_prompt: str | None = None
-    begin_message: str | None = None
+    system_prompt: Prompt | None = None
+    begin_message: Paragraph | None = None
     voice: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     model_tier: ModelTier | None = None
     enable_messaging: bool | None = None
     transfer_number: str | None = None
     custom_tools: Annotated[list[CustomTool], Field(max_length=20)] | None = None
-    voicemail_message: str | None = None
-    call_screening_identity: str | None = None
-    call_screening_purpose: str | None = None
+    voicemail_message: Paragraph | None = None
+    call_screening_identity: Label | None = None
+    call_screening_purpose: Label | None = None
     stt_mode: SttMode | None = None
     ambient_sound: AmbientSound | None = None
     denoising_mode: DenoisingMode | None = None

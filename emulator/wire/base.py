@@ -25,6 +25,10 @@ Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\
                                  json_schema_extra={"format": "date-time"})]
 Json = dict[str, Any]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
+# Longest texts accepted (the README's fidelity notes list them): a short label, a paragraph, a prompt.
+Label = Annotated[str, Field(max_length=500)]
+Paragraph = Annotated[str, Field(max_length=2_000)]
+Prompt = Annotated[str, Field(max_length=20_000)]
 
 
 class Model(BaseModel):

@@ -10,7 +10,7 @@ from emulator.clock import iso
 from emulator.store import Call as CallRow
 from emulator.store import Transcript as TranscriptRow
 from emulator.wire.agents import ModelTier
-from emulator.wire.base import Json, Model, Out, Page, Timestamp, page
+from emulator.wire.base import Json, Label, Model, Out, Page, Paragraph, Timestamp, page
 
 # --- requests ----------------------------------------------------------------------------------------------
 
@@ -22,17 +22,17 @@ class PlaceCall(Model):
     initial_greeting: Annotated[str, Field(max_length=2000)] | None = None
     voice: Annotated[str, Field(max_length=100)] | None = None
     system_prompt: Annotated[str, Field(max_length=20_000)] | None = None
-    variables: dict[str, str] | None = None
+    variables: dict[str, Paragraph] | None = None
     model_tier: ModelTier | None = None
     disable_recording: bool | None = None
-    call_screening_identity: str | None = None
-    call_screening_purpose: str | None = None
+    call_screening_identity: Label | None = None
+    call_screening_purpose: Label | None = None
 
 
 class WebCall(Model):
     agent_id: Annotated[str, Field(min_length=1)]
     metadata: dict[str, Any] | None = None
-    variables: dict[str, str] | None = None
+    variables: dict[str, Paragraph] | None = None
 
 
 # --- responses ---------------------------------------------------------------------------------------------

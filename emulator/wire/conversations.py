@@ -18,7 +18,7 @@ from emulator.wire.messages import Message, message
 
 class UpdateConversation(SnakeModel):
     metadata: dict[str, Any] | None = None
-    group_name: str | None = None
+    group_name: Annotated[str, Field(max_length=200)] | None = None
 
 
 class SetBackground(SnakeModel):

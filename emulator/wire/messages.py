@@ -22,8 +22,8 @@ class SendMessage(SnakeModel):
     to_number: str | None = None
     media_url: str | None = None
     media_urls: Annotated[list[str], Field(max_length=20)] | None = None
-    send_style: str | None = None
-    reply_to_message_id: str | None = None
+    send_style: Annotated[str, Field(max_length=64)] | None = None
+    reply_to_message_id: Annotated[str, Field(max_length=64)] | None = None
 
     def media(self) -> list[str]:
         return [*(self.media_urls or []), *([self.media_url] if self.media_url else [])]
