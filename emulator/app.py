@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -64,30 +62,6 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
     return error_response(exc.status_code, detail, dict(exc.headers or {}))
-
-
-class AdminGuard:
-    """With `--admin-token`, every `/_emulator/*` route but health needs it (`X-Emulator-Admin-Token`,
-    or `Authorization: Bearer`); checked here once, so no control route can forget it."""
-
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if self.token is None or scope["type"] != "http" or not path.startswith("/_emulator/") \
-                or path == "/_emulator/health":
-            return await self.app(scope, receive, send)
-        headers = Headers(scope=scope)
-        given = headers.get("x-emulator-admin-token") or ""
-        auth = headers.get("authorization") or ""
-        if not given and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if hmac.compare_digest(given.encode(), self.token.encode()):
-            return await self.app(scope, receive, send)
-        detail = "This control route needs the admin token: send it as 'X-Emulator-Admin-Token'."
-        await error_response(401, detail, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
 
 
 CRASH = "Internal server error: the emulator hit a bug. Its log has the details."
@@ -175,7 +149,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrashGuard), Middleware(AdminGuard, token=settings.admin_token)],
+        middleware=[Middleware(CrashGuard)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.state.emulator = state

@@ -141,16 +141,21 @@ def vendor_errors(schema: dict[str, Any], body: Any) -> list[str]:
 
 
 class Recorder:
-    """Sends requests, checks each against the registry's success status, keeps it by operation."""
+    """Sends requests, checks each against the registry's success status, keeps it by operation.
 
-    def __init__(self, client: httpx.Client) -> None:
+    `/v1` requests carry the account's key; control requests go without credentials (the admin, on loopback),
+    since an account key would scope them to its own account."""
+
+    def __init__(self, client: httpx.Client, control: httpx.Client) -> None:
         self.client = client
+        self.control = control
         self.seen: dict[Key, list[httpx.Response]] = defaultdict(list)
         self.errors: list[httpx.Response] = []
 
     def __call__(self, method: str, template: str, body: Any = None, params: dict[str, Any] | None = None,
                  **path: str) -> Any:
-        resp = self.client.request(method, template.format(**path), json=body, params=params)
+        sender = self.control if template.startswith("/_emulator/") else self.client
+        resp = sender.request(method, template.format(**path), json=body, params=params)
         self.seen[(method, template)].append(resp)
         expected = OPERATIONS[(method, template)].status
         assert resp.status_code == expected, f"{method} {template}: {resp.status_code} {resp.text}"
@@ -373,8 +378,9 @@ def traffic(server: EmulatorProcess) -> Iterator[Recorder]:
     key = new_key()
     headers = {"Authorization": f"Bearer {key}"}
     with (httpx.Client(base_url=server.base_url, headers=headers, timeout=20) as client,
+          httpx.Client(base_url=server.base_url, timeout=20) as control,
           WebhookReceiver() as project_hook, WebhookReceiver() as agent_hook):
-        recorder = Recorder(client)
+        recorder = Recorder(client, control)
         drive(recorder, key, project_hook, agent_hook)
         yield recorder
 

@@ -27,6 +27,12 @@ from emulator.api.routing import ApiRoute, Doc, api_routes, get
 from emulator.wire.base import Error
 
 REF = "#/components/schemas/{model}"
+# Who may call a control route, by its access level ({}: no credentials, when the emulator has no admin token).
+CONTROL_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "public": [],
+    "account": [{}, {"bearer": []}, {"adminToken": []}],
+    "global": [{}, {"adminToken": []}],
+}
 
 # Tags in the order /docs shows them.
 TAGS = {
@@ -120,7 +126,7 @@ def _operation(method: str, path: str, params: list[str], op: Doc, tag: str) -> 
         operation["requestBody"] = {"required": op.body_required,
                                     "content": {"application/json": {"schema": _ref(op.request)}}}
     if control:
-        operation["security"] = [{}, {"adminToken": []}]
+        operation["security"] = CONTROL_SECURITY[op.access or "global"]
     elif op.public:
         operation["security"] = []
     return operation

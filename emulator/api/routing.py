@@ -112,6 +112,7 @@ class Doc:
     query: tuple[Query, ...] = ()
     public: bool = False  # served without an API key
     hidden: bool = False  # not part of the API (the docs themselves)
+    access: str | None = None  # control routes: public, account or global (emulator/api/control/access.py)
 
 
 class ApiRoute(Route):
@@ -145,8 +146,9 @@ def _route(method: str) -> Callable[..., Declared]:
     def declare(path: str, endpoint: Endpoint, summary: str, *, request: type[BaseModel] | None = None,
                 response: type[BaseModel] | None = None, status: int = 200, body_required: bool = True,
                 nullable: bool = False, media: str | None = None, query: Sequence[str | Query] = (),
-                public: bool = False, hidden: bool = False) -> Declared:
-        doc = Doc(summary, request, response, status, body_required, nullable, media, _query(query), public, hidden)
+                public: bool = False, hidden: bool = False, access: str | None = None) -> Declared:
+        doc = Doc(summary, request, response, status, body_required, nullable, media, _query(query), public, hidden,
+                  access)
         return Declared(method, path, endpoint, doc)
 
     return declare

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,13 +67,12 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
     return await _placed(session, call, agent, hook)
 
 
-async def inbound(session: AsyncSession, sender: str, to: str, now: datetime) -> Placed:
-    """Someone dials one of our numbers: the agent it is attached to answers."""
+async def inbound(session: AsyncSession, sender: str, to: str, now: datetime,
+                  within: Collection[str] | None = None) -> Placed:
+    """Someone dials one of our numbers (of the `within` accounts): the agent it is attached to answers."""
     caller = phones.require_e164(sender, "from")
     dialed = phones.require_e164(to, "to")
-    number = await numbers.find_active(session, dialed)
-    if number is None:
-        raise not_found("Active phone number", dialed)
+    number = await numbers.dialled(session, dialed, within)
     if number.agent_id is None:
         raise Refused(f"Number {dialed} is not attached to an agent, so nobody would answer the call.")
     agent = await agents.get(session, number.account_id, number.agent_id)
@@ -103,9 +103,10 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
     return await _placed(session, call, agent, await webhooks.route(session, account_id, agent.id))
 
 
-async def join_web(session: AsyncSession, call_id: str, token: str, now: datetime) -> Placed:
+async def join_web(session: AsyncSession, call_id: str, token: str, now: datetime,
+                   within: Collection[str] | None = None) -> Placed:
     call = await session.scalar(select(Call).where(Call.id == call_id, Call.type == "web"))
-    if call is None:
+    if call is None or (within is not None and call.account_id not in within):
         raise not_found("Web call", call_id)
     meta = call.call_metadata or {}
     if token != meta.get("accessToken"):

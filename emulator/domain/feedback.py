@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,9 +19,9 @@ async def submit(session: AsyncSession, account_id: str, req: Feedback, now: dat
     return await records.add(session, account_id, KIND, "fb", req.model_dump(), now)
 
 
-async def everything(session: AsyncSession, account_id: str | None = None) -> list[Record]:
-    """Feedback of one account, or of every account (`account_id` None: the admin's view)."""
+async def everything(session: AsyncSession, account_ids: Iterable[str] | None = None) -> list[Record]:
+    """Feedback of these accounts, or of every account (`account_ids` None: the admin's view)."""
     query = select(Record).where(Record.kind == KIND)
-    if account_id is not None:
-        query = query.where(Record.account_id == account_id)
+    if account_ids is not None:
+        query = query.where(Record.account_id.in_(list(account_ids)))
     return list((await session.execute(query.order_by(Record.pk))).scalars())

@@ -4,6 +4,7 @@ into the one conversation of that (number, participant) pair."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,14 +91,11 @@ async def record(session: AsyncSession, number: PhoneNumber, participant: str, d
     return Threaded(message, conversation, number, history)
 
 
-async def receive(session: AsyncSession, sender: str, to: str, body: str, media: list[str],
-                  now: datetime) -> Threaded:
-    """An SMS from the outside world to one of the emulator's active numbers."""
+async def receive(session: AsyncSession, sender: str, to: str, body: str, media: list[str], now: datetime,
+                  within: Collection[str] | None = None) -> Threaded:
+    """An SMS from the outside world to one of the emulator's active numbers (of the `within` accounts)."""
     sender = phones.require_e164(sender, "from")
-    to = phones.require_e164(to, "to")
-    number = await numbers.find_active(session, to)
-    if number is None:
-        raise not_found("Active phone number", to)
+    number = await numbers.dialled(session, phones.require_e164(to, "to"), within)
     return await record(session, number, sender, "inbound", body, check_urls(media, "mediaUrls"), now)
 
 

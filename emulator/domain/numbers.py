@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from emulator.clock import parse_iso
 from emulator.domain import accounts
 from emulator.domain.lookup import owned
 from emulator.domain.paging import page
-from emulator.errors import Conflict, InsufficientBalance, Invalid, LimitReached, Refused, Unavailable
+from emulator.errors import Conflict, InsufficientBalance, Invalid, LimitReached, Refused, Unavailable, not_found
 from emulator.plans import Plan, get_plan
 from emulator.store import Account, Agent, PhoneNumber
 from emulator.urls import check_url
@@ -39,6 +40,15 @@ async def slots_used(session: AsyncSession, account: Account, plan: Plan) -> int
 async def find_active(session: AsyncSession, e164: str) -> PhoneNumber | None:
     query = select(PhoneNumber).where(PhoneNumber.phone_number == e164, PhoneNumber.status == "active")
     return (await session.execute(query)).scalars().first()
+
+
+async def dialled(session: AsyncSession, e164: str, within: Collection[str] | None = None) -> PhoneNumber:
+    """The active number someone outside texts or calls; `within`: only numbers of these accounts count (a
+    number of another account is as unknown as one nobody has)."""
+    number = await find_active(session, e164)
+    if number is None or (within is not None and number.account_id not in within):
+        raise not_found("Active phone number", e164)
+    return number
 
 
 async def _unused_number(session: AsyncSession, country: str, area_code: str | None) -> str:

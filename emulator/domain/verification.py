@@ -3,6 +3,7 @@ allows MAX_CHECKS checks. No SMS leaves the emulator; tests read the code throug
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -43,11 +44,11 @@ async def check(session: AsyncSession, account_id: str, verification_id: str, co
     return row
 
 
-async def find(session: AsyncSession, verification_id: str, account_id: str | None = None) -> Record:
-    """A verification by ID (of one account, or of any when `account_id` is None: the admin's view)."""
+async def find(session: AsyncSession, verification_id: str, account_ids: Iterable[str] | None = None) -> Record:
+    """A verification by ID (of these accounts, or of any when `account_ids` is None: the admin's view)."""
     query = select(Record).where(Record.id == verification_id, Record.kind == KIND)
-    if account_id is not None:
-        query = query.where(Record.account_id == account_id)
+    if account_ids is not None:
+        query = query.where(Record.account_id.in_(list(account_ids)))
     row = await session.scalar(query)
     if row is None:
         raise not_found("Verification", verification_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api.common import checked_key, emu, parse, respond
-from emulator.api.routing import Resource, delete, get, post
+from emulator.api.common import emu, parse, respond
+from emulator.api.control import access
+from emulator.api.control.access import ACCOUNT
+from emulator.api.routing import delete, get, post
 from emulator.errors import Invalid
 from emulator.faults import ApiFault, WebhookFault
 from emulator.wire import control as wire
@@ -15,8 +17,9 @@ from emulator.wire.base import Success, success
 
 async def add_fault(request: Request) -> Response:
     req = await parse(request, wire.FaultRequest)
+    key = access.own_key(request, req.key, "arm faults for another account")
+    assert key is not None
     state = emu(request)
-    key = checked_key(req.key)
     if (req.status is None) == (req.webhook is None):
         raise Invalid("Send exactly one of 'status' (429, 500, 502, 503: API faults) or 'webhook' "
                       "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
@@ -33,17 +36,28 @@ async def add_fault(request: Request) -> Response:
 
 
 async def list_faults(request: Request) -> Response:
+    """Every pending fault (the admin), or the caller's own."""
+    who = access.caller(request)
     book = emu(request).faults
-    return respond(wire.faults([f.to_json() for f in book.api], [f.to_json() for f in book.webhook]))
+    api = [f.to_json() for f in book.api if who.admin or f.key == who.key]
+    webhook = [f.to_json() for f in book.webhook if who.may_act_on(f.account_id)]
+    return respond(wire.faults(api, webhook))
 
 
 async def clear_faults(request: Request) -> Response:
-    emu(request).faults.clear()
+    """Disarm every fault (the admin), or the caller's own."""
+    who = access.caller(request)
+    state = emu(request)
+    if who.admin:
+        state.faults.clear()
+    else:
+        state.faults.forget(set(who.family), {who.key or ""})
     return respond(success())
 
 
-resource = Resource("/_emulator/faults", [
-    post("", add_fault, "Inject an API or webhook fault", request=wire.FaultRequest, response=wire.FaultAdded),
-    get("", list_faults, "List pending faults", response=wire.Faults),
-    delete("", clear_faults, "Clear every fault", response=Success),
-], tag="emulator")
+resource = access.resource("/_emulator/faults", [
+    post("", add_fault, "Inject an API or webhook fault", request=wire.FaultRequest, response=wire.FaultAdded,
+         access=ACCOUNT),
+    get("", list_faults, "List pending faults", response=wire.Faults, access=ACCOUNT),
+    delete("", clear_faults, "Clear every fault", response=Success, access=ACCOUNT),
+])

@@ -9,20 +9,33 @@ from starlette.responses import Response
 
 from emulator import fixture_files
 from emulator.api.common import emu, read_body, read_object, respond
-from emulator.api.routing import Resource, post
+from emulator.api.control import access
+from emulator.api.control.access import ACCOUNT
+from emulator.api.routing import post
 from emulator.context import Emulator
 from emulator.domain import fixtures
-from emulator.errors import Invalid
+from emulator.errors import Forbidden, Invalid
 from emulator.wire import fixtures as wire
 
 
-async def load_documents(state: Emulator, documents: list[tuple[str, Any]]) -> dict[str, int]:
-    """Validate and load each document, replacing the accounts it names; returns the counts loaded."""
-    totals: dict[str, int] = {}
+async def load_documents(state: Emulator, documents: list[tuple[str, Any]],
+                         only_key: str | None = None) -> dict[str, int]:
+    """Validate and load each document, replacing the accounts it names; returns the counts loaded.
+
+    With `only_key` (an account key loading fixtures for itself), every account of every document must be
+    that key's: nothing is loaded otherwise."""
+    checked = []
     for source, data in documents:
         if not isinstance(data, dict):
             raise Invalid(f"{source}: a fixture must be a mapping with an 'accounts' list.")
         fixture = fixtures.validate(data, source)
+        others = [fx.key for fx in fixture.accounts if only_key is not None and fx.key != only_key]
+        if others:
+            raise Forbidden(f"{source}: an account key can load fixtures for its own account only; this one also "
+                            f"names {len(others)} other key(s).")
+        checked.append(fixture)
+    totals: dict[str, int] = {}
+    for fixture in checked:
         async with state.store.read() as session:
             doomed = await fixtures.replaced_accounts(session, fixture)
         await state.engine.abort(set(doomed))
@@ -43,10 +56,11 @@ async def load_fixtures(request: Request) -> Response:
     else:
         body = await read_object(request)
         documents = fixture_files.read(body["path"]) if "path" in body else [("request body", body)]
-    return respond(wire.loaded(await load_documents(emu(request), documents)))
+    who = access.caller(request)
+    return respond(wire.loaded(await load_documents(emu(request), documents, None if who.admin else who.key)))
 
 
-resource = Resource("/_emulator/fixtures", [
+resource = access.resource("/_emulator/fixtures", [
     post("", load_fixtures, "Load a fixture (JSON, YAML text, or {\"path\": ...})", request=wire.FixtureFile,
-         response=wire.FixturesLoaded),
-], tag="emulator")
+         response=wire.FixturesLoaded, access=ACCOUNT),
+])

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import __version__
-from emulator.api.common import checked_key, emu, parse, path_param, respond
-from emulator.api.routing import Resource, get, patch, post, put
+from emulator.api.common import emu, parse, path_param, respond
+from emulator.api.control import access
+from emulator.api.control.access import ACCOUNT, GLOBAL, PUBLIC
+from emulator.api.routing import get, patch, post, put
 from emulator.clock import parse_iso
 from emulator.domain import accounts
 from emulator.errors import Invalid, NotFound
@@ -69,23 +71,31 @@ async def move_clock(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
+    """Everything (the admin, with no key), or one key's account and its sub-accounts."""
     req = await parse(request, wire.Reset, optional=True)
+    key = access.own_key(request, req.key, "reset another account")
     state = emu(request)
     started = time.perf_counter()
-    if req.key is None:
+    if key is None:
         await state.reset()
         scope = "everything"
     else:
         async with state.store.read() as session:
-            account = await accounts.find_by_key(session, req.key)
+            account = await accounts.find_by_key(session, key)
             family = [] if account is None else await accounts.family(session, account.id)
-        await state.remove_accounts(family, keys=[req.key])
-        scope = f"account of key {req.key[:12]}..."
+        await state.remove_accounts(family, keys=[key])
+        scope = f"account of key {key[:12]}..."
     return respond(wire.reset(scope, (time.perf_counter() - started) * 1000))
 
 
+def _path_key(request: Request) -> str:
+    key = access.own_key(request, path_param(request, "key"), "read or change another account")
+    assert key is not None
+    return key
+
+
 async def get_account(request: Request) -> Response:
-    key = checked_key(path_param(request, "key"))
+    key = _path_key(request)
     async with emu(request).store.read() as session:
         row = await accounts.find_by_key(session, key)
     if row is None:
@@ -94,7 +104,7 @@ async def get_account(request: Request) -> Response:
 
 
 async def patch_account(request: Request) -> Response:
-    key = checked_key(path_param(request, "key"))
+    key = _path_key(request)
     req = await parse(request, wire.AccountSettings, optional=True)
     if req.plan is not None and req.plan not in PLANS:
         raise Invalid(f"Field 'plan' must be one of {', '.join(PLANS)} (got {req.plan!r}).")
@@ -111,16 +121,17 @@ async def patch_account(request: Request) -> Response:
 
 ACCOUNT_SUMMARY = "Change an account's plan, balance or recording add-on"
 
-resource = Resource("/_emulator", [
-    get("/health", health, "Health, version, uptime and the emulator clock", response=wire.Health),
-    get("/clock", get_clock, "Read the emulator clock", response=wire.ClockState),
+resource = access.resource("/_emulator", [
+    get("/health", health, "Health, version, uptime and the emulator clock", response=wire.Health, access=PUBLIC),
+    get("/clock", get_clock, "Read the emulator clock", response=wire.ClockState, access=ACCOUNT),
     post("/clock", move_clock, "Move the emulator clock forward", request=wire.ClockChange,
-         response=wire.ClockState),
+         response=wire.ClockState, access=GLOBAL),
     post("/reset", reset, "Wipe everything, or one key's account", request=wire.Reset, response=wire.ResetDone,
-         body_required=False),
-    get("/accounts/{key}", get_account, "Read the account behind a key", response=wire.AccountState),
+         body_required=False, access=ACCOUNT),
+    get("/accounts/{key}", get_account, "Read the account behind a key", response=wire.AccountState,
+        access=ACCOUNT),
     patch("/accounts/{key}", patch_account, ACCOUNT_SUMMARY, request=wire.AccountSettings,
-          response=wire.AccountState, body_required=False),
+          response=wire.AccountState, body_required=False, access=ACCOUNT),
     put("/accounts/{key}", patch_account, ACCOUNT_SUMMARY, request=wire.AccountSettings,
-        response=wire.AccountState, body_required=False),
-], tag="emulator")
+        response=wire.AccountState, body_required=False, access=ACCOUNT),
+])

@@ -7,8 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import phones
-from emulator.api.common import checked_key, emu, parse, path_param, read_object, respond
-from emulator.api.routing import Resource, delete, get, post, put
+from emulator.api.common import emu, parse, path_param, read_object, respond
+from emulator.api.control import access
+from emulator.api.control.access import ACCOUNT
+from emulator.api.routing import delete, get, post, put
 from emulator.calls.callees import MAGIC_NUMBERS, Callee
 from emulator.calls.script import parse_turns
 from emulator.domain import dialing, messaging
@@ -23,7 +25,7 @@ async def inbound_sms(request: Request) -> Response:
     state = emu(request)
     async with state.store.write() as session:
         threaded = await messaging.receive(session, req.sender, req.to, req.body, req.media_urls or [],
-                                           state.clock.now())
+                                           state.clock.now(), access.accounts_in_scope(request))
         deliveries = await notify.sms(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
     return respond(wire.sms_received(threaded.message, threaded.conversation, deliveries))
@@ -35,7 +37,8 @@ async def inbound_call(request: Request) -> Response:
     turns = parse_turns(req.turns if req.turns is not None else [])
     state = emu(request)
     async with state.store.write() as session:
-        placed = await dialing.inbound(session, req.sender, req.to, state.clock.now())
+        placed = await dialing.inbound(session, req.sender, req.to, state.clock.now(),
+                                       access.accounts_in_scope(request))
     call = placed.call
     state.engine.start(placed.setup(Callee(turns, "inbound")), call.started_at)
     return respond(wire.inbound_placed(call, state.settings.base_url, placed.agent.name))
@@ -48,7 +51,7 @@ async def join_web_call(request: Request) -> Response:
     state = emu(request)
     async with state.store.write() as session:
         placed = await dialing.join_web(session, path_param(request, "call_id"), req.access_token,
-                                        state.clock.now())
+                                        state.clock.now(), access.accounts_in_scope(request))
     call = placed.call
     state.engine.start(placed.setup(Callee(turns, "web")), call.started_at)
     return respond(call_wire.call(call, state.settings.base_url, False, agent_name=placed.agent.name))
@@ -59,11 +62,12 @@ def _e164(request: Request) -> str:
 
 
 async def _scope(request: Request) -> str | None:
-    """`?key=sk_...` scopes a callee script to that key's account; without it, the script is for everyone."""
-    key = request.query_params.get("key")
-    if not key:
+    """The account a callee script is for: an account caller's own, always; for the admin, the account of
+    `?key=sk_...`, or None (a script every account's calls reach)."""
+    key = access.own_key(request, request.query_params.get("key") or None, "script callees for another account")
+    if key is None:
         return None
-    return (await emu(request).account_of(checked_key(key))).id
+    return (await emu(request).account_of(key)).id
 
 
 def _no_script(e164: str) -> NotFound:
@@ -97,19 +101,23 @@ async def delete_callee(request: Request) -> Response:
 
 
 async def list_callees(request: Request) -> Response:
-    return respond(wire.callees(emu(request).callees.all(), MAGIC_NUMBERS))
+    """Every script (the admin), or the caller's own."""
+    who = access.caller(request)
+    scripts = {k: v for k, v in emu(request).callees.all().items() if who.admin or who.may_act_on(k[0])}
+    return respond(wire.callees(scripts, MAGIC_NUMBERS))
 
 
-resource = Resource("/_emulator", [
+resource = access.resource("/_emulator", [
     post("/sms", inbound_sms, "An SMS arrives at one of the emulator's numbers", request=wire.InboundSms,
-         response=wire.InboundSmsReceived),
+         response=wire.InboundSmsReceived, access=ACCOUNT),
     post("/calls/inbound", inbound_call, "A phone dials one of the emulator's numbers", request=wire.InboundCall,
-         response=wire.InboundCallPlaced),
+         response=wire.InboundCallPlaced, access=ACCOUNT),
     post("/calls/web/{call_id}/join", join_web_call, "A browser joins a web call", request=wire.JoinWebCall,
-         response=call_wire.Call),
-    get("/callees", list_callees, "List callee scripts and magic numbers", response=wire.Callees),
+         response=call_wire.Call, access=ACCOUNT),
+    get("/callees", list_callees, "List callee scripts and magic numbers", response=wire.Callees, access=ACCOUNT),
     put("/callees/{e164}", put_callee, "Script who answers calls to a number ({\"turns\": [...]})",
-        response=wire.CalleeScript),
-    get("/callees/{e164}", get_callee, "Get a callee script", response=wire.CalleeScript),
-    delete("/callees/{e164}", delete_callee, "Remove a callee script", response=wire.CalleeRemoved),
-], tag="emulator")
+        response=wire.CalleeScript, access=ACCOUNT),
+    get("/callees/{e164}", get_callee, "Get a callee script", response=wire.CalleeScript, access=ACCOUNT),
+    delete("/callees/{e164}", delete_callee, "Remove a callee script", response=wire.CalleeRemoved,
+           access=ACCOUNT),
+])
