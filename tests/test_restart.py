@@ -1,8 +1,8 @@
 """State lives in the SQLite file: a new process on the same file serves the same data.
 
 Real `serve` processes: a first one writes, is stopped, and a second one on the same file reads. The
-tests share the two rounds (one database for the plain tests, each with a key of its own, and one for
-the seeded test), and each round starts its processes side by side.
+tests share the two runs (one database for the plain tests, each with a key of its own, and one for
+the seeded test), and each run starts its processes side by side.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def start_all(procs: list[EmulatorProcess]) -> None:
 
 
 @dataclass
-class Rounds:
+class Runs:
     """What the first processes wrote (per test), and the second processes on the same files."""
 
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,10 +96,10 @@ def write_seeded(proc: EmulatorProcess, key: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rounds]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     folder = tmp_path_factory.mktemp("restart")
     plain_db, seeded_db = str(folder / "plain.db"), str(folder / "seeded.db")
-    out = Rounds()
+    out = Runs()
     seeded_key = new_key()
     writers: list[tuple[str, Callable[[EmulatorProcess], Any], int]] = [
         ("survivors", write_survivors, 0), ("deletions", write_deletions, 0),
@@ -126,15 +126,15 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rounds]:
             proc.cleanup()
 
 
-def test_data_survives_a_restart(rounds: Rounds) -> None:
-    written = rounds.written["survivors"]
+def test_data_survives_a_restart(runs: Runs) -> None:
+    written = runs.written["survivors"]
     key, agent, number, before = written["key"], written["agent"], written["number"], written["before"]
     assert before["agent"]["numbers"][0]["id"] == number["id"]
     assert before["number"]["phoneNumber"].startswith("+1212")
     assert before["projectWebhook"]["id"] == written["projectHook"]["id"]
     assert before["agentWebhook"]["secret"] == written["agentHook"]["secret"]
 
-    second = rounds.plain
+    second = runs.plain
     assert second is not None
     with client(second, key) as api, client(second) as control:
         after = everything(api, control, key, agent["id"], number["id"])
@@ -151,9 +151,9 @@ def test_data_survives_a_restart(rounds: Rounds) -> None:
             assert ok(stranger.get("/v1/agents"))["total"] == 0
 
 
-def test_deletes_and_releases_survive_a_restart(rounds: Rounds) -> None:
-    written = rounds.written["deletions"]
-    second = rounds.plain
+def test_deletes_and_releases_survive_a_restart(runs: Runs) -> None:
+    written = runs.written["deletions"]
+    second = runs.plain
     assert second is not None
     with client(second, written["key"]) as api:
         assert api.get(f"/v1/agents/{written['gone']['id']}").status_code == 404
@@ -164,9 +164,9 @@ def test_deletes_and_releases_survive_a_restart(rounds: Rounds) -> None:
         assert ok(api.get("/v1/webhooks")) is None
 
 
-def test_seeded_restart_does_not_reuse_ids(rounds: Rounds) -> None:
-    written = rounds.written["seeded"]
-    second = rounds.seeded
+def test_seeded_restart_does_not_reuse_ids(runs: Runs) -> None:
+    written = runs.written["seeded"]
+    second = runs.seeded
     assert second is not None
     created = list(written["ids"]) + write_seeded(second, written["key"])
     assert len(set(created)) == 4
