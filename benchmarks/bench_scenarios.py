@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emulator.receiver import WebhookReceiver  # noqa: E402
 from emulator.testing import EmulatorProcess, free_port  # noqa: E402
+from emulator.testing.receiver import WebhookReceiver  # noqa: E402
 
 EXAMPLE_APP = ROOT / "scenarios" / "example_agent" / "app.py"
 RESET_GOAL_MS = 20.0

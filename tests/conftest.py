@@ -1,25 +1,37 @@
+"""The suite's fixtures: one emulator for the whole session, in this process, shared by every test
+through keys of their own; webhook receivers; SDK clients; emulators with special settings.
+
+`api` and `control` call the app directly (httpx.ASGITransport, no sockets); `base_url`, `sdk` and
+`http_api` go over real HTTP to uvicorn serving the same app on a loopback port.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from agentphone import AgentPhone
-from receiver import Receiver
-from voice_agent import VoiceAgent, VoiceServer
+from helpers import http_client
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.config import Settings
+from emulator.testing.inprocess import InProcessEmulator
+from emulator.testing.process import new_key
+from emulator.testing.receiver import OK, WebhookReceiver, echo, json_reply
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[EmulatorProcess]:
-    """One real emulator (uvicorn, loopback, temp SQLite file) for the session."""
-    with EmulatorProcess() as proc:
-        yield proc
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
+    """The session's emulator: the app on a loop thread of its own, a real SQLite file, served by uvicorn."""
+    db = tmp_path_factory.mktemp("emulator") / "emulator.db"
+    with InProcessEmulator(Settings(db=str(db)), serve=True) as emulator:
+        yield emulator
 
 
 @pytest.fixture
-def base_url(server: EmulatorProcess) -> str:
+def base_url(server: InProcessEmulator) -> str:
     return server.base_url
 
 
@@ -29,41 +41,62 @@ def key() -> str:
 
 
 @pytest.fixture
-def api(base_url: str, key: str) -> Iterator[httpx.Client]:
-    """An HTTP client authenticated as a fresh, isolated account."""
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+def api(server: InProcessEmulator, key: str) -> Iterator[httpx.Client]:
+    """An HTTP client authenticated as a fresh, isolated account (in-process)."""
+    with server.client(key) as client:
         yield client
 
 
 @pytest.fixture
-def control(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+def control(server: InProcessEmulator) -> Iterator[httpx.Client]:
+    """A client for the control API (in-process)."""
+    with server.client() as client:
         yield client
 
 
-@pytest.fixture(scope="module")
-def voice_server() -> Iterator[VoiceServer]:
-    """A signature-checking voice agent app on a free port, one per test module."""
-    with VoiceServer() as server:
-        yield server
+@pytest.fixture
+def http_api(base_url: str, key: str) -> Iterator[httpx.Client]:
+    """Like `api`, over real HTTP."""
+    with http_client(base_url, key) as client:
+        yield client
 
 
 @pytest.fixture
-def voice(voice_server: VoiceServer) -> Iterator[VoiceAgent]:
-    """A fresh path on the voice server, so each test sees only its own calls."""
-    with voice_server.agent() as agent:
-        yield agent
+def voice() -> Iterator[WebhookReceiver]:
+    """A voice agent: a strict receiver (every request verified with the SDK, 401 otherwise) that echoes
+    what the caller said and answers other events `{}` at once. `Line.open` hands it the secret."""
+    with WebhookReceiver(strict=True, default=json_reply({})) as receiver:
+        receiver.answer_turns_with(echo)
+        yield receiver
 
 
 @pytest.fixture
-def rx() -> Iterator[Receiver]:
+def rx() -> Iterator[WebhookReceiver]:
     """A webhook receiver that fails the test when any delivery does not verify with the SDK."""
-    with Receiver() as receiver:
+    with WebhookReceiver(strict=True, default=OK) as receiver:
         yield receiver
 
 
 @pytest.fixture
 def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
     """The official Python SDK client for the test's fresh key."""
-    with AgentPhone(api_key=key, base_url=base_url, timeout=10) as client:
+    with AgentPhone(api_key=key, base_url=base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def make_emulator(tmp_path: Path) -> Iterator[Callable[..., InProcessEmulator]]:
+    """`make_emulator(strict_keys=True, ...)`: an emulator of the test's own with these settings (in this
+    process, its own SQLite file), for settings the shared one cannot have or a clock the test moves.
+    `serve=True` serves it over HTTP too. Stopped when the test ends."""
+    started: list[InProcessEmulator] = []
+
+    def make(*, serve: bool = False, **settings: Any) -> InProcessEmulator:
+        settings.setdefault("db", str(tmp_path / f"emulator-{len(started)}.db"))
+        emulator = InProcessEmulator(Settings(**settings), serve=serve).start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in reversed(started):
+        emulator.stop()

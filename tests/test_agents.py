@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from seed import ISO_MS, Seeder, account_id, upgrade, utcnow
+from helpers import ISO_MS, emulator_now, fresh_number, iso, seed_account, tag, upgrade
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 VENDOR_DEFAULTS: dict[str, Any] = {
     "description": None,
@@ -163,9 +163,9 @@ def test_list_rejects_bad_paging(api: httpx.Client, params: dict[str, Any]) -> N
     assert resp.json()["detail"]
 
 
-def test_list_shows_only_the_callers_agents(api: httpx.Client, base_url: str) -> None:
+def test_list_shows_only_the_callers_agents(api: httpx.Client, server: InProcessEmulator) -> None:
     create(api, name="mine")
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {new_key()}"}) as other:
+    with server.client(new_key()) as other:
         other.post("/v1/agents", json={"name": "theirs"})
         theirs = other.get("/v1/agents").json()["data"][0]["id"]
     names = [a["name"] for a in api.get("/v1/agents").json()["data"]]
@@ -265,14 +265,17 @@ def test_delete_returns_all_keys_and_keeps_numbers_unassigned(api: httpx.Client,
 
 
 def test_delete_keeps_calls_and_conversations_with_agent_cleared(api: httpx.Client, control: httpx.Client,
-                                                                  key: str, server: EmulatorProcess) -> None:
-    agent = create(api, name="Gone")
-    number = buy(api, agentId=agent["id"])
-    seed = Seeder(server.db, account_id(control, key))
-    call = seed.call(agent_id=agent["id"], number_id=number["id"])
-    conv = seed.conversation(number_id=number["id"], phone_number=number["phoneNumber"], participant="+14155550111",
-                             agent_id=agent["id"])
-    assert api.delete(f"/v1/agents/{agent['id']}").status_code == 200
+                                                                  key: str) -> None:
+    t = tag()
+    agent, number, call, conv = f"agent_{t}", f"pn_{t}", f"call_{t}", f"conv_{t}"
+    seed_account(control, key, plan="free", agents=[{"id": agent, "name": "Gone"}],
+                 numbers=[{"id": number, "phoneNumber": fresh_number(), "agentId": agent}],
+                 calls=[{"id": call, "numberId": number, "direction": "inbound", "from": "+14155550100",
+                         "durationSeconds": 42}],
+                 conversations=[{"id": conv, "numberId": number, "participant": "+14155550111"}])
+    assert api.get(f"/v1/calls/{call}").json()["agentId"] == agent
+    assert api.get(f"/v1/conversations/{conv}").json()["agentId"] == agent
+    assert api.delete(f"/v1/agents/{agent}").status_code == 200
     kept_call = api.get(f"/v1/calls/{call}")
     assert kept_call.status_code == 200
     assert kept_call.json()["agentId"] is None
@@ -389,20 +392,26 @@ def test_agent_calls_and_conversations_start_empty(api: httpx.Client) -> None:
         assert api.get(f"/v1/agents/agent_nope/{path}").status_code == 404
 
 
-def test_agent_calls_and_conversations_list_seeded_rows(api: httpx.Client, control: httpx.Client, key: str,
-                                                        server: EmulatorProcess) -> None:
-    upgrade(control, key)
-    agent, other = create(api, name="Mine"), create(api, name="Other")
-    number = buy(api, agentId=agent["id"])
-    seed = Seeder(server.db, account_id(control, key))
-    now = utcnow()
-    old_call = seed.call(agent_id=agent["id"], number_id=number["id"], started_at=now - timedelta(minutes=5))
-    new_call = seed.call(agent_id=agent["id"], number_id=number["id"], started_at=now - timedelta(minutes=1))
-    seed.call(agent_id=other["id"], started_at=now)
-    conv = seed.conversation(number_id=number["id"], phone_number=number["phoneNumber"], participant="+14155550111",
-                             agent_id=agent["id"], preview="hello", count=1)
-    seed.conversation(number_id=number["id"], phone_number=number["phoneNumber"], participant="+14155550112",
-                      agent_id=other["id"])
+def test_agent_calls_and_conversations_list_seeded_rows(api: httpx.Client, control: httpx.Client, key: str) -> None:
+    t = tag()
+    agent, other = {"id": f"agent_{t}_mine", "name": "Mine"}, {"id": f"agent_{t}_other", "name": "Other"}
+    number, theirs = {"id": f"pn_{t}_mine"}, f"pn_{t}_other"
+    now = emulator_now(control)
+    old_call, new_call = f"call_{t}_old", f"call_{t}_new"
+    call = {"numberId": number["id"], "direction": "inbound", "from": "+14155550100", "durationSeconds": 42}
+    seed_account(control, key, agents=[agent, other], numbers=[
+        {"id": number["id"], "phoneNumber": fresh_number(), "agentId": agent["id"]},
+        {"id": theirs, "phoneNumber": fresh_number(), "agentId": other["id"]},
+    ], calls=[
+        {**call, "id": old_call, "startedAt": iso(now - timedelta(minutes=5))},
+        {**call, "id": new_call, "startedAt": iso(now - timedelta(minutes=1))},
+        {**call, "agentId": other["id"], "startedAt": iso(now)},
+    ], conversations=[
+        {"id": f"conv_{t}", "numberId": number["id"], "participant": "+14155550111",
+         "messages": [{"direction": "inbound", "body": "hello"}]},
+        {"numberId": theirs, "participant": "+14155550112"},
+    ])
+    conv = f"conv_{t}"
 
     calls = api.get(f"/v1/agents/{agent['id']}/calls").json()
     assert [c["id"] for c in calls["data"]] == [new_call, old_call]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlite_rows import account_id, emulator_now, insert
+from helpers import account_id, fresh_number, http_client, ok, seed_account, tag
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.config import read_keys_file
+from emulator.testing import InProcessEmulator, new_key
 
 PROTECTED = [
     ("GET", "/v1/agents"),
@@ -30,8 +30,8 @@ PROTECTED = [
 
 
 def client(base_url: str, key: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=base_url, headers=headers, timeout=10)
+    """Over real HTTP: authentication is checked the way clients meet it."""
+    return http_client(base_url, key)
 
 
 def assert_401(response: httpx.Response, *words: str) -> None:
@@ -143,32 +143,24 @@ class World:
     conversation_id: str
 
 
-def _build(api: httpx.Client, db: str, acct: str, now: datetime) -> World:
-    agent = api.post("/v1/agents", json={"name": "Owner agent", "description": "private"}).json()
-    number = api.post("/v1/numbers", json={"agentId": agent["id"]}).json()
-    webhook = api.post(f"/v1/agents/{agent['id']}/webhook", json={"url": "https://owner.example/hook"}).json()
-    call_id = insert(db, "calls", account_id=acct, agent_id=agent["id"], phone_number_id=number["id"],
-                     phone_number=number["phoneNumber"], from_number="+14155550100",
-                     to_number=number["phoneNumber"], direction="inbound", type="pstn", status="completed",
-                     started_at=now, ended_at=now, duration_seconds=30, recording_available=False)
-    insert(db, "transcripts", account_id=acct, call_id=call_id, kind="speech", transcript="hello",
-           created_at=now)
-    conversation_id = insert(db, "conversations", account_id=acct, agent_id=agent["id"],
-                             phone_number_id=number["id"], phone_number=number["phoneNumber"],
-                             participant="+14155550100", message_count=1, last_message_at=now,
-                             last_message_preview="hi", created_at=now)
-    insert(db, "messages", account_id=acct, agent_id=agent["id"], conversation_id=conversation_id,
-           phone_number_id=number["id"], from_number="+14155550100", to_number=number["phoneNumber"], body="hi",
-           direction="inbound", status="received", channel="sms", received_at=now)
-    return World(agent, number, webhook, call_id, conversation_id)
-
-
 @pytest.fixture
-def owner(server: EmulatorProcess, control: httpx.Client) -> Iterator[tuple[httpx.Client, World]]:
-    key = new_key()
-    with client(server.base_url, key) as api:
-        api.get("/v1/agents")
-        world = _build(api, server.db, account_id(control, key), emulator_now(control))
+def owner(base_url: str, control: httpx.Client) -> Iterator[tuple[httpx.Client, World]]:
+    """An account with an agent, its number and webhook, a call with a transcript and a conversation."""
+    key, t = new_key(), tag()
+    agent, number = f"agent_{t}", f"pn_{t}"
+    seed_account(control, key, plan="free", agents=[{
+        "id": agent, "name": "Owner agent", "description": "private",
+        "webhook": {"id": f"wh_{t}", "url": "https://owner.example/hook"},
+    }], numbers=[{"id": number, "phoneNumber": fresh_number(), "agentId": agent}], calls=[{
+        "id": f"call_{t}", "numberId": number, "direction": "inbound", "from": "+14155550100", "durationSeconds": 30,
+        "transcripts": [{"transcript": "hello"}],
+    }], conversations=[{
+        "id": f"conv_{t}", "numberId": number, "participant": "+14155550100",
+        "messages": [{"direction": "inbound", "body": "hi"}],
+    }])
+    with client(base_url, key) as api:
+        world = World(ok(api.get(f"/v1/agents/{agent}")), ok(api.get(f"/v1/numbers/{number}")),
+                      ok(api.get(f"/v1/agents/{agent}/webhook")), f"call_{t}", f"conv_{t}")
         yield api, world
 
 
@@ -279,57 +271,66 @@ def test_project_webhooks_are_per_account(base_url: str) -> None:
 # --- strict key mode ---------------------------------------------------------------------------
 
 
-def test_strict_keys_accepts_only_the_given_keys() -> None:
+def test_strict_keys_accepts_only_the_given_keys(make_emulator: Callable[..., InProcessEmulator]) -> None:
     known, other_known, unknown = new_key(), "sk_live_" + new_key().removeprefix("sk_test_"), new_key()
-    with EmulatorProcess(args=["--strict-keys", "--key", known, "--key", other_known]) as proc:
-        with client(proc.base_url, known) as api, client(proc.base_url, other_known) as api2:
-            assert api.post("/v1/agents", json={"name": "ok"}).status_code == 200
-            assert api.get("/v1/agents").json()["total"] == 1
-            assert api2.get("/v1/agents").json()["total"] == 0
-        with client(proc.base_url, unknown) as stranger:
-            assert_401(stranger.get("/v1/agents"), "strict")
-            assert_401(stranger.post("/v1/agents", json={"name": "no"}), "strict")
-        with client(proc.base_url) as control:
-            assert control.get(f"/_emulator/accounts/{unknown}").status_code == 404
-            assert control.get(f"/_emulator/accounts/{known}").status_code == 200
+    proc = make_emulator(serve=True, strict_keys=True, keys=[known, other_known])
+    with client(proc.base_url, known) as api, client(proc.base_url, other_known) as api2:
+        assert api.post("/v1/agents", json={"name": "ok"}).status_code == 200
+        assert api.get("/v1/agents").json()["total"] == 1
+        assert api2.get("/v1/agents").json()["total"] == 0
+    with client(proc.base_url, unknown) as stranger:
+        assert_401(stranger.get("/v1/agents"), "strict")
+        assert_401(stranger.post("/v1/agents", json={"name": "no"}), "strict")
+    with client(proc.base_url) as control:
+        assert control.get(f"/_emulator/accounts/{unknown}").status_code == 404
+        assert control.get(f"/_emulator/accounts/{known}").status_code == 200
 
 
-def test_strict_keys_from_a_keys_file(tmp_path: Path) -> None:
+def test_strict_keys_from_a_keys_file(tmp_path: Path, make_emulator: Callable[..., InProcessEmulator]) -> None:
     first, second, commented = new_key(), new_key(), new_key()
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text(f"# emulator keys\n{first}\n\n   {second}   \n# {commented}\n")
-    with EmulatorProcess(args=["--strict-keys", "--keys-file", str(keys_file)]) as proc:
-        for key in (first, second):
-            with client(proc.base_url, key) as api:
-                assert api.get("/v1/numbers").status_code == 200
-        for key in (commented, new_key()):
-            with client(proc.base_url, key) as stranger:
-                assert_401(stranger.get("/v1/numbers"), "strict")
-        with client(proc.base_url) as anon:
-            assert_401(anon.get("/v1/numbers"), "missing")
+    proc = make_emulator(serve=True, strict_keys=True, keys=read_keys_file(str(keys_file)))
+    for key in (first, second):
+        with client(proc.base_url, key) as api:
+            assert api.get("/v1/numbers").status_code == 200
+    for key in (commented, new_key()):
+        with client(proc.base_url, key) as stranger:
+            assert_401(stranger.get("/v1/numbers"), "strict")
+    with client(proc.base_url) as anon:
+        assert_401(anon.get("/v1/numbers"), "missing")
 
 
 # --- rate limiting -----------------------------------------------------------------------------
 
 
-def test_rate_limit_is_per_key_with_retry_after() -> None:
+def burst(api: httpx.Client, count: int) -> list[httpx.Response]:
+    """`count` requests of one key within one second. Should the machine stall so that they spread over
+    more than a second (the limiter's window), the burst is sent again once the window is clear."""
+    for _ in range(5):
+        started = time.monotonic()
+        responses = [api.get("/v1/agents") for _ in range(count)]
+        if time.monotonic() - started < 1.0:
+            return responses
+        time.sleep(1.0)
+    raise AssertionError(f"{count} requests never fell within one second")
+
+
+def test_rate_limit_is_per_key_with_retry_after(make_emulator: Callable[..., InProcessEmulator]) -> None:
     limited, bystander = new_key(), new_key()
-    with EmulatorProcess(args=["--rate-limit", "3"]) as proc:
-        with client(proc.base_url, limited) as api, client(proc.base_url, bystander) as other:
-            started = time.monotonic()
-            statuses = [api.get("/v1/agents").status_code for _ in range(3)]
-            refused = api.get("/v1/agents")
-            assert time.monotonic() - started < 1.0, "the four requests must fall in one second"
-            assert statuses == [200, 200, 200]
-            assert refused.status_code == 429, refused.text
-            retry_after = refused.headers["retry-after"]
-            assert retry_after.isdigit() and int(retry_after) >= 1
-            detail = refused.json()["detail"]
-            assert "rate limit" in detail.lower() and "3" in detail
-            # A refused write is not performed.
-            assert api.post("/v1/agents", json={"name": "over"}).status_code == 429
+    proc = make_emulator(serve=True, rate_limit=3)
+    with client(proc.base_url, limited) as api, client(proc.base_url, bystander) as other:
+        *allowed, refused = burst(api, 4)
+        assert [r.status_code for r in allowed] == [200, 200, 200]
+        assert refused.status_code == 429, refused.text
+        retry_after = refused.headers["retry-after"]
+        assert retry_after.isdigit() and int(retry_after) >= 1
+        detail = refused.json()["detail"]
+        assert "rate limit" in detail.lower() and "3" in detail
+        # A refused write is not performed.
+        assert api.post("/v1/agents", json={"name": "over"}).status_code == 429
 
-            assert [other.get("/v1/agents").status_code for _ in range(3)] == [200, 200, 200]
+        assert [other.get("/v1/agents").status_code for _ in range(3)] == [200, 200, 200]
 
-            time.sleep(int(retry_after))
-            assert api.get("/v1/agents").json()["total"] == 0
+        time.sleep(int(retry_after))  # the limit is a window of real time: wait it out, as a client must
+        assert api.get("/v1/agents").json()["total"] == 0

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 ONE_MIB = 1024 * 1024
 
@@ -41,12 +41,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(server: EmulatorProcess) -> Iterator[World]:
+def world(server: InProcessEmulator) -> Iterator[World]:
     """One account for the refusal tests: they must not change it, and each checks that it did not."""
     key = new_key()
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=10) as api, \
-            httpx.Client(base_url=server.base_url, timeout=10) as control:
+    with server.client(key) as api, server.client() as control:
         agent = api.post("/v1/agents", json={"name": "Steady", "voiceSpeed": 1.25,
                                              "transferNumber": "+14155550123"})
         assert agent.status_code == 200, agent.text

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
+from helpers import wait_ended
 
 
 def test_a_call_is_cut_off_at_the_plans_maximum_duration(api: httpx.Client, control: httpx.Client) -> None:
@@ -18,10 +18,7 @@ def test_a_call_is_cut_off_at_the_plans_maximum_duration(api: httpx.Client, cont
     ]}).raise_for_status()
 
     call = api.post("/v1/calls", json={"agentId": agent["id"], "toNumber": callee}).json()
-    deadline = time.monotonic() + 10
-    while (done := api.get(f"/v1/calls/{call['id']}").json())["status"] == "in-progress":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    done = wait_ended(api, call["id"])
 
     assert (done["status"], done["endReason"], done["durationSeconds"]) == ("completed", "max-duration", 600)
     assert "Never said." not in [t["transcript"] for t in done["transcripts"]]

@@ -4,28 +4,22 @@ the call goes on with the next turn, and the failed turn is never retried."""
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import httpx
 import pytest
-from voice_agent import (
+from helpers import (
+    THREE_TURNS,
     Line,
-    Reply,
-    VoiceAgent,
+    assert_silent_turn_and_call_went_on,
     deliveries,
-    dropped,
-    http_error,
-    ndjson,
-    obj,
+    failed_turn,
     ok,
-    rows,
     said,
-    say,
-    slow,
-    wait_ended,
 )
 
-TURNS = [{"say": "First question"}, {"say": "Second question"}, {"say": "Third question"}]
+from emulator.testing.receiver import Reply, WebhookReceiver, dropped, http_error, json_reply, ndjson
+
+TURNS = THREE_TURNS
 
 
 def closed_port_url() -> str:
@@ -36,42 +30,13 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/voice"
 
 
-def failed_turn(api: httpx.Client, voice: VoiceAgent, call: dict[str, Any], transcript: str) -> dict[str, Any]:
-    """The delivery-log row of the turn where the caller said `transcript` (sent exactly once)."""
-    sent = [m for m in voice.messages(call["id"]) if m.transcript == transcript]
-    assert len(sent) == 1, f"the turn {transcript!r} was sent {len(sent)} times"
-    logged = {d["id"]: d for d in deliveries(api, call["id"], "agent.message")}
-    return logged[sent[0].headers["x-webhook-id"]]
-
-
-def assert_silent_turn_and_call_went_on(api: httpx.Client, voice: VoiceAgent, call: dict[str, Any]) -> dict[str, Any]:
-    assert call["status"] == "completed"
-    assert call["endReason"] == "caller-finished"
-    assert said(call) == [
-        ("First question", "You said: First question"),
-        ("Second question", None),
-        ("Third question", "You said: Third question"),
-    ]
-    assert [m.transcript for m in voice.messages(call["id"])] == [t["say"] for t in TURNS]
-    delivery = failed_turn(api, voice, call, "Second question")
-    assert delivery["status"] == "failed"
-    assert delivery["channel"] == "voice"
-    assert delivery["errorMessage"]
-    assert delivery["attemptCount"] == 1
-    assert delivery["nextRetryAt"] is None
-    assert rows(call)[1]["error"] == delivery["errorMessage"]
-    for fine in ("First question", "Third question"):
-        assert failed_turn(api, voice, call, fine)["status"] == "success"
-    return delivery
-
-
 @pytest.mark.parametrize("reply", [
-    obj("Just a string"),
-    obj(["an", "array"]),
-    obj(42),
-    obj(None),
+    json_reply("Just a string"),
+    json_reply(["an", "array"]),
+    json_reply(42),
+    json_reply(None),
 ], ids=["string", "array", "number", "null"])
-def test_non_object_reply_is_silence(api: httpx.Client, voice: VoiceAgent, reply: Reply) -> None:
+def test_non_object_reply_is_silence(api: httpx.Client, voice: WebhookReceiver, reply: Reply) -> None:
     line = Line.open(api, voice)
     voice.when("Second question", reply)
     call = line.run(TURNS)
@@ -85,7 +50,7 @@ def test_non_object_reply_is_silence(api: httpx.Client, voice: VoiceAgent, reply
     ndjson('["a list line"]'),
     ndjson("{\"text\": \"unterminated"),
 ], ids=["garbage", "array-line", "cut-line"])
-def test_malformed_ndjson_is_silence(api: httpx.Client, voice: VoiceAgent, reply: Reply) -> None:
+def test_malformed_ndjson_is_silence(api: httpx.Client, voice: WebhookReceiver, reply: Reply) -> None:
     line = Line.open(api, voice)
     voice.when("Second question", reply)
     call = line.run(TURNS)
@@ -94,7 +59,7 @@ def test_malformed_ndjson_is_silence(api: httpx.Client, voice: VoiceAgent, reply
 
 
 @pytest.mark.parametrize("status", [500, 503, 404])
-def test_http_error_is_silence(api: httpx.Client, voice: VoiceAgent, status: int) -> None:
+def test_http_error_is_silence(api: httpx.Client, voice: WebhookReceiver, status: int) -> None:
     line = Line.open(api, voice)
     voice.when("Second question", http_error(status, {"text": "This must not be spoken"}))
     call = line.run(TURNS)
@@ -103,7 +68,7 @@ def test_http_error_is_silence(api: httpx.Client, voice: VoiceAgent, status: int
     assert str(status) in delivery["errorMessage"]
 
 
-def test_connection_closed_without_answer_is_silence(api: httpx.Client, voice: VoiceAgent) -> None:
+def test_connection_closed_without_answer_is_silence(api: httpx.Client, voice: WebhookReceiver) -> None:
     line = Line.open(api, voice)
     voice.when("Second question", dropped())
     call = line.run(TURNS)
@@ -111,7 +76,7 @@ def test_connection_closed_without_answer_is_silence(api: httpx.Client, voice: V
 
 
 def test_connection_closed_after_an_interim_chunk_keeps_what_was_spoken(api: httpx.Client,
-                                                                      voice: VoiceAgent) -> None:
+                                                                      voice: WebhookReceiver) -> None:
     line = Line.open(api, voice)
     voice.when("Second question", dropped({"text": "Let me look.", "interim": True}))
     call = line.run(TURNS)
@@ -123,7 +88,7 @@ def test_connection_closed_after_an_interim_chunk_keeps_what_was_spoken(api: htt
     assert delivery["attemptCount"] == 1
 
 
-def test_refused_connection_is_silence_for_every_turn(api: httpx.Client, voice: VoiceAgent) -> None:
+def test_refused_connection_is_silence_for_every_turn(api: httpx.Client, voice: WebhookReceiver) -> None:
     line = Line.open(api, voice, with_webhook=False)
     ok(api.post("/v1/webhooks", json={"url": closed_port_url()}))
     call = line.run(TURNS, initialGreeting="Hello.")
@@ -138,14 +103,3 @@ def test_refused_connection_is_silence_for_every_turn(api: httpx.Client, voice: 
         assert "connect" in delivery["errorMessage"].lower()
         assert delivery["attemptCount"] == 1
         assert delivery["nextRetryAt"] is None
-
-
-def test_no_answer_within_the_webhook_timeout_is_silence(api: httpx.Client, voice: VoiceAgent) -> None:
-    line = Line.open(api, voice, webhook={"timeout": 5})
-    assert line.hook is not None and line.hook["timeout"] == 5
-    voice.when("Second question", slow(8, say("Far too late.")))
-    placed = line.place(TURNS)
-    call = wait_ended(api, placed["id"], timeout=15)
-    delivery = assert_silent_turn_and_call_went_on(api, voice, call)
-    assert "timeout" in delivery["errorMessage"].lower()
-    assert 4_900 <= delivery["latencyMs"] < 8_000

@@ -12,7 +12,9 @@ from typing import Any
 import agentphone
 import httpx
 import pytest
-from voice_agent import Line, VoiceAgent, echo, ok, say, script, slow, wait_ended
+from helpers import Line, ok, script, wait_ended
+
+from emulator.testing.receiver import WebhookReceiver, echo, say, slow
 
 TURNS = [{"say": "Hello there"}, {"say": "Can you hear me?"}, {"say": "Goodbye"}]
 
@@ -24,7 +26,7 @@ def ts(value: str) -> datetime:
 # --- transcript stream (SSE) -------------------------------------------------------------------------
 
 
-def test_stream_of_a_finished_call_replays_every_turn_then_ended(api: httpx.Client, voice: VoiceAgent,
+def test_stream_of_a_finished_call_replays_every_turn_then_ended(api: httpx.Client, voice: WebhookReceiver,
                                                                  sdk: agentphone.AgentPhone) -> None:
     line = Line.open(api, voice)
     call = line.run(TURNS, initialGreeting="Hi, Acme here.")
@@ -38,10 +40,10 @@ def test_stream_of_a_finished_call_replays_every_turn_then_ended(api: httpx.Clie
                                   "durationSeconds": call["durationSeconds"], "endReason": "caller-finished"}
 
 
-def test_stream_of_a_live_call_yields_turns_as_they_happen(api: httpx.Client, voice: VoiceAgent,
+def test_stream_of_a_live_call_yields_turns_as_they_happen(api: httpx.Client, voice: WebhookReceiver,
                                                            sdk: agentphone.AgentPhone) -> None:
     line = Line.open(api, voice)
-    voice.default = lambda payload: slow(0.3, echo(payload))
+    voice.answer_turns_with(lambda received: slow(0.3, echo(received)))
     placed = line.place(TURNS, initialGreeting="Hi, Acme here.")
     events: list[dict[str, Any]] = []
     status_at_first_answer = None
@@ -70,7 +72,7 @@ def test_stream_of_an_unknown_call_is_404(sdk: agentphone.AgentPhone) -> None:
         list(sdk.calls.stream_transcript("call_doesnotexist"))
 
 
-def test_stream_of_another_accounts_call_is_404(api: httpx.Client, voice: VoiceAgent, base_url: str) -> None:
+def test_stream_of_another_accounts_call_is_404(api: httpx.Client, voice: WebhookReceiver, base_url: str) -> None:
     line = Line.open(api, voice)
     call = line.run(TURNS[:1])
     with agentphone.AgentPhone(api_key=f"sk_test_other{time.time_ns()}", base_url=base_url) as stranger, \
@@ -78,7 +80,7 @@ def test_stream_of_another_accounts_call_is_404(api: httpx.Client, voice: VoiceA
         list(stranger.calls.stream_transcript(call["id"]))
 
 
-def test_plain_transcript_in_order(api: httpx.Client, voice: VoiceAgent, sdk: agentphone.AgentPhone) -> None:
+def test_plain_transcript_in_order(api: httpx.Client, voice: WebhookReceiver, sdk: agentphone.AgentPhone) -> None:
     line = Line.open(api, voice)
     voice.when("Can you hear me?", say("Loud and clear."))
     call = line.run(TURNS, initialGreeting="Hi, Acme here.")
@@ -100,7 +102,7 @@ def test_plain_transcript_in_order(api: httpx.Client, voice: VoiceAgent, sdk: ag
 # --- recordings --------------------------------------------------------------------------------------
 
 
-def test_recording_is_off_by_default(api: httpx.Client, voice: VoiceAgent, sdk: agentphone.AgentPhone) -> None:
+def test_recording_is_off_by_default(api: httpx.Client, voice: WebhookReceiver, sdk: agentphone.AgentPhone) -> None:
     line = Line.open(api, voice)
     call = line.run(TURNS)
     assert call["recordingUrl"] is None
@@ -111,7 +113,7 @@ def test_recording_is_off_by_default(api: httpx.Client, voice: VoiceAgent, sdk: 
 
 
 def test_recording_when_the_add_on_is_enabled(api: httpx.Client, control: httpx.Client, key: str, base_url: str,
-                                              voice: VoiceAgent, sdk: agentphone.AgentPhone) -> None:
+                                              voice: WebhookReceiver, sdk: agentphone.AgentPhone) -> None:
     assert ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": True}))["recordingEnabled"]
     line = Line.open(api, voice)
     call = line.run(TURNS + [{"say": "One more thing: what are your opening hours on public holidays?"}])
@@ -119,7 +121,7 @@ def test_recording_when_the_add_on_is_enabled(api: httpx.Client, control: httpx.
     assert call["recordingUrl"] == f"{base_url}/v1/calls/{call['id']}/recording"
     listed = [c for c in ok(api.get("/v1/calls"))["data"] if c["id"] == call["id"]]
     assert listed[0]["recordingUrl"] == call["recordingUrl"]
-    resp = httpx.get(call["recordingUrl"], timeout=10)  # the URL works on its own, like the vendor's
+    resp = httpx.get(call["recordingUrl"], timeout=30)  # the URL works on its own, like the vendor's
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("audio/wav")
     with wave.open(io.BytesIO(resp.content)) as audio:
@@ -132,7 +134,7 @@ def test_recording_when_the_add_on_is_enabled(api: httpx.Client, control: httpx.
 
 
 def test_recording_of_an_unanswered_call_is_404(api: httpx.Client, control: httpx.Client, key: str,
-                                                voice: VoiceAgent) -> None:
+                                                voice: WebhookReceiver) -> None:
     ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": True}))
     line = Line.open(api, voice)
     call = line.run(to="+15005550001")
@@ -143,7 +145,7 @@ def test_recording_of_an_unanswered_call_is_404(api: httpx.Client, control: http
 
 
 def test_disable_recording_stores_no_recording(api: httpx.Client, control: httpx.Client, key: str,
-                                               voice: VoiceAgent, sdk: agentphone.AgentPhone) -> None:
+                                               voice: WebhookReceiver, sdk: agentphone.AgentPhone) -> None:
     ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": True}))
     line = Line.open(api, voice)
     call = sdk.calls.make(line.agent["id"], script(api, TURNS), disable_recording=True)
@@ -157,7 +159,7 @@ def test_disable_recording_stores_no_recording(api: httpx.Client, control: httpx
 
 
 def test_turning_the_add_on_off_hides_the_url_and_keeps_the_recording(api: httpx.Client, control: httpx.Client,
-                                                                      key: str, voice: VoiceAgent) -> None:
+                                                                      key: str, voice: WebhookReceiver) -> None:
     ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": True}))
     line = Line.open(api, voice)
     call = line.run(TURNS)
@@ -166,8 +168,8 @@ def test_turning_the_add_on_off_hides_the_url_and_keeps_the_recording(api: httpx
     ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": False}))
     hidden = ok(api.get(f"/v1/calls/{call['id']}"))
     assert (hidden["recordingAvailable"], hidden["recordingUrl"]) == (True, None)
-    assert httpx.get(url, timeout=10).status_code == 404
+    assert httpx.get(url, timeout=30).status_code == 404
     ok(control.patch(f"/_emulator/accounts/{key}", json={"recordingEnabled": True}))
     shown = ok(api.get(f"/v1/calls/{call['id']}"))
     assert shown["recordingUrl"] == url
-    assert httpx.get(url, timeout=10).status_code == 200
+    assert httpx.get(url, timeout=30).status_code == 200

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import uvicorn
+from helpers import wait_until
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -32,9 +32,8 @@ def test_unhandled_error_is_a_500_detail_and_the_connection_is_reused() -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: server.started or not thread.is_alive(), "the server start")
+        assert server.started, "the server did not start"
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             crashed = client.get("/boom")
             assert crashed.status_code == 500

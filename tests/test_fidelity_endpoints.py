@@ -9,8 +9,7 @@ feedback and web calls. Tests that move the emulator clock start their own emula
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from helpers import advance, emulator_now, ok, parse, refused, set_account, wait_ended
 
 from emulator.phones import CA_AREA_CODES, line_type
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 ISO_MS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
@@ -28,35 +28,9 @@ ISO_MS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def ok(resp: httpx.Response, status: int = 200) -> Any:
-    assert resp.status_code == status, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
-    return resp.json() if resp.content else None
-
-
-def refused(resp: httpx.Response, status: int, *words: str) -> str:
-    """The response is `status` with a sentence in `detail` that mentions every word given."""
-    assert resp.status_code == status, f"expected {status}, got {resp.status_code}: {resp.text}"
-    detail = resp.json()["detail"]
-    assert isinstance(detail, str) and detail.endswith((".", ")")), detail
-    for word in words:
-        assert word in detail, f"{word!r} not in {detail!r}"
-    return detail
-
-
-def parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def emulator_now(control: httpx.Client) -> datetime:
-    return parse(ok(control.get("/_emulator/clock"))["now"])
-
-
-def advance(control: httpx.Client, seconds: float) -> None:
-    ok(control.post("/_emulator/clock", json={"advance": seconds}))
-
-
-def upgrade(control: httpx.Client, key: str, **settings: Any) -> None:
-    ok(control.patch(f"/_emulator/accounts/{key}", json={"plan": "scale", **settings}))
+def upgrade(control: httpx.Client, key: str) -> None:
+    """The scale plan (several numbers), keeping the account's balance."""
+    set_account(control, key, plan="scale")
 
 
 def account(control: httpx.Client, key: str) -> dict[str, Any]:
@@ -80,40 +54,30 @@ def hosted_agent(api: httpx.Client, name: str = "Hosted") -> dict[str, Any]:
     return new_agent(api, name, voiceMode="hosted", systemPrompt="Help {{name}}.", beginMessage="Hi {{name}}!")
 
 
-def wait_for_call(api: httpx.Client, call_id: str, timeout: float = 15.0) -> dict[str, Any]:
-    """Poll until the call is no longer registered or in progress."""
-    deadline = time.monotonic() + timeout
-    while True:
-        call = ok(api.get(f"/v1/calls/{call_id}"))
-        if call["status"] not in ("registered", "in-progress"):
-            return call
-        assert time.monotonic() < deadline, f"call {call_id} still {call['status']} after {timeout}s"
-        time.sleep(0.05)
+def wait_for_call(api: httpx.Client, call_id: str) -> dict[str, Any]:
+    """The call once it is no longer registered or in progress."""
+    return wait_ended(api, call_id, pending=("registered", "in-progress"))
 
 
-def client(base_url: str, key: str, sub_account: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"}
-    if sub_account is not None:
-        headers["X-Sub-Account-Id"] = sub_account
-    return httpx.Client(base_url=base_url, headers=headers, timeout=10)
+def client(emulator: InProcessEmulator, key: str, sub_account: str | None = None) -> httpx.Client:
+    return emulator.client(key, headers={"X-Sub-Account-Id": sub_account} if sub_account is not None else None)
 
 
 @dataclass
 class Own:
     """An emulator of the test's own, for tests that move its clock."""
 
-    proc: EmulatorProcess
+    emulator: InProcessEmulator
     api: httpx.Client
     control: httpx.Client
     key: str
 
 
 @pytest.fixture
-def own() -> Iterator[Own]:
-    key = new_key()
-    with EmulatorProcess() as proc, httpx.Client(base_url=proc.base_url, timeout=10) as control, \
-            client(proc.base_url, key) as api:
-        yield Own(proc, api, control, key)
+def own(make_emulator: Callable[..., InProcessEmulator]) -> Iterator[Own]:
+    key, emulator = new_key(), make_emulator()
+    with emulator.client() as control, client(emulator, key) as api:
+        yield Own(emulator, api, control, key)
 
 
 @pytest.fixture
@@ -172,9 +136,9 @@ def test_contacts_crud_normalise_conflict_search_delete(api: httpx.Client) -> No
     ok(api.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "Alice returns"}), 201)
 
 
-def test_contacts_are_per_account(api: httpx.Client, base_url: str) -> None:
+def test_contacts_are_per_account(api: httpx.Client, server: InProcessEmulator) -> None:
     mine = ok(api.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "Mine"}), 201)
-    with client(base_url, new_key()) as other:
+    with client(server, new_key()) as other:
         refused(other.get(f"/v1/contacts/{mine['id']}"), 404)
         assert ok(other.get("/v1/contacts"))["total"] == 0
         ok(other.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "Theirs"}), 201)
@@ -190,10 +154,11 @@ def test_capabilities_need_an_active_imessage_number(scale: httpx.Client, contro
     assert imessage["type"] == "imessage"
     before = emulator_now(control)
     even = ok(api.get("/v1/contacts/capabilities", params={"phone_number": "(415) 555-0102"}))
+    after = emulator_now(control)
     assert set(even) == {"phoneNumber", "capabilities", "checkedAt"}
     assert even["phoneNumber"] == "+14155550102"
     assert even["capabilities"] == {"imessage": True, "sms": True}
-    assert abs((parse(even["checkedAt"]) - before).total_seconds()) < 5
+    assert before - timedelta(milliseconds=1) <= parse(even["checkedAt"]) <= after  # checked now
     odd = ok(api.get("/v1/contacts/capabilities", params={"phone_number": "+14155550103"}))
     assert odd["capabilities"] == {"imessage": False, "sms": True}
     # Same answer every time for the same number.
@@ -280,7 +245,7 @@ def test_number_lookup(scale: httpx.Client) -> None:
     assert own["data"][1]["phoneNumber"] == "+14165550100" and own["data"][1]["country"] == "CA"
 
 
-def test_contact_card_get_put_delete(scale: httpx.Client, base_url: str) -> None:
+def test_contact_card_get_put_delete(scale: httpx.Client, server: InProcessEmulator) -> None:
     api = scale
     number = buy(api, type="imessage")
     empty = {"firstName": None, "lastName": None, "displayName": None, "hasAvatar": False}
@@ -300,7 +265,7 @@ def test_contact_card_get_put_delete(scale: httpx.Client, base_url: str) -> None
     assert deleted.status_code == 204 and deleted.content == b""
     assert ok(api.get(f"/v1/numbers/{number['id']}/contact-card")) == empty
     refused(api.get("/v1/numbers/pn_doesnotexist/contact-card"), 404)
-    with client(base_url, new_key()) as other:
+    with client(server, new_key()) as other:
         refused(other.get(f"/v1/numbers/{number['id']}/contact-card"), 404)
         refused(other.put(f"/v1/numbers/{number['id']}/contact-card", json=card), 404)
 
@@ -393,7 +358,7 @@ def test_reactions_only_on_imessage(scale: httpx.Client, control: httpx.Client) 
     refused(api.post("/v1/messages/msg_doesnotexist/reactions", json={"reaction": "like"}), 404)
 
 
-def test_typing_and_background_only_on_imessage(scale: httpx.Client, base_url: str) -> None:
+def test_typing_and_background_only_on_imessage(scale: httpx.Client, server: InProcessEmulator) -> None:
     api = scale
     sms = buy(api)
     imessage = buy(api, type="imessage")
@@ -435,7 +400,7 @@ def test_typing_and_background_only_on_imessage(scale: httpx.Client, base_url: s
     assert again["changed"] is True and again["hasBackground"] is True
 
     refused(api.post("/v1/conversations/conv_doesnotexist/typing"), 404)
-    with client(base_url, new_key()) as stranger:
+    with client(server, new_key()) as stranger:
         refused(stranger.post(f"/v1/conversations/{blue_conv}/typing"), 404)
         refused(stranger.delete(f"/v1/conversations/{blue_conv}/background"), 404)
 
@@ -601,12 +566,12 @@ def test_sub_accounts_crud(scale: httpx.Client, control: httpx.Client, key: str)
     assert [s["id"] for s in ok(api.get("/v1/sub-accounts"))["data"]] == [first["id"]]
 
 
-def test_sub_account_header_scopes_every_request(scale: httpx.Client, base_url: str, key: str) -> None:
+def test_sub_account_header_scopes_every_request(scale: httpx.Client, server: InProcessEmulator, key: str) -> None:
     parent = scale
     sub = ok(parent.post("/v1/sub-accounts", json={"name": "Scoped"}))
     parent_contact = ok(parent.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "Parent's"}), 201)
     parent_agent = new_agent(parent, "Parent agent")
-    with client(base_url, key, sub["id"]) as scoped:
+    with client(server, key, sub["id"]) as scoped:
         sub_contact = ok(scoped.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "Sub's"}), 201)
         sub_agent = new_agent(scoped, "Sub agent")
         sub_number = buy(scoped, agentId=sub_agent["id"])
@@ -626,7 +591,7 @@ def test_sub_account_header_scopes_every_request(scale: httpx.Client, base_url: 
     refused(parent.get(f"/v1/numbers/{sub_number['id']}"), 404)
 
     other_key = new_key()
-    with client(base_url, other_key) as other:
+    with client(server, other_key) as other:
         theirs = ok(other.post("/v1/sub-accounts", json={"name": "Theirs"}))
         refused(other.get("/v1/contacts", headers={"X-Sub-Account-Id": sub["id"]}), 404, sub["id"])
     refused(parent.get("/v1/contacts", headers={"X-Sub-Account-Id": theirs["id"]}), 404, theirs["id"])
@@ -635,11 +600,10 @@ def test_sub_account_header_scopes_every_request(scale: httpx.Client, base_url: 
     refused(parent.get("/v1/contacts", headers={"X-Sub-Account-Id": parent_id}), 404)
 
 
-def test_deleting_a_sub_account_removes_its_data(scale: httpx.Client, base_url: str, key: str,
-                                                 server: EmulatorProcess) -> None:
+def test_deleting_a_sub_account_removes_its_data(scale: httpx.Client, server: InProcessEmulator, key: str) -> None:
     parent = scale
     sub = ok(parent.post("/v1/sub-accounts", json={"name": "Short-lived"}))
-    with client(base_url, key, sub["id"]) as scoped:
+    with client(server, key, sub["id"]) as scoped:
         ok(scoped.post("/v1/contacts", json={"phoneNumber": "+14155550100", "name": "C"}), 201)
         agent = new_agent(scoped)
         number = buy(scoped, agentId=agent["id"])
@@ -667,7 +631,7 @@ def test_deleting_a_sub_account_removes_its_data(scale: httpx.Client, base_url: 
 
     ok(parent.delete(f"/v1/sub-accounts/{sub['id']}"))
     assert set(rows_of(sub["id"]).values()) == {0}
-    with client(base_url, key, sub["id"]) as scoped:
+    with client(server, key, sub["id"]) as scoped:
         refused(scoped.get("/v1/contacts"), 404, sub["id"])
     # The sub-account's number is gone: a lookup no longer sees one of the emulator's own lines.
     entry = ok(parent.get("/v1/numbers/lookup", params={"phoneNumbers": number["phoneNumber"]}))["data"][0]
@@ -754,7 +718,8 @@ def test_registration_charges_the_fee_and_is_pending(api: httpx.Client, control:
     assert ok(api.get("/v1/register"))["registration"]["description"] == registration()["description"]
 
 
-def test_registration_into_a_sub_account(api: httpx.Client, control: httpx.Client, key: str, base_url: str) -> None:
+def test_registration_into_a_sub_account(api: httpx.Client, control: httpx.Client, key: str,
+                                         server: InProcessEmulator) -> None:
     start = account(control, key)["balanceCents"]
     submitted = ok(api.post("/v1/register", json=registration(create_sub_account=True)))
     sub_id = submitted["sub_account_id"]
@@ -763,7 +728,7 @@ def test_registration_into_a_sub_account(api: httpx.Client, control: httpx.Clien
     assert balance(control, key) == start - 2500  # the parent pays
 
     assert ok(api.get("/v1/register/status"))["campaign_status"] == "none"
-    with client(base_url, key, sub_id) as scoped:
+    with client(server, key, sub_id) as scoped:
         assert ok(scoped.get("/v1/register/status"))["campaign_status"] == "pending"
         assert ok(scoped.get("/v1/register"))["registration"]["brand_name"] == "Acme Dental"
     subs = ok(api.get("/v1/sub-accounts"))["data"]
@@ -812,12 +777,14 @@ def _code(control: httpx.Client, verification_id: str) -> str:
     return str(stored["code"])
 
 
-def test_verification_codes(api: httpx.Client, control: httpx.Client, base_url: str) -> None:
+def test_verification_codes(api: httpx.Client, control: httpx.Client, server: InProcessEmulator) -> None:
     before = emulator_now(control)
     sent = ok(api.post("/v1/verify/send", json={"phone_number": "(415) 555-0100"}))
+    after = emulator_now(control)
     assert sent["verification_id"].startswith("ver_")
     assert (sent["status"], sent["phone_number"], sent["channel"]) == ("pending", "+14155550100", "sms")
-    assert 595 <= (parse(sent["expires_at"]) - before).total_seconds() <= 605
+    ten_minutes = timedelta(minutes=10)
+    assert before + ten_minutes - timedelta(seconds=1) <= parse(sent["expires_at"]) <= after + ten_minutes
     code = _code(control, sent["verification_id"])
     wrong = "000000" if code != "000000" else "111111"
 
@@ -843,7 +810,7 @@ def test_verification_codes(api: httpx.Client, control: httpx.Client, base_url: 
     refused(api.post("/v1/verify/check", json={"verification_id": "ver_doesnotexist", "code": "123456"}), 404)
     refused(api.post("/v1/verify/check", json={"verification_id": other["verification_id"]}), 422, "code")
     refused(control.get("/_emulator/verifications/ver_doesnotexist"), 404)
-    with client(base_url, new_key()) as stranger:
+    with client(server, new_key()) as stranger:
         refused(stranger.post("/v1/verify/check", json={"verification_id": sent["verification_id"],
                                                          "code": code}), 404)
 
@@ -866,7 +833,7 @@ def test_verification_code_expires_after_ten_minutes(own: Own) -> None:
 # --- SIP trunks, location, feedback ----------------------------------------------------------
 
 
-def test_sip_trunks_crud_and_credentials(api: httpx.Client, base_url: str) -> None:
+def test_sip_trunks_crud_and_credentials(api: httpx.Client, server: InProcessEmulator) -> None:
     assert ok(api.get("/v1/sip-trunks")) == {"data": [], "total": 0}
     created = ok(api.post("/v1/sip-trunks", json={"name": "Office PBX"}))
     trunk_id = created["id"]
@@ -917,7 +884,7 @@ def test_sip_trunks_crud_and_credentials(api: httpx.Client, base_url: str) -> No
 
     refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfers": "everything"}), 422, "transfers")
     refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfer_caller_id": "me"}), 422, "transfer_caller_id")
-    with client(base_url, new_key()) as stranger:
+    with client(server, new_key()) as stranger:
         refused(stranger.get(f"/v1/sip-trunks/{trunk_id}"), 404)
         refused(stranger.delete(f"/v1/sip-trunks/{trunk_id}"), 404)
 

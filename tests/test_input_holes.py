@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from receiver import Receiver, Reply
 
 from emulator.testing import new_key
+from emulator.testing.receiver import Reply, WebhookReceiver
 
 
 def _refused(response: httpx.Response, status: int, phrase: str) -> None:
@@ -133,12 +133,12 @@ def test_an_endless_interim_stream_does_not_inflate_the_call(api: httpx.Client, 
                                                              base_url: str) -> None:
     interim = json.dumps({"text": "Still thinking about your question, one moment please.",
                           "interim": True}).encode() + b"\n"
-    with Receiver() as rx:
-        rx.reply("/voice", Reply(200, content_type="application/x-ndjson", stream_chunk=interim * 50,
-                                 stream_interval=0.001, stream_count=200))
+    with WebhookReceiver() as rx:
+        rx.route("/voice", Reply(200, content_type="application/x-ndjson", stream=interim * 50, interval=0.001,
+                                 count=200))
         agent = api.post("/v1/agents", json={"name": "Rambler"}).json()
         api.post("/v1/numbers", json={"agentId": agent["id"]})
-        hook = api.post(f"/v1/agents/{agent['id']}/webhook", json={"url": rx.url("/voice")}).json()
+        hook = api.post(f"/v1/agents/{agent['id']}/webhook", json={"url": rx.url_for("/voice")}).json()
         rx.expect("/voice", hook["secret"])
         to = "+14155550144"
         key = api.headers["Authorization"].removeprefix("Bearer ")

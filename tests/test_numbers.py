@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from seed import E164_NANP, ISO_MS, Seeder, account_id, iso, upgrade, utcnow
+from helpers import E164_NANP, ISO_MS, emulator_now, fresh_number, iso, seed_account, tag, upgrade
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 
 def buy(api: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -127,8 +127,8 @@ def test_unknown_number_is_404(api: httpx.Client) -> None:
         assert "pn_nope" in resp.json()["detail"]
 
 
-def test_another_accounts_number_is_404(api: httpx.Client, base_url: str) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {new_key()}"}) as other:
+def test_another_accounts_number_is_404(api: httpx.Client, server: InProcessEmulator) -> None:
+    with server.client(new_key()) as other:
         theirs = other.post("/v1/numbers").json()
     assert api.get(f"/v1/numbers/{theirs['id']}").status_code == 404
     assert api.delete(f"/v1/numbers/{theirs['id']}").status_code == 404
@@ -152,30 +152,28 @@ def test_generated_numbers_are_unique_e164(api: httpx.Client, control: httpx.Cli
 
 
 @pytest.fixture
-def seeded(api: httpx.Client, control: httpx.Client, key: str, server: EmulatorProcess) -> dict[str, Any]:
-    """One number with 5 messages a minute apart (m0 oldest) and a second number with one message."""
-    upgrade(control, key)
-    number, other = buy(api), buy(api)
-    seed = Seeder(server.db, account_id(control, key))
-    base = utcnow().replace(microsecond=0) - timedelta(hours=1)
-    conv = seed.conversation(number_id=number["id"], phone_number=number["phoneNumber"], participant="+14155550111")
-    times: list[datetime] = []
-    ids: list[str] = []
-    for i in range(5):
-        at = base + timedelta(minutes=i)
-        inbound = i % 2 == 0
-        ids.append(seed.message(
-            conversation_id=conv, number_id=number["id"], body=f"m{i}", at=at,
-            from_number="+14155550111" if inbound else number["phoneNumber"],
-            to_number=number["phoneNumber"] if inbound else "+14155550111",
-            direction="inbound" if inbound else "outbound", status="received" if inbound else "sent",
-        ))
-        times.append(at)
-    other_conv = seed.conversation(number_id=other["id"], phone_number=other["phoneNumber"],
-                                   participant="+14155550111")
-    seed.message(conversation_id=other_conv, number_id=other["id"], body="elsewhere", at=base,
-                 from_number="+14155550111", to_number=other["phoneNumber"])
-    return {"number": number, "other": other, "ids": ids, "times": times, "conv": conv, "seed": seed}
+def seeded(control: httpx.Client, key: str) -> dict[str, Any]:
+    """One number with 5 messages a minute apart (m0 oldest) and a second number with one message.
+    `seeded["load"](messages=[...], calls=[...])` loads it again with more rows."""
+    t = tag()
+    number = {"id": f"pn_{t}_a", "phoneNumber": fresh_number()}
+    other = {"id": f"pn_{t}_b", "phoneNumber": fresh_number()}
+    base = emulator_now(control).replace(microsecond=0) - timedelta(hours=1)
+    times = [base + timedelta(minutes=i) for i in range(5)]
+    ids = [f"msg_{t}_{i}" for i in range(5)]
+    conv = f"conv_{t}"
+    messages = [{"id": ids[i], "direction": "inbound" if i % 2 == 0 else "outbound", "body": f"m{i}",
+                 "at": iso(times[i])} for i in range(5)]
+
+    def load(more: list[dict[str, Any]] | None = None, calls: list[dict[str, Any]] | None = None) -> None:
+        seed_account(control, key, numbers=[number, other], calls=calls or [], conversations=[
+            {"id": conv, "numberId": number["id"], "participant": "+14155550111", "messages": messages + (more or [])},
+            {"numberId": other["id"], "participant": "+14155550111",
+             "messages": [{"direction": "inbound", "body": "elsewhere", "at": iso(base)}]},
+        ])
+
+    load()
+    return {"number": number, "other": other, "ids": ids, "times": times, "conv": conv, "load": load}
 
 
 def test_messages_newest_first_with_total(api: httpx.Client, seeded: dict[str, Any]) -> None:
@@ -244,15 +242,17 @@ def test_messages_of_a_fresh_number_are_empty(api: httpx.Client) -> None:
     assert body == {"data": [], "hasMore": False, "total": 0}
 
 
-def test_number_calls(api: httpx.Client, seeded: dict[str, Any]) -> None:
+def test_number_calls(api: httpx.Client, control: httpx.Client, seeded: dict[str, Any]) -> None:
     number, other = seeded["number"], seeded["other"]
-    seed: Seeder = seeded["seed"]
-    now = utcnow()
-    older = seed.call(number_id=number["id"], phone_number=number["phoneNumber"], to_number=number["phoneNumber"],
-                      started_at=now - timedelta(minutes=10))
-    newer = seed.call(number_id=number["id"], phone_number=number["phoneNumber"], direction="outbound",
-                      from_number=number["phoneNumber"], to_number="+14155550177", started_at=now)
-    seed.call(number_id=other["id"], phone_number=other["phoneNumber"], started_at=now)
+    now = emulator_now(control)
+    older, newer = f"call_{tag()}", f"call_{tag()}"
+    seeded["load"](calls=[
+        {"id": older, "numberId": number["id"], "direction": "inbound", "from": "+14155550100",
+         "startedAt": iso(now - timedelta(minutes=10)), "durationSeconds": 42},
+        {"id": newer, "numberId": number["id"], "direction": "outbound", "to": "+14155550177", "startedAt": iso(now),
+         "durationSeconds": 42},
+        {"numberId": other["id"], "direction": "inbound", "from": "+14155550100", "startedAt": iso(now)},
+    ])
 
     resp = api.get(f"/v1/numbers/{number['id']}/calls")
     assert resp.status_code == 200
@@ -273,13 +273,12 @@ def test_fresh_number_has_no_calls(api: httpx.Client) -> None:
     assert api.get(f"/v1/numbers/{number['id']}/calls").json() == {"data": [], "total": 0, "hasMore": False}
 
 
-def test_cursors_work_at_the_millisecond_resolution_the_api_shows(api: httpx.Client, seeded: dict[str, Any]) -> None:
+def test_cursors_work_at_the_millisecond_resolution_the_api_shows(api: httpx.Client, control: httpx.Client,
+                                                                  seeded: dict[str, Any]) -> None:
     """Stored times carry microseconds; a receivedAt sent back as a cursor still excludes its own message."""
     number = seeded["number"]
-    seed: Seeder = seeded["seed"]
-    at = utcnow().replace(microsecond=456789)
-    seed.message(conversation_id=seeded["conv"], number_id=number["id"], from_number="+14155550111",
-                 to_number=number["phoneNumber"], body="precise", at=at)
+    at = emulator_now(control).replace(microsecond=456789)
+    seeded["load"]([{"direction": "inbound", "body": "precise", "at": at.isoformat() + "Z"}])
     path = f"/v1/numbers/{number['id']}/messages"
     newest = api.get(path, params={"limit": 1}).json()["data"][0]
     assert newest["body"] == "precise"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,16 @@ import httpx
 import pytest
 from agentphone import AgentPhone, AgentPhoneError, NotFoundError, RateLimitError, verify_webhook
 
-from emulator.pytest_plugin import EmulatorHandle
-from emulator.receiver import Answer, Received, WebhookReceiver
 from emulator.testing import new_key
+from emulator.testing.plugin import EmulatorHandle
+from emulator.testing.receiver import Answer, Received, WebhookReceiver
 
 pytest_plugins = ["pytester"]
 
 
-def wait_until(receiver: WebhookReceiver, event: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+def wait_until(receiver: WebhookReceiver, event: str, count: int = 1) -> list[Received]:
     """The requests carrying `event`, once `count` of them arrived."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r for r in list(receiver.requests) if r.event.get("event") == event]
-        if len(found) >= count:
-            return found
-        assert time.monotonic() < deadline, f"{count} {event} webhook(s) did not arrive within {timeout}s"
-        time.sleep(0.02)
+    return receiver.wait_for(count, event=event)
 
 
 def test_client_creates_an_agent_in_an_isolated_account(agentphone_client: AgentPhone, agentphone_key: str,
@@ -105,8 +98,7 @@ def answer_by_transcript(received: Received) -> Answer:
     """A small voice agent; call.ended is answered slowly, like a webhook that does real work on it."""
     event = received.event
     if event.get("event") != "agent.message":
-        time.sleep(0.5 if event.get("event") == "call.ended" else 0)
-        return Answer()
+        return Answer(delay=0.5 if event.get("event") == "call.ended" else 0)
     said = (event.get("data") or {}).get("transcript", "").lower()
     if "hours" in said:
         reply: dict[str, Any] = {"text": "We are open from 9am to 5pm."}
@@ -178,7 +170,7 @@ def test_failing_scenario_fails_the_test_with_its_message(pytester: pytest.Pytes
         "*caller: 'What are your hours?' | agent: 'No idea, sorry.'   <-- this turn",
     ])
     result.stdout.fnmatch_lines(["<inline scenario>: Field 'turns[0].say' must be a non-empty string."])
-    result.stdout.no_fnmatch_line("*pytest_plugin.py*")  # the message alone, no traceback into the plugin
+    result.stdout.no_fnmatch_line("*testing/plugin.py*")  # the message alone, no traceback into the plugin
     key = (pytester.path / "used_key.txt").read_text()
     # agentphone_key's account existed during the test and was reset after it
     assert httpx.get(f"{agentphone_emulator.base_url}/_emulator/accounts/{key}").status_code == 404

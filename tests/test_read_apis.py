@@ -1,15 +1,21 @@
-"""Read side of calls and conversations, over rows seeded into the store."""
+"""Read side of calls and conversations, over rows from real calls, SMS and fixtures."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from seed import ISO_MS, Seeder, account_id, iso, upgrade, utcnow
+from helpers import ISO_MS, advance, emulator_now, fresh_number, iso, ok, script, seed_account, tag, wait_ended
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.config import Settings
+from emulator.testing import InProcessEmulator, new_key
+from emulator.testing.receiver import WebhookReceiver, held, json_reply, say
 
 CALL_KEYS = {
     "id", "agentId", "phoneNumberId", "phoneNumber", "fromNumber", "toNumber", "direction", "status", "startedAt",
@@ -21,61 +27,86 @@ MESSAGE_KEYS = {"id", "from", "to", "fromNumber", "toNumber", "from_", "body", "
                 "receivedAt", "conversationId"}
 
 
-@pytest.fixture
-def world(api: httpx.Client, control: httpx.Client, key: str, server: EmulatorProcess) -> dict[str, Any]:
-    """An agent with one number, and a seeder for the account."""
-    upgrade(control, key)
-    agent = api.post("/v1/agents", json={"name": "Reader"}).json()
-    number = api.post("/v1/numbers", json={"agentId": agent["id"], "areaCode": "415"}).json()
-    return {"agent": agent, "number": number, "seed": Seeder(server.db, account_id(control, key))}
+@dataclass
+class Calls:
+    """Four calls of one account, a minute or more apart: a (oldest, inbound completed) .. d (newest,
+    outbound, still in progress). a and d are real calls (d waits on its agent's answer), b and c come
+    from a fixture; the account is in an emulator of this module's own, whose clock moves between them."""
+
+    api: httpx.Client
+    agent: dict[str, Any]
+    number: dict[str, Any]
+    ids: dict[str, str]
+    ended_a: dict[str, Any]
+
+    def __getitem__(self, name: str) -> str:
+        return self.ids[name]
 
 
-@pytest.fixture
-def calls(world: dict[str, Any]) -> dict[str, str]:
-    """Four calls a minute apart: a (oldest, inbound completed) .. d (newest, outbound in-progress)."""
-    seed: Seeder = world["seed"]
-    agent, number = world["agent"], world["number"]
-    mine = number["phoneNumber"]
-    base = utcnow() - timedelta(minutes=10)
-    common = {"agent_id": agent["id"], "number_id": number["id"], "phone_number": mine}
-    return {
-        "a": seed.call(**common, from_number="+12125550001", to_number=mine, direction="inbound",
-                       status="completed", started_at=base),
-        "b": seed.call(**common, from_number="+13125550002", to_number=mine, direction="inbound", status="failed",
-                       started_at=base + timedelta(minutes=1), duration=None, snippet=None),
-        "c": seed.call(**common, from_number=mine, to_number="+12125550003", direction="outbound",
-                       status="completed", started_at=base + timedelta(minutes=2)),
-        "d": seed.call(**common, from_number=mine, to_number="+16465550004", direction="outbound",
-                       status="in-progress", started_at=base + timedelta(minutes=3), duration=None),
-    }
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
+    key, t, secret = new_key(), tag(), "whsec_read_apis_" + uuid.uuid4().hex
+    db = tmp_path_factory.mktemp("read-apis") / "emulator.db"
+    answer = threading.Event()
+    with InProcessEmulator(Settings(db=str(db))) as emulator, emulator.client(key) as api, \
+            emulator.client() as control, WebhookReceiver(secret, strict=True, default=json_reply({})) as voice:
+        mine = "+14155559876"  # its own emulator: no other account has it; nothing a search below looks for
+        agent = {"id": f"agent_{t}", "name": "Reader"}
+        number = {"id": f"pn_{t}", "phoneNumber": mine}
+        later = emulator_now(control) + timedelta(days=1)
+        seed_account(control, key, plan="free", agents=[agent], numbers=[{**number, "agentId": agent["id"]}],
+                     webhook={"url": voice.url, "secret": secret}, calls=[
+            {"id": f"call_{t}_b", "numberId": number["id"], "direction": "inbound", "from": "+13125550002",
+             "status": "failed", "startedAt": iso(later + timedelta(minutes=1))},
+            {"id": f"call_{t}_c", "numberId": number["id"], "direction": "outbound", "to": "+12125550003",
+             "startedAt": iso(later + timedelta(minutes=2)), "durationSeconds": 42,
+             "transcripts": [{"transcript": "Thanks", "response": "Goodbye!"}]},
+        ])
+        voice.when("Bye now", say("Goodbye!"))
+        voice.when("Hello?", held(answer))  # d stays in progress until the module is done
+        a = ok(control.post("/_emulator/calls/inbound", json={"from": "+12125550001", "to": mine,
+                                                              "turns": [{"say": "Bye now"}]}))
+        ended_a = wait_ended(api, a["id"])
+        advance(control, 86_400 + 180)
+        d = ok(api.post("/v1/calls", json={"agentId": agent["id"],
+                                           "toNumber": script(control, [{"say": "Hello?"}], "+16465550004")}))
+        voice.wait_event("agent.message", call_id=d["id"])
+        try:
+            yield Calls(api, agent, number, {"a": a["id"], "b": f"call_{t}_b", "c": f"call_{t}_c", "d": d["id"]},
+                        ended_a)
+        finally:
+            answer.set()
+            wait_ended(api, d["id"])
 
 
 def ids(body: dict[str, Any]) -> list[str]:
     return [item["id"] for item in body["data"]]
 
 
-def test_list_calls_newest_first_with_all_fields(api: httpx.Client, world: dict[str, Any],
-                                                 calls: dict[str, str]) -> None:
-    resp = api.get("/v1/calls")
+def test_list_calls_newest_first_with_all_fields(calls: Calls) -> None:
+    resp = calls.api.get("/v1/calls")
     assert resp.status_code == 200
     body = resp.json()
     assert ids(body) == [calls["d"], calls["c"], calls["b"], calls["a"]]
     assert body["total"] == 4 and body["hasMore"] is False
     for call in body["data"]:
         assert set(call) >= CALL_KEYS
-        assert call["agentId"] == world["agent"]["id"]
-        assert call["phoneNumberId"] == world["number"]["id"]
+        assert call["agentId"] == calls.agent["id"]
+        assert call["phoneNumberId"] == calls.number["id"]
         assert ISO_MS.match(call["startedAt"])
         assert "transcripts" not in call
     oldest = body["data"][-1]
-    assert oldest["fromNumber"] == "+12125550001" and oldest["toNumber"] == world["number"]["phoneNumber"]
-    assert oldest["durationSeconds"] == 42 and oldest["lastTranscriptSnippet"] == "Goodbye!"
+    assert oldest["fromNumber"] == "+12125550001" and oldest["toNumber"] == calls.number["phoneNumber"]
+    assert oldest["durationSeconds"] == calls.ended_a["durationSeconds"] > 0
+    assert oldest["lastTranscriptSnippet"] == "Goodbye!"
+    assert (oldest["startedAt"], oldest["endedAt"]) == (calls.ended_a["startedAt"], calls.ended_a["endedAt"])
     assert ISO_MS.match(oldest["endedAt"])
     assert body["data"][0]["endedAt"] is None and body["data"][0]["durationSeconds"] is None
     assert oldest["recordingUrl"] is None and oldest["recordingAvailable"] is False
 
 
-def test_list_calls_limit_and_offset(api: httpx.Client, calls: dict[str, str]) -> None:
+def test_list_calls_limit_and_offset(calls: Calls) -> None:
+    api = calls.api
     first = api.get("/v1/calls", params={"limit": 3}).json()
     assert ids(first) == [calls["d"], calls["c"], calls["b"]]
     assert first["hasMore"] is True and first["total"] == 4
@@ -99,9 +130,8 @@ def test_list_calls_limit_and_offset(api: httpx.Client, calls: dict[str, str]) -
     ({"search": "+19999999999"}, []),
     ({"search": "212", "limit": 1}, ["c"]),
 ])
-def test_list_calls_filters(api: httpx.Client, calls: dict[str, str], params: dict[str, Any],
-                            expected: list[str]) -> None:
-    body = api.get("/v1/calls", params=params).json()
+def test_list_calls_filters(calls: Calls, params: dict[str, Any], expected: list[str]) -> None:
+    body = calls.api.get("/v1/calls", params=params).json()
     assert ids(body) == [calls[name] for name in expected]
     if "limit" in params:
         assert body["total"] == 2 and body["hasMore"] is True
@@ -116,25 +146,32 @@ def test_list_calls_rejects_unknown_filter_values(api: httpx.Client, params: dic
     assert next(iter(params)) in resp.json()["detail"]
 
 
-def test_calls_are_per_account(api: httpx.Client, base_url: str, calls: dict[str, str]) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {new_key()}"}) as other:
-        assert other.get("/v1/calls").json() == {"data": [], "total": 0, "hasMore": False}
-        assert other.get(f"/v1/calls/{calls['a']}").status_code == 404
-        assert other.get(f"/v1/calls/{calls['a']}/transcript").status_code == 404
+def test_calls_are_per_account(calls: Calls) -> None:
+    other = calls.api
+    stranger = {"Authorization": f"Bearer {new_key()}"}
+    assert other.get("/v1/calls", headers=stranger).json() == {"data": [], "total": 0, "hasMore": False}
+    assert other.get(f"/v1/calls/{calls['a']}", headers=stranger).status_code == 404
+    assert other.get(f"/v1/calls/{calls['a']}/transcript", headers=stranger).status_code == 404
 
 
-def test_get_call_includes_transcripts_in_order(api: httpx.Client, world: dict[str, Any],
-                                                calls: dict[str, str]) -> None:
-    seed: Seeder = world["seed"]
-    call_id = calls["a"]
-    at = utcnow().replace(microsecond=123000)
-    turns = [
-        seed.transcript(call_id, "Hello, thanks for calling.", None, 0.95, at),
-        seed.transcript(call_id, "I need help with my order.", "Sure, what's the number?", 0.92,
-                        at + timedelta(seconds=5)),
-        seed.transcript(call_id, "It's 4521.", "It shipped yesterday.", None, at + timedelta(seconds=9)),
-    ]
-    seed.transcript(calls["b"], "Another call", None)
+def test_get_call_includes_transcripts_in_order(api: httpx.Client, control: httpx.Client, key: str) -> None:
+    t = tag()
+    at = emulator_now(control).replace(microsecond=123000)
+    call_id, other_call = f"call_{t}_a", f"call_{t}_b"
+    turns = [f"tx_{t}_{i}" for i in range(3)]
+    seed_account(control, key, agents=[{"id": f"agent_{t}", "name": "Reader"}],
+                 numbers=[{"id": f"pn_{t}", "phoneNumber": fresh_number(), "agentId": f"agent_{t}"}],
+                 calls=[
+        {"id": call_id, "numberId": f"pn_{t}", "direction": "inbound", "from": "+12125550001",
+         "startedAt": at.isoformat() + "Z", "durationSeconds": 15, "transcripts": [
+             {"id": turns[0], "transcript": "Hello, thanks for calling.", "response": None, "confidence": 0.95},
+             {"id": turns[1], "transcript": "I need help with my order.", "response": "Sure, what's the number?",
+              "confidence": 0.92},
+             {"id": turns[2], "transcript": "It's 4521.", "response": "It shipped yesterday.", "confidence": None},
+         ]},
+        {"id": other_call, "numberId": f"pn_{t}", "direction": "inbound", "from": "+13125550002",
+         "transcripts": [{"transcript": "Another call", "response": None}]},
+    ])
 
     resp = api.get(f"/v1/calls/{call_id}")
     assert resp.status_code == 200
@@ -158,9 +195,9 @@ def test_get_call_includes_transcripts_in_order(api: httpx.Client, world: dict[s
     assert data == body["transcripts"]
 
 
-def test_call_without_transcripts(api: httpx.Client, calls: dict[str, str]) -> None:
-    assert api.get(f"/v1/calls/{calls['d']}").json()["transcripts"] == []
-    assert api.get(f"/v1/calls/{calls['d']}/transcript").json()["data"] == []
+def test_call_without_transcripts(calls: Calls) -> None:
+    assert calls.api.get(f"/v1/calls/{calls['d']}").json()["transcripts"] == []
+    assert calls.api.get(f"/v1/calls/{calls['d']}/transcript").json()["data"] == []
 
 
 def test_unknown_call_is_404(api: httpx.Client) -> None:
@@ -174,43 +211,28 @@ def test_unknown_call_is_404(api: httpx.Client) -> None:
 
 
 @pytest.fixture
-def threads(world: dict[str, Any]) -> dict[str, Any]:
+def threads(control: httpx.Client, key: str) -> dict[str, Any]:
     """Three conversations (quiet, busy, recent) with messages; `busy` has 4 messages m0..m3."""
-    seed: Seeder = world["seed"]
-    number, agent = world["number"], world["agent"]
-    mine = number["phoneNumber"]
-    now = utcnow().replace(microsecond=0)
-    out: dict[str, Any] = {"times": []}
-    out["quiet"] = seed.conversation(number_id=number["id"], phone_number=mine, participant="+12125550101",
-                                     agent_id=agent["id"], last_message_at=now - timedelta(hours=3),
-                                     preview="old", count=1)
-    out["busy"] = seed.conversation(number_id=number["id"], phone_number=mine, participant="+12125550102",
-                                    agent_id=agent["id"], last_message_at=now - timedelta(hours=1),
-                                    preview="m3", count=4, state={"stage": "booked"})
-    out["recent"] = seed.conversation(number_id=number["id"], phone_number=mine, participant="+12125550103",
-                                      agent_id=agent["id"], last_message_at=now - timedelta(minutes=5),
-                                      preview="hi", count=1)
-    seed.message(conversation_id=out["quiet"], number_id=number["id"], from_number="+12125550101", to_number=mine,
-                 body="old", at=now - timedelta(hours=3))
-    seed.message(conversation_id=out["recent"], number_id=number["id"], from_number="+12125550103", to_number=mine,
-                 body="hi", at=now - timedelta(minutes=5))
-    busy: list[str] = []
-    for i in range(4):
-        at = now - timedelta(hours=1, minutes=3 - i)
-        inbound = i % 2 == 0
-        busy.append(seed.message(
-            conversation_id=out["busy"], number_id=number["id"], body=f"m{i}", at=at,
-            from_number="+12125550102" if inbound else mine, to_number=mine if inbound else "+12125550102",
-            direction="inbound" if inbound else "outbound", status="received" if inbound else "delivered",
-            agent_id=agent["id"],
-        ))
-        out["times"].append(at)
-    out["busy_messages"] = busy
+    t = tag()
+    agent, number = {"id": f"agent_{t}", "name": "Reader"}, {"id": f"pn_{t}", "phoneNumber": fresh_number()}
+    now = emulator_now(control).replace(microsecond=0)
+    times = [now - timedelta(hours=1, minutes=3 - i) for i in range(4)]
+    out: dict[str, Any] = {"agent": agent, "number": number, "times": times,
+                           "quiet": f"conv_{t}_quiet", "busy": f"conv_{t}_busy", "recent": f"conv_{t}_recent",
+                           "busy_messages": [f"msg_{t}_{i}" for i in range(4)]}
+    seed_account(control, key, agents=[agent], numbers=[{**number, "agentId": agent["id"]}], conversations=[
+        {"id": out["quiet"], "numberId": number["id"], "participant": "+12125550101",
+         "messages": [{"direction": "inbound", "body": "old", "at": iso(now - timedelta(hours=3))}]},
+        {"id": out["busy"], "numberId": number["id"], "participant": "+12125550102", "metadata": {"stage": "booked"},
+         "messages": [{"id": out["busy_messages"][i], "direction": "inbound" if i % 2 == 0 else "outbound",
+                       "body": f"m{i}", "at": iso(at)} for i, at in enumerate(times)]},
+        {"id": out["recent"], "numberId": number["id"], "participant": "+12125550103",
+         "messages": [{"direction": "inbound", "body": "hi", "at": iso(now - timedelta(minutes=5))}]},
+    ])
     return out
 
 
-def test_list_conversations_sorted_by_last_message(api: httpx.Client, world: dict[str, Any],
-                                                   threads: dict[str, Any]) -> None:
+def test_list_conversations_sorted_by_last_message(api: httpx.Client, threads: dict[str, Any]) -> None:
     resp = api.get("/v1/conversations")
     assert resp.status_code == 200
     body = resp.json()
@@ -220,9 +242,9 @@ def test_list_conversations_sorted_by_last_message(api: httpx.Client, world: dic
         assert set(conversation) >= CONVERSATION_KEYS
     busy = body["data"][1]
     assert busy["participant"] == "+12125550102"
-    assert busy["phoneNumber"] == world["number"]["phoneNumber"]
-    assert busy["phoneNumberId"] == world["number"]["id"]
-    assert busy["agentId"] == world["agent"]["id"]
+    assert busy["phoneNumber"] == threads["number"]["phoneNumber"]
+    assert busy["phoneNumberId"] == threads["number"]["id"]
+    assert busy["agentId"] == threads["agent"]["id"]
     assert busy["messageCount"] == 4 and busy["lastMessagePreview"] == "m3"
     assert busy["metadata"] == {"stage": "booked"}
     assert ISO_MS.match(busy["lastMessageAt"]) and ISO_MS.match(busy["createdAt"])
@@ -235,7 +257,7 @@ def test_list_conversations_sorted_by_last_message(api: httpx.Client, world: dic
     assert first["hasMore"] is True
 
 
-def test_get_conversation_with_messages(api: httpx.Client, world: dict[str, Any], threads: dict[str, Any]) -> None:
+def test_get_conversation_with_messages(api: httpx.Client, threads: dict[str, Any]) -> None:
     resp = api.get(f"/v1/conversations/{threads['busy']}")
     assert resp.status_code == 200
     body = resp.json()
@@ -243,7 +265,7 @@ def test_get_conversation_with_messages(api: httpx.Client, world: dict[str, Any]
     assert body["messageCount"] == 4
     messages = body["messages"]
     assert [m["id"] for m in messages] == list(reversed(threads["busy_messages"]))
-    mine = world["number"]["phoneNumber"]
+    mine = threads["number"]["phoneNumber"]
     for message in messages:
         assert set(message) >= MESSAGE_KEYS
         assert message["from"] == message["fromNumber"] == message["from_"]
@@ -252,7 +274,7 @@ def test_get_conversation_with_messages(api: httpx.Client, world: dict[str, Any]
         assert message["conversationId"] == threads["busy"]
         assert ISO_MS.match(message["receivedAt"])
     newest = messages[0]
-    assert newest["body"] == "m3" and newest["direction"] == "outbound" and newest["status"] == "delivered"
+    assert newest["body"] == "m3" and newest["direction"] == "outbound" and newest["status"] == "sent"
     assert newest["from"] == mine and newest["to"] == "+12125550102"
     assert newest["receivedAt"] == iso(threads["times"][3])
     oldest = messages[-1]
@@ -288,7 +310,7 @@ def test_unknown_conversation_is_404(api: httpx.Client) -> None:
         assert "conv_nope" in resp.json()["detail"]
 
 
-def test_conversations_are_per_account(api: httpx.Client, base_url: str, threads: dict[str, Any]) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {new_key()}"}) as other:
+def test_conversations_are_per_account(api: httpx.Client, server: InProcessEmulator, threads: dict[str, Any]) -> None:
+    with server.client(new_key()) as other:
         assert other.get("/v1/conversations").json() == {"data": [], "total": 0, "hasMore": False}
         assert other.get(f"/v1/conversations/{threads['busy']}").status_code == 404

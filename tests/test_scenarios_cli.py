@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from emulator.scenarios import cli as scenario_cli
-from emulator.testing import EmulatorProcess, free_port
+from emulator.testing import InProcessEmulator, free_port
+from emulator.testing.process import READY_CAP_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -48,19 +49,19 @@ def command(*args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "emulator", "scenario", "run", *args], env
 
 
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     cmd, env = command(*args)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess() as proc:
-        yield proc
+def emulator(server: InProcessEmulator) -> InProcessEmulator:
+    """The session's emulator (real HTTP: the CLI runs in child processes)."""
+    return server
 
 
 @pytest.fixture(scope="module")
-def agent_app(emulator: EmulatorProcess) -> Iterator[str]:
+def agent_app(emulator: InProcessEmulator) -> Iterator[str]:
     """The example webhook app in a child process; its base URL (/agent behaves, /broken does not)."""
     port = free_port()
     env = {**os.environ, "AGENTPHONE_BASE_URL": emulator.base_url, "AGENTPHONE_API_KEY": "sk_test_example_sms"}
@@ -69,20 +70,20 @@ def agent_app(emulator: EmulatorProcess) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + READY_CAP_SECONDS  # a cap for a hung start, not an expectation
         while True:
             assert proc.poll() is None, f"the example app exited: {proc.stderr.read() if proc.stderr else ''}"
             try:
-                httpx.get(base + "/", timeout=0.5)  # any answer (a 404 here) means it is listening
+                httpx.get(base + "/", timeout=5)  # any answer (a 404 here) means it is listening
                 break
             except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the example app did not start within 15 s"
+                assert time.monotonic() < deadline, f"the example app did not start within {READY_CAP_SECONDS} s"
                 time.sleep(0.05)
         yield base
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -96,7 +97,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def runs(emulator: EmulatorProcess, agent_app: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(emulator: InProcessEmulator, agent_app: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """Three CLI runs, side by side (they use separate accounts): the shipped suite against /agent, the voice
     scenarios with an in-process emulator, and the voice scenarios plus a few more against /broken."""
     extra = tmp_path_factory.mktemp("extra") / "90_broken_extra.yaml"
@@ -117,7 +118,7 @@ def runs(emulator: EmulatorProcess, agent_app: str, tmp_path_factory: pytest.Tem
         started[name] = (proc, cmd, report, junit)
     done = {}
     for name, (proc, cmd, report, junit) in started.items():
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=300)
         result = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
         assert report.exists() and junit.exists(), stdout + stderr
         done[name] = Run(result, json.loads(report.read_text()), ET.parse(junit).getroot())
@@ -361,7 +362,7 @@ def write_pair(tmp_path: Path, case: str) -> tuple[str, Path, Path]:
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_malformed_scenario_fails_before_anything_runs(case: str, emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_malformed_scenario_fails_before_anything_runs(case: str, emulator: InProcessEmulator, tmp_path: Path) -> None:
     key, good, bad = write_pair(tmp_path, case)
     out = io.StringIO()
     code = scenario_cli.run([str(good), str(bad)], base_url=emulator.base_url, target="http://127.0.0.1:9/agent",
@@ -376,7 +377,7 @@ def test_malformed_scenario_fails_before_anything_runs(case: str, emulator: Emul
 
 
 @pytest.mark.parametrize("case", ["empty-say", "yaml-syntax"])
-def test_malformed_scenario_is_exit_code_2(case: str, emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_malformed_scenario_is_exit_code_2(case: str, emulator: InProcessEmulator, tmp_path: Path) -> None:
     key, good, bad = write_pair(tmp_path, case)
     result = cli(str(good), str(bad), "--base-url", emulator.base_url, "--target", "http://127.0.0.1:9/agent")
     assert result.returncode == 2, result.stdout + result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,19 +24,19 @@ from agentphone import (
     Usage,
     Webhook,
 )
-from seed import E164_NANP, ISO_MS, Seeder, account_id, upgrade, utcnow
+from helpers import E164_NANP, ISO_MS, hosted_call, ok, sms_in, tick, upgrade, wait_ended
 
-from emulator.testing import EmulatorProcess
+from emulator.testing.receiver import WebhookReceiver, say
 
 
 @pytest.fixture
-def seeder(control: httpx.Client, key: str, server: EmulatorProcess, sdk: AgentPhone) -> Seeder:
+def upgraded(control: httpx.Client, key: str, sdk: AgentPhone) -> None:
     sdk.agents.list()  # the account exists from the first request on
     upgrade(control, key)
-    return Seeder(server.db, account_id(control, key))
 
 
-def test_agents_lifecycle(sdk: AgentPhone, seeder: Seeder) -> None:
+@pytest.mark.usefixtures("upgraded")
+def test_agents_lifecycle(sdk: AgentPhone, api: httpx.Client, control: httpx.Client) -> None:
     agent = sdk.agents.create(
         name="SDK Agent", description="made by the SDK", voice_mode="hosted", model_tier="turbo",
         system_prompt="Be brief.", begin_message="Hello!", voice="nova", transfer_number="+14155550123",
@@ -87,9 +86,8 @@ def test_agents_lifecycle(sdk: AgentPhone, seeder: Seeder) -> None:
     assert [(n.id, n.phone_number, n.status, n.type) for n in shown.numbers] == [
         (number.id, number.phone_number, "active", "sms")]
 
-    call_id = seeder.call(agent_id=agent.id, number_id=number.id, phone_number=number.phone_number)
-    seeder.conversation(number_id=number.id, phone_number=number.phone_number, participant="+14155550111",
-                        agent_id=agent.id, preview="hey", count=1)
+    call_id = hosted_call(api, control, agent.id)["id"]
+    sms_in(control, "+14155550111", number.phone_number, "hey")
     calls = sdk.agents.list_calls(agent.id)
     assert isinstance(calls, CallList)
     assert [c.id for c in calls.data] == [call_id] and calls.total == 1 and calls.has_more is False
@@ -112,7 +110,8 @@ def test_agents_lifecycle(sdk: AgentPhone, seeder: Seeder) -> None:
     assert sdk.numbers.get(number.id).status == "active"
 
 
-def test_numbers(sdk: AgentPhone, seeder: Seeder) -> None:
+@pytest.mark.usefixtures("upgraded")
+def test_numbers(sdk: AgentPhone, api: httpx.Client, control: httpx.Client) -> None:
     agent = sdk.agents.create(name="Owner")
     number = sdk.numbers.buy(country="US", area_code="212", agent_id=agent.id)
     assert isinstance(number, PhoneNumber)
@@ -129,11 +128,7 @@ def test_numbers(sdk: AgentPhone, seeder: Seeder) -> None:
     assert listed.total == 2 and listed.has_more is False
     assert sdk.numbers.get(number.id) == number
 
-    base = utcnow().replace(microsecond=0) - timedelta(minutes=30)
-    conv = seeder.conversation(number_id=number.id, phone_number=number.phone_number, participant="+13125550100")
-    for i in range(3):
-        seeder.message(conversation_id=conv, number_id=number.id, from_number="+13125550100",
-                       to_number=number.phone_number, body=f"hello {i}", at=base + timedelta(minutes=i))
+    conv = [sms_in(control, "+13125550100", number.phone_number, f"hello {i}") for i in range(3)][0]["conversationId"]
     messages = sdk.numbers.get_messages(number.id, limit=2)
     assert isinstance(messages, MessageList)
     assert [m.body for m in messages.data] == ["hello 2", "hello 1"] and messages.has_more is True
@@ -144,7 +139,7 @@ def test_numbers(sdk: AgentPhone, seeder: Seeder) -> None:
     older = sdk.numbers.get_messages(number.id, before=newest.received_at)
     assert [m.body for m in older.data] == ["hello 1", "hello 0"] and older.has_more is False
 
-    call_id = seeder.call(number_id=number.id, phone_number=number.phone_number, to_number=number.phone_number)
+    call_id = hosted_call(api, control, agent.id)["id"]
     number_calls = sdk.numbers.list_calls(number.id)
     assert [c.id for c in number_calls.data] == [call_id] and number_calls.total == 1
 
@@ -176,9 +171,11 @@ def test_webhooks(sdk: AgentPhone) -> None:
     assert sdk.agents.get_webhook(agent.id) is None
 
 
-def test_usage(sdk: AgentPhone, seeder: Seeder) -> None:
-    sdk.numbers.buy()
-    seeder.call()
+@pytest.mark.usefixtures("upgraded")
+def test_usage(sdk: AgentPhone, api: httpx.Client, control: httpx.Client) -> None:
+    agent = sdk.agents.create(name="Caller")
+    sdk.numbers.buy(agent_id=agent.id)
+    hosted_call(api, control, agent.id)
     usage = sdk.usage.get()
     assert isinstance(usage, Usage)
     assert usage.numbers.used == 1 and usage.numbers.limit == 100 and usage.numbers.remaining == 99
@@ -197,13 +194,17 @@ def test_usage(sdk: AgentPhone, seeder: Seeder) -> None:
     assert monthly.data[-1].calls == 1
 
 
-def test_calls_and_conversations(sdk: AgentPhone, seeder: Seeder) -> None:
+@pytest.mark.usefixtures("upgraded")
+def test_calls_and_conversations(sdk: AgentPhone, api: httpx.Client, control: httpx.Client,
+                                 voice: WebhookReceiver) -> None:
     agent = sdk.agents.create(name="Talker")
     number = sdk.numbers.buy(agent_id=agent.id)
-    call_id = seeder.call(agent_id=agent.id, number_id=number.id, phone_number=number.phone_number,
-                          from_number="+16175550100", to_number=number.phone_number)
-    seeder.transcript(call_id, "Hi there", "Hello! How can I help?", 0.9)
-    seeder.transcript(call_id, "Bye", None, 0.8)
+    voice.secret = sdk.agents.set_webhook(agent.id, voice.url).secret
+    voice.when("Hi there", say("Hello! How can I help?")).when("Bye", say(""))
+    placed = ok(control.post("/_emulator/calls/inbound", json={
+        "from": "+16175550100", "to": number.phone_number, "turns": [{"say": "Hi there"}, {"say": "Bye"}]}))
+    ended = wait_ended(api, placed["id"])
+    call_id = ended["id"]
 
     listed = sdk.calls.list(status="completed", direction="inbound", search="617")
     assert [c.id for c in listed.data] == [call_id] and listed.total == 1
@@ -216,21 +217,14 @@ def test_calls_and_conversations(sdk: AgentPhone, seeder: Seeder) -> None:
     assert call.agent_id == agent.id and call.agent_name == "Talker" and call.phone_number_id == number.id
     assert [(t.transcript, t.response) for t in call.transcripts] == [
         ("Hi there", "Hello! How can I help?"), ("Bye", None)]
-    assert call.duration_seconds == 42 and call.recording_available is False
+    assert call.duration_seconds == ended["durationSeconds"] > 0 and call.recording_available is False
 
     transcript = sdk.calls.get_transcript(call_id)
     assert [t["transcript"] for t in transcript["data"]] == ["Hi there", "Bye"]
 
-    base = utcnow().replace(microsecond=0) - timedelta(minutes=10)
-    conv = seeder.conversation(number_id=number.id, phone_number=number.phone_number, participant="+16175550100",
-                               agent_id=agent.id, last_message_at=base + timedelta(minutes=2), preview="third",
-                               count=3)
-    for i, body in enumerate(("first", "second", "third")):
-        inbound = i != 1
-        seeder.message(conversation_id=conv, number_id=number.id, body=body, at=base + timedelta(minutes=i),
-                       from_number="+16175550100" if inbound else number.phone_number,
-                       to_number=number.phone_number if inbound else "+16175550100",
-                       direction="inbound" if inbound else "outbound", status="received" if inbound else "sent")
+    conv = sms_in(control, "+16175550100", number.phone_number, "first")["conversationId"]
+    tick(control, sdk.messages.send(agent.id, "+16175550100", "second")["message"]["receivedAt"])
+    sms_in(control, "+16175550100", number.phone_number, "third")
 
     conversations = sdk.conversations.list()
     assert [c.id for c in conversations.data] == [conv] and conversations.total == 1

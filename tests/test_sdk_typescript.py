@@ -7,12 +7,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 SDK_DIR = Path(__file__).parent / "ts_sdk"
 NPM_CI_TIMEOUT = 300
@@ -42,33 +41,20 @@ def _install(npm: str) -> None:
     assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess() as proc:
-        yield proc
-
-
-def _tail(path: Path, chars: int = 4000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no emulator log)"
-
-
-def test_typescript_sdk_drives_the_emulator(emulator: EmulatorProcess) -> None:
+def test_typescript_sdk_drives_the_emulator(server: InProcessEmulator) -> None:
+    """The session's emulator, over real HTTP; its own log lines are in pytest's captured log."""
     node, npm = _tools()
     _install(npm)
-    env = {**os.environ, "AGENTPHONE_BASE_URL": emulator.base_url, "AGENTPHONE_API_KEY": new_key()}
+    env = {**os.environ, "AGENTPHONE_BASE_URL": server.base_url, "AGENTPHONE_API_KEY": new_key()}
     try:
         result = subprocess.run(
             [node, "drive.mjs"], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=DRIVE_TIMEOUT
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(
-            f"drive.mjs did not finish in {DRIVE_TIMEOUT}s\nstdout:\n{exc.stdout}\nstderr:\n{exc.stderr}\n"
-            f"emulator log:\n{_tail(emulator.log)}"
+            f"drive.mjs did not finish in {DRIVE_TIMEOUT}s\nstdout:\n{exc.stdout}\nstderr:\n{exc.stderr}"
         )
-    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nemulator log (tail):\n{_tail(emulator.log)}"
+    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, f"drive.mjs exited with {result.returncode}\n{report}"
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert lines, f"drive.mjs printed nothing\n{report}"

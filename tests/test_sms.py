@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from agentphone import AgentPhone
-from receiver import (
+from helpers import (
     SENDER,
-    Receiver,
     buy_number,
     inbound,
     make_agent,
@@ -20,7 +19,8 @@ from receiver import (
     wait_log,
 )
 
-from emulator.testing import new_key
+from emulator.testing import InProcessEmulator, new_key
+from emulator.testing.receiver import WebhookReceiver
 
 OTHER_SENDER = "+14155550124"
 
@@ -105,18 +105,18 @@ def test_inbound_is_stored_and_threaded_per_number_pair(api: httpx.Client, contr
 
 
 def test_inbound_delivers_agent_message_and_message_received(api: httpx.Client, control: httpx.Client,
-                                                             line: dict[str, Any], rx: Receiver) -> None:
+                                                             line: dict[str, Any], rx: WebhookReceiver) -> None:
     set_webhook(api, rx, "/hook")
     sent = inbound(control, line["number"]["phoneNumber"], "ping")
     message_id = sent["message"]["id"]
 
     for event in ("agent.message", "message.received"):
         delivery = rx.wait_event(event, message_id)
-        assert delivery.event is not None
-        assert delivery.event.channel == "sms"
-        assert delivery.event.agent_id == line["agent"]["id"]
-        assert delivery.event.data.message == "ping"
-        assert delivery.event.data.direction == "inbound"
+        assert delivery.verified is not None
+        assert delivery.verified.channel == "sms"
+        assert delivery.verified.agent_id == line["agent"]["id"]
+        assert delivery.verified.data.message == "ping"
+        assert delivery.verified.data.direction == "inbound"
     assert len(rx.wait_for(2)) == 2
 
 
@@ -183,7 +183,8 @@ def test_outbound_and_inbound_share_one_conversation(api: httpx.Client, control:
     assert conversations["data"][0]["lastMessagePreview"] == "Sure, at 7?"
 
 
-def test_outbound_errors(api: httpx.Client, control: httpx.Client, line: dict[str, Any]) -> None:
+def test_outbound_errors(api: httpx.Client, control: httpx.Client, line: dict[str, Any],
+                         server: InProcessEmulator) -> None:
     agent = line["agent"]
     no_sender = send(api, to_number=SENDER, body="who sends this?")
     assert no_sender.status_code == 400
@@ -199,14 +200,14 @@ def test_outbound_errors(api: httpx.Client, control: httpx.Client, line: dict[st
     assert send(api, agent_id=agent["id"], body="hi").status_code == 422
 
     # Another account's number is not found, however it is named.
-    with httpx.Client(base_url=str(api.base_url), headers={"Authorization": f"Bearer {new_key()}"}) as other:
+    with server.client(new_key()) as other:
         foreign = buy_number(other)
     assert send(api, number_id=foreign["id"], to_number=SENDER, body="hi").status_code == 404
     assert send(api, from_number=foreign["phoneNumber"], to_number=SENDER, body="hi").status_code == 404
     assert api.get(f"/v1/numbers/{line['number']['id']}/messages").json()["total"] == 0
 
 
-def test_outbound_delivers_message_sent(api: httpx.Client, line: dict[str, Any], rx: Receiver) -> None:
+def test_outbound_delivers_message_sent(api: httpx.Client, line: dict[str, Any], rx: WebhookReceiver) -> None:
     set_webhook(api, rx, "/hook")
     resp = send(api, agent_id=line["agent"]["id"], to_number=SENDER, body="We open at 9")
     assert resp.status_code == 200
@@ -223,7 +224,7 @@ def test_outbound_delivers_message_sent(api: httpx.Client, line: dict[str, Any],
 
 
 def test_usage_counts_messages_and_deliveries(api: httpx.Client, control: httpx.Client, line: dict[str, Any],
-                                              rx: Receiver) -> None:
+                                              rx: WebhookReceiver) -> None:
     number = line["number"]["phoneNumber"]
     inbound(control, number, "before any webhook")  # 2 failed deliveries
     set_webhook(api, rx, "/hook")
@@ -243,9 +244,9 @@ def test_usage_counts_messages_and_deliveries(api: httpx.Client, control: httpx.
 
 
 def test_sdk_send_read_and_update(sdk: AgentPhone, control: httpx.Client, line: dict[str, Any],
-                                  rx: Receiver) -> None:
+                                  rx: WebhookReceiver) -> None:
     number = line["number"]["phoneNumber"]
-    hook = sdk.webhooks.set(rx.url("/hook"))
+    hook = sdk.webhooks.set(rx.url_for("/hook"))
     rx.expect("/hook", hook.secret)
     incoming = inbound(control, number, "Can I book for Friday?")
     conversation_id = incoming["conversation"]["id"]
@@ -266,7 +267,7 @@ def test_sdk_send_read_and_update(sdk: AgentPhone, control: httpx.Client, line: 
     assert sdk.conversations.get(conversation_id).metadata == {"booking": "friday"}
 
     follow_up = inbound(control, number, "Great, thanks")["message"]["id"]
-    event = rx.wait_event("agent.message", follow_up).event
+    event = rx.wait_event("agent.message", follow_up).verified
     assert event is not None and event.conversation_state == {"booking": "friday"}
     assert [h.content for h in event.recent_history][-3:] == [
         "Can I book for Friday?", "Friday works!", "Great, thanks"

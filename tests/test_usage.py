@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlite_rows import account_id, emulator_now, insert
+from helpers import advance, delivery_log, emulator_now, fresh_number, iso, ok, parse, seed_account, tag
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.config import Settings
+from emulator.testing import InProcessEmulator, new_key
+from emulator.testing.receiver import OK, Reply, WebhookReceiver, status
 
 STAT_KEYS = {
     "totalMessages", "messagesLast24h", "messagesLast7d", "messagesLast30d",
@@ -32,30 +34,33 @@ def first_of_month(day: date, ahead: int = 0) -> str:
 
 
 class Rows:
-    """Rows of one account, written straight into the emulator's database."""
+    """Messages and calls of one account at given times, loaded as a fixture (again after each addition:
+    a fixture replaces the account), with the times kept to compute what the breakdowns must show."""
 
-    def __init__(self, db: str, acct: str) -> None:
-        self.db, self.acct = db, acct
+    def __init__(self, control: httpx.Client, key: str, **account: Any) -> None:
+        self.control, self.key, self.account = control, key, account
+        self.t = tag()
+        self.number = {"id": f"pn_{self.t}", "phoneNumber": fresh_number()}
+        self.messages: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
         self.stamps: dict[str, list[datetime]] = {"messages": [], "calls": [], "webhooks": []}
 
+    def load(self) -> None:
+        conversation = {"id": f"conv_{self.t}", "numberId": self.number["id"], "participant": "+14155550199",
+                        "messages": self.messages}
+        seed_account(self.control, self.key, numbers=[self.number], calls=self.calls,
+                     conversations=[conversation] if self.messages else [], **self.account)
+
     def message(self, at: datetime, body: str = "hello") -> None:
-        insert(self.db, "messages", account_id=self.acct, conversation_id="conv_usage", phone_number_id="pn_usage",
-               from_number="+14155550100", to_number="+14155550199", body=body, direction="inbound",
-               status="received", channel="sms", received_at=at)
+        self.messages.append({"direction": "inbound", "body": body, "at": iso(at)})
         self.stamps["messages"].append(at)
+        self.load()
 
-    def call(self, at: datetime, seconds: int | None) -> None:
-        insert(self.db, "calls", account_id=self.acct, from_number="+14155550100", to_number="+14155550199",
-               direction="inbound", type="pstn", status="completed" if seconds is not None else "in-progress",
-               started_at=at, ended_at=at + timedelta(seconds=seconds) if seconds is not None else None,
-               duration_seconds=seconds, recording_available=False)
+    def call(self, at: datetime, seconds: int) -> None:
+        self.calls.append({"numberId": self.number["id"], "direction": "inbound", "from": "+14155550100",
+                           "startedAt": iso(at), "durationSeconds": seconds})
         self.stamps["calls"].append(at)
-
-    def delivery(self, at: datetime, status: str) -> None:
-        insert(self.db, "webhook_deliveries", account_id=self.acct, event_type="agent.message", channel="sms",
-               url="https://example.com/hook", payload="{}", status=status, attempt_count=1, test=False,
-               created_at=at)
-        self.stamps["webhooks"].append(at)
+        self.load()
 
     def daily(self, days: list[str]) -> list[dict[str, Any]]:
         counts = {kind: Counter(ts.date().isoformat() for ts in stamps) for kind, stamps in self.stamps.items()}
@@ -67,9 +72,8 @@ class Rows:
 
 
 @pytest.fixture
-def rows(server: EmulatorProcess, api: httpx.Client, control: httpx.Client, key: str) -> Rows:
-    api.get("/v1/usage")  # the account exists from the first request
-    return Rows(server.db, account_id(control, key))
+def rows(control: httpx.Client, key: str) -> Rows:
+    return Rows(control, key, plan="free")
 
 
 # --- shapes ----------------------------------------------------------------------------------
@@ -139,23 +143,53 @@ def test_out_of_range_breakdowns_are_422(api: httpx.Client, path: str, query: st
 # --- counts come from the stored rows --------------------------------------------------------
 
 
-def test_counts_follow_the_rows(api: httpx.Client, control: httpx.Client, rows: Rows, server: EmulatorProcess) -> None:
-    now = emulator_now(control)
-    for age in (timedelta(hours=1), timedelta(days=2), timedelta(days=10), timedelta(days=40)):
-        rows.message(now - age)
-    rows.call(now - timedelta(minutes=30), 90)
-    rows.call(now - timedelta(minutes=5), None)  # still in progress: counted, no minutes yet
-    rows.call(now - timedelta(days=3), 60)
-    rows.call(now - timedelta(days=40), 600)  # outside the 30-day window
-    rows.delivery(now - timedelta(hours=1), "success")
-    rows.delivery(now - timedelta(hours=2), "failed")
-    rows.delivery(now - timedelta(days=40), "success")
-    # Another account's rows never count.
-    stranger = Rows(server.db, "acct_someone_else")
-    stranger.message(now - timedelta(hours=1))
-    stranger.call(now - timedelta(hours=1), 3600)
-    stranger.delivery(now - timedelta(hours=1), "failed")
+def test_counts_follow_the_rows(make_emulator: Callable[..., InProcessEmulator]) -> None:
+    """Rows of all ages: messages and finished calls from a fixture; webhook deliveries (test sends, answered
+    200 or 500) and a call still in progress made through the API, the emulator's clock moved between them
+    (its own emulator; realtime, so that the live call stays live while the test looks)."""
+    emulator, key, secret = make_emulator(realtime=True), new_key(), "whsec_usage_" + tag()
+    with emulator.client(key) as api, emulator.client() as control, \
+            WebhookReceiver(secret, strict=True, default=OK) as rx:
+        start = emulator_now(control)
+        now = start + timedelta(days=40)  # where the clock will be when the counts are read
+        rows = Rows(control, key, plan="free", webhook={"url": rx.url, "secret": secret},
+                    agents=[{"id": "agent_usage", "name": "Live", "voiceMode": "hosted", "systemPrompt": "Hi."}])
+        rows.number["agentId"] = "agent_usage"
+        for age in (timedelta(hours=1), timedelta(days=2), timedelta(days=10), timedelta(days=40)):
+            rows.message(now - age)
+        rows.call(now - timedelta(minutes=30), 90)
+        rows.call(now - timedelta(days=3), 60)
+        rows.call(now - timedelta(days=40), 600)  # outside the 30-day window
+        # Another account's rows never count.
+        stranger = Rows(control, new_key(), webhook={"url": rx.url_for("/stranger"), "secret": secret})
+        stranger.message(now - timedelta(hours=1))
+        stranger.call(now - timedelta(hours=1), 3600)
 
+        def delivery(client: httpx.Client, answer: Reply, path: str = "/webhook") -> None:
+            rx.route(path, answer)
+            sent = ok(client.post("/v1/webhooks/test"))
+            assert sent["delivered"] is (answer.status == 200)
+            if client is api:
+                [logged] = [d for d in delivery_log(api) if d["id"] == sent["deliveryId"]]
+                rows.stamps["webhooks"].append(parse(logged["createdAt"]))
+
+        delivery(api, OK)  # 40 days old
+        advance(control, (now - timedelta(hours=2) - emulator_now(control)).total_seconds())
+        delivery(api, status(500))
+        advance(control, 3600)
+        delivery(api, OK)
+        with emulator.client(stranger.key) as theirs:
+            delivery(theirs, status(500), "/stranger")
+        advance(control, 3600 - 300)
+        live = ok(api.post("/v1/calls", json={"agentId": "agent_usage", "toNumber": fresh_number(),
+                                              "initialGreeting": " ".join(["word"] * 200)}))
+        rows.stamps["calls"].append(parse(live["startedAt"]))  # still in progress: counted, no minutes yet
+        now = advance(control, 300)
+        assert ok(api.get(f"/v1/calls/{live['id']}"))["status"] == "in-progress"
+        check_counts(api, rows, now)
+
+
+def check_counts(api: httpx.Client, rows: Rows, now: datetime) -> None:
     stats = api.get("/v1/usage").json()["stats"]
     assert {name: stats[name] for name in STAT_KEYS} == {
         "totalMessages": 4, "messagesLast24h": 1, "messagesLast7d": 2, "messagesLast30d": 3,
@@ -194,24 +228,17 @@ def test_sms_segments(api: httpx.Client, control: httpx.Client, rows: Rows, leng
 
 
 @pytest.fixture(scope="module")
-def clocked() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess() as proc:
-        yield proc
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
+    db = tmp_path_factory.mktemp("clocked") / "emulator.db"
+    with InProcessEmulator(Settings(db=str(db))) as emulator:
+        yield emulator
 
 
 @pytest.fixture
-def clocked_api(clocked: EmulatorProcess) -> Iterator[tuple[httpx.Client, httpx.Client, Rows]]:
+def clocked_api(clocked: InProcessEmulator) -> Iterator[tuple[httpx.Client, httpx.Client, Rows]]:
     key = new_key()
-    with httpx.Client(base_url=clocked.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api, \
-            httpx.Client(base_url=clocked.base_url, timeout=10) as control:
-        api.get("/v1/usage")
-        yield api, control, Rows(clocked.db, account_id(control, key))
-
-
-def advance(control: httpx.Client, seconds: float) -> datetime:
-    response = control.post("/_emulator/clock", json={"advance": seconds})
-    assert response.status_code == 200, response.text
-    return datetime.fromisoformat(response.json()["now"].rstrip("Z"))
+    with clocked.client(key) as api, clocked.client() as control:
+        yield api, control, Rows(control, key, plan="free")
 
 
 def test_advancing_the_clock_moves_the_windows(clocked_api: tuple[httpx.Client, httpx.Client, Rows]) -> None:
@@ -265,25 +292,26 @@ def test_rows_written_after_the_clock_moved_count_as_recent(
     ({"set": "0001-01-01T00:00:00+01:00"}, "set"),
     ({"set": "9999-12-31T23:59:59Z"}, "past"),
 ])
-def test_bad_clock_changes_are_422_and_leave_the_clock(clocked: EmulatorProcess, body: dict[str, Any],
+def test_bad_clock_changes_are_422_and_leave_the_clock(clocked: InProcessEmulator, body: dict[str, Any],
                                                        word: str) -> None:
-    with httpx.Client(base_url=clocked.base_url, timeout=10) as control:
+    with clocked.client() as control:
         offset = control.get("/_emulator/clock").json()["offsetSeconds"]
         response = control.post("/_emulator/clock", json=body)
         assert response.status_code == 422, response.text
         assert word in response.json()["detail"]
         assert control.get("/_emulator/clock").json()["offsetSeconds"] == offset
         # Usage still works at the unchanged clock.
-        with httpx.Client(base_url=clocked.base_url, headers={"Authorization": f"Bearer {new_key()}"}) as api:
+        with clocked.client(new_key()) as api:
             assert api.get("/v1/usage").status_code == 200
 
 
-def test_usage_works_at_the_latest_allowed_clock() -> None:
-    with EmulatorProcess() as proc, httpx.Client(base_url=proc.base_url, timeout=10) as control:
+def test_usage_works_at_the_latest_allowed_clock(make_emulator: Callable[..., InProcessEmulator]) -> None:
+    proc = make_emulator()
+    with proc.client() as control:
         moved = control.post("/_emulator/clock", json={"set": "8999-12-31T23:59:00Z"})
         assert moved.status_code == 200, moved.text
         assert control.post("/_emulator/clock", json={"advance": 120}).status_code == 422
-        with httpx.Client(base_url=proc.base_url, headers={"Authorization": f"Bearer {new_key()}"}) as api:
+        with proc.client(new_key()) as api:
             usage = api.get("/v1/usage").json()
             assert usage["periodStart"] == "8999-12-01T00:00:00.000Z"
             assert usage["periodEnd"] == "9000-01-01T00:00:00.000Z"

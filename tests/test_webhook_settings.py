@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from seed import ISO_MS
+from helpers import ISO_MS
 
-from emulator.testing import EmulatorProcess, new_key
+from emulator.testing import InProcessEmulator, new_key
 
 WEBHOOK_KEYS = {"id", "url", "secret", "status", "contextLimit", "timeout", "createdAt"}
 
@@ -156,7 +156,7 @@ def test_unknown_agent_is_404(api: httpx.Client, method: str) -> None:
     assert "agent_nope" in resp.json()["detail"]
 
 
-def test_deleting_an_agent_removes_its_webhook(api: httpx.Client, server: EmulatorProcess) -> None:
+def test_deleting_an_agent_removes_its_webhook(api: httpx.Client, server: InProcessEmulator) -> None:
     agent = api.post("/v1/agents", json={"name": "Short-lived"}).json()
     hook = put(api, f"/v1/agents/{agent['id']}/webhook")
     project = put(api, "/v1/webhooks")
@@ -171,8 +171,8 @@ def test_deleting_an_agent_removes_its_webhook(api: httpx.Client, server: Emulat
     assert api.get(f"/v1/agents/{fresh['id']}/webhook").json() is None
 
 
-def test_webhooks_are_per_account(api: httpx.Client, base_url: str) -> None:
+def test_webhooks_are_per_account(api: httpx.Client, server: InProcessEmulator) -> None:
     put(api, "/v1/webhooks")
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {new_key()}"}) as other:
+    with server.client(new_key()) as other:
         assert other.get("/v1/webhooks").json() is None
         assert other.delete("/v1/webhooks").status_code == 404

@@ -27,11 +27,11 @@ def run(paths: list[str], *, target: str | None = None, base_url: str | None = N
         return 2
     emulator = None
     if base_url is None:
-        from emulator.inprocess import InProcessEmulator
+        from emulator.testing.inprocess import InProcessEmulator
 
         emulator = InProcessEmulator(Settings(db=":memory:", fixtures=list(fixtures or []),
-                                              admin_token=admin_token))
-        base_url = emulator.start()
+                                              admin_token=admin_token), serve=True).start()
+        base_url = emulator.base_url
         print(f"started an emulator at {base_url}", file=out)
     started = time.perf_counter()
     outcomes: list[Outcome] = []

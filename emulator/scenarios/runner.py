@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,7 @@ import httpx
 
 from emulator.scenarios.expect import Check, call_checks, reply_checks, turn_checks
 from emulator.scenarios.model import Loaded
+from emulator.testing.control import CallStillInProgress, ControlClient, ControlError, checked, wait_for_call
 
 POLL_SECONDS = 0.02
 # How long to wait for deliveries still on their way (not yet attempted once) when a scenario ends.
@@ -44,14 +47,19 @@ class Outcome:
 
 
 class Runner:
-    def __init__(self, base_url: str, target: str | None = None, admin_token: str | None = None) -> None:
+    """Runs scenarios through `control` (a `ControlClient`, made from `base_url` and `admin_token` when
+    not given; one that is given stays open at `close()`)."""
+
+    def __init__(self, base_url: str, target: str | None = None, admin_token: str | None = None, *,
+                 control: ControlClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.target = target
-        headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
-        self.control = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        self._own_control = control is None
+        self.control = control or ControlClient(self.base_url, admin_token)
 
     def close(self) -> None:
-        self.control.close()
+        if self._own_control:
+            self.control.close()
 
     def run(self, loaded: Loaded) -> Outcome:
         started = time.perf_counter()
@@ -69,21 +77,28 @@ class Runner:
     # -- setup -----------------------------------------------------------------------------------
 
     def _ok(self, response: httpx.Response, what: str) -> Any:
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail")
-            except ValueError:
-                detail = response.text[:200]
-            raise SetupError(f"{what} failed with HTTP {response.status_code}: {detail}")
-        return response.json()
+        try:
+            return checked(response)
+        except ControlError as exc:
+            raise _refused(exc, what) from None
+
+    @contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        """A control call: a refusal becomes the SetupError that names the step."""
+        try:
+            yield
+        except ControlError as exc:
+            raise _refused(exc, what) from None
 
     def _account(self, loaded: Loaded) -> httpx.Client:
         scenario = loaded.scenario
         key = scenario.key or f"sk_test_scenario_{uuid.uuid4().hex[:16]}"
         if loaded.fixture_agent is None:
-            self._ok(self.control.post("/_emulator/reset", json={"key": key}), "resetting the scenario account")
-            self._ok(self.control.patch(f"/_emulator/accounts/{key}", json={"plan": "scale"}), "choosing a plan")
-        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            with self._step("resetting the scenario account"):
+                self.control.reset(key)
+            with self._step("choosing a plan"):
+                self.control.set_account(key, plan="scale")
+        return self.control.api(key)
 
     def _agent(self, loaded: Loaded, api: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
         """The agent and the number it answers on (created for the scenario, or taken from a fixture)."""
@@ -115,17 +130,16 @@ class Runner:
         scenario = loaded.scenario
         with self._account(loaded) as api:
             agent, number = self._agent(loaded, api)
-            to, scope = "", {}
+            to, scope = "", ""
             if scenario.direction == "inbound":
-                call = self._ok(self.control.post("/_emulator/calls/inbound", json={
-                    "from": scenario.from_, "to": number["phoneNumber"], "turns": loaded.script,
-                }), "dialing in")
+                with self._step("dialing in"):
+                    call = self.control.dial_in(scenario.from_, number["phoneNumber"], loaded.script)
             else:
                 to = scenario.to or f"+1415555{uuid.uuid4().int % 10_000:04d}"
                 # Scoped to the scenario's account: runs in parallel may script the same destination.
-                scope = {"key": api.headers["Authorization"].removeprefix("Bearer ")}
-                self._ok(self.control.put(f"/_emulator/callees/{to}", json={"turns": loaded.script}, params=scope),
-                         "registering the callee script")
+                scope = api.headers["Authorization"].removeprefix("Bearer ")
+                with self._step("registering the callee script"):
+                    self.control.set_callee(to, loaded.script, key=scope)
                 body = {"agentId": agent["id"], "toNumber": to, "fromNumberId": number["id"]}
                 for name in ("initial_greeting", "system_prompt", "variables"):
                     value = getattr(scenario, name)
@@ -136,7 +150,7 @@ class Runner:
                 call = self._wait(api, call["id"], scenario.wait_seconds)
             finally:
                 if scenario.direction == "outbound":
-                    self.control.delete(f"/_emulator/callees/{to}", params=scope)
+                    self.control.delete_callee(to, key=scope)
             outcome.call = call
             outcome.transcript = list(call.get("transcripts", []))
             outcome.deliveries = self._deliveries(api, agent["id"], call["id"])
@@ -148,16 +162,12 @@ class Runner:
                                         f"the call did not finish: status {call.get('status')}"))
 
     def _wait(self, api: httpx.Client, call_id: str, seconds: float) -> dict[str, Any]:
-        deadline = time.monotonic() + seconds
-        while True:
-            call = self._ok(api.get(f"/v1/calls/{call_id}"), "reading the call")
-            if call["status"] != "in-progress":
-                return call
-            if time.monotonic() > deadline:
-                api.post(f"/v1/calls/{call_id}/end")
-                raise SetupError(f"call {call_id} was still in progress after {seconds:g} s (waitSeconds); "
-                                 "it was ended")
-            time.sleep(POLL_SECONDS)
+        try:
+            with self._step("reading the call"):
+                return wait_for_call(api, call_id, seconds, end_on_timeout=True, poll=POLL_SECONDS)
+        except CallStillInProgress:
+            raise SetupError(f"call {call_id} was still in progress after {seconds:g} s (waitSeconds); "
+                             "it was ended") from None
 
     def _deliveries(self, api: httpx.Client, agent_id: str, call_id: str | None = None) -> list[dict[str, Any]]:
         """The agent's deliveries (of one call) once each has had its first attempt: call.ended and
@@ -179,9 +189,8 @@ class Runner:
         with self._account(loaded) as api:
             agent, number = self._agent(loaded, api)
             for i, step in enumerate(scenario.messages):
-                sent = self._ok(self.control.post("/_emulator/sms", json={
-                    "from": sender, "to": number["phoneNumber"], "body": step.send,
-                }), "sending the inbound SMS")
+                with self._step("sending the inbound SMS"):
+                    sent = self.control.send_sms(sender, number["phoneNumber"], step.send)
                 message = sent["message"]
                 reply = self._reply(api, message, scenario.reply_wait_seconds)
                 row = {"kind": "sms", "turn": f"messages[{i}]", "transcript": step.send,
@@ -206,6 +215,10 @@ class Runner:
                 return replies[-1]
             time.sleep(POLL_SECONDS * 5)
         return None
+
+
+def _refused(exc: ControlError, what: str) -> SetupError:
+    return SetupError(f"{what} failed with HTTP {exc.status}: {exc.detail}")
 
 
 def _camel(name: str) -> str:
