@@ -1,15 +1,22 @@
-"""The store: an async engine, sessions for reads, and serialised write transactions.
+"""The store: one database, reads at once, writes serialised and committed in groups.
 
-SQLite has one writer at a time; the store makes that explicit with an in-process
-write lock, so a limit check and the insert it guards run in one transaction that
-no other write can interleave with (25 parallel purchases on a one-number plan
-give exactly one number).
+SQLite (the default) is served inline, on the event loop's own thread, by two synchronous connections to
+the database file (stdlib sqlite3 under SQLAlchemy): a statement takes microseconds, far less than handing
+it to a driver thread and back, so the loop is better served doing it at once.
 
-Writes go through SQLAlchemy's async engine on aiosqlite. Reads of a SQLite store run
-inline: a synchronous SQLAlchemy session on the stdlib driver, behind the few awaitable
-methods the domain code uses (`InlineSession`). A read is a handful of microseconds of
-SQLite work, far less than the thread hand-offs of an async driver, so the event loop
-is better served doing it at once. WAL mode lets these reads run beside a write.
+- Reads use the reader connection, in autocommit: each statement sees everything committed before it.
+- Writes use the writer connection, one at a time under an asyncio lock, so a limit check and the insert
+  it guards run with no other write in between (25 parallel purchases on a one-number plan give exactly one
+  number). Each write is a SAVEPOINT inside a batch transaction that stays open until the loop has run the
+  writes that are ready: the batch is committed once (group commit), then every write in it returns. A write
+  that fails rolls back to its own SAVEPOINT and leaves the rest of the batch alone. Nothing is answered
+  before its commit, so a client never sees a write that a crash could lose; other requests read only
+  committed data (their connection is the reader), and WAL mode lets them read beside an open batch.
+
+Any other database URL (an async driver, e.g. PostgreSQL through asyncpg) goes through SQLAlchemy's async
+engine: one `AsyncSession` per read, one transaction per write under the same lock. The domain code sees
+the same AsyncSession methods either way (emulator/store/inline.py), and hot statements are written once as
+Core statements that run on both (emulator/store/sql.py).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -24,12 +32,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from emulator.store.inline import InlineSession
 from emulator.store.models import Base
 
 MEMORY = ":memory:"
@@ -53,31 +61,57 @@ def database_url(db: str) -> tuple[str, str | None]:
     return f"sqlite+aiosqlite:///{path}", None
 
 
+class _Batch:
+    """Writes waiting for one commit."""
+
+    def __init__(self, transaction: RootTransaction) -> None:
+        self.transaction = transaction
+        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
 class Store:
     def __init__(self, db: str) -> None:
         self.label = db
         self.url, self._tmpdir = database_url(db)
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        self.engine: AsyncEngine = create_async_engine(self.url)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write_lock = asyncio.Lock()
-        # Bumped by every write transaction; cached reads are valid only for the version they saw.
-        self.version = 0
-        self._cache: dict[tuple[str, ...], tuple[int, Any]] = {}
-        self.reader: Engine | None = None
-        self._read_sessions: sessionmaker[Session] | None = None
         url = make_url(self.url)
-        if self.is_sqlite and url.database not in (None, "", MEMORY):
-            self.reader = create_engine(url.set(drivername="sqlite+pysqlite"), poolclass=StaticPool,
-                                        connect_args={"check_same_thread": False})
-            event.listen(self.reader, "connect", _sqlite_pragmas)
-            self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        # SQLite on a file (`:memory:` is one too) runs inline; an in-memory URL has no file two connections
+        # could share, so it goes through the async engine like any other database.
+        self.inline = self.is_sqlite and url.database not in (None, "", MEMORY)
+        self._write_lock = asyncio.Lock()
+        self.engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._reader: Engine | None = None
+        self._writer: Engine | None = None
+        self._read_conn: Connection | None = None
+        self._write_conn: Connection | None = None
+        self._batch: _Batch | None = None
+        self._commit_scheduled = False
+        if self.inline:
+            sync_url = url.set(drivername="sqlite+pysqlite")
+            self._reader = _sqlite_engine(sync_url, begin=None)
+            self._writer = _sqlite_engine(sync_url, begin="BEGIN IMMEDIATE")
+        else:
+            self.engine = create_async_engine(self.url)
+            if self.is_sqlite:
+                event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect_name(self) -> str:
+        return make_url(self.url).get_backend_name()
 
     async def start(self) -> None:
         if self._tmpdir:
             os.makedirs(self._tmpdir, mode=0o700, exist_ok=True)
+        if self.inline:
+            assert self._reader is not None and self._writer is not None
+            with self._writer.begin() as conn:
+                Base.metadata.create_all(conn)
+            self._read_conn = self._reader.connect()
+            self._write_conn = self._writer.connect()
+            return
+        assert self.engine is not None
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
@@ -90,48 +124,91 @@ class Store:
         return total
 
     async def close(self) -> None:
-        await self.engine.dispose()
-        if self.reader is not None:
-            self.reader.dispose()
+        if self._batch is not None:
+            self._commit()
+        for conn in (self._read_conn, self._write_conn):
+            if conn is not None:
+                conn.close()
+        self._read_conn = self._write_conn = None
+        for engine in (self._reader, self._writer):
+            if engine is not None:
+                engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    # -- reads ----------------------------------------------------------------------------------------------
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading (never for writing: use `write()`)."""
-        if self._read_sessions is None:
+        if self._read_conn is None:
+            assert self._sessions is not None, "the store is not started"
             async with self._sessions() as session:
                 yield session
             return
-        with self._read_sessions() as sync_session:
-            yield cast(AsyncSession, InlineSession(sync_session))
+        session = InlineSession(self._read_conn, _raw(self._read_conn), writable=False)
+        try:
+            yield cast(AsyncSession, session)
+        finally:
+            session.abandon()
+
+    # -- writes ---------------------------------------------------------------------------------------------
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One serialised transaction: committed if the block ends normally, else rolled back."""
+        """One serialised write: committed if the block ends normally (the block's caller resumes once it is),
+        else rolled back."""
+        if self._write_conn is None:
+            assert self._sessions is not None, "the store is not started"
+            async with self._write_lock, self._sessions() as session, session.begin():
+                yield session
+            return
         async with self._write_lock:
+            conn = self._write_conn
+            batch = self._batch
+            if batch is None:
+                batch = self._batch = _Batch(conn.begin())
+            raw = _raw(conn)
+            raw.execute("SAVEPOINT store_write")
+            session = InlineSession(conn, raw, writable=True)
             try:
-                async with self._sessions() as session, session.begin():
-                    yield session
+                yield cast(AsyncSession, session)
+                session.finish()
+            except BaseException:
+                session.abandon()
+                raw.execute("ROLLBACK TO store_write")
+                raw.execute("RELEASE store_write")
+                self._schedule_commit()
+                raise
+            raw.execute("RELEASE store_write")
+        self._schedule_commit()
+        await asyncio.shield(batch.committed)
+
+    def _schedule_commit(self) -> None:
+        if not self._commit_scheduled and self._batch is not None:
+            self._commit_scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        """Commit the open batch: run by the loop once the writes that were ready have had their turn."""
+        self._commit_scheduled = False
+        if self._write_lock.locked():
+            return  # a write is under way (it awaits something); it schedules the commit when it is done
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            batch.transaction.commit()
+        except Exception as exc:  # the disk is full, the file went away: every write of the batch fails
+            try:
+                batch.transaction.rollback()
             finally:
-                self.version += 1
-
-    def cached(self, key: tuple[str, ...]) -> Any:
-        """A value cached by `remember` since the last write, else None.
-
-        The emulator is its database's only writer, so a read remembered at a version stays
-        true until the next write transaction; any write forgets everything."""
-        entry = self._cache.get(key)
-        if entry is None or entry[0] != self.version:
-            return None
-        return entry[1]
-
-    def remember(self, key: tuple[str, ...], version: int, value: Any) -> None:
-        """Cache a value read at `version` (taken before the read began)."""
-        if version == self.version:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (version, value)
+                batch.committed.set_exception(exc)
+                batch.committed.exception()  # retrieved here: writers that were cancelled never look
+            return
+        batch.committed.set_result(None)
 
     async def wipe(self) -> None:
         """Delete every row of every table."""
@@ -140,20 +217,26 @@ class Store:
                 await session.execute(delete(table))
 
 
-class InlineSession:
-    """The awaitable read methods of AsyncSession, done at once by a synchronous session."""
+def _raw(conn: Connection) -> sqlite3.Connection:
+    return cast(sqlite3.Connection, conn.connection.dbapi_connection)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
 
-    async def execute(self, statement: Any, params: Any = None) -> Any:
-        return self._session.execute(statement, params)
+def _sqlite_engine(url: Any, begin: str | None) -> Engine:
+    """A synchronous engine with one connection, in autocommit at the driver; `begin` is the statement that
+    starts SQLAlchemy's transactions (None: the driver never starts one, each statement commits alone)."""
+    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
 
-    async def scalar(self, statement: Any, params: Any = None) -> Any:
-        return self._session.scalar(statement, params)
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # transactions are the store's: BEGIN, SAVEPOINT, COMMIT
+        _sqlite_pragmas(dbapi_connection, _record)
 
-    async def get(self, model: Any, ident: Any) -> Any:
-        return self._session.get(model, ident)
+    @event.listens_for(engine, "begin")
+    def start(conn: Connection) -> None:
+        if begin is not None:
+            conn.exec_driver_sql(begin)
+
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
