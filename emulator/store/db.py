@@ -148,11 +148,11 @@ class Store:
             async with self._sessions() as session:
                 yield session
             return
-        session = InlineSession(self._read_conn, _raw(self._read_conn), writable=False)
+        reader = InlineSession(self._read_conn, _raw(self._read_conn), writable=False)
         try:
-            yield cast(AsyncSession, session)
+            yield cast(AsyncSession, reader)
         finally:
-            session.abandon()
+            reader.abandon()
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -172,12 +172,12 @@ class Store:
                 batch = self._batch = _Batch(conn.begin())
             raw = _raw(conn)
             raw.execute("SAVEPOINT store_write")
-            session = InlineSession(conn, raw, writable=True)
+            writer = InlineSession(conn, raw, writable=True)
             try:
-                yield cast(AsyncSession, session)
-                session.finish()
+                yield cast(AsyncSession, writer)
+                writer.finish()
             except BaseException:
-                session.abandon()
+                writer.abandon()
                 raw.execute("ROLLBACK TO store_write")
                 raw.execute("RELEASE store_write")
                 self._schedule_commit()

@@ -66,9 +66,8 @@ class InlineSession:
         if self._orm is None:
             # Writes: the ORM session's work is a SAVEPOINT inside the store's write (itself a SAVEPOINT inside
             # the batch transaction), so rolling it back never touches other writes of the batch.
-            mode = "create_savepoint" if self._writable else "conditional_savepoint"
             self._orm = Session(bind=self._connection, autoflush=False, expire_on_commit=False,
-                                join_transaction_mode=mode)
+                                join_transaction_mode="create_savepoint" if self._writable else "conditional_savepoint")
         return self._orm
 
     async def execute(self, statement: Any, params: Any = None) -> Any:

@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ class Plan:
     results: tuple[tuple[int, Processor], ...]  # (column index, processor) of the columns that need one
 
     @classmethod
-    def of(cls, statement: Executable, dialect: Dialect) -> Plan:
-        compiled = statement.compile(dialect=dialect)
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> Plan:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         if not compiled.positional:
             raise ValueError(f"the {dialect.name} dialect uses named parameters; run the statement through "
                              "its engine instead")
@@ -65,7 +66,7 @@ class Plan:
         chosen = list(columns) if columns is not None else list(returning)
         if chosen:
             names = [column.key for column in chosen]
-            row = namedtuple("Row", names)._make  # type: ignore[misc]  # noqa: PYI024
+            row = namedtuple("Row", names)._make  # type: ignore[attr-defined]
             for index, column in enumerate(chosen):
                 processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
                 if processor is not None:
@@ -105,7 +106,7 @@ class Plan:
 class Query:
     """A Core statement declared once; `rows`, `first`, `value` and `run` execute it on any store session."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._plans: dict[str, Plan] = {}
 
@@ -125,7 +126,7 @@ async def rows(session: AsyncSession, query: Query, **params: Any) -> list[Any]:
     """Every row the statement returns."""
     inline = _inline(session)
     if inline is not None:
-        return inline.fetch(query, params)  # type: ignore[no-any-return]
+        return inline.fetch(query, params)
     return list((await session.execute(query.statement, params)).all())
 
 
@@ -148,6 +149,6 @@ async def run(session: AsyncSession, query: Query, **params: Any) -> int:
     """Run a statement without rows (INSERT, UPDATE, DELETE); returns the rows it changed."""
     inline = _inline(session)
     if inline is not None:
-        return inline.run(query, params)  # type: ignore[no-any-return]
+        return inline.run(query, params)
     result = await session.execute(query.statement, params)
     return int(getattr(result, "rowcount", 0) or 0)
