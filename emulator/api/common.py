@@ -7,9 +7,10 @@ import json
 import math
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emulator.api.routing import LIMIT, OFFSET, Query
 from emulator.context import Emulator
@@ -62,8 +63,32 @@ def status_of(problem: Problem) -> int:
     return 400
 
 
+def dumps(data: Any) -> bytes:
+    """JSON as every response sends it: compact, UTF-8 (orjson; the standard library for what orjson refuses,
+    such as integers past 64 bits)."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class JsonResponse(Response):
+    """A JSON body already encoded: the headers are built directly, with nothing to look up."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        raw = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        if headers:
+            raw.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())
+        self.raw_headers = raw
+
+
 def error_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+    return JsonResponse(dumps({"detail": detail, **extra}), status, headers)
 
 
 async def on_problem(_request: Request, exc: Exception) -> Response:
@@ -80,7 +105,7 @@ def emu(request: Request) -> Emulator:
 
 
 def respond(data: Any, status: int = 200) -> Response:
-    return JSONResponse(data, status_code=status)
+    return JsonResponse(dumps(data), status)
 
 
 def no_content() -> Response:
@@ -172,6 +197,10 @@ async def read_body(request: Request) -> bytes:
 
 
 def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # the standard library decides what orjson refuses (NaN, huge integers, a BOM) and words the error
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

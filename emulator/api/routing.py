@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
@@ -122,6 +123,11 @@ class ApiRoute(Route):
         super().__init__(path, endpoint, methods=[method], include_in_schema=not doc.hidden)
         self.method = method
         self.doc = doc
+        # The path's segments: a literal string, or None for a `{parameter}` (Starlette's default `[^/]+`).
+        self.segments: tuple[str | None, ...] = tuple(
+            None if part.startswith("{") else part for part in path.strip("/").split("/")) if path.strip("/") else ()
+        self.params: tuple[tuple[int, str], ...] = tuple(
+            (index, part[1:-1]) for index, part in enumerate(path.strip("/").split("/")) if part.startswith("{"))
 
 
 def _query(params: Sequence[str | Query]) -> tuple[Query, ...]:
@@ -171,24 +177,48 @@ class Resource(BaseRoute):
         self.prefix = prefix.rstrip("/")
         self.tag = tag
         self.routes: list[ApiRoute] = [declared.route(self.prefix) for declared in routes]
-
-    def _covers(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        # Routes by segment count, in declaration order: a request only looks at the routes as long as its path.
+        self._by_length: dict[int, list[ApiRoute]] = {}
+        for route in self.routes:
+            self._by_length.setdefault(len(route.segments), []).append(route)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or not self._covers(scope["path"]):
+        """Starlette's matching (the first route whose path matches; FULL when its method does too, else
+        PARTIAL, which answers 405), done segment by segment instead of one regular expression per route."""
+        if scope["type"] != "http":
             return Match.NONE, {}
+        path = get_route_path(scope)
+        prefix = self.prefix
+        if path != prefix and not path.startswith(prefix + "/"):
+            return Match.NONE, {}
+        parts = path[1:].split("/")
+        candidates = self._by_length.get(len(parts))
+        if not candidates or "" in parts:
+            return Match.NONE, {}
+        method = scope["method"]
         partial: tuple[Match, Scope] | None = None
-        for route in self.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                return match, {**child, "emulator.route": route}
-            if match is Match.PARTIAL and partial is None:
-                partial = (match, {**child, "emulator.route": route})
+        for route in candidates:
+            for want, part in zip(route.segments, parts, strict=True):
+                if want is not None and want != part:
+                    break
+            else:
+                child: Scope = {"endpoint": route.endpoint, "emulator.route": route,
+                                "path_params": {**scope.get("path_params", {}),
+                                                **{name: parts[index] for index, name in route.params}}}
+                if route.methods is None or method in route.methods:
+                    return Match.FULL, child
+                if partial is None:
+                    partial = (Match.PARTIAL, child)
         return partial or (Match.NONE, {})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["emulator.route"].handle(scope, receive, send)
+        """Call the endpoint; its errors go to the app's exception handlers (Starlette's ExceptionMiddleware),
+        as they would from inside the route (a wrong method is the route's own 405)."""
+        route: ApiRoute = scope["emulator.route"]
+        if route.methods is not None and scope["method"] not in route.methods:
+            return await route.handle(scope, receive, send)
+        response = await route.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         for route in self.routes:

@@ -6,41 +6,57 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
 from emulator.domain.lookup import owned
-from emulator.domain.paging import page
-from emulator.errors import Invalid, Refused
-from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook
+from emulator.errors import Invalid, Refused, not_found
+from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook, sql
+from emulator.store.models import table
 from emulator.urls import check_url
 from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent
 
+# Reads and the insert run as Core statements on rows (emulator/store/sql.py); the rare updates and the
+# delete use the ORM entity (`_entity`).
+AGENTS = table(Agent)
+NUMBERS = table(PhoneNumber)
+_GET = sql.Query(select(AGENTS).where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
+_PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
+                  .limit(bindparam("limit")).offset(bindparam("offset")))
+_COUNT = sql.Query(select(func.count()).select_from(AGENTS).where(AGENTS.c.account_id == bindparam("account")))
+_ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)),
+                                            NUMBERS.c.status == "active")
+                      .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
+_INSERT = sql.Insert(AGENTS)
 
-async def get(session: AsyncSession, account_id: str, agent_id: str) -> Agent:
+
+async def get(session: AsyncSession, account_id: str, agent_id: str) -> Any:
+    """The account's agent as a row (read-only), or the 404."""
+    row = await sql.first(session, _GET, id=agent_id, account=account_id)
+    if row is None:
+        raise not_found("Agent", agent_id)
+    return row
+
+
+async def _entity(session: AsyncSession, account_id: str, agent_id: str) -> Agent:
     return await owned(session, Agent, account_id, agent_id)
 
 
-async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, list[PhoneNumber]]:
-    """Active numbers per agent, in the order they were attached (the first is the caller ID)."""
+async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, list[Any]]:
+    """Active numbers per agent (rows), in the order they were attached (the first is the caller ID)."""
     wanted = list(agent_ids)
-    out: dict[str, list[PhoneNumber]] = {agent_id: [] for agent_id in wanted}
+    out: dict[str, list[Any]] = {agent_id: [] for agent_id in wanted}
     if not wanted:
         return out
-    rows = await session.execute(
-        select(PhoneNumber)
-        .where(PhoneNumber.agent_id.in_(wanted), PhoneNumber.status == "active")
-        .order_by(PhoneNumber.attached_at, PhoneNumber.pk)
-    )
-    for number in rows.scalars():
+    for number in await sql.rows(session, _ATTACHED, agents=wanted):
         out[number.agent_id or ""].append(number)
     return out
 
 
-async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Agent], int]:
-    query = select(Agent).where(Agent.account_id == account_id).order_by(Agent.pk.desc())
-    return await page(session, query, limit, offset)
+async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Any], int]:
+    rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
+    return rows, await sql.value(session, _COUNT, account=account_id)
 
 
 def check(values: dict[str, Any]) -> None:
@@ -53,20 +69,17 @@ def check(values: dict[str, Any]) -> None:
 
 
 async def create(session: AsyncSession, account_id: str, req: AgentFields, now: datetime, *,
-                 agent_id: str | None = None) -> Agent:
-    """A new agent with the vendor defaults for every setting not given (`agent_id`: a fixture's own ID)."""
+                 agent_id: str | None = None) -> Any:
+    """A new agent (a row) with the vendor defaults for every setting not given (`agent_id`: a fixture's own ID)."""
     values = {**DEFAULTS, **{k: v for k, v in req.settings().items() if v is not None or k in NULLABLE}}
     check(values)
-    agent = Agent(id=agent_id or ids.new_id("agent"), account_id=account_id, created_at=now, updated_at=now,
-                  **values)
-    session.add(agent)
-    await session.flush()
-    return agent
+    return await sql.insert(session, _INSERT, id=agent_id or ids.new_id("agent"), account_id=account_id,
+                            created_at=now, updated_at=now, **values)
 
 
 async def update_agent(session: AsyncSession, account_id: str, agent_id: str, req: UpdateAgent,
                        now: datetime) -> Agent:
-    agent = await get(session, account_id, agent_id)
+    agent = await _entity(session, account_id, agent_id)
     changes = req.settings()
     for name, value in changes.items():
         if value is None and name not in NULLABLE:
@@ -82,11 +95,11 @@ async def update_agent(session: AsyncSession, account_id: str, agent_id: str, re
 
 async def delete(session: AsyncSession, account_id: str, agent_id: str) -> tuple[Agent, list[str]]:
     """Delete the agent; its numbers, conversations and calls stay with their agent cleared."""
-    agent = await get(session, account_id, agent_id)
+    agent = await _entity(session, account_id, agent_id)
     numbers = (await numbers_of(session, [agent_id]))[agent_id]
     unassigned = [number.id for number in numbers]
-    for table in (PhoneNumber, Conversation, Call, Message):
-        await session.execute(update(table).where(table.agent_id == agent_id).values(agent_id=None))
+    for model in (PhoneNumber, Conversation, Call, Message):
+        await session.execute(update(model).where(model.agent_id == agent_id).values(agent_id=None))
     webhook = (await session.execute(select(Webhook).where(Webhook.agent_id == agent_id))).scalar_one_or_none()
     if webhook is not None:
         await session.delete(webhook)

@@ -45,6 +45,12 @@ class InlineSession:
         sql, args = plan.parameters(params)
         return self._raw.execute(sql, args).rowcount
 
+    def insert(self, query: Query, params: dict[str, Any]) -> int | None:
+        self._flush_pending()
+        plan = query.plan(self._connection.dialect)
+        sql, args = plan.parameters(params)
+        return self._raw.execute(sql, args).lastrowid
+
     def run_many(self, query: Query, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return

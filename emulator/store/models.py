@@ -7,9 +7,9 @@ public string `id`. Rows belong to an account through `account_id`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -246,3 +246,8 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for statements that read rows as tuples instead of entities."""
+    return cast(Table, model.__table__)

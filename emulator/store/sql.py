@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import CursorResult, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -66,7 +67,7 @@ class Plan:
         chosen = list(columns) if columns is not None else list(returning)
         if chosen:
             names = [column.key for column in chosen]
-            row = namedtuple("Row", names)._make  # type: ignore[attr-defined]
+            row = namedtuple("Row", names, rename=True)._make  # type: ignore[attr-defined]
             for index, column in enumerate(chosen):
                 processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
                 if processor is not None:
@@ -117,6 +118,30 @@ class Query:
         return plan
 
 
+class Insert(Query):
+    """`INSERT` of one row into a table, every column but the primary key given (a column's scalar default
+    where the caller leaves it out); `insert()` returns the row as a `select` of the table would read it."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.columns = [column for column in table.columns if not column.primary_key]
+        self.pk = next(column.key for column in table.columns if column.primary_key)
+        self.defaults: dict[str, Any] = {}
+        for column in self.columns:
+            default = column.default
+            if default is not None and getattr(default, "is_scalar", False):
+                self.defaults[column.key] = default.arg  # type: ignore[attr-defined]
+        super().__init__(table.insert().values({column.key: bindparam(column.key) for column in self.columns}))
+        self.row = namedtuple("Row", [column.key for column in table.columns])  # type: ignore[misc]
+
+    def values(self, given: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(given) - {column.key for column in self.columns}
+        if unknown:
+            raise KeyError(f"{self.table.name} has no column {', '.join(sorted(unknown))}")
+        return {column.key: given[column.key] if column.key in given else self.defaults.get(column.key)
+                for column in self.columns}
+
+
 def _inline(session: Any) -> Any:
     """The session's inline runner, or None when it is an AsyncSession."""
     return getattr(session, "inline", None)
@@ -143,6 +168,30 @@ async def value(session: AsyncSession, query: Query, **params: Any) -> Any:
     """The first column of the first row, or None."""
     row = await first(session, query, **params)
     return None if row is None else row[0]
+
+
+async def insert(session: AsyncSession, query: Insert, **values: Any) -> Any:
+    """Insert one row; returns it (primary key included) as a row of the table."""
+    full = query.values(values)
+    inline = _inline(session)
+    if inline is not None:
+        pk = inline.insert(query, full)
+    else:
+        result = cast(CursorResult[Any], await session.execute(query.statement, full))
+        pk = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    return query.row(**{query.pk: pk, **full})
+
+
+async def insert_many(session: AsyncSession, query: Insert, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert several rows in one statement execution."""
+    if not rows:
+        return
+    full = [query.values(row) for row in rows]
+    inline = _inline(session)
+    if inline is not None:
+        inline.run_many(query, full)
+    else:
+        await session.execute(query.statement, full)
 
 
 async def run(session: AsyncSession, query: Query, **params: Any) -> int:
