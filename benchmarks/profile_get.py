@@ -6,7 +6,7 @@ Builds the emulator app (`emulator.app.create_app`, a temporary SQLite file) and
 `benchmarks/bare_app.py`, calls both as ASGI applications directly, and prints:
 
 1. the mean cost of one request through each app, sequentially and with `--concurrency` requests in flight
-   (and, when the store has a read cache, of the emulator's GET with that cache invalidated before each one);
+   (the emulator keeps no response cache: every GET reads the database);
 2. the mean cost of each stage of the emulator's handler on its own (authentication with a warm key cache,
    opening and closing a read session, each of the two queries, rendering, JSON encoding);
 3. unless `--no-profile`, the top functions of a cProfile run of the concurrent loop, by own time and by
@@ -36,11 +36,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
 from starlette.types import ASGIApp  # noqa: E402
 
 from benchmarks.bare_app import create_app as create_bare_app  # noqa: E402
-from emulator.api.common import authenticate  # noqa: E402
+from emulator.api.common import authenticate, respond  # noqa: E402
 from emulator.app import create_app  # noqa: E402
 from emulator.config import Settings  # noqa: E402
 from emulator.context import Emulator  # noqa: E402
@@ -150,17 +149,6 @@ async def profile(app: ASGIApp, state: Emulator, args: argparse.Namespace) -> No
         seq = await mean_us(whole, n)
         par = await mean_us(whole, n, conc)
         print(f"{label:<44} {seq:>11,.0f} {par:>13,.0f}")
-    if isinstance(getattr(state.store, "version", None), int):
-        # The store's read cache is valid while its write version is unchanged: moving the version on before
-        # each request (as any write transaction does) measures the uncached path.
-        async def uncached() -> object:
-            state.store.version += 1
-            return await call(app, "GET", path, auth)
-
-        seq = await mean_us(uncached, n)
-        par = await mean_us(uncached, n, conc)
-        print(f"{'emulator GET, read cache invalidated each time':<44} {seq:>11,.0f} {par:>13,.0f}")
-
     request = Request(_scope("GET", path, {"host": "127.0.0.1", **auth}))
     request.scope["app"] = app
     account_id = await authenticate(request)
@@ -184,7 +172,7 @@ async def profile(app: ASGIApp, state: Emulator, args: argparse.Namespace) -> No
         render.agent(row, numbers[row.id])
 
     async def encode() -> None:
-        JSONResponse(render.agent(row, numbers[row.id]))
+        respond(render.agent(row, numbers[row.id]))
 
     stages: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("authenticate (warm key cache)", lambda: authenticate(request)),
@@ -192,7 +180,7 @@ async def profile(app: ASGIApp, state: Emulator, args: argparse.Namespace) -> No
         ("  + agents.get (row by id)", get_row),
         ("  + agents.numbers_of", get_numbers),
         ("render.agent", do_render),
-        ("render.agent + JSONResponse", encode),
+        ("render.agent + respond (JSON)", encode),
     ]
     print(f"\nstages of the emulator handler on their own (us)\n\n{'':44} {'sequential':>11} {f'{conc} in flight':>13}")
     for label, fn in stages:

@@ -71,12 +71,14 @@ class CrashGuard:
     """An unhandled error becomes a 500 `{detail}` answer, and the keep-alive connection lives on
     (Starlette's outermost handler answers too, but then re-raises, and the server drops it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: Emulator | None = None) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        scope["emulator"] = self.state  # what every handler's `emu(request)` reads
         started = False
 
         async def tracked(message: Message) -> None:
@@ -149,7 +151,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrashGuard)],
+        middleware=[Middleware(CrashGuard, state)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.state.emulator = state

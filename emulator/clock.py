@@ -48,7 +48,7 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from emulator.api.routing import LIMIT, OFFSET, Query
@@ -100,7 +100,10 @@ async def on_problem(_request: Request, exc: Exception) -> Response:
 
 
 def emu(request: Request) -> Emulator:
-    state: Emulator = request.app.state.emulator
+    """The emulator serving the request (the app puts it in the scope; a bare Request falls back to the app)."""
+    state: Emulator | None = request.scope.get("emulator")
+    if state is None:
+        state = request.app.state.emulator
     return state
 
 
@@ -180,7 +183,8 @@ async def _key_account(request: Request) -> str:
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body, refused when it is over the size limit."""
+    """The raw body, refused when it is over the size limit (read straight from the ASGI messages, and kept
+    on the request as Starlette's `request.body()` would keep it)."""
     limit = emu(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
     too_large = f"The request body is larger than the {limit // 1024} KiB limit."
@@ -188,12 +192,20 @@ async def read_body(request: Request) -> bytes:
         raise TooLarge(too_large)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise TooLarge(too_large)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body
+    return body
 
 
 def _json(raw: bytes) -> Any:

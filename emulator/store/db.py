@@ -22,12 +22,14 @@ Core statements that run on both (emulator/store/sql.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -41,6 +43,7 @@ from emulator.store.inline import InlineSession
 from emulator.store.models import Base
 
 MEMORY = ":memory:"
+log = logging.getLogger("emulator.store")
 
 
 def database_url(db: str) -> tuple[str, str | None]:
@@ -62,11 +65,29 @@ def database_url(db: str) -> tuple[str, str | None]:
 
 
 class _Batch:
-    """Writes waiting for one commit."""
+    """Writes waiting for one commit: each waits on its own future, so a cancelled writer leaves the others be."""
 
     def __init__(self, transaction: RootTransaction) -> None:
         self.transaction = transaction
-        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting: list[asyncio.Future[None]] = []
+
+    def wait(self) -> asyncio.Future[None]:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        return future
+
+    def settle(self, error: BaseException | None) -> None:
+        for future in self.waiting:
+            if not future.done():
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+
+# Commits between two WAL checkpoints. The writer never checkpoints (the fsync a checkpoint does would stop the
+# loop); a thread of the store's own does, on its own connection, without blocking readers or the writer.
+CHECKPOINT_EVERY = 500
 
 
 class Store:
@@ -87,10 +108,15 @@ class Store:
         self._write_conn: Connection | None = None
         self._batch: _Batch | None = None
         self._commit_scheduled = False
+        self._commits = 0
+        self._database = url.database if self.inline else None
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="wal-checkpoint")
+        self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
         if self.inline:
             sync_url = url.set(drivername="sqlite+pysqlite")
             self._reader = _sqlite_engine(sync_url, begin=None)
-            self._writer = _sqlite_engine(sync_url, begin="BEGIN IMMEDIATE")
+            self._writer = _sqlite_engine(sync_url, begin="BEGIN IMMEDIATE", checkpoints=False)
         else:
             self.engine = create_async_engine(self.url)
             if self.is_sqlite:
@@ -126,6 +152,16 @@ class Store:
     async def close(self) -> None:
         if self._batch is not None:
             self._commit()
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+
+        def last_checkpoint() -> None:
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
+                self._checkpoint_conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._checkpointer, last_checkpoint)
+        self._checkpointer.shutdown()
         for conn in (self._read_conn, self._write_conn):
             if conn is not None:
                 conn.close()
@@ -183,8 +219,9 @@ class Store:
                 self._schedule_commit()
                 raise
             raw.execute("RELEASE store_write")
+            committed = batch.wait()
         self._schedule_commit()
-        await asyncio.shield(batch.committed)
+        await committed
 
     def _schedule_commit(self) -> None:
         if not self._commit_scheduled and self._batch is not None:
@@ -205,10 +242,27 @@ class Store:
             try:
                 batch.transaction.rollback()
             finally:
-                batch.committed.set_exception(exc)
-                batch.committed.exception()  # retrieved here: writers that were cancelled never look
+                batch.settle(exc)
             return
-        batch.committed.set_result(None)
+        batch.settle(None)
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and self._checkpointing is None:
+            self._commits = 0
+            self._checkpointing = asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
+            self._checkpointing.add_done_callback(self._checkpointed)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file (runs on the checkpoint thread, with a connection of its own)."""
+        if self._checkpoint_conn is None:
+            assert self._database is not None
+            self._checkpoint_conn = sqlite3.connect(self._database, isolation_level=None)
+            self._checkpoint_conn.execute("PRAGMA busy_timeout=5000")
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("WAL checkpoint failed: %s", done.exception())
 
     async def wipe(self) -> None:
         """Delete every row of every table."""
@@ -221,7 +275,7 @@ def _raw(conn: Connection) -> sqlite3.Connection:
     return cast(sqlite3.Connection, conn.connection.dbapi_connection)
 
 
-def _sqlite_engine(url: Any, begin: str | None) -> Engine:
+def _sqlite_engine(url: Any, begin: str | None, checkpoints: bool = True) -> Engine:
     """A synchronous engine with one connection, in autocommit at the driver; `begin` is the statement that
     starts SQLAlchemy's transactions (None: the driver never starts one, each statement commits alone)."""
     engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -230,6 +284,8 @@ def _sqlite_engine(url: Any, begin: str | None) -> Engine:
     def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # transactions are the store's: BEGIN, SAVEPOINT, COMMIT
         _sqlite_pragmas(dbapi_connection, _record)
+        if not checkpoints:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
     @event.listens_for(engine, "begin")
     def start(conn: Connection) -> None:

@@ -21,13 +21,16 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam
+from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.type_api import TypeEngine
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +44,8 @@ class Plan:
     """A statement compiled for one dialect: its SQL, how to build its parameters, how to read its rows."""
 
     sql: str
-    binds: tuple[tuple[str, Any, Processor | None], ...]  # (name, literal value or _UNSET, processor)
-    expanding: frozenset[str]  # IN (...) parameters, given as sequences
+    build: Callable[[Mapping[str, Any]], list[Any]]  # the driver's positional parameters from named values
+    expanding: tuple[str, ...]  # IN (...) parameters, given as sequences
     row: Callable[[Sequence[Any]], Any] | None  # the row class's constructor, None for statements without rows
     results: tuple[tuple[int, Processor], ...]  # (column index, processor) of the columns that need one
 
@@ -53,18 +56,18 @@ class Plan:
             raise ValueError(f"the {dialect.name} dialect uses named parameters; run the statement through "
                              "its engine instead")
         binds = []
-        expanding = set()
+        expanding = []
         for name in compiled.positiontup or ():
             bind: BindParameter[Any] = compiled.binds[name]
-            value = _UNSET if bind.callable is None and bind.value is None and bind.required else bind.effective_value
+            literal = _UNSET if bind.callable is None and bind.value is None and bind.required else bind.effective_value
             if bind.expanding:
-                expanding.add(name)
-            binds.append((name, value, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+                expanding.append(name)
+                literal = _UNSET
+            binds.append((name, literal, _bind_processor(bind.type, dialect), bind.expanding))
         row = None
         results: list[tuple[int, Processor]] = []
         columns = getattr(statement, "selected_columns", None)
-        returning = getattr(statement, "_returning", ())
-        chosen = list(columns) if columns is not None else list(returning)
+        chosen = list(columns) if columns is not None else list(getattr(statement, "_returning", ()))
         if chosen:
             names = [column.key for column in chosen]
             row = namedtuple("Row", names, rename=True)._make  # type: ignore[attr-defined]
@@ -72,23 +75,22 @@ class Plan:
                 processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
                 if processor is not None:
                     results.append((index, processor))
-        return cls(compiled.string, tuple(binds), frozenset(expanding), row, tuple(results))
+        return cls(compiled.string, _builder(binds), tuple(expanding), row, tuple(results))
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL to run (IN lists expanded) and its positional parameters, converted for the driver."""
+        if not self.expanding:
+            return self.sql, self.build(given)
         sql = self.sql
-        out: list[Any] = []
-        for name, literal, process in self.binds:
-            value = given.get(name, literal)
-            if value is _UNSET:
-                raise KeyError(f"no value for the bind parameter {name!r}")
-            if name in self.expanding:
-                values = list(value)
-                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(values)) or "NULL")
-                out.extend(process(v) for v in values) if process else out.extend(values)
-                continue
-            out.append(process(value) if process is not None and value is not None else value)
-        return sql, out
+        args = self.build(given)
+        flat: list[Any] = []
+        for value in args:
+            if isinstance(value, _Expanded):
+                flat.extend(value.values)
+                sql = sql.replace(f"__[POSTCOMPILE_{value.name}]", ", ".join("?" * len(value.values)) or "NULL", 1)
+            else:
+                flat.append(value)
+        return sql, flat
 
     def read(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         make = self.row
@@ -102,6 +104,49 @@ class Plan:
                 values[index] = process(values[index])
             out.append(make(values))
         return out
+
+
+@dataclass(frozen=True)
+class _Expanded:
+    name: str
+    values: list[Any]
+
+
+def _builder(binds: list[tuple[str, Any, Processor | None, bool]]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """A function from named values to the positional list, written out for this statement (one expression per
+    parameter, as `collections.namedtuple` writes its classes): the hot part of every execution."""
+    env: dict[str, Any] = {"_Expanded": _Expanded}
+    items = []
+    for index, (name, literal, process, expanding) in enumerate(binds):
+        get = f"p[{name!r}]" if literal is _UNSET else f"p.get({name!r}, L{index})"
+        env[f"L{index}"] = literal
+        if process is not None:
+            env[f"P{index}"] = process
+        if expanding:
+            each = f"[P{index}(v) for v in {get}]" if process is not None else f"list({get})"
+            items.append(f"_Expanded({name!r}, {each})")
+        else:
+            items.append(f"P{index}({get})" if process is not None else get)
+    source = "def build(p):\n    return [" + ", ".join(items) + "]\n"
+    exec(source, env)  # noqa: S102 - the source is made above from the statement's own bind names
+    return cast(Callable[[Mapping[str, Any]], list[Any]], env["build"])
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    impl = type_.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if dialect.name == "sqlite" and isinstance(impl, SQLiteDateTime) and \
+            impl._storage_format == SQLiteDateTime._storage_format and process is not None:
+        # SQLAlchemy's own format for SQLite, "YYYY-MM-DD HH:MM:SS.ffffff", written by isoformat (a C call)
+        # instead of a %-format of seven fields; other values (dates, aware datetimes) go to SQLAlchemy's.
+        fallback = process
+
+        def process(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is None:
+                return value.isoformat(" ", "microseconds")
+            return fallback(value)
+
+    return process
 
 
 class Query:
@@ -129,17 +174,18 @@ class Insert(Query):
         self.defaults: dict[str, Any] = {}
         for column in self.columns:
             default = column.default
-            if default is not None and getattr(default, "is_scalar", False):
-                self.defaults[column.key] = default.arg  # type: ignore[attr-defined]
+            scalar = getattr(default, "arg", None) if getattr(default, "is_scalar", False) else None
+            self.defaults[column.key] = scalar
         super().__init__(table.insert().values({column.key: bindparam(column.key) for column in self.columns}))
         self.row = namedtuple("Row", [column.key for column in table.columns])  # type: ignore[misc]
+        self._known = frozenset(self.defaults)
 
     def values(self, given: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(given) - {column.key for column in self.columns}
-        if unknown:
+        """Every column's value: the given ones, the defaults (or None) for the others."""
+        if not self._known.issuperset(given):
+            unknown = set(given) - self._known
             raise KeyError(f"{self.table.name} has no column {', '.join(sorted(unknown))}")
-        return {column.key: given[column.key] if column.key in given else self.defaults.get(column.key)
-                for column in self.columns}
+        return {**self.defaults, **given}
 
 
 def _inline(session: Any) -> Any:

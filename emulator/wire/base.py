@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from operator import attrgetter
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,10 +132,17 @@ def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
         wire = info.alias or name
         (stamps if _is_timestamp(info) else plain).append((wire, renames.get(name, name)))
 
+    names = [wire for wire, _ in plain]
+    read_plain = attrgetter(*[attr for _, attr in plain]) if len(plain) > 1 else None
+    read_stamps = [(wire, attrgetter(attr)) for wire, attr in stamps]
+
     def render(row: Any) -> dict[str, Any]:
-        out = {wire: getattr(row, attr) for wire, attr in plain}
-        for wire, attr in stamps:
-            value: datetime | None = getattr(row, attr)
+        if read_plain is not None:
+            out = dict(zip(names, read_plain(row), strict=True))
+        else:
+            out = {wire: getattr(row, attr) for wire, attr in plain}
+        for wire, read in read_stamps:
+            value: datetime | None = read(row)
             out[wire] = iso(value)
         return out
 
