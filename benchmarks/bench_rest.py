@@ -1,6 +1,7 @@
-"""REST throughput of the emulator against a bare Starlette app served the same way.
+"""REST throughput of the emulator, endpoint by endpoint, against a bare Starlette app served the same way.
 
-    python benchmarks/bench_rest.py [--seconds 5] [--warmup 1] [--connections 16] [--client auto|wrk|httpx]
+    python benchmarks/bench_rest.py [--seconds 5] [--warmup 1] [--connections 16] [--rounds 3]
+                                    [--client auto|wrk|httpx] [--only NAME ...]
 
 Starts two servers on free loopback ports, both as `uvicorn` in a child process with one worker and
 uvicorn's default loop and HTTP implementations at log level warning:
@@ -8,16 +9,15 @@ uvicorn's default loop and HTTP implementations at log level warning:
 * the emulator (`python -m emulator serve`, a fresh temporary SQLite file, default settings), and
 * `benchmarks/bare_app.py`, one endpoint returning a small fixed JSON object.
 
-It creates one account (moved to the largest plan, so nothing it does can hit a limit) and one agent, then
-loads, one after the other, at a fixed number of keep-alive connections for a fixed time after a warm-up:
-
-* emulator `GET /v1/agents/{id}`,
-* emulator `POST /v1/agents` with `{"name": "Bench"}`,
-* bare `GET /bare`,
-
-and prints requests per second, p50 and p99 latency, and the emulator / bare throughput ratios. The load
-generator is `wrk` when it is on PATH (a Lua script sets method, body and headers), else an asyncio httpx
-client with one task per connection. Only loopback traffic; every run stops by itself.
+It seeds the emulator through its API (accounts on the largest plan, agents, numbers, calls, a conversation)
+and loads each endpoint in turn at a fixed number of keep-alive connections for a fixed time after a
+warm-up, the bare endpoint once per round like the others, and prints requests per second, p50 and p99
+latency and each endpoint's throughput as a ratio of the bare one measured in the same round. The emulator
+keeps no response cache: every request reads or writes the database. No webhook is configured, so the
+writes that produce events (`POST /v1/messages`, `POST /_emulator/sms`) write their delivery rows as
+undeliverable and send nothing (`bench_sms.py` measures deliveries). The load generator is `wrk` when it
+is on PATH (a Lua script sets method, body and headers), else an asyncio httpx client with one task per
+connection. Only loopback traffic; every run stops by itself.
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ class Target:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    goal: float | None = None  # the ratio to the bare endpoint this endpoint should reach
+    keys: list[str] = field(default_factory=list)  # rotate through these API keys, PER_KEY requests each
+    cursor: int = 0  # the first key the next run uses (each run takes fresh keys)
+
+    @property
+    def name(self) -> str:
+        return self.label.split(" ", 1)[1] if " " in self.label else self.label
+
+
+# Requests per key when a target rotates keys: POST /v1/numbers buys numbers, and the largest plan holds 100.
+PER_KEY = 90
 
 
 @dataclass
@@ -94,6 +105,18 @@ def wrk_script(target: Target) -> str:
         lines.append(f"wrk.body = {_lua_string(target.body)}")
     for name, value in target.headers.items():
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
+    if target.keys:
+        keys = target.keys[target.cursor:]
+        lines += [
+            "keys = {" + ", ".join(_lua_string(k) for k in keys) + "}",
+            "counter = 0",
+            "request = function()",
+            f"  local key = keys[math.floor(counter / {PER_KEY}) % #keys + 1]",
+            "  counter = counter + 1",
+            '  wrk.headers["Authorization"] = "Bearer " .. key',
+            "  return wrk.format()",
+            "end",
+        ]
     lines += [
         "done = function(summary, latency, requests)",
         "  local e = summary.errors",
@@ -108,7 +131,7 @@ def wrk_script(target: Target) -> str:
 
 
 def run_wrk(target: Target, seconds: int, connections: int, threads: int, script_dir: Path) -> Result:
-    script = script_dir / f"{target.label.split()[0]}-{target.method.lower()}.lua"
+    script = script_dir / f"{abs(hash(target.label))}.lua"
     script.write_text(wrk_script(target))
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
            target.url]
@@ -116,6 +139,8 @@ def run_wrk(target: Target, seconds: int, connections: int, threads: int, script
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_MARK):
             data = json.loads(line[len(RESULT_MARK):])
+            if target.keys:
+                target.cursor += data["requests"] // PER_KEY + connections + 1
             return Result(target.label, data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
                           data["p99_us"] / 1000, data["errors"])
     raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -134,20 +159,25 @@ async def _httpx_load(target: Target, warmup: float, seconds: float, connections
     content = target.body.encode() if target.body is not None else None
     latencies: list[float] = []
     errors = 0
+    sent_count = 0
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
         start = time.perf_counter()
         measure_from = start + warmup
         stop_at = measure_from + seconds
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, sent_count
             while True:
                 sent = time.perf_counter()
                 if sent >= stop_at:
                     return
+                headers = target.headers
+                if target.keys:
+                    key = target.keys[(target.cursor + sent_count // PER_KEY) % len(target.keys)]
+                    headers = {**headers, "Authorization": f"Bearer {key}"}
+                sent_count += 1
                 try:
-                    response = await client.request(target.method, target.url, headers=target.headers,
-                                                     content=content)
+                    response = await client.request(target.method, target.url, headers=headers, content=content)
                     ok = 200 <= response.status_code < 400
                 except httpx.HTTPError:
                     ok = False
@@ -159,6 +189,7 @@ async def _httpx_load(target: Target, warmup: float, seconds: float, connections
                         errors += 1
 
         await asyncio.gather(*(worker() for _ in range(connections)))
+    target.cursor += sent_count // PER_KEY + connections + 1
     latencies.sort()
     return Result(target.label, len(latencies) + errors, seconds, _percentile(latencies, 50) * 1000,
                   _percentile(latencies, 99) * 1000, errors)
@@ -177,21 +208,77 @@ def run_httpx(target: Target, warmup: int, seconds: int, connections: int) -> Re
 
 # --- the benchmark -----------------------------------------------------------------------------------------------
 
-def prepare_emulator(base_url: str) -> tuple[str, str]:
-    """One account on the largest plan and one agent: returns (API key, agent ID)."""
-    key = new_key()
-    with httpx.Client(base_url=base_url, timeout=10.0) as client:
-        client.patch(f"/_emulator/accounts/{key}", json={"plan": "scale"}).raise_for_status()
-        auth = {"Authorization": f"Bearer {key}"}
-        created = client.post("/v1/agents", json={"name": "Bench"}, headers=auth)
-        created.raise_for_status()
-        agent_id = created.json()["id"]
-        client.get(f"/v1/agents/{agent_id}", headers=auth).raise_for_status()
-    return key, agent_id
+def _scale(client: httpx.Client, key: str) -> dict[str, str]:
+    client.patch(f"/_emulator/accounts/{key}", json={"plan": "scale", "balanceCents": 10**12}).raise_for_status()
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _ok(response: httpx.Response) -> dict[str, object]:
+    response.raise_for_status()
+    data: dict[str, object] = response.json()
+    return data
+
+
+def prepare_emulator(base_url: str, number_keys: int) -> tuple[list[Target], list[str]]:
+    """Seed the emulator through its API; returns the targets and a line per seeded thing."""
+    notes = []
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        main = new_key()
+        auth = _scale(client, main)
+        agent = _ok(client.post("/v1/agents", json={"name": "Bench"}, headers=auth))
+        number = _ok(client.post("/v1/numbers", json={"agentId": agent["id"]}, headers=auth))
+
+        lister = new_key()
+        list_auth = _scale(client, lister)
+        for i in range(20):
+            _ok(client.post("/v1/agents", json={"name": f"Agent {i}"}, headers=list_auth))
+        notes.append("an account with 20 agents")
+
+        for i in range(25):  # hosted calls: the built-in responder answers, no webhook needed
+            _ok(client.post("/v1/calls", headers=auth, json={
+                "agentId": agent["id"], "toNumber": f"+1415555{i:04d}", "systemPrompt": "You are a bench."}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            calls = _ok(client.get("/v1/calls", params={"limit": 100}, headers=auth))["data"]
+            if all(call["status"] != "in-progress" for call in calls):  # type: ignore[attr-defined, index]
+                break
+            time.sleep(0.1)
+        notes.append("25 finished calls")
+
+        participant = "+14155550123"
+        for i in range(10):
+            _ok(client.post("/_emulator/sms", json={"from": participant, "to": number["phoneNumber"],
+                                                    "body": f"Message {i} of the benchmark's conversation."}))
+        conversation = _ok(client.get("/v1/conversations", headers=auth))["data"][0]  # type: ignore[index]
+        notes.append("a conversation of 10 messages")
+
+        keys = [new_key() for _ in range(number_keys)]
+        for key in keys:
+            _scale(client, key)
+        notes.append(f"{number_keys} accounts to buy numbers with ({PER_KEY} each)")
+
+    json_auth = {**auth, "Content-Type": "application/json"}
+    sms = json.dumps({"from": "+14155550199", "to": number["phoneNumber"], "body": "Hello from the benchmark."})
+    message = json.dumps({"agent_id": agent["id"], "to_number": "+14155550177", "body": "Hello from the benchmark."})
+    targets = [
+        Target("emulator GET /v1/agents/{id}", "GET", f"{base_url}/v1/agents/{agent['id']}", auth, goal=0.5),
+        Target("emulator GET /v1/agents", "GET", f"{base_url}/v1/agents", list_auth, goal=0.5),
+        Target("emulator GET /v1/calls?limit=20", "GET", f"{base_url}/v1/calls?limit=20", auth, goal=0.5),
+        Target("emulator GET /v1/conversations/{id}", "GET", f"{base_url}/v1/conversations/{conversation['id']}",
+               auth, goal=0.5),
+        Target("emulator POST /v1/agents", "POST", f"{base_url}/v1/agents", json_auth, json.dumps({"name": "Bench"}),
+               goal=0.5),
+        Target("emulator POST /v1/numbers", "POST", f"{base_url}/v1/numbers", {"Content-Type": "application/json"},
+               "{}", goal=0.3, keys=keys),
+        Target("emulator POST /v1/messages", "POST", f"{base_url}/v1/messages", json_auth, message, goal=0.3),
+        Target("emulator POST /_emulator/sms", "POST", f"{base_url}/_emulator/sms",
+               {"Content-Type": "application/json"}, sms, goal=0.3),
+    ]
+    return targets, notes
 
 
 def load(target: Target, args: argparse.Namespace, use_wrk: bool, script_dir: Path) -> Result:
-    print(f"  {target.label:<34}", end="", flush=True)
+    print(f"  {target.label:<40}", end="", flush=True)
     if use_wrk:
         if args.warmup > 0:
             run_wrk(target, args.warmup, args.connections, args.threads, script_dir)
@@ -202,44 +289,53 @@ def load(target: Target, args: argparse.Namespace, use_wrk: bool, script_dir: Pa
     return result
 
 
-def median_round(rounds: list[Result]) -> Result:
-    """The round with the median throughput (the lower middle one for an even count)."""
-    ordered = sorted(rounds, key=lambda r: r.rps)
-    return ordered[(len(ordered) - 1) // 2]
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def print_report(results: list[Result], client: str, args: argparse.Namespace,
-                 load_before: float | None) -> None:
+def print_report(targets: list[Target], rounds: list[list[Result]], bares: list[Result], client: str,
+                 args: argparse.Namespace, load_before: float | None, notes: list[str]) -> bool:
     cpus = os.cpu_count() or 0
     print()
     print(f"REST throughput: {args.connections} keep-alive connections, {args.seconds} s measured after a "
-          f"{args.warmup} s warm-up, client {client}")
-    if args.rounds > 1:
-        print(f"{args.rounds} rounds, the three endpoints in turn in each; each row is the round with the median req/s")
-    notes = [
-        f"Machine: {cpus} CPU(s). The load generator runs on the same machine and competes with the server for CPU; "
-        "it does so in the same way for both servers, so the ratios are fair, while absolute figures are lower than "
-        "on a machine where the client has cores of its own.",
+          f"{args.warmup} s warm-up, client {client}, {len(rounds)} round(s)")
+    lines = [
+        "Each round loads the bare endpoint and then every emulator endpoint once; an endpoint's ratio is its "
+        "req/s over the bare req/s of the same round, and the table shows medians over the rounds.",
+        f"Seeded through the API: {'; '.join(notes)}. No response cache; no webhook configured (event rows are "
+        "written as undeliverable, nothing is sent).",
+        f"Machine: {cpus} CPU(s); the load generator runs on it too, in the same way for both servers.",
     ]
     if client.startswith("httpx"):
-        notes.append("The httpx client costs far more CPU per request than the bare endpoint does, so here it is the "
+        lines.append("The httpx client costs far more CPU per request than the bare endpoint does, so here it is the "
                      "bottleneck of the bare run and the ratios flatter the emulator; install wrk for real figures.")
     if load_before is not None:
-        notes.append(f"Load average (1 min) before the run: {load_before:.2f}; anything else running on the machine "
-                     "skews the figures.")
-    for note in notes:
-        print(textwrap.fill(note, width=110))
+        lines.append(f"Load average (1 min) before the run: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}.")
+    for line in lines:
+        print(textwrap.fill(line, width=110))
     print()
-    header = f"{'endpoint':<34} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    header = f"{'endpoint':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x bare':>7} {'goal':>6}"
     print(header)
     print("-" * len(header))
-    for r in results:
-        print(f"{r.label:<34} {r.requests:>9,} {r.rps:>9,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7,}")
+    bare_rps = median([b.rps for b in bares])
+    print(f"{'bare GET /bare':<40} {bare_rps:>9,.0f} {median([b.p50_ms for b in bares]):>8.2f} "
+          f"{median([b.p99_ms for b in bares]):>8.2f} {sum(b.errors for b in bares):>7,} {1.0:>7.2f}")
+    met = True
+    for index, target in enumerate(targets):
+        results = [row[index] for row in rounds]
+        ratio = median([r.rps / b.rps for r, b in zip(results, bares, strict=True) if b.rps > 0])
+        goal = f">={target.goal:.1f}" if target.goal is not None else ""
+        ok = target.goal is None or ratio >= target.goal
+        met = met and ok
+        rps, p50 = median([r.rps for r in results]), median([r.p50_ms for r in results])
+        print(f"{target.name:<40} {rps:>9,.0f} {p50:>8.2f} "
+              f"{median([r.p99_ms for r in results]):>8.2f} {sum(r.errors for r in results):>7,} {ratio:>7.2f} "
+              f"{goal:>5}{'' if ok else ' !'}")
     print("-" * len(header))
-    get, post, bare = results
-    if bare.rps > 0:
-        print(f"{'emulator GET / bare (req/s)':<34} {get.rps / bare.rps:>9.2f}x")
-        print(f"{'emulator POST / bare (req/s)':<34} {post.rps / bare.rps:>9.2f}x")
+    print("goals: " + ("every endpoint at or above its ratio" if met else "'!' marks an endpoint below its ratio"))
+    return met
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,8 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
                         help="load generator: wrk if on PATH (auto), or force one")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: leave a core to the server)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure the three endpoints in turn this many times and report the median round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every endpoint in turn; the table shows medians (default 3)")
+    parser.add_argument("--only", nargs="*", default=None, metavar="TEXT",
+                        help="load only the endpoints whose label contains one of these texts")
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.warmup < 0 or args.connections < 1 or args.rounds < 1:
         parser.error("need --seconds >= 1, --warmup >= 0, --connections >= 1 and --rounds >= 1")
@@ -266,37 +364,35 @@ def main(argv: Sequence[str] | None = None) -> int:
               else f"httpx {httpx.__version__} asyncio, {args.connections} tasks")
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    # Accounts to buy numbers with: enough for every run at up to 10,000 purchases a second.
+    number_keys = args.rounds * (args.warmup + args.seconds) * 10_000 // PER_KEY + 2 * args.connections
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         work = Path(tmp)
         emulator = EmulatorProcess(db=str(work / "emulator.db"), args=["--log-level", "warning"])
-        bare = BareProcess()
+        bare_server = BareProcess()
         try:
             emulator_url = emulator.start()
-            bare_url = bare.start()
-            key, agent_id = prepare_emulator(emulator_url)
-            auth = {"Authorization": f"Bearer {key}"}
-            targets = [
-                Target("emulator GET /v1/agents/{id}", "GET", f"{emulator_url}/v1/agents/{agent_id}", auth),
-                Target("emulator POST /v1/agents", "POST", f"{emulator_url}/v1/agents",
-                       {**auth, "Content-Type": "application/json"}, json.dumps({"name": "Bench"})),
-                Target("bare GET /bare", "GET", f"{bare_url}/bare"),
-            ]
+            bare_url = bare_server.start()
+            targets, notes = prepare_emulator(emulator_url, number_keys)
+            if args.only:
+                targets = [t for t in targets if any(text in t.label for text in args.only)]
+            bare = Target("bare GET /bare", "GET", f"{bare_url}/bare")
             print(f"Loading each endpoint for {args.warmup} s + {args.seconds} s with {client}:")
             rounds: list[list[Result]] = []
+            bares: list[Result] = []
             for number in range(1, args.rounds + 1):
-                if args.rounds > 1:
-                    print(f" round {number}/{args.rounds}")
+                print(f" round {number}/{args.rounds}")
+                bares.append(load(bare, args, use_wrk, work))
                 rounds.append([load(target, args, use_wrk, work) for target in targets])
-            results = [median_round([row[i] for row in rounds]) for i in range(len(targets))]
         finally:
-            for server in (emulator, bare):
+            for server in (emulator, bare_server):
                 server.stop()
                 server.log.unlink(missing_ok=True)
 
-    print_report(results, client, args, load_before)
-    failed = [r for row in rounds for r in row if r.errors or not r.requests]
+    print_report(targets, rounds, bares, client, args, load_before, notes)
+    failed = [r for row in [*rounds, bares] for r in row if r.errors or not r.requests]
     if failed:
-        print(f"\nFAILED: {', '.join(r.label for r in failed)} had errors or no completed requests; "
+        print(f"\nFAILED: {', '.join(sorted({r.label for r in failed}))} had errors or no completed requests; "
               "the figures above are not valid.", file=sys.stderr)
         return 1
     return 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
-from emulator.domain.lookup import owned
-from emulator.domain.paging import page
-from emulator.errors import NotFound, Refused
-from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript
+from emulator.domain.paging import Lister
+from emulator.errors import NotFound, Refused, not_found
+from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
+from emulator.store.models import table
 
 STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
@@ -40,55 +40,65 @@ def new_call(account_id: str, agent_id: str | None, number: PhoneNumber, from_nu
     )
 
 
-async def get(session: AsyncSession, account_id: str, call_id: str) -> Call:
-    return await owned(session, Call, account_id, call_id)
+CALLS = table(Call)
+TRANSCRIPTS = table(Transcript)
+_GET = sql.Query(select(CALLS).where(CALLS.c.id == bindparam("id"), CALLS.c.account_id == bindparam("account")))
+_TRANSCRIPTS = sql.Query(select(TRANSCRIPTS).where(TRANSCRIPTS.c.call_id == bindparam("call"))
+                         .order_by(TRANSCRIPTS.c.pk))
+AGENTS, ACCOUNTS = table(Agent), table(Account)
+_AGENT_NAME = sql.Query(select(AGENTS.c.name).where(AGENTS.c.id == bindparam("agent"),
+                                                    AGENTS.c.account_id == bindparam("account")))
+_RECORDING = sql.Query(select(ACCOUNTS.c.recording_enabled).where(ACCOUNTS.c.id == bindparam("account")))
+_LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.started_at.desc(), CALLS.c.pk.desc()], {
+    "status": lambda value: CALLS.c.status == value,
+    "direction": lambda value: CALLS.c.direction == value,
+    "call_type": lambda value: CALLS.c.type == value,
+    "search": lambda value: or_(CALLS.c.from_number.like(value), CALLS.c.to_number.like(value)),
+    "agent_id": lambda value: CALLS.c.agent_id == value,
+    "number_id": lambda value: CALLS.c.phone_number_id == value,
+})
+
+
+async def get(session: AsyncSession, account_id: str, call_id: str) -> Any:
+    """The account's call as a row (read-only), or the 404."""
+    row = await sql.first(session, _GET, id=call_id, account=account_id)
+    if row is None:
+        raise not_found("Call", call_id)
+    return row
 
 
 async def list_page(
     session: AsyncSession, account_id: str, limit: int, offset: int, *, status: str | None = None,
     direction: str | None = None, call_type: str | None = None, search: str | None = None,
     agent_id: str | None = None, number_id: str | None = None,
-) -> tuple[list[Call], int]:
-    query = select(Call).where(Call.account_id == account_id)
-    if status:
-        query = query.where(Call.status == status)
-    if direction:
-        query = query.where(Call.direction == direction)
-    if call_type:
-        query = query.where(Call.type == call_type)
-    if search:
-        pattern = f"%{search.strip()}%"
-        query = query.where(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
-    if agent_id:
-        query = query.where(Call.agent_id == agent_id)
-    if number_id:
-        query = query.where(Call.phone_number_id == number_id)
-    return await page(session, query.order_by(Call.started_at.desc(), Call.pk.desc()), limit, offset)
+) -> tuple[list[Any], int]:
+    pattern = f"%{search.strip()}%" if search else None
+    return await _LIST.page(session, limit, offset, account=account_id, status=status or None,
+                            direction=direction or None, call_type=call_type or None, search=pattern,
+                            agent_id=agent_id or None, number_id=number_id or None)
 
 
 async def listed(session: AsyncSession, account_id: str, limit: int, offset: int,
-                 **filters: Any) -> tuple[list[Call], int, bool]:
+                 **filters: Any) -> tuple[list[Any], int, bool]:
     """A page of the account's calls (filters as `list_page` takes them), and whether recordings show."""
     rows, total = await list_page(session, account_id, limit, offset, **filters)
     return rows, total, await recording_enabled(session, account_id)
 
 
-async def transcripts(session: AsyncSession, call_id: str) -> list[Transcript]:
-    query = select(Transcript).where(Transcript.call_id == call_id).order_by(Transcript.pk)
-    return list((await session.execute(query)).scalars())
+async def transcripts(session: AsyncSession, call_id: str) -> list[Any]:
+    return await sql.rows(session, _TRANSCRIPTS, call=call_id)
 
 
-async def agent_name(session: AsyncSession, call: Call) -> str | None:
+async def agent_name(session: AsyncSession, call: Any) -> str | None:
     if call.agent_id is None:
         return None
-    query = select(Agent.name).where(Agent.id == call.agent_id, Agent.account_id == call.account_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    name: str | None = await sql.value(session, _AGENT_NAME, agent=call.agent_id, account=call.account_id)
+    return name
 
 
 async def recording_enabled(session: AsyncSession, account_id: str) -> bool:
     """Whether the account's recording add-on is on (recording URLs are shown only then)."""
-    flag = await session.execute(select(Account.recording_enabled).where(Account.id == account_id))
-    return bool(flag.scalar_one_or_none())
+    return bool(await sql.value(session, _RECORDING, account=account_id))
 
 
 async def recording_of(session: AsyncSession, call_id: str) -> Call:

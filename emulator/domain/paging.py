@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+
+from emulator.store import sql
+
+Filter = Callable[[BindParameter[Any]], ColumnElement[bool]]
 
 
 async def page(session: AsyncSession, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
@@ -13,3 +19,46 @@ async def page(session: AsyncSession, query: Select[Any], limit: int, offset: in
     total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
     rows = list((await session.execute(query.limit(limit).offset(offset))).scalars())
     return rows, total
+
+
+class Lister:
+    """One list endpoint's rows as Core statements: `where` always applies (its bind parameters are given to
+    every call), each of `filters` when its value is given (not None); rows come in `order`.
+
+    The page and count statements of each combination of filters are built on first use and kept
+    (emulator/store/sql.py compiles each once)."""
+
+    def __init__(self, table: Table, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
+                 filters: Mapping[str, Filter] | None = None) -> None:
+        self.table = table
+        self.where = list(where)
+        self.order = list(order)
+        self.filters = dict(filters or {})
+        self._made: dict[frozenset[str], tuple[sql.Query, sql.Query]] = {}
+
+    def _queries(self, chosen: frozenset[str]) -> tuple[sql.Query, sql.Query]:
+        made = self._made.get(chosen)
+        if made is None:
+            clauses = [*self.where, *(self.filters[name](bindparam(name)) for name in sorted(chosen))]
+            rows = select(self.table).where(*clauses).order_by(*self.order)
+            rows = rows.limit(bindparam("limit")).offset(bindparam("offset"))
+            count = select(func.count()).select_from(self.table).where(*clauses)
+            made = self._made[chosen] = (sql.Query(rows), sql.Query(count))
+        return made
+
+    def _split(self, params: dict[str, Any]) -> tuple[frozenset[str], dict[str, Any]]:
+        chosen = frozenset(name for name in self.filters if params.get(name) is not None)
+        given = {name: value for name, value in params.items() if name not in self.filters or name in chosen}
+        return chosen, given
+
+    async def rows(self, session: AsyncSession, limit: int, offset: int, **params: Any) -> list[Any]:
+        chosen, given = self._split(params)
+        return await sql.rows(session, self._queries(chosen)[0], limit=limit, offset=offset, **given)
+
+    async def count(self, session: AsyncSession, **params: Any) -> int:
+        chosen, given = self._split(params)
+        return int(await sql.value(session, self._queries(chosen)[1], **given))
+
+    async def page(self, session: AsyncSession, limit: int, offset: int, **params: Any) -> tuple[list[Any], int]:
+        """The rows of one page and how many match in all."""
+        return await self.rows(session, limit, offset, **params), await self.count(session, **params)
