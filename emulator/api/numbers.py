@@ -43,7 +43,7 @@ async def buy_number(request: Request) -> Response:
 async def get_number(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        row = await numbers.get(session, account_id, path_param(request, "number_id"))
+        row = await numbers.row(session, account_id, path_param(request, "number_id"))
     return respond(wire.number(row))
 
 
@@ -70,7 +70,7 @@ async def number_messages(request: Request) -> Response:
     count = int(MESSAGES.read(request))
     before, after = BEFORE.time(request), AFTER.time(request)
     async with emu(request).store.read() as session:
-        number = await numbers.get(session, account_id, path_param(request, "number_id"))
+        number = await numbers.row(session, account_id, path_param(request, "number_id"))
         rows, has_more, total = await conversations.messages(session, count, before, after, number_id=number.id)
         reactions = await conversations.reactions_for(session, rows)
     return respond(message_wire.message_page(rows, reactions, has_more, total))
@@ -81,7 +81,7 @@ async def number_calls(request: Request) -> Response:
     limit, offset = paging(request)
     state = emu(request)
     async with state.store.read() as session:
-        number = await numbers.get(session, account_id, path_param(request, "number_id"))
+        number = await numbers.row(session, account_id, path_param(request, "number_id"))
         rows, total, recording = await calls.listed(session, account_id, limit, offset, number_id=number.id)
     return respond(call_wire.call_page(rows, total, offset, state.settings.base_url, recording))
 

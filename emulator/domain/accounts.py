@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.domain.paging import page
 from emulator.errors import Invalid, not_found
 from emulator.plans import PLANS
-from emulator.store import Account
-from emulator.store.models import Base
+from emulator.store import Account, sql
+from emulator.store.models import Base, table
+
+ACCOUNTS = table(Account)
+_ROW = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("id")))
 
 KEY_SHAPE = re.compile(r"sk_(live|test)_[A-Za-z0-9_\-]{1,200}")
 
@@ -32,6 +36,14 @@ async def get(session: AsyncSession, account_id: str) -> Account:
     if account is None:
         raise not_found("Account", account_id)
     return account
+
+
+async def row(session: AsyncSession, account_id: str) -> Any:
+    """The account as a row (read-only), or the 404."""
+    found = await sql.first(session, _ROW, id=account_id)
+    if found is None:
+        raise not_found("Account", account_id)
+    return found
 
 
 def new_account(
@@ -70,10 +82,10 @@ async def remove(session: AsyncSession, account_ids: list[str]) -> None:
     """Delete the accounts and every row they own (reset, sub-account deletion and fixture loads all use this)."""
     if not account_ids:
         return
-    for table in reversed(Base.metadata.sorted_tables):
-        column = table.c.get("account_id")
+    for each in reversed(Base.metadata.sorted_tables):
+        column = each.c.get("account_id")
         if column is not None:
-            await session.execute(delete(table).where(column.in_(account_ids)))
+            await session.execute(delete(each).where(column.in_(account_ids)))
     await session.execute(delete(Account).where(Account.id.in_(account_ids)))
 
 

@@ -32,7 +32,7 @@ class Placed:
 
 
 async def _placed(session: AsyncSession, call: Call, agent: Agent, hook: Webhook | None) -> Placed:
-    account = await accounts.get(session, call.account_id)
+    account = await accounts.row(session, call.account_id)
     return Placed(call, agent, hook, get_plan(account.plan).max_call_duration_minutes * 60)
 
 

@@ -191,8 +191,8 @@ async def _conversation(session: AsyncSession, fx: FxConversation, by_id: dict[s
     conversation = await messaging.open_conversation(session, number, participant, min(times, default=now),
                                                      conversation_id=fx.id, state=fx.metadata)
     for fm, at in zip(fx.messages, times, strict=True):
-        await messaging.record(session, number, participant, fm.direction, fm.body, [], at, message_id=fm.id,
-                               conversation=conversation, with_history=False)
+        conversation = (await messaging.record(session, number, participant, fm.direction, fm.body, [], at,
+                                               message_id=fm.id, conversation=conversation)).conversation
     return len(fx.messages)
 
 

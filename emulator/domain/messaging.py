@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
 from emulator.domain import agents, numbers
 from emulator.domain.lookup import owned
 from emulator.errors import Invalid, Refused, not_found
-from emulator.store import Conversation, Message, PhoneNumber
+from emulator.store import Conversation, Message, PhoneNumber, sql
+from emulator.store.models import table
 from emulator.urls import check_urls
 
 PREVIEW = 160
@@ -30,65 +31,80 @@ def channel_of(number: PhoneNumber) -> str:
 
 @dataclass
 class Threaded:
-    message: Message
-    conversation: Conversation
-    number: PhoneNumber
-    history: list[Message]
+    """A message just written, with its conversation as that write left it and the number it is on (rows)."""
+
+    message: Any
+    conversation: Any
+    number: Any
 
 
 HISTORY = 50  # the most a webhook's contextLimit can ask for
 
+CONVERSATIONS, MESSAGES = table(Conversation), table(Message)
+_CONVERSATION = sql.Query(select(CONVERSATIONS).where(CONVERSATIONS.c.phone_number_id == bindparam("number"),
+                                                      CONVERSATIONS.c.participant == bindparam("participant")))
+_NEW_CONVERSATION = sql.Insert(CONVERSATIONS)
+_REASSIGN = sql.Query(update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation"))
+                      .values(agent_id=bindparam("agent")))
+_INSERT = sql.Insert(MESSAGES)
+# One more message in the conversation: the count, and the latest message's time and preview unless this one is
+# older (a fixture loads the past); the conversation starts no later than its earliest message.
+_newer = (bindparam("at") >= CONVERSATIONS.c.last_message_at) | (CONVERSATIONS.c.message_count == 0)
+_ADD_MESSAGE = sql.Query(
+    update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation")).values(
+        message_count=CONVERSATIONS.c.message_count + 1,
+        last_message_at=case((_newer, bindparam("at")), else_=CONVERSATIONS.c.last_message_at),
+        last_message_preview=case((_newer, bindparam("preview")), else_=CONVERSATIONS.c.last_message_preview),
+        created_at=case((bindparam("at") < CONVERSATIONS.c.created_at, bindparam("at")),
+                        else_=CONVERSATIONS.c.created_at),
+    ).returning(*CONVERSATIONS.c))
+_HISTORY = sql.Query(select(MESSAGES).where(MESSAGES.c.conversation_id == bindparam("conversation"))
+                     .order_by(MESSAGES.c.received_at.desc(), MESSAGES.c.pk.desc()).limit(bindparam("limit")))
 
-async def open_conversation(session: AsyncSession, number: PhoneNumber, participant: str, now: datetime, *,
-                            conversation_id: str | None = None,
-                            state: dict[str, Any] | None = None) -> Conversation:
-    """The one conversation of (our number, participant), started now if there is none yet."""
-    query = select(Conversation).where(
-        Conversation.phone_number_id == number.id, Conversation.participant == participant
-    )
-    conversation = (await session.execute(query)).scalar_one_or_none()
+
+async def open_conversation(session: AsyncSession, number: Any, participant: str, now: datetime, *,
+                            conversation_id: str | None = None, state: dict[str, Any] | None = None) -> Any:
+    """The one conversation (a row) of (our number, participant), started now if there is none yet."""
+    conversation = await sql.first(session, _CONVERSATION, number=number.id, participant=participant)
     if conversation is None:
-        conversation = Conversation(
-            id=conversation_id or ids.new_id("conv"), account_id=number.account_id, agent_id=number.agent_id,
-            phone_number_id=number.id, phone_number=number.phone_number, participant=participant,
-            channel=channel_of(number), state=state, message_count=0, last_message_at=now, last_message_preview="",
-            created_at=now,
+        return await sql.insert(
+            session, _NEW_CONVERSATION, id=conversation_id or ids.new_id("conv"), account_id=number.account_id,
+            agent_id=number.agent_id, phone_number_id=number.id, phone_number=number.phone_number,
+            participant=participant, channel=channel_of(number), state=state, message_count=0, last_message_at=now,
+            last_message_preview="", background=None, created_at=now,
         )
-        session.add(conversation)
-    elif number.agent_id is not None:
-        conversation.agent_id = number.agent_id
+    if number.agent_id is not None and conversation.agent_id != number.agent_id:
+        await sql.run(session, _REASSIGN, conversation=conversation.id, agent=number.agent_id)
+        conversation = conversation._replace(agent_id=number.agent_id)
     return conversation
 
 
-async def record(session: AsyncSession, number: PhoneNumber, participant: str, direction: str, body: str,
+async def record(session: AsyncSession, number: Any, participant: str, direction: str, body: str,
                  media: list[str], at: datetime, *, message_id: str | None = None,
-                 conversation: Conversation | None = None, with_history: bool = True) -> Threaded:
+                 conversation: Any = None) -> Threaded:
     """A message to or from `participant` on our `number`, threaded into their conversation.
 
     Every message is written here (sent, received, or loaded from a fixture), so its channel always
     follows the number's line type."""
     conversation = conversation or await open_conversation(session, number, participant, at)
     inbound = direction == "inbound"
-    message = Message(
-        id=message_id or ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
+    message = await sql.insert(
+        session, _INSERT, id=message_id or ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
         conversation_id=conversation.id, phone_number_id=number.id,
         from_number=participant if inbound else number.phone_number,
         to_number=number.phone_number if inbound else participant,
         body=body, direction=direction, status="received" if inbound else "sent", channel=channel_of(number),
         media_urls=media or None, received_at=at,
     )
-    session.add(message)
-    conversation.message_count += 1
-    if at >= conversation.last_message_at or conversation.message_count == 1:
-        conversation.last_message_at = at
-        conversation.last_message_preview = body[:PREVIEW]
-    conversation.created_at = min(conversation.created_at, at)
-    await session.flush()
-    history = list((await session.execute(
-        select(Message).where(Message.conversation_id == conversation.id)
-        .order_by(Message.received_at.desc(), Message.pk.desc()).limit(HISTORY)
-    )).scalars()) if with_history else []
-    return Threaded(message, conversation, number, history)
+    updated = await sql.first(session, _ADD_MESSAGE, conversation=conversation.id, at=at, preview=body[:PREVIEW])
+    return Threaded(message, updated, number)
+
+
+async def history(session: AsyncSession, conversation_id: str, limit: int = HISTORY) -> list[Any]:
+    """The conversation's latest `limit` messages (rows), newest first."""
+    if limit <= 0:
+        return []
+    return await sql.rows(session, _HISTORY, conversation=conversation_id, limit=min(limit, HISTORY))
 
 
 async def receive(session: AsyncSession, sender: str, to: str, body: str, media: list[str], now: datetime,
@@ -100,9 +116,9 @@ async def receive(session: AsyncSession, sender: str, to: str, body: str, media:
 
 
 async def _sending_number(session: AsyncSession, account_id: str, agent_id: str | None, number_id: str | None,
-                          from_number: str | None) -> PhoneNumber:
+                          from_number: str | None) -> Any:
     if number_id is not None:
-        number = await owned(session, PhoneNumber, account_id, number_id)
+        number = await numbers.row(session, account_id, number_id)
     elif from_number is not None:
         e164 = phones.normalize(from_number, "from_number")
         found = await numbers.find_active(session, e164)

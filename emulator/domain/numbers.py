@@ -6,19 +6,30 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
 from emulator.clock import parse_iso
-from emulator.domain import accounts
+from emulator.domain import accounts, agents
 from emulator.domain.lookup import owned
 from emulator.domain.paging import page
 from emulator.errors import Conflict, InsufficientBalance, Invalid, LimitReached, Refused, Unavailable, not_found
 from emulator.plans import Plan, get_plan
-from emulator.store import Account, Agent, PhoneNumber
+from emulator.store import Account, PhoneNumber, sql
+from emulator.store.models import table
 from emulator.urls import check_url
 from emulator.wire.numbers import BuyNumber, ContactCard, UpdateNumber
+
+NUMBERS, ACCOUNTS = table(PhoneNumber), table(Account)
+_ACTIVE_COUNT = sql.Query(select(func.count()).select_from(NUMBERS).where(
+    NUMBERS.c.account_id == bindparam("account"), NUMBERS.c.status == "active"))
+_ACTIVE = sql.Query(select(NUMBERS).where(NUMBERS.c.phone_number == bindparam("e164"), NUMBERS.c.status == "active")
+                    .limit(1))
+_INSERT = sql.Insert(NUMBERS)
+_GET = sql.Query(select(NUMBERS).where(NUMBERS.c.id == bindparam("id"), NUMBERS.c.account_id == bindparam("account")))
+_CHARGE = sql.Query(update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
+    balance_cents=ACCOUNTS.c.balance_cents - bindparam("price"), numbers_bought=ACCOUNTS.c.numbers_bought + 1))
 
 
 def dollars(cents: int) -> str:
@@ -26,23 +37,22 @@ def dollars(cents: int) -> str:
 
 
 async def active_count(session: AsyncSession, account_id: str) -> int:
-    query = select(func.count()).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active")
-    return (await session.execute(query)).scalar_one()
+    return int(await sql.value(session, _ACTIVE_COUNT, account=account_id))
 
 
-async def slots_used(session: AsyncSession, account: Account, plan: Plan) -> int:
+async def slots_used(session: AsyncSession, account: Any, plan: Plan) -> int:
     """Numbers that count against the plan limit: all ever bought on a lifetime plan, else active ones."""
     if plan.lifetime_number_limit:
-        return account.numbers_bought
+        return int(account.numbers_bought)
     return await active_count(session, account.id)
 
 
-async def find_active(session: AsyncSession, e164: str) -> PhoneNumber | None:
-    query = select(PhoneNumber).where(PhoneNumber.phone_number == e164, PhoneNumber.status == "active")
-    return (await session.execute(query)).scalars().first()
+async def find_active(session: AsyncSession, e164: str) -> Any:
+    """The active number (a row) with this E.164, if any."""
+    return await sql.first(session, _ACTIVE, e164=e164)
 
 
-async def dialled(session: AsyncSession, e164: str, within: Collection[str] | None = None) -> PhoneNumber:
+async def dialled(session: AsyncSession, e164: str, within: Collection[str] | None = None) -> Any:
     """The active number someone outside texts or calls; `within`: only numbers of these accounts count (a
     number of another account is as unknown as one nobody has)."""
     number = await find_active(session, e164)
@@ -71,7 +81,7 @@ def _expiry(value: str | None, now: datetime) -> datetime | None:
     return when
 
 
-async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datetime) -> PhoneNumber:
+async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datetime) -> Any:
     """Check limit and balance, then provision, in the caller's (serialised) write transaction."""
     country = req.country.upper()
     if country not in phones.COUNTRIES:
@@ -80,8 +90,8 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
         phones.check_area_code(req.area_code, country)
     expires_at = _expiry(req.expires_at, now)
     if req.agent_id is not None:
-        await owned(session, Agent, account_id, req.agent_id)
-    account = await accounts.get(session, account_id)
+        await agents.get(session, account_id, req.agent_id)
+    account = await accounts.row(session, account_id)
     plan = get_plan(account.plan)
     used = await slots_used(session, account, plan)
     if used >= plan.number_limit:
@@ -99,31 +109,27 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
     number = await add(session, account_id, await _unused_number(session, country, req.area_code), now,
                        country=country, kind=req.type or "sms", agent_id=req.agent_id, external_id=req.external_id,
                        expires_at=expires_at)
-    account.balance_cents -= plan.number_price_cents
-    account.numbers_bought += 1
-    await session.flush()
+    await sql.run(session, _CHARGE, account=account_id, price=plan.number_price_cents)
     return number
 
 
 async def add(session: AsyncSession, account_id: str, e164: str, now: datetime, *, country: str | None = None,
               kind: str = "sms", agent_id: str | None = None, external_id: str | None = None,
-              expires_at: datetime | None = None, status: str = "active", number_id: str | None = None) -> PhoneNumber:
-    """Provision a number for the account (no limit or price: `buy` checks those; fixtures call this directly).
+              expires_at: datetime | None = None, status: str = "active", number_id: str | None = None) -> Any:
+    """Provision a number (a row) for the account (no limit or price: `buy` checks those; fixtures call this
+    directly).
 
     An active number is unique across the emulator: a number another account holds is a conflict."""
     if status == "active" and await find_active(session, e164) is not None:
         raise Conflict(f"Phone number {e164} is already active in another account.")
-    number = PhoneNumber(
-        id=number_id or ids.new_id("pn"), account_id=account_id, agent_id=agent_id, phone_number=e164,
-        country=country or phones.country_of(e164), status=status, type=kind, external_id=external_id,
-        expires_at=expires_at, attached_at=now if agent_id else None, created_at=now,
-        released_at=now if status == "released" else None,
+    released = status == "released"
+    return await sql.insert(
+        session, _INSERT, id=number_id or ids.new_id("pn"), account_id=account_id,
+        agent_id=None if released else agent_id, phone_number=e164, country=country or phones.country_of(e164),
+        status=status, type=kind, external_id=external_id, expires_at=expires_at,
+        attached_at=now if agent_id and not released else None, created_at=now, released_at=now if released else None,
+        contact_card=None,
     )
-    if status == "released":
-        number.agent_id, number.attached_at = None, None
-    session.add(number)
-    await session.flush()
-    return number
 
 
 async def list_active(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[PhoneNumber], int]:
@@ -190,7 +196,16 @@ async def imessage_line(session: AsyncSession, account_id: str) -> PhoneNumber |
 
 
 async def get(session: AsyncSession, account_id: str, number_id: str) -> PhoneNumber:
+    """The account's number as an entity (to change it), or the 404."""
     return await owned(session, PhoneNumber, account_id, number_id)
+
+
+async def row(session: AsyncSession, account_id: str, number_id: str) -> Any:
+    """The account's number as a row (read-only), or the 404."""
+    found = await sql.first(session, _GET, id=number_id, account=account_id)
+    if found is None:
+        raise not_found("Phone number", number_id)
+    return found
 
 
 async def set_contact_card(session: AsyncSession, account_id: str, number_id: str,

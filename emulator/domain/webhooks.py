@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.errors import NotFound, Refused
-from emulator.store import Webhook
+from emulator.store import Webhook, sql
+from emulator.store.models import table
 from emulator.urls import check_url
+
+WEBHOOKS = table(Webhook)
+_OF_AGENT = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.account_id == bindparam("account"),
+                                             WEBHOOKS.c.agent_id == bindparam("agent")))
+_OF_PROJECT = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.account_id == bindparam("account"),
+                                               WEBHOOKS.c.agent_id.is_(None)))
 
 DEFAULT_CONTEXT_LIMIT = 10
 DEFAULT_TIMEOUT = 30
@@ -54,13 +62,13 @@ async def remove(session: AsyncSession, account_id: str, agent_id: str | None) -
     return hook
 
 
-async def route(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook | None:
-    """Where an agent's events go: its own webhook wins, else the project webhook."""
+async def route(session: AsyncSession, account_id: str, agent_id: str | None) -> Any:
+    """Where an agent's events go (a row, read-only): its own webhook wins, else the project webhook."""
     if agent_id is not None:
-        hook = await find(session, account_id, agent_id)
+        hook = await sql.first(session, _OF_AGENT, account=account_id, agent=agent_id)
         if hook is not None:
             return hook
-    return await find(session, account_id, None)
+    return await sql.first(session, _OF_PROJECT, account=account_id)
 
 
 async def required(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook:

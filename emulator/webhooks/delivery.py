@@ -28,7 +28,8 @@ from emulator import ids
 from emulator.clock import Clock
 from emulator.domain import webhooks
 from emulator.faults import FaultBook
-from emulator.store import Delivery, Store, Webhook
+from emulator.store import Delivery, Store, Webhook, sql
+from emulator.store.models import table
 from emulator.webhooks.transport import Outcome, Transport
 from emulator.webhooks.voice import TurnReply, TurnRequest, webhook_turn
 from emulator.wire import events
@@ -42,6 +43,7 @@ NO_WEBHOOK = "No webhook is configured for this agent or project; the event was 
 NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the caller heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
+_INSERT = sql.Insert(table(Delivery))
 
 
 class Target(Protocol):
@@ -101,14 +103,13 @@ class Deliverer:
             hook = await webhooks.route(session, account_id, agent_id)
         payload = events.envelope(event, channel or "", agent_id, data, now, history=recent(history, hook),
                                   state=state, test=test)
-        row = Delivery(
-            id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=message_id,
+        # A Core insert (emulator/store/sql.py): the row comes back as a row of the table, not an entity.
+        row: Delivery = await sql.insert(
+            session, _INSERT, id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=message_id,
             webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type=event,
             channel=channel, payload=events.encode(payload), status="pending" if hook else "failed",
             error_message=None if hook else NO_WEBHOOK, attempt_count=0, test=test, created_at=now,
         )
-        session.add(row)
-        await session.flush()
         return row
 
     def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,

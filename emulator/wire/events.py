@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from emulator.clock import iso
 from emulator.store import Conversation, Message, PhoneNumber, Transcript
 from emulator.wire.calls import transcript
@@ -94,5 +96,9 @@ def voice_turn_data(setup: CallSetup, transcript_text: str, confidence: float, d
 
 
 def encode(payload: dict[str, Any]) -> str:
-    """The exact text that is signed and sent (never re-serialised after signing)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """The exact text that is signed and sent (never re-serialised after signing): compact JSON, UTF-8 (orjson;
+    the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(payload).decode()
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
