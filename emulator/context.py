@@ -62,8 +62,22 @@ class Emulator:
     async def account_of(self, key: str) -> Account:
         """The account of an API key, made with the default plan and balance on first use."""
         async with self.store.write() as session:
-            return await accounts.ensure(session, key, self.settings.default_plan,
-                                         self.settings.default_balance_cents, self.clock.now())
+            account = await accounts.ensure(session, key, self.settings.default_plan,
+                                            self.settings.default_balance_cents, self.clock.now())
+        return account
+
+    async def account_id_of(self, key: str) -> str:
+        """The account ID of an API key: from the key cache, else read, else made (only a new key writes).
+
+        Only authentication fills the key cache (after its strict-keys check): a control route that names a
+        key must not let that key past the check."""
+        account_id = self.key_cache.get(key)
+        if account_id is None:
+            async with self.store.read() as session:
+                account_id = await accounts.id_by_key(session, key)
+            if account_id is None:
+                account_id = (await self.account_of(key)).id
+        return account_id
 
     async def remove_accounts(self, account_ids: list[str], keys: Iterable[str] = ()) -> None:
         """Remove accounts with everything they own: running calls, rows, and what memory holds for them."""

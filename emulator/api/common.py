@@ -174,7 +174,7 @@ async def _key_account(request: Request) -> str:
         if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
             raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
                                "neither this key nor a fixture that defines it.")
-        account_id = (await state.account_of(key)).id
+        account_id = await state.account_id_of(key)
         state.key_cache[key] = account_id
     return account_id
 

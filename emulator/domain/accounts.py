@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -18,6 +20,16 @@ from emulator.store.models import Base, table
 
 ACCOUNTS = table(Account)
 _ROW = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("id")))
+_BY_KEY = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.key == bindparam("key")))
+_ID_BY_KEY = sql.Query(select(ACCOUNTS.c.id).where(ACCOUNTS.c.key == bindparam("key")))
+# A key's account made on first use: INSERT unless another request (or another process on the same
+# database) made it first, then read whichever row won. No look-up before the insert, so no race between
+# the two; the statement is spelled per dialect, both the same `ON CONFLICT (key) DO NOTHING`.
+_NEW_COLUMNS: dict[str, Any] = {column.key: bindparam(column.key)
+                               for column in ACCOUNTS.columns if not column.primary_key}
+_CREATE = sql.Query(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
+                    {"postgresql": postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
+                     .on_conflict_do_nothing(index_elements=["key"])})
 
 KEY_SHAPE = re.compile(r"sk_(live|test)_[A-Za-z0-9_\-]{1,200}")
 
@@ -27,8 +39,14 @@ def is_key(key: str) -> bool:
     return KEY_SHAPE.fullmatch(key) is not None
 
 
-async def find_by_key(session: AsyncSession, key: str) -> Account | None:
-    return (await session.execute(select(Account).where(Account.key == key))).scalar_one_or_none()
+async def find_by_key(session: AsyncSession, key: str) -> Any:
+    """The key's account (a row), if it has one."""
+    return await sql.first(session, _BY_KEY, key=key)
+
+
+async def id_by_key(session: AsyncSession, key: str) -> str | None:
+    found: str | None = await sql.value(session, _ID_BY_KEY, key=key)
+    return found
 
 
 async def get(session: AsyncSession, account_id: str) -> Account:
@@ -59,12 +77,14 @@ def new_account(
 
 
 async def ensure(session: AsyncSession, key: str, plan: str, balance_cents: int, now: datetime) -> Account:
-    """The account of a key, created on first use (call inside a write transaction)."""
-    account = await find_by_key(session, key)
-    if account is None:
-        account = new_account(key, plan, balance_cents, now)
-        session.add(account)
-        await session.flush()
+    """The account (the entity, to change it) of a key, created on first use (call inside a write
+    transaction). Safe against another writer creating the same key's account at the same moment: whoever
+    inserts first wins, the other reads that row."""
+    if plan not in PLANS:
+        raise Invalid(f"Unknown plan '{plan}'; plans are: {', '.join(PLANS)}.")
+    await sql.run(session, _CREATE, id=ids.new_id("acct"), key=key, parent_id=None, name=None, plan=plan,
+                  balance_cents=balance_cents, recording_enabled=False, numbers_bought=0, created_at=now)
+    account: Account = (await session.execute(select(Account).where(Account.key == key))).scalar_one()
     return account
 
 

@@ -150,16 +150,23 @@ def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | Non
 
 
 class Query:
-    """A Core statement declared once; `rows`, `first`, `value` and `run` execute it on any store session."""
+    """A Core statement declared once; `rows`, `first`, `value` and `run` execute it on any store session.
 
-    def __init__(self, statement: Any) -> None:
+    `dialects` gives a statement per dialect name where SQLAlchemy spells one per dialect (an upsert:
+    `sqlite.insert(...).on_conflict_do_nothing()` and its PostgreSQL twin); `statement` is the default."""
+
+    def __init__(self, statement: Any, dialects: Mapping[str, Any] | None = None) -> None:
         self.statement = statement
+        self.dialects = dict(dialects or {})
         self._plans: dict[str, Plan] = {}
+
+    def statement_for(self, dialect: Dialect) -> Any:
+        return self.dialects.get(dialect.name, self.statement)
 
     def plan(self, dialect: Dialect) -> Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
-            plan = self._plans[dialect.name] = Plan.of(self.statement, dialect)
+            plan = self._plans[dialect.name] = Plan.of(self.statement_for(dialect), dialect)
         return plan
 
 
@@ -193,12 +200,20 @@ def _inline(session: Any) -> Any:
     return getattr(session, "inline", None)
 
 
+def _statement(session: AsyncSession, query: Query) -> Any:
+    if not query.dialects:
+        return query.statement
+    bind = session.bind
+    assert bind is not None
+    return query.statement_for(bind.dialect)
+
+
 async def rows(session: AsyncSession, query: Query, **params: Any) -> list[Any]:
     """Every row the statement returns."""
     inline = _inline(session)
     if inline is not None:
         return inline.fetch(query, params)
-    return list((await session.execute(query.statement, params)).all())
+    return list((await session.execute(_statement(session, query), params)).all())
 
 
 async def first(session: AsyncSession, query: Query, **params: Any) -> Any:
@@ -207,7 +222,7 @@ async def first(session: AsyncSession, query: Query, **params: Any) -> Any:
     if inline is not None:
         found = inline.fetch(query, params, one=True)
         return found[0] if found else None
-    return (await session.execute(query.statement, params)).first()
+    return (await session.execute(_statement(session, query), params)).first()
 
 
 async def value(session: AsyncSession, query: Query, **params: Any) -> Any:
@@ -245,5 +260,5 @@ async def run(session: AsyncSession, query: Query, **params: Any) -> int:
     inline = _inline(session)
     if inline is not None:
         return inline.run(query, params)
-    result = await session.execute(query.statement, params)
+    result = await session.execute(_statement(session, query), params)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -67,10 +67,10 @@ async def identify(request: Request) -> Caller:
         if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
             raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given neither this "
                                "key nor a fixture that defines it.")
-        account = await state.account_of(key)
+        account_id = await state.account_id_of(key)
         async with state.store.read() as session:
-            family = await accounts.family(session, account.id)
-        return Caller(False, key, account.id, frozenset(family))
+            family = await accounts.family(session, account_id)
+        return Caller(False, key, account_id, frozenset(family))
     expected = state.settings.admin_token
     if expected is None:
         return Caller(True)

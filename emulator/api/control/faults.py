@@ -29,8 +29,7 @@ async def add_fault(request: Request) -> Response:
         return respond(wire.fault_added(fault.to_json()))
     if req.webhook == "delay" and req.delay_seconds <= 0:
         raise Invalid("A 'delay' webhook fault needs 'delaySeconds' greater than 0.")
-    account = await state.account_of(key)
-    hook_fault = WebhookFault(account.id, req.webhook or "", req.count, req.delay_seconds)
+    hook_fault = WebhookFault(await state.account_id_of(key), req.webhook or "", req.count, req.delay_seconds)
     state.faults.webhook.append(hook_fault)
     return respond(wire.fault_added(hook_fault.to_json()))
 

@@ -67,7 +67,7 @@ async def _scope(request: Request) -> str | None:
     key = access.own_key(request, request.query_params.get("key") or None, "script callees for another account")
     if key is None:
         return None
-    return (await emu(request).account_of(key)).id
+    return await emu(request).account_id_of(key)
 
 
 def _no_script(e164: str) -> NotFound:
