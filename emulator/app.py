@@ -38,7 +38,7 @@ from emulator.api import (
 from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
 from emulator.api.control.fixtures import load_documents
-from emulator.api.routing import allowed_methods
+from emulator.api.routing import PrefixRouter, allowed_methods
 from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
@@ -154,5 +154,6 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[Middleware(CrashGuard, state)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
+    app.router = PrefixRouter(routes, lifespan=lifespan)
     app.state.emulator = state
     return app

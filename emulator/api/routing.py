@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from emulator.clock import parse_iso
@@ -227,6 +227,35 @@ class Resource(BaseRoute):
             except Exception:  # noqa: S112 (try the next route, as Starlette's Router does)
                 continue
         raise LookupError(name)
+
+
+class PrefixRouter(Router):
+    """Starlette's router, finding a request's resource by its path prefix instead of asking every route.
+
+    Resources own disjoint prefixes (two may share one, in the order given), so the first resource that
+    matches under the request's prefix is the route Starlette's own scan would pick. Anything else (another
+    route, a 404, a 405, a trailing-slash redirect) is left to that scan."""
+
+    def __init__(self, routes: Sequence[BaseRoute], **kwargs: Any) -> None:
+        super().__init__(routes=list(routes), **kwargs)
+        self._by_prefix: dict[str, list[Resource]] = {}
+        for route in routes:
+            if isinstance(route, Resource):
+                self._by_prefix.setdefault(route.prefix, []).append(route)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = get_route_path(scope)
+            second = path.find("/", 1)
+            third = path.find("/", second + 1) if second > 0 else -1
+            for prefix in (path[:third] if third > 0 else path, path[:second] if second > 0 else path):
+                for resource in self._by_prefix.get(prefix, ()):
+                    match, child = resource.matches(scope)
+                    if match is Match.FULL:
+                        scope.setdefault("router", self)
+                        scope.update(child)
+                        return await resource.handle(scope, receive, send)
+        await super().app(scope, receive, send)
 
 
 def api_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[ApiRoute, str]]:

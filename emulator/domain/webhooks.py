@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -15,10 +15,11 @@ from emulator.store.models import table
 from emulator.urls import check_url
 
 WEBHOOKS = table(Webhook)
-_OF_AGENT = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.account_id == bindparam("account"),
-                                             WEBHOOKS.c.agent_id == bindparam("agent")))
-_OF_PROJECT = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.account_id == bindparam("account"),
-                                               WEBHOOKS.c.agent_id.is_(None)))
+# The agent's own webhook, else the project's: one statement, the agent's row ordered first.
+_ROUTE = sql.Query(select(WEBHOOKS).where(
+    WEBHOOKS.c.account_id == bindparam("account"),
+    or_(WEBHOOKS.c.agent_id == bindparam("agent"), WEBHOOKS.c.agent_id.is_(None)),
+).order_by(WEBHOOKS.c.agent_id.is_(None)).limit(1))
 
 DEFAULT_CONTEXT_LIMIT = 10
 DEFAULT_TIMEOUT = 30
@@ -64,11 +65,7 @@ async def remove(session: AsyncSession, account_id: str, agent_id: str | None) -
 
 async def route(session: AsyncSession, account_id: str, agent_id: str | None) -> Any:
     """Where an agent's events go (a row, read-only): its own webhook wins, else the project webhook."""
-    if agent_id is not None:
-        hook = await sql.first(session, _OF_AGENT, account=account_id, agent=agent_id)
-        if hook is not None:
-            return hook
-    return await sql.first(session, _OF_PROJECT, account=account_id)
+    return await sql.first(session, _ROUTE, account=account_id, agent=agent_id)
 
 
 async def required(session: AsyncSession, account_id: str, agent_id: str | None) -> Webhook:

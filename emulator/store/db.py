@@ -22,6 +22,7 @@ Core statements that run on both (emulator/store/sql.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -34,7 +35,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, RootTransaction, create_engine, delete, event, func, select
+import orjson
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -67,8 +69,7 @@ def database_url(db: str) -> tuple[str, str | None]:
 class _Batch:
     """Writes waiting for one commit: each waits on its own future, so a cancelled writer leaves the others be."""
 
-    def __init__(self, transaction: RootTransaction) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.waiting: list[asyncio.Future[None]] = []
 
     def wait(self) -> asyncio.Future[None]:
@@ -115,8 +116,8 @@ class Store:
         self._checkpoint_conn: sqlite3.Connection | None = None
         if self.inline:
             sync_url = url.set(drivername="sqlite+pysqlite")
-            self._reader = _sqlite_engine(sync_url, begin=None)
-            self._writer = _sqlite_engine(sync_url, begin="BEGIN IMMEDIATE", checkpoints=False)
+            self._reader = _sqlite_engine(sync_url)
+            self._writer = _sqlite_engine(sync_url, checkpoints=False)
         else:
             self.engine = create_async_engine(self.url)
             if self.is_sqlite:
@@ -132,8 +133,10 @@ class Store:
             os.makedirs(self._tmpdir, mode=0o700, exist_ok=True)
         if self.inline:
             assert self._reader is not None and self._writer is not None
-            with self._writer.begin() as conn:
+            with self._writer.connect() as conn:
+                _raw(conn).execute("BEGIN IMMEDIATE")
                 Base.metadata.create_all(conn)
+                _raw(conn).execute("COMMIT")
             self._read_conn = self._reader.connect()
             self._write_conn = self._writer.connect()
             return
@@ -203,10 +206,11 @@ class Store:
             return
         async with self._write_lock:
             conn = self._write_conn
+            raw = _raw(conn)
             batch = self._batch
             if batch is None:
-                batch = self._batch = _Batch(conn.begin())
-            raw = _raw(conn)
+                raw.execute("BEGIN IMMEDIATE")  # the batch's transaction (SQLAlchemy's joins it if the ORM is used)
+                batch = self._batch = _Batch()
             raw.execute("SAVEPOINT store_write")
             writer = InlineSession(conn, raw, writable=True)
             try:
@@ -236,11 +240,19 @@ class Store:
         batch, self._batch = self._batch, None
         if batch is None:
             return
+        conn = self._write_conn
+        assert conn is not None
         try:
-            batch.transaction.commit()
+            if conn.in_transaction():  # an ORM session joined the batch: SQLAlchemy commits its transaction
+                conn.commit()
+            else:
+                _raw(conn).execute("COMMIT")
         except Exception as exc:  # the disk is full, the file went away: every write of the batch fails
             try:
-                batch.transaction.rollback()
+                if conn.in_transaction():
+                    conn.rollback()
+                else:
+                    _raw(conn).execute("ROLLBACK")
             finally:
                 batch.settle(exc)
             return
@@ -275,10 +287,13 @@ def _raw(conn: Connection) -> sqlite3.Connection:
     return cast(sqlite3.Connection, conn.connection.dbapi_connection)
 
 
-def _sqlite_engine(url: Any, begin: str | None, checkpoints: bool = True) -> Engine:
-    """A synchronous engine with one connection, in autocommit at the driver; `begin` is the statement that
-    starts SQLAlchemy's transactions (None: the driver never starts one, each statement commits alone)."""
-    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+def _sqlite_engine(url: Any, checkpoints: bool = True) -> Engine:
+    """A synchronous engine with one connection, in autocommit at the driver: transactions are the store's own
+    (BEGIN IMMEDIATE, SAVEPOINT, COMMIT on the writer; none on the reader, where each statement reads what is
+    committed). SQLAlchemy's transactions on it begin nothing: on the writer an ORM session joins the batch the
+    store opened."""
+    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False},
+                           json_serializer=_json_text, json_deserializer=orjson.loads)
 
     @event.listens_for(engine, "connect")
     def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -287,12 +302,15 @@ def _sqlite_engine(url: Any, begin: str | None, checkpoints: bool = True) -> Eng
         if not checkpoints:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
-    @event.listens_for(engine, "begin")
-    def start(conn: Connection) -> None:
-        if begin is not None:
-            conn.exec_driver_sql(begin)
-
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns as text (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -70,6 +70,10 @@ class InlineSession:
     @property
     def orm(self) -> Session:
         if self._orm is None:
+            if self._writable and not self._connection.in_transaction():
+                # The store's batch is open at the driver: SQLAlchemy's transaction starts as bookkeeping only
+                # (the engine begins nothing) and is committed by the store with the batch.
+                self._connection.begin()
             # Writes: the ORM session's work is a SAVEPOINT inside the store's write (itself a SAVEPOINT inside
             # the batch transaction), so rolling it back never touches other writes of the batch.
             self._orm = Session(bind=self._connection, autoflush=False, expire_on_commit=False,
