@@ -37,9 +37,8 @@ async def create_agent(request: Request) -> Response:
 async def get_agent(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
-        row = await agents.get(session, account_id, path_param(request, "agent_id"))
-        numbers = await agents.numbers_of(session, [row.id])
-    return respond(wire.agent(row, numbers[row.id]))
+        row, numbers = await agents.with_numbers(session, account_id, path_param(request, "agent_id"))
+    return respond(wire.agent(row, numbers))
 
 
 async def update_agent(request: Request) -> Response:

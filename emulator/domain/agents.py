@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
@@ -29,6 +29,20 @@ _ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("ag
                                             NUMBERS.c.status == "active")
                       .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
 _INSERT = sql.Insert(AGENTS)
+# An agent with its active numbers in one statement (one row per number, or one row with no number).
+_NUMBER_COLUMNS = ("id", "phone_number", "status", "type")
+_WITH_NUMBERS = sql.Query(
+    select(AGENTS, *(NUMBERS.c[name].label(f"number_{name}") for name in _NUMBER_COLUMNS))
+    .select_from(AGENTS.outerjoin(NUMBERS, and_(NUMBERS.c.agent_id == AGENTS.c.id, NUMBERS.c.status == "active")))
+    .where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account"))
+    .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
+
+
+class AttachedNumber(NamedTuple):
+    id: str
+    phone_number: str
+    status: str
+    type: str
 
 
 async def get(session: AsyncSession, account_id: str, agent_id: str) -> Any:
@@ -37,6 +51,16 @@ async def get(session: AsyncSession, account_id: str, agent_id: str) -> Any:
     if row is None:
         raise not_found("Agent", agent_id)
     return row
+
+
+async def with_numbers(session: AsyncSession, account_id: str, agent_id: str) -> tuple[Any, list[Any]]:
+    """The account's agent (a row) and its active numbers (id, phone_number, status, type), or the 404."""
+    found = await sql.rows(session, _WITH_NUMBERS, id=agent_id, account=account_id)
+    if not found:
+        raise not_found("Agent", agent_id)
+    numbers = [AttachedNumber(row.number_id, row.number_phone_number, row.number_status, row.number_type)
+               for row in found if row.number_id is not None]
+    return found[0], numbers
 
 
 async def _entity(session: AsyncSession, account_id: str, agent_id: str) -> Agent:

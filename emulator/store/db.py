@@ -31,7 +31,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -179,53 +179,32 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reading (never for writing: use `write()`)."""
         if self._read_conn is None:
-            assert self._sessions is not None, "the store is not started"
-            async with self._sessions() as session:
-                yield session
-            return
-        reader = InlineSession(self._read_conn, _raw(self._read_conn), writable=False)
-        try:
-            yield cast(AsyncSession, reader)
-        finally:
-            reader.abandon()
+            return self._async_read()
+        return _InlineRead(self._read_conn)
+
+    @asynccontextmanager
+    async def _async_read(self) -> AsyncIterator[AsyncSession]:
+        assert self._sessions is not None, "the store is not started"
+        async with self._sessions() as session:
+            yield session
 
     # -- writes ---------------------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    def write(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One serialised write: committed if the block ends normally (the block's caller resumes once it is),
         else rolled back."""
         if self._write_conn is None:
-            assert self._sessions is not None, "the store is not started"
-            async with self._write_lock, self._sessions() as session, session.begin():
-                yield session
-            return
-        async with self._write_lock:
-            conn = self._write_conn
-            raw = _raw(conn)
-            batch = self._batch
-            if batch is None:
-                raw.execute("BEGIN IMMEDIATE")  # the batch's transaction (SQLAlchemy's joins it if the ORM is used)
-                batch = self._batch = _Batch()
-            raw.execute("SAVEPOINT store_write")
-            writer = InlineSession(conn, raw, writable=True)
-            try:
-                yield cast(AsyncSession, writer)
-                writer.finish()
-            except BaseException:
-                writer.abandon()
-                raw.execute("ROLLBACK TO store_write")
-                raw.execute("RELEASE store_write")
-                self._schedule_commit()
-                raise
-            raw.execute("RELEASE store_write")
-            committed = batch.wait()
-        self._schedule_commit()
-        await committed
+            return self._async_write()
+        return _InlineWrite(self)
+
+    @asynccontextmanager
+    async def _async_write(self) -> AsyncIterator[AsyncSession]:
+        assert self._sessions is not None, "the store is not started"
+        async with self._write_lock, self._sessions() as session, session.begin():
+            yield session
 
     def _schedule_commit(self) -> None:
         if not self._commit_scheduled and self._batch is not None:
@@ -281,6 +260,78 @@ class Store:
         async with self.write() as session:
             for table in reversed(Base.metadata.sorted_tables):
                 await session.execute(delete(table))
+
+
+class _InlineRead:
+    """`async with store.read()` on the reader connection (a class, not a generator: it runs on every request)."""
+
+    __slots__ = ("_conn", "_session")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._session: InlineSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = InlineSession(self._conn, _raw(self._conn), writable=False)
+        return cast(AsyncSession, self._session)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._session is not None
+        self._session.abandon()
+
+
+class _InlineWrite:
+    """`async with store.write()` on the writer connection: the lock, the write's SAVEPOINT inside the batch,
+    and, once the lock is released, the wait for the batch's commit."""
+
+    __slots__ = ("_store", "_session", "_batch")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._session: InlineSession | None = None
+        self._batch: _Batch | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        store = self._store
+        await store._write_lock.acquire()
+        try:
+            conn = store._write_conn
+            assert conn is not None
+            raw = _raw(conn)
+            batch = store._batch
+            if batch is None:
+                raw.execute("BEGIN IMMEDIATE")  # the batch's transaction (SQLAlchemy's joins it if the ORM is used)
+                batch = store._batch = _Batch()
+            raw.execute("SAVEPOINT store_write")
+        except BaseException:
+            store._write_lock.release()
+            raise
+        self._batch = batch
+        self._session = InlineSession(conn, raw, writable=True)
+        return cast(AsyncSession, self._session)
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        store, session, batch = self._store, self._session, self._batch
+        assert session is not None and batch is not None
+        ok = kind is None
+        try:
+            if ok:
+                try:
+                    session.finish()  # flushes what the ORM holds: that can fail too
+                except BaseException:
+                    ok = False
+                    raise
+        finally:
+            try:
+                if not ok:
+                    session.abandon()
+                    session.raw.execute("ROLLBACK TO store_write")
+                session.raw.execute("RELEASE store_write")
+            finally:
+                store._write_lock.release()
+                store._schedule_commit()  # runs on the loop's next turn: the future below is registered first
+        if ok:
+            await batch.wait()
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:

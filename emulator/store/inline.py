@@ -22,7 +22,7 @@ from emulator.store.sql import Query
 class InlineSession:
     def __init__(self, connection: Connection, raw: sqlite3.Connection, *, writable: bool) -> None:
         self._connection = connection
-        self._raw = raw
+        self._raw = self.raw = raw
         self._writable = writable
         self._orm: Session | None = None
         self.inline = self  # what emulator/store/sql.py looks for
