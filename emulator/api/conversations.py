@@ -45,7 +45,7 @@ async def get_conversation(request: Request) -> Response:
     limit = _message_limit(request)
     async with emu(request).store.read() as session:
         row = await conversations.get(session, account_id, path_param(request, "conversation_id"))
-        messages, _, _ = await conversations.messages(session, limit, conversation_id=row.id)
+        messages = await conversations.latest(session, row.id, limit)
         reactions = await conversations.reactions_for(session, messages)
     return respond(wire.conversation(row, messages, reactions))
 
@@ -71,7 +71,7 @@ async def update_conversation(request: Request) -> Response:
             row = await messaging.set_state(session, account_id, conversation_id, req.metadata)
         else:
             row = await conversations.get(session, account_id, conversation_id)
-        messages, _, _ = await conversations.messages(session, 50, conversation_id=row.id)
+        messages = await conversations.latest(session, row.id, 50)
         reactions = await conversations.reactions_for(session, messages)
     return respond(wire.conversation(row, messages, reactions))
 

@@ -71,7 +71,8 @@ async def number_messages(request: Request) -> Response:
     before, after = BEFORE.time(request), AFTER.time(request)
     async with emu(request).store.read() as session:
         number = await numbers.row(session, account_id, path_param(request, "number_id"))
-        rows, has_more, total = await conversations.messages(session, count, before, after, number_id=number.id)
+        rows, has_more, total = await conversations.messages(session, count, before, after, number_id=number.id,
+                                                              account_id=account_id)
         reactions = await conversations.reactions_for(session, rows)
     return respond(message_wire.message_page(rows, reactions, has_more, total))
 

@@ -9,10 +9,11 @@ from sqlalchemy import CursorResult, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
-from emulator.domain.paging import Lister
+from emulator.domain.paging import Lister, Tally
 from emulator.errors import NotFound, Refused, not_found
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
 from emulator.store.models import table
+from emulator.store.rollups import call_tally
 
 STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
@@ -59,6 +60,11 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
 })
 
 
+# The total of a list with equality filters is a sum over the call tally (a few rows per agent and number).
+_TOTAL = Tally(call_tally, "calls", {"status": "status", "direction": "direction", "call_type": "type",
+                                     "agent_id": "agent_id", "number_id": "phone_number_id"})
+
+
 async def get(session: AsyncSession, account_id: str, call_id: str) -> Any:
     """The account's call as a row (read-only), or the 404."""
     row = await sql.first(session, _GET, id=call_id, account=account_id)
@@ -73,9 +79,12 @@ async def list_page(
     agent_id: str | None = None, number_id: str | None = None,
 ) -> tuple[list[Any], int]:
     pattern = f"%{search.strip()}%" if search else None
-    return await _LIST.page(session, limit, offset, account=account_id, status=status or None,
-                            direction=direction or None, call_type=call_type or None, search=pattern,
-                            agent_id=agent_id or None, number_id=number_id or None)
+    filters = {"status": status or None, "direction": direction or None, "call_type": call_type or None,
+               "agent_id": agent_id or None, "number_id": number_id or None}
+    rows = await _LIST.rows(session, limit, offset, account=account_id, search=pattern, **filters)
+    if pattern is not None:  # a text search has no rollup: its matches are counted
+        return rows, await _LIST.count(session, account=account_id, search=pattern, **filters)
+    return rows, await _TOTAL.total(session, account_id, **filters)
 
 
 async def listed(session: AsyncSession, account_id: str, limit: int, offset: int,

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.domain.paging import Lister
+from emulator.domain.paging import Lister, Tally
 from emulator.errors import not_found
 from emulator.store import Conversation, Message, Reaction, sql
 from emulator.store.models import table
+from emulator.store.rollups import conversation_tally, message_tally
 
 CONVERSATIONS, MESSAGES, REACTIONS = table(Conversation), table(Message), table(Reaction)
 _GET = sql.Query(select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id"),
@@ -30,27 +31,46 @@ _REACTIONS = sql.Query(select(REACTIONS).where(REACTIONS.c.message_id.in_(bindpa
                        .order_by(REACTIONS.c.pk))
 
 
+_TOTAL = Tally(conversation_tally, "conversations", {"agent_id": "agent_id"})
+_NUMBER_MESSAGES = Tally(message_tally, "messages", {"number_id": "phone_number_id"})
+_CONVERSATION_MESSAGES = sql.Query(select(CONVERSATIONS.c.message_count)
+                                   .where(CONVERSATIONS.c.id == bindparam("conversation")))
+
+
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int,
                     agent_id: str | None = None) -> tuple[list[Any], int]:
-    return await _LIST.page(session, limit, offset, account=account_id, agent_id=agent_id)
+    rows = await _LIST.rows(session, limit, offset, account=account_id, agent_id=agent_id)
+    return rows, await _TOTAL.total(session, account_id, agent_id=agent_id)
 
 
 async def messages(session: AsyncSession, limit: int, before: datetime | None = None, after: datetime | None = None,
-                   *, conversation_id: str | None = None, number_id: str | None = None
-                   ) -> tuple[list[Any], bool, int]:
+                   *, conversation_id: str | None = None, number_id: str | None = None,
+                   account_id: str | None = None) -> tuple[list[Any], bool, int]:
     """Messages (rows) of a conversation or of a number, newest first; `before`/`after` are exclusive cursors.
 
     Cursors compare at the millisecond resolution the API shows: stored times carry
     microseconds, so a `receivedAt` sent back as `after` must still exclude its own message.
 
-    Returns the page, whether more match the cursors, and how many match in all.
+    Returns the page, whether more match the cursors, and how many match in all (`account_id`: the number's
+    account, for its count).
     """
     where = {"conversation_id": conversation_id, "number_id": number_id,
              "before": _ms_start(before) if before is not None else None,
              "after": _ms_end(after) if after is not None else None}
     rows = await _MESSAGES.rows(session, limit, 0, **where)
-    total = await _MESSAGES.count(session, **where)
+    if before is not None or after is not None:  # between cursors: the matches are counted
+        total = await _MESSAGES.count(session, **where)
+    elif conversation_id is not None:  # all of a conversation's, or of a number's: their running counts
+        total = int(await sql.value(session, _CONVERSATION_MESSAGES, conversation=conversation_id) or 0)
+    else:
+        assert account_id is not None
+        total = await _NUMBER_MESSAGES.total(session, account_id, number_id=number_id)
     return rows, total > len(rows), total
+
+
+async def latest(session: AsyncSession, conversation_id: str, limit: int) -> list[Any]:
+    """A conversation's newest `limit` messages (rows), newest first."""
+    return await _MESSAGES.rows(session, limit, 0, conversation_id=conversation_id)
 
 
 def _ms_start(when: datetime) -> datetime:

@@ -62,3 +62,26 @@ class Lister:
     async def page(self, session: AsyncSession, limit: int, offset: int, **params: Any) -> tuple[list[Any], int]:
         """The rows of one page and how many match in all."""
         return await self.rows(session, limit, offset, **params), await self.count(session, **params)
+
+
+class Tally:
+    """A list's total from a rollup (emulator/store/rollups.py) instead of counting rows: the sum of `measure`
+    over the rollup rows of the account, narrowed by each filter given (filter name -> rollup column)."""
+
+    def __init__(self, table: Table, measure: str, filters: Mapping[str, str]) -> None:
+        self.table = table
+        self.measure = measure
+        self.filters = dict(filters)
+        self._made: dict[frozenset[str], sql.Query] = {}
+
+    async def total(self, session: AsyncSession, account_id: str, **params: Any) -> int:
+        chosen = frozenset(name for name in self.filters if params.get(name) is not None)
+        query = self._made.get(chosen)
+        if query is None:
+            c = self.table.c
+            clauses = [c.account_id == bindparam("account"),
+                       *(c[self.filters[name]] == bindparam(name) for name in sorted(chosen))]
+            query = self._made[chosen] = sql.Query(select(func.coalesce(func.sum(c[self.measure]), 0))
+                                                   .where(*clauses))
+        given = {name: params[name] for name in chosen}
+        return int(await sql.value(session, query, account=account_id, **given))

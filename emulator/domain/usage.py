@@ -1,40 +1,84 @@
-"""Usage, computed from the stored rows at the emulator's clock (never constants)."""
+"""Usage at the emulator's clock (never constants), read from the rollups the database keeps beside the
+rows (emulator/store/rollups.py): totals from the tallies, windows and series from the day and hour buckets
+(emulator/domain/windows.py), so a report costs the same at a hundred rows and at a million."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from emulator.domain import accounts
 from emulator.domain.numbers import slots_used
+from emulator.domain.windows import Window, day_bucket
 from emulator.errors import Invalid
 from emulator.plans import Plan, get_plan
-from emulator.store import Account, Agent, Call, Delivery, Message, PhoneNumber
+from emulator.store import Account, Agent, Call, Delivery, Message, PhoneNumber, sql
+from emulator.store.models import table
+from emulator.store.rollups import agent_buckets, call_tally, delivery_tally, message_tally, usage_buckets
 
-# (model, timestamp column) of each counted kind of row.
-_KINDS: dict[str, tuple[Any, Any]] = {
-    "messages": (Message, Message.received_at),
-    "calls": (Call, Call.started_at),
-    "webhooks": (Delivery, Delivery.created_at),
+CALLS, MESSAGES, DELIVERIES, NUMBERS, AGENTS = (table(Call), table(Message), table(Delivery), table(PhoneNumber),
+                                                table(Agent))
+ACCOUNT: BindParameter[str] = bindparam("account")
+
+
+def _segments_sql(body: Any) -> Any:
+    """`_segments` in SQL, for the rows of a partial hour."""
+    return case((func.length(body) <= 160, 1), else_=(func.length(body) + 152) // 153)
+
+
+_ONE = literal(1)
+# Messages and calls (and deliveries) from `since` on: the counts of the 24 h, 7 d and 30 d windows.
+_WINDOWS = {
+    "messages": Window(usage_buckets, MESSAGES, "received_at",
+                       {"n": ("n", _ONE), "segments": ("segments", _segments_sql(MESSAGES.c.body))},
+                       bucket_where=[usage_buckets.c.kind == "message"]),
+    "calls": Window(usage_buckets, CALLS, "started_at",
+                    {"n": ("n", _ONE), "seconds": ("seconds", func.coalesce(CALLS.c.duration_seconds, 0))},
+                    bucket_where=[usage_buckets.c.kind == "call"]),
+    "webhooks": Window(usage_buckets, DELIVERIES, "created_at", {"n": ("n", _ONE)},
+                       bucket_where=[usage_buckets.c.kind == "delivery"]),
 }
-
-
-async def _count(session: AsyncSession, kind: str, account_id: str, since: datetime | None = None,
-                 **where: Any) -> int:
-    model, column = _KINDS[kind]
-    query = select(func.count()).select_from(model).where(model.account_id == account_id)
-    if since is not None:
-        query = query.where(column >= since)
-    for name, value in where.items():
-        query = query.where(getattr(model, name) == value)
-    return (await session.execute(query)).scalar_one()
+_TOTAL_MESSAGES = sql.Query(select(func.coalesce(func.sum(message_tally.c.messages), 0))
+                            .where(message_tally.c.account_id == ACCOUNT))
+_TOTAL_CALLS = sql.Query(select(func.coalesce(func.sum(call_tally.c.calls), 0))
+                         .where(call_tally.c.account_id == ACCOUNT))
+_DELIVERIES_BY_STATUS = sql.Query(select(delivery_tally.c.status, func.sum(delivery_tally.c.deliveries))
+                                  .where(delivery_tally.c.account_id == ACCOUNT).group_by(delivery_tally.c.status))
+# Per day since a date, by kind: the daily and monthly series.
+_KIND_NAMES = {"message": "messages", "call": "calls", "delivery": "webhooks"}
+_DAYS = sql.Query(select(usage_buckets.c.bucket, usage_buckets.c.kind, func.sum(usage_buckets.c.n))
+                  .where(usage_buckets.c.account_id == ACCOUNT, usage_buckets.c.grain == "d",
+                         usage_buckets.c.bucket >= bindparam("lo"))
+                  .group_by(usage_buckets.c.bucket, usage_buckets.c.kind))
+_month = func.substr(usage_buckets.c.bucket, 1, 7)
+_MONTHS = sql.Query(select(_month, usage_buckets.c.kind, func.sum(usage_buckets.c.n))
+                    .where(usage_buckets.c.account_id == ACCOUNT, usage_buckets.c.grain == "d",
+                           usage_buckets.c.bucket >= bindparam("lo"))
+                    .group_by(_month, usage_buckets.c.kind))
+_NUMBERS = sql.Query(select(NUMBERS).where(NUMBERS.c.account_id == ACCOUNT).order_by(NUMBERS.c.pk))
+_AGENT_NAMES = sql.Query(select(AGENTS.c.id, AGENTS.c.name).where(AGENTS.c.account_id == ACCOUNT))
+_MESSAGES_BY_NUMBER = sql.Query(select(message_tally.c.phone_number_id, func.sum(message_tally.c.messages))
+                                .where(message_tally.c.account_id == ACCOUNT)
+                                .group_by(message_tally.c.phone_number_id))
+_CALLS_BY_NUMBER = sql.Query(select(call_tally.c.phone_number_id, func.sum(call_tally.c.calls))
+                             .where(call_tally.c.account_id == ACCOUNT).group_by(call_tally.c.phone_number_id))
+# Per agent ('' for none) within a period: messages, and completed calls with their seconds.
+_AGENT_WINDOWS = {
+    "message": Window(agent_buckets, MESSAGES, "received_at", {"n": ("n", _ONE), "seconds": ("seconds", literal(0))},
+                      {"agent": ("agent_id", func.coalesce(MESSAGES.c.agent_id, ""))},
+                      bucket_where=[agent_buckets.c.kind == "message"]),
+    "call": Window(agent_buckets, CALLS, "started_at",
+                   {"n": ("n", _ONE), "seconds": ("seconds", func.coalesce(CALLS.c.duration_seconds, 0))},
+                   {"agent": ("agent_id", func.coalesce(CALLS.c.agent_id, ""))},
+                   bucket_where=[agent_buckets.c.kind == "call"], row_where=[CALLS.c.status == "completed"]),
+}
 
 
 def _segments(body: str) -> int:
@@ -70,28 +114,24 @@ WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 
 
 async def summary(session: AsyncSession, account_id: str, now: datetime) -> Summary:
-    account = await accounts.get(session, account_id)
+    account = await accounts.row(session, account_id)
     plan = get_plan(account.plan)
     used = await slots_used(session, account, plan)
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {"messages": int(await sql.value(session, _TOTAL_MESSAGES, account=account_id)),
+                              "calls": int(await sql.value(session, _TOTAL_CALLS, account=account_id))}
+    last_30d: dict[str, dict[str, int]] = {}
     for kind in ("messages", "calls"):
-        counts[kind] = await _count(session, kind, account_id)
         for window, span in WINDOWS.items():
-            counts[f"{kind}:{window}"] = await _count(session, kind, account_id, now - span)
-    since = now - WINDOWS["30d"]
-    seconds = (await session.execute(
-        select(func.coalesce(func.sum(Call.duration_seconds), 0))
-        .where(Call.account_id == account_id, Call.started_at >= since)
-    )).scalar_one()
-    bodies = (await session.execute(
-        select(Message.body).where(Message.account_id == account_id, Message.received_at >= since)
-    )).scalars()
-    deliveries = {"total": await _count(session, "webhooks", account_id),
-                  "success": await _count(session, "webhooks", account_id, status="success"),
-                  "failed": await _count(session, "webhooks", account_id, status="failed")}
+            sums = await _WINDOWS[kind].total(session, now - span, account=account_id)
+            counts[f"{kind}:{window}"] = sums["n"]
+            if window == "30d":
+                last_30d[kind] = sums
+    statuses = dict(await sql.rows(session, _DELIVERIES_BY_STATUS, account=account_id))
+    deliveries = {"total": int(sum(statuses.values())), "success": int(statuses.get("success", 0)),
+                  "failed": int(statuses.get("failed", 0))}
     start = month_start(now.date())
-    return Summary(account, plan, used, counts, int(seconds or 0), sum(_segments(body) for body in bodies), deliveries,
-                   start, add_months(start, 1), now)
+    return Summary(account, plan, used, counts, last_30d["calls"]["seconds"], last_30d["messages"]["segments"],
+                   deliveries, start, add_months(start, 1), now)
 
 
 @dataclass(frozen=True)
@@ -102,28 +142,28 @@ class Point:
     webhooks: int
 
 
-async def _timestamps(session: AsyncSession, account_id: str, since: datetime) -> dict[str, list[datetime]]:
-    out: dict[str, list[datetime]] = {}
-    for kind, (model, column) in _KINDS.items():
-        query = select(column).where(model.account_id == account_id, column >= since)
-        out[kind] = list((await session.execute(query)).scalars())
-    return out
+def _series(rows: list[Any]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {name: {} for name in _KIND_NAMES.values()}
+    for label, kind, count in rows:
+        if kind in _KIND_NAMES:
+            counts[_KIND_NAMES[kind]][label] = int(count)
+    return counts
 
 
 async def daily(session: AsyncSession, account_id: str, days: int, now: datetime) -> list[Point]:
     first = now.date() - timedelta(days=days - 1)
-    stamps = await _timestamps(session, account_id, datetime(first.year, first.month, first.day))
-    counts = {kind: Counter(ts.date().isoformat() for ts in values) for kind, values in stamps.items()}
+    counts = _series(await sql.rows(session, _DAYS, account=account_id, lo=first.isoformat()))
     labels = [(first + timedelta(days=offset)).isoformat() for offset in range(days)]
-    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
+    return [Point(label, *(counts[kind].get(label, 0) for kind in ("messages", "calls", "webhooks")))
+            for label in labels]
 
 
 async def monthly(session: AsyncSession, account_id: str, months: int, now: datetime) -> list[Point]:
     first = add_months(month_start(now.date()), -(months - 1))
-    stamps = await _timestamps(session, account_id, first)
-    counts = {kind: Counter(ts.strftime("%Y-%m") for ts in values) for kind, values in stamps.items()}
+    counts = _series(await sql.rows(session, _MONTHS, account=account_id, lo=day_bucket(first)))
     labels = [add_months(first, offset).strftime("%Y-%m") for offset in range(months)]
-    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
+    return [Point(label, *(counts[kind].get(label, 0) for kind in ("messages", "calls", "webhooks")))
+            for label in labels]
 
 
 @dataclass(frozen=True)
@@ -136,19 +176,12 @@ class NumberActivity:
 
 async def by_number(session: AsyncSession, account_id: str) -> list[NumberActivity]:
     """Every number the account has had, with its message and call counts and linked agent."""
-    numbers = list((await session.execute(
-        select(PhoneNumber).where(PhoneNumber.account_id == account_id).order_by(PhoneNumber.pk)
-    )).scalars())
-    agents = dict((await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id))).all())
-    messages = dict((await session.execute(
-        select(Message.phone_number_id, func.count()).where(Message.account_id == account_id)
-        .group_by(Message.phone_number_id)
-    )).all())
-    calls = dict((await session.execute(
-        select(Call.phone_number_id, func.count()).where(Call.account_id == account_id).group_by(Call.phone_number_id)
-    )).all())
-    return [NumberActivity(n, agents.get(n.agent_id) if n.agent_id else None, messages.get(n.id, 0),
-                        calls.get(n.id, 0)) for n in numbers]
+    numbers = await sql.rows(session, _NUMBERS, account=account_id)
+    agents = dict(await sql.rows(session, _AGENT_NAMES, account=account_id))
+    messages = dict(await sql.rows(session, _MESSAGES_BY_NUMBER, account=account_id))
+    calls = dict(await sql.rows(session, _CALLS_BY_NUMBER, account=account_id))
+    return [NumberActivity(n, agents.get(n.agent_id) if n.agent_id else None, int(messages.get(n.id, 0)),
+                           int(calls.get(n.id, 0))) for n in numbers]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -190,18 +223,12 @@ class AgentActivity:
 
 async def by_agent(session: AsyncSession, account_id: str, start: datetime, end: datetime) -> list[AgentActivity]:
     """Messages, completed calls and call seconds per agent; rows with no agent are "Unassigned"."""
-    agents = dict((await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id))).all())
-    messages = dict((await session.execute(
-        select(Message.agent_id, func.count()).where(
-            Message.account_id == account_id, Message.received_at >= start, Message.received_at < end)
-        .group_by(Message.agent_id)
-    )).all())
-    calls = {agent_id: (count, seconds) for agent_id, count, seconds in (await session.execute(
-        select(Call.agent_id, func.count(), func.coalesce(func.sum(Call.duration_seconds), 0)).where(
-            Call.account_id == account_id, Call.status == "completed", Call.started_at >= start,
-            Call.started_at < end)
-        .group_by(Call.agent_id)
-    )).all()}
+    agents = dict(await sql.rows(session, _AGENT_NAMES, account=account_id))
+    found = {kind: {group[0] or None: sums for group, sums in
+                    (await window.sum(session, start, end, account=account_id)).items() if sums["n"]}
+             for kind, window in _AGENT_WINDOWS.items()}
+    messages = {agent_id: sums["n"] for agent_id, sums in found["message"].items()}
+    calls = {agent_id: (sums["n"], sums["seconds"]) for agent_id, sums in found["call"].items()}
     keys = [*agents, *(k for k in {*messages, *calls} if k not in agents)]
     out = []
     for agent_id in keys:

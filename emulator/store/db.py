@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from emulator.store import rollups
 from emulator.store.inline import InlineSession
 from emulator.store.models import Base
 
@@ -135,14 +136,14 @@ class Store:
             assert self._reader is not None and self._writer is not None
             with self._writer.connect() as conn:
                 _raw(conn).execute("BEGIN IMMEDIATE")
-                Base.metadata.create_all(conn)
+                _create(conn)
                 _raw(conn).execute("COMMIT")
             self._read_conn = self._reader.connect()
             self._write_conn = self._writer.connect()
             return
         assert self.engine is not None
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_create)
 
     async def row_count(self) -> int:
         """Rows in every table together (0 for a new database)."""
@@ -332,6 +333,15 @@ class _InlineWrite:
                 store._schedule_commit()  # runs on the loop's next turn: the future below is registered first
         if ok:
             await batch.wait()
+
+
+def _create(conn: Connection) -> None:
+    """Tables, indexes (an older database gets the ones it lacks) and the rollups with their triggers."""
+    Base.metadata.create_all(conn)
+    for each in Base.metadata.sorted_tables:
+        for index in each.indexes:
+            index.create(conn, checkfirst=True)
+    rollups.ensure(conn)
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:

@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,16 +30,23 @@ class Base(DeclarativeBase):
     pass
 
 
+# 64-bit integers everywhere (PostgreSQL's INTEGER is 32 bits; the control API allows balances up to 2^63-1).
+# SQLite's integers are 64-bit already, and its primary key must be spelled INTEGER to be the rowid.
+BigInt = BigInteger().with_variant(Integer, "sqlite")
+
+
 def _pk() -> Mapped[int]:
-    return mapped_column(Integer, primary_key=True, autoincrement=True)
+    return mapped_column(BigInt, primary_key=True, autoincrement=True)
 
 
 def _id() -> Mapped[str]:
     return mapped_column(String(64), unique=True, index=True)
 
 
-def _account() -> Mapped[str]:
-    return mapped_column(String(64), index=True)
+def _account(index: bool = True) -> Mapped[str]:
+    """The owning account; tables whose indexes all lead with it (calls, messages, deliveries) need no index of
+    its own."""
+    return mapped_column(String(64), index=index)
 
 
 class Account(Base):
@@ -37,9 +57,9 @@ class Account(Base):
     parent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     plan: Mapped[str] = mapped_column(String(32))
-    balance_cents: Mapped[int] = mapped_column(Integer)
+    balance_cents: Mapped[int] = mapped_column(BigInteger)
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    numbers_bought: Mapped[int] = mapped_column(Integer, default=0)
+    numbers_bought: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -64,7 +84,7 @@ class Agent(Base):
     stt_mode: Mapped[str] = mapped_column(String(16))
     ambient_sound: Mapped[str] = mapped_column(String(32))
     denoising_mode: Mapped[str] = mapped_column(String(64))
-    max_silence_ms: Mapped[int] = mapped_column(Integer)
+    max_silence_ms: Mapped[int] = mapped_column(BigInteger)
     voice_speed: Mapped[float] = mapped_column(Float)
     interruption_sensitivity: Mapped[float] = mapped_column(Float)
     enable_backchannel: Mapped[bool] = mapped_column(Boolean)
@@ -75,6 +95,10 @@ class Agent(Base):
 
 class PhoneNumber(Base):
     __tablename__ = "phone_numbers"
+    __table_args__ = (
+        Index("ix_numbers_expiry", "expires_at", sqlite_where=text("status = 'active' AND expires_at IS NOT NULL"),
+              postgresql_where=text("status = 'active' AND expires_at IS NOT NULL")),
+    )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
     account_id: Mapped[str] = _account()
@@ -101,17 +125,25 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="active")
-    context_limit: Mapped[int] = mapped_column(Integer)
-    timeout: Mapped[int] = mapped_column(Integer)
+    context_limit: Mapped[int] = mapped_column(BigInteger)
+    timeout: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Call(Base):
     __tablename__ = "calls"
+    # Each list of calls (all, by status, direction, type, agent, number) reads its page in index order.
+    __table_args__ = (
+        Index("ix_calls_account_time", "account_id", "started_at"),
+        *(Index(f"ix_calls_account_{column}_time", "account_id", column, "started_at")
+          for column in ("status", "direction", "type", "agent_id", "phone_number_id")),
+        Index("ix_calls_in_progress", "status", sqlite_where=text("status = 'in-progress'"),
+              postgresql_where=text("status = 'in-progress'")),
+    )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
-    account_id: Mapped[str] = _account()
+    account_id: Mapped[str] = _account(index=False)
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     phone_number_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     phone_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -128,7 +160,7 @@ class Call(Base):
     end_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_transcript_snippet: Mapped[str | None] = mapped_column(Text, nullable=True)
     recording_available: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -149,7 +181,11 @@ class Transcript(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("phone_number_id", "participant"),)
+    __table_args__ = (
+        UniqueConstraint("phone_number_id", "participant"),
+        Index("ix_conversations_account_latest", "account_id", "last_message_at"),
+        Index("ix_conversations_account_agent_latest", "account_id", "agent_id", "last_message_at"),
+    )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
     account_id: Mapped[str] = _account()
@@ -159,7 +195,7 @@ class Conversation(Base):
     participant: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16), default="sms", server_default="sms")
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_message_at: Mapped[datetime] = mapped_column(DateTime)
     last_message_preview: Mapped[str] = mapped_column(Text, default="")
     background: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -168,12 +204,16 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_number_time", "phone_number_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_messages_number_time", "phone_number_id", "received_at"),
+        Index("ix_messages_conversation_time", "conversation_id", "received_at"),
+        Index("ix_messages_account_time", "account_id", "received_at"),
+    )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
-    account_id: Mapped[str] = _account()
+    account_id: Mapped[str] = _account(index=False)
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
     phone_number_id: Mapped[str] = mapped_column(String(64))
     from_number: Mapped[str] = mapped_column(String(64))
     to_number: Mapped[str] = mapped_column(String(64))
@@ -187,10 +227,16 @@ class Message(Base):
 
 class Delivery(Base):
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_deliveries_account_time", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_account_time", "account_id", "created_at"),
+        Index("ix_deliveries_account_agent_time", "account_id", "agent_id", "created_at"),
+        # The retries the sweeper looks for twice a second: only pending rows are in this index.
+        Index("ix_deliveries_retry", "next_retry_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
-    account_id: Mapped[str] = _account()
+    account_id: Mapped[str] = _account(index=False)
     webhook_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -199,10 +245,10 @@ class Delivery(Base):
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
-    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    http_status: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_count: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

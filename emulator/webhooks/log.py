@@ -1,28 +1,54 @@
-"""Reading the delivery log: pages, per-agent lists, windowed and all-time statistics."""
+"""Reading the delivery log: pages, per-agent lists, windowed and all-time statistics.
+
+Counts come from the rollups the database keeps (emulator/store/rollups.py): the all-time tally per agent,
+event and status, and the deliveries per hour, event and status (emulator/domain/windows.py), so statistics
+cost the same however long the log is."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.domain.paging import page
-from emulator.store import Delivery
+from emulator.domain.paging import Lister
+from emulator.domain.windows import Window
+from emulator.store import Delivery, sql
+from emulator.store.models import table
+from emulator.store.rollups import delivery_hours, delivery_tally, usage_buckets
+
+DELIVERIES = table(Delivery)
+_LIST = Lister(DELIVERIES, [DELIVERIES.c.account_id == bindparam("account")],
+               [DELIVERIES.c.created_at.desc(), DELIVERIES.c.pk.desc()], {
+                   "since": lambda value: DELIVERIES.c.created_at >= value,
+                   "agent_id": lambda value: DELIVERIES.c.agent_id == value,
+               })
+_TOTAL = sql.Query(select(func.coalesce(func.sum(delivery_tally.c.deliveries), 0))
+                   .where(delivery_tally.c.account_id == bindparam("account")))
+_BY_STATUS = sql.Query(select(delivery_tally.c.status, func.sum(delivery_tally.c.deliveries))
+                       .where(delivery_tally.c.account_id == bindparam("account"))
+                       .group_by(delivery_tally.c.status))
+_SINCE = Window(usage_buckets, DELIVERIES, "created_at", {"n": ("n", literal(1))},
+                bucket_where=[usage_buckets.c.kind == "delivery"])
+_STATS = Window(delivery_hours, DELIVERIES, "created_at", {"n": ("deliveries", literal(1))},
+                {"hour": ("bucket", None), "event": ("event_type", DELIVERIES.c.event_type),
+                 "status": ("status", DELIVERIES.c.status)}, days=False)
 
 
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int, *, since: datetime | None = None,
-                    agent_id: str | None = None) -> tuple[list[Delivery], int]:
-    query = select(Delivery).where(Delivery.account_id == account_id)
-    if since is not None:
-        query = query.where(Delivery.created_at >= since)
+                    agent_id: str | None = None) -> tuple[list[Any], int]:
+    """A page of the log (rows), newest first, and how many deliveries it has in all (since `since`)."""
+    rows = await _LIST.rows(session, limit, offset, account=account_id, since=since, agent_id=agent_id)
     if agent_id is not None:
-        query = query.where(Delivery.agent_id == agent_id)
-    return await page(session, query.order_by(Delivery.created_at.desc(), Delivery.pk.desc()), limit, offset)
-
-
+        total = await _LIST.count(session, account=account_id, since=since, agent_id=agent_id)
+    elif since is not None:
+        total = (await _SINCE.total(session, since, account=account_id))["n"]
+    else:
+        total = int(await sql.value(session, _TOTAL, account=account_id))
+    return rows, total
 @dataclass
 class Counts:
     total: int = 0
@@ -51,25 +77,22 @@ class Stats:
 
 async def stats(session: AsyncSession, account_id: str, hours: int, now: datetime) -> Stats:
     since = now - timedelta(hours=hours)
-    rows = (await session.execute(
-        select(Delivery.event_type, Delivery.status, Delivery.created_at)
-        .where(Delivery.account_id == account_id, Delivery.created_at >= since)
-    )).all()
     totals = Counts()
     by_event: dict[str, Counts] = defaultdict(Counts)
     by_hour: dict[datetime, Counts] = defaultdict(Counts)
-    for event_type, status, created_at in rows:
-        totals.add(status)
-        by_event[event_type].add(status)
-        by_hour[created_at.replace(minute=0, second=0, microsecond=0)].add(status)
+    for (bucket, event_type, status), sums in (await _STATS.sum(session, since, account=account_id)).items():
+        count = sums["n"]
+        if count <= 0:
+            continue
+        totals.add(status, count)
+        by_event[event_type].add(status, count)
+        by_hour[datetime.strptime(bucket, "%Y-%m-%d %H")].add(status, count)
     return Stats(hours, totals, dict(by_event), sorted(by_hour.items()))
 
 
 async def all_time(session: AsyncSession, account_id: str) -> Counts:
-    rows = (await session.execute(
-        select(Delivery.status, func.count()).where(Delivery.account_id == account_id).group_by(Delivery.status)
-    )).all()
     counts = Counts()
-    for status, count in rows:
-        counts.add(status, count)
+    for status, count in await sql.rows(session, _BY_STATUS, account=account_id):
+        if count:
+            counts.add(status, int(count))
     return counts
