@@ -87,7 +87,7 @@ async def agent_deliveries(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
     count = int(DELIVERIES.read(request))
     async with emu(request).store.read() as session:
-        rows, _ = await log.list_page(session, account_id, count, 0, agent_id=agent_id)
+        rows = await log.recent(session, account_id, count, agent_id)
     return respond([wire.delivery(row) for row in rows])
 
 

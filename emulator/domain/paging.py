@@ -40,8 +40,11 @@ class Lister:
         made = self._made.get(chosen)
         if made is None:
             clauses = [*self.where, *(self.filters[name](bindparam(name)) for name in sorted(chosen))]
-            rows = select(self.table).where(*clauses).order_by(*self.order)
-            rows = rows.limit(bindparam("limit")).offset(bindparam("offset"))
+            # The page's keys first, from the index alone (skipping `offset` entries without reading their rows),
+            # then those rows.
+            keys = select(self.table.c.pk).where(*clauses).order_by(*self.order)
+            keys = keys.limit(bindparam("limit")).offset(bindparam("offset"))
+            rows = select(self.table).where(self.table.c.pk.in_(keys.scalar_subquery())).order_by(*self.order)
             count = select(func.count()).select_from(self.table).where(*clauses)
             made = self._made[chosen] = (sql.Query(rows), sql.Query(count))
         return made

@@ -111,7 +111,8 @@ class Rollup:
 def _table(name: str, keys: Iterable[str], measures: Iterable[str]) -> Table:
     columns: list[Column[Any]] = [Column(k, String(64), primary_key=True) for k in keys]
     columns += [Column(m, BigInteger(), nullable=False, default=0) for m in measures]
-    return Table(name, Base.metadata, *columns)
+    # On SQLite the primary key is the table itself (WITHOUT ROWID): an upsert touches one B-tree, not two.
+    return Table(name, Base.metadata, *columns, sqlite_with_rowid=False)
 
 
 CALLS, MESSAGES, DELIVERIES, CONVERSATIONS = table(Call), table(Message), table(Delivery), table(Conversation)
@@ -126,8 +127,10 @@ delivery_tally = _table("delivery_tally", ("account_id", "agent_id", "event_type
 conversation_tally = _table("conversation_tally", ("account_id", "agent_id"), ("conversations",))
 # Per day and per hour (grain 'd' or 'h'), by kind (message, call, delivery): usage windows and series.
 usage_buckets = _table("usage_buckets", ("account_id", "grain", "bucket", "kind"), ("n", "seconds", "segments"))
-# Deliveries per hour, event and status: delivery statistics.
-delivery_hours = _table("delivery_hours", ("account_id", "bucket", "event_type", "status"), ("deliveries",))
+# Deliveries per hour and status, and per day and hour, event and status: delivery statistics (by hour, by event).
+delivery_hours = _table("delivery_hours", ("account_id", "bucket", "status"), ("deliveries",))
+delivery_events = _table("delivery_events", ("account_id", "grain", "bucket", "event_type", "status"),
+                         ("deliveries",))
 # Per day and per hour by agent: messages, and completed calls with their seconds (usage per agent).
 agent_buckets = _table("agent_buckets", ("account_id", "grain", "bucket", "agent_id", "kind"), ("n", "seconds"))
 
@@ -169,8 +172,13 @@ ROLLUPS: tuple[Rollup, ...] = (
         (("n", ONE), ("seconds", ZERO), ("segments", ZERO))),
         "created_at"),
     Rollup(delivery_hours, DELIVERIES, (("account_id", col("account_id")), ("bucket", hour("created_at")),
-                                        ("event_type", col("event_type")), ("status", col("status"))),
-           (("deliveries", ONE),), watch=("event_type", "status")),
+                                        ("status", col("status"))),
+           (("deliveries", ONE),), watch=("status",)),
+    *_grains(lambda grain, bucket: Rollup(
+        delivery_events, DELIVERIES, (("account_id", col("account_id")), ("grain", const(f"'{grain}'")),
+                                      ("bucket", bucket), ("event_type", col("event_type")), ("status", col("status"))),
+        (("deliveries", ONE),), watch=("event_type", "status")),
+        "created_at"),
     *_grains(lambda grain, bucket: Rollup(
         agent_buckets, MESSAGES, (("account_id", col("account_id")), ("grain", const(f"'{grain}'")),
                                   ("bucket", bucket), ("agent_id", key("agent_id")), ("kind", const("'message'"))),

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.domain.paging import Lister
+from emulator.domain.paging import Lister, Tally
 from emulator.domain.windows import Window
 from emulator.store import Delivery, sql
 from emulator.store.models import table
-from emulator.store.rollups import delivery_hours, delivery_tally, usage_buckets
+from emulator.store.rollups import delivery_events, delivery_hours, delivery_tally, usage_buckets
 
 DELIVERIES = table(Delivery)
 _LIST = Lister(DELIVERIES, [DELIVERIES.c.account_id == bindparam("account")],
@@ -26,29 +26,36 @@ _LIST = Lister(DELIVERIES, [DELIVERIES.c.account_id == bindparam("account")],
                    "since": lambda value: DELIVERIES.c.created_at >= value,
                    "agent_id": lambda value: DELIVERIES.c.agent_id == value,
                })
-_TOTAL = sql.Query(select(func.coalesce(func.sum(delivery_tally.c.deliveries), 0))
-                   .where(delivery_tally.c.account_id == bindparam("account")))
+_TOTAL = Tally(delivery_tally, "deliveries", {"agent_id": "agent_id"})
 _BY_STATUS = sql.Query(select(delivery_tally.c.status, func.sum(delivery_tally.c.deliveries))
                        .where(delivery_tally.c.account_id == bindparam("account"))
                        .group_by(delivery_tally.c.status))
 _SINCE = Window(usage_buckets, DELIVERIES, "created_at", {"n": ("n", literal(1))},
                 bucket_where=[usage_buckets.c.kind == "delivery"])
-_STATS = Window(delivery_hours, DELIVERIES, "created_at", {"n": ("deliveries", literal(1))},
-                {"hour": ("bucket", None), "event": ("event_type", DELIVERIES.c.event_type),
-                 "status": ("status", DELIVERIES.c.status)}, days=False)
+# Deliveries since a time per hour and status, and per event and status (two sums, so each costs as many rows
+# as there are hours, or events, in the window; the partial first hour is its own).
+_BY_HOUR = Window(delivery_hours, DELIVERIES, "created_at", {"n": ("deliveries", literal(1))},
+                  {"hour": ("bucket", None), "status": ("status", DELIVERIES.c.status)}, days=False)
+_BY_EVENT = Window(delivery_events, DELIVERIES, "created_at", {"n": ("deliveries", literal(1))},
+                   {"event": ("event_type", DELIVERIES.c.event_type), "status": ("status", DELIVERIES.c.status)})
 
 
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int, *, since: datetime | None = None,
                     agent_id: str | None = None) -> tuple[list[Any], int]:
     """A page of the log (rows), newest first, and how many deliveries it has in all (since `since`)."""
     rows = await _LIST.rows(session, limit, offset, account=account_id, since=since, agent_id=agent_id)
-    if agent_id is not None:
-        total = await _LIST.count(session, account=account_id, since=since, agent_id=agent_id)
-    elif since is not None:
+    if since is None:
+        total = await _TOTAL.total(session, account_id, agent_id=agent_id)
+    elif agent_id is None:
         total = (await _SINCE.total(session, since, account=account_id))["n"]
-    else:
-        total = int(await sql.value(session, _TOTAL, account=account_id))
+    else:  # no rollup has both: counted
+        total = await _LIST.count(session, account=account_id, since=since, agent_id=agent_id)
     return rows, total
+async def recent(session: AsyncSession, account_id: str, limit: int, agent_id: str | None) -> list[Any]:
+    """The latest deliveries (rows), newest first, of the account or of one of its agents."""
+    return await _LIST.rows(session, limit, 0, account=account_id, agent_id=agent_id)
+
+
 @dataclass
 class Counts:
     total: int = 0
@@ -80,14 +87,19 @@ async def stats(session: AsyncSession, account_id: str, hours: int, now: datetim
     totals = Counts()
     by_event: dict[str, Counts] = defaultdict(Counts)
     by_hour: dict[datetime, Counts] = defaultdict(Counts)
-    for (bucket, event_type, status), sums in (await _STATS.sum(session, since, account=account_id)).items():
-        count = sums["n"]
-        if count <= 0:
-            continue
-        totals.add(status, count)
-        by_event[event_type].add(status, count)
-        by_hour[datetime.strptime(bucket, "%Y-%m-%d %H")].add(status, count)
+    for (event_type, status), sums in (await _BY_EVENT.sum(session, since, account=account_id)).items():
+        if sums["n"] > 0:
+            totals.add(status, sums["n"])
+            by_event[event_type].add(status, sums["n"])
+    for (bucket, status), sums in (await _BY_HOUR.sum(session, since, account=account_id)).items():
+        if sums["n"] > 0:
+            by_hour[_hour(bucket)].add(status, sums["n"])
     return Stats(hours, totals, dict(by_event), sorted(by_hour.items()))
+
+
+def _hour(bucket: str) -> datetime:
+    """The hour an hour bucket ('YYYY-MM-DD HH') starts."""
+    return datetime(int(bucket[:4]), int(bucket[5:7]), int(bucket[8:10]), int(bucket[11:13]))
 
 
 async def all_time(session: AsyncSession, account_id: str) -> Counts:
