@@ -35,7 +35,8 @@ def test_spans_cover_the_window_exactly_once_and_align_to_their_buckets(days: bo
         for part in parts:
             assert part.end is None or part.start < part.end
             if part.kind == "rows":  # rows are read for less than an hour, inside one hour
-                assert part.end is not None and floor_hour(part.start) == floor_hour(part.end - timedelta(microseconds=1))
+                assert part.end is not None
+                assert floor_hour(part.start) == floor_hour(part.end - timedelta(microseconds=1))
             elif part.kind == "h":
                 assert floor_hour(part.start) == part.start and (part.end is None or floor_hour(part.end) == part.end)
             else:

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.domain.paging import Lister, Tally
+from emulator.domain.windows import Skip
 from emulator.errors import NotFound, Refused, not_found
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
 from emulator.store.models import table
-from emulator.store.rollups import call_tally
+from emulator.store.rollups import call_tally, usage_buckets
 
 STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
 DIRECTIONS = ("inbound", "outbound", "web")
@@ -57,7 +58,11 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
     "search": lambda value: or_(CALLS.c.from_number.like(value), CALLS.c.to_number.like(value)),
     "agent_id": lambda value: CALLS.c.agent_id == value,
     "number_id": lambda value: CALLS.c.phone_number_id == value,
+    "older_than": lambda value: CALLS.c.started_at < value,
 })
+# A deep page of the unfiltered list starts where the day and hour buckets say (windows.Skip).
+_SKIP = Skip(usage_buckets, usage_buckets.c.kind == "call")
+DEEP = 1000  # offsets from which a page is located from the buckets
 
 
 # The total of a list with equality filters is a sum over the call tally (a few rows per agent and number).
@@ -81,7 +86,12 @@ async def list_page(
     pattern = f"%{search.strip()}%" if search else None
     filters = {"status": status or None, "direction": direction or None, "call_type": call_type or None,
                "agent_id": agent_id or None, "number_id": number_id or None}
-    rows = await _LIST.rows(session, limit, offset, account=account_id, search=pattern, **filters)
+    if pattern is None and offset >= DEEP and not any(filters.values()):
+        found = await _SKIP.locate(session, offset, account=account_id)
+        rows = [] if found is None else await _LIST.rows(session, limit, found[1], account=account_id,
+                                                         older_than=found[0])
+    else:
+        rows = await _LIST.rows(session, limit, offset, account=account_id, search=pattern, **filters)
     if pattern is not None:  # a text search has no rollup: its matches are counted
         return rows, await _LIST.count(session, account=account_id, search=pattern, **filters)
     return rows, await _TOTAL.total(session, account_id, **filters)

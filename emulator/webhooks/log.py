@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator.domain.paging import Lister, Tally
-from emulator.domain.windows import Window
+from emulator.domain.windows import Skip, Window
 from emulator.store import Delivery, sql
 from emulator.store.models import table
 from emulator.store.rollups import delivery_events, delivery_hours, delivery_tally, usage_buckets
@@ -25,7 +25,10 @@ _LIST = Lister(DELIVERIES, [DELIVERIES.c.account_id == bindparam("account")],
                [DELIVERIES.c.created_at.desc(), DELIVERIES.c.pk.desc()], {
                    "since": lambda value: DELIVERIES.c.created_at >= value,
                    "agent_id": lambda value: DELIVERIES.c.agent_id == value,
+                   "older_than": lambda value: DELIVERIES.c.created_at < value,
                })
+_SKIP = Skip(usage_buckets, usage_buckets.c.kind == "delivery")
+DEEP = 1000  # offsets from which a page is located from the day and hour buckets (windows.Skip)
 _TOTAL = Tally(delivery_tally, "deliveries", {"agent_id": "agent_id"})
 _BY_STATUS = sql.Query(select(delivery_tally.c.status, func.sum(delivery_tally.c.deliveries))
                        .where(delivery_tally.c.account_id == bindparam("account"))
@@ -43,7 +46,12 @@ _BY_EVENT = Window(delivery_events, DELIVERIES, "created_at", {"n": ("deliveries
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int, *, since: datetime | None = None,
                     agent_id: str | None = None) -> tuple[list[Any], int]:
     """A page of the log (rows), newest first, and how many deliveries it has in all (since `since`)."""
-    rows = await _LIST.rows(session, limit, offset, account=account_id, since=since, agent_id=agent_id)
+    if offset >= DEEP and since is None and agent_id is None:
+        found = await _SKIP.locate(session, offset, account=account_id)
+        rows = [] if found is None else await _LIST.rows(session, limit, found[1], account=account_id,
+                                                         older_than=found[0])
+    else:
+        rows = await _LIST.rows(session, limit, offset, account=account_id, since=since, agent_id=agent_id)
     if since is None:
         total = await _TOTAL.total(session, account_id, agent_id=agent_id)
     elif agent_id is None:

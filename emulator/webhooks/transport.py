@@ -1,7 +1,8 @@
 """One signed POST to a webhook target, bounded in time and in how much of the answer is read.
 
 Whatever the target does (refuses, never resolves, stalls, answers 5xx, streams forever, sends
-a huge body) the result is an `Outcome`; no exception escapes.
+a huge body) the result is an `Outcome`; no exception escapes. The HTTP client is the emulator's own
+(emulator/webhooks/http.py): keep-alive connections per origin, the answer streamed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
+from emulator.webhooks import http
 
 RESPONSE_LIMIT = 64 * 1024  # bytes of an answer we read at most
 SNIPPET = 1000  # characters of an answer kept in the delivery log
@@ -36,16 +37,16 @@ class Outcome:
 
 
 def describe_failure(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return f"No complete response within {timeout:g} s (the webhook's timeout)."
-    if isinstance(exc, httpx.ConnectError):
+    ours = http.describe(exc)
+    if ours is not None:
+        return ours
+    if isinstance(exc, OSError):  # refused, unreachable, reset while connecting, a TLS failure
         text = str(exc) or type(exc).__name__
-        if _dns_failure(exc) or "Name or service not known" in text or "nodename nor servname" in text \
-                or "getaddrinfo" in text:
+        if _dns_failure(exc):
             return f"Could not resolve the webhook host: {text}"
         return f"Could not connect to the webhook: {text}"
-    if isinstance(exc, httpx.HTTPError):
-        return f"The webhook connection failed: {type(exc).__name__}: {exc}"
     return f"Delivery failed: {type(exc).__name__}: {exc}"
 
 
@@ -63,15 +64,12 @@ def _dns_failure(exc: BaseException) -> bool:
 
 class Transport:
     def __init__(self) -> None:
-        self.client = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, timeout=None,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
+        self.client = http.Client()
 
     @asynccontextmanager
-    async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+    async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[http.Response]:
         """The raw streamed response, for readers that consume it incrementally (voice NDJSON)."""
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+        async with self.client.stream(url, body, headers) as response:
             yield response
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
