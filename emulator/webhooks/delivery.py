@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -30,6 +30,7 @@ from emulator.domain import webhooks
 from emulator.faults import FaultBook
 from emulator.store import Delivery, Store, Webhook, sql
 from emulator.store.models import table
+from emulator.webhooks.lanes import Lanes
 from emulator.webhooks.transport import Outcome, Transport
 from emulator.webhooks.voice import TurnReply, TurnRequest, webhook_turn
 from emulator.wire import events
@@ -44,6 +45,8 @@ NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the call
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 _INSERT = sql.Insert(table(Delivery))
+_DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
+    Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now")))
 
 
 class Target(Protocol):
@@ -87,6 +90,9 @@ class Deliverer:
         self.voice: VoiceSender = voice or self._post_voice
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
+        # Event attempts wait in a lane per (account, target URL), a few in flight each (emulator/webhooks/lanes.py):
+        # a slow target holds back only its own account's deliveries to it.
+        self.lanes = Lanes(self._attempt_safely, track=self._track)
 
     async def _post_voice(self, request: TurnRequest) -> TurnReply:
         return await webhook_turn(self.transport, request)
@@ -148,22 +154,28 @@ class Deliverer:
         return row
 
     def launch(self, rows: Iterable[Delivery]) -> None:
-        """Attempt the pending rows in the background (call after their transaction committed)."""
+        """Attempt the pending rows in the background, each in its lane (call after their transaction
+        committed)."""
         for row in rows:
             if row.status == "pending":
-                self._spawn(row.id)
+                self._spawn(row.id, row.account_id, row.url)
 
     def start(self, delivery_id: str) -> asyncio.Task[Any]:
-        """Attempt one pending delivery in the background (tracked, so shutdown waits for it)."""
+        """Attempt one pending delivery now, outside the lanes (a call's `call.started`, which the call waits
+        for), in the background (tracked, so shutdown waits for it)."""
         self._inflight.add(delivery_id)
         task = asyncio.create_task(self._attempt_safely(delivery_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(task)
         return task
 
-    def _spawn(self, delivery_id: str) -> None:
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn(self, delivery_id: str, account_id: str, url: str | None) -> None:
         if delivery_id not in self._inflight:
-            self.start(delivery_id)
+            self._inflight.add(delivery_id)
+            self.lanes.add((account_id, url), delivery_id)
 
     async def _attempt_safely(self, delivery_id: str) -> Outcome | None:
         try:
@@ -218,12 +230,9 @@ class Deliverer:
         """Start the retries whose time has come on the emulator's clock; returns how many."""
         now = self.clock.now()
         async with self.store.read() as session:
-            due = (await session.execute(
-                select(Delivery.id).where(Delivery.status == "pending", Delivery.next_retry_at.is_not(None),
-                                          Delivery.next_retry_at <= now)
-            )).scalars().all()
-        for delivery_id in due:
-            self._spawn(delivery_id)
+            due = await sql.rows(session, _DUE, now=now)  # the partial index of pending retries: no table scan
+        for delivery_id, account_id, url in due:
+            self._spawn(delivery_id, account_id, url)
         return len(due)
 
     async def drain(self, timeout: float = 30.0) -> None:
