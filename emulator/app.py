@@ -43,6 +43,7 @@ from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
 from emulator.errors import Problem
+from emulator.journal import Entry, Journaling
 from emulator.maintenance import sweep
 from emulator.store import Store
 
@@ -146,10 +147,16 @@ def create_app(settings: Settings) -> Starlette:
         *openapi.routes,
         *root.routes,
     ]
+    def journaled(entry: Entry) -> None:
+        state.activity.request(entry.sub_account_id or entry.account_id, entry.method, entry.path, entry.status,
+                               entry.seq)
+
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrashGuard)],
+        middleware=[Middleware(Journaling, journal=state.journal, account_of=lambda key: state.key_cache.get(key),
+                               recorded=journaled),
+                    Middleware(CrashGuard)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.state.emulator = state
