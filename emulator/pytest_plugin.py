@@ -3,7 +3,8 @@
 Fixtures:
   agentphone_emulator   session-wide emulator (real uvicorn on a free port, its own SQLite file),
                         with control helpers: reset, advance_clock, send_sms, dial_in, set_callee,
-                        add_fault, load_fixtures, wait_for_call
+                        add_fault, load_fixtures, wait_for_call, and the request journal's
+                        requests(...) and assert_requested(method, path, count=1, json={...})
   agentphone_base_url   its base URL (point your code or the SDK's base_url here)
   agentphone_key        a fresh API key per test: an isolated account
   agentphone_client     the official SDK client for that key (skipped if `agentphone` is absent)
@@ -83,6 +84,46 @@ class EmulatorHandle:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"call {call_id} still in progress after {timeout}s")
                 time.sleep(0.02)
+
+    # --- the request journal (GET /_emulator/requests): what the code under test asked of /v1 ---------------
+
+    def requests(self, key: str | None = None, *, method: str | None = None, path: str | None = None,
+                 since: int | str | None = None) -> list[dict[str, Any]]:
+        """The /v1 requests made (by `key`, or by every key), oldest first: each with method, path, query,
+        body, status and time. `path` is exact or a glob (`/v1/calls/*`); `since` a `seq` or an ISO time."""
+        params = {name: value for name, value in
+                  (("key", key), ("method", method), ("path", path), ("since", since)) if value is not None}
+        journal: dict[str, Any] = self._call("GET", "/_emulator/requests", params={**params, "limit": 10_000})
+        entries: list[dict[str, Any]] = journal["data"]
+        return entries
+
+    def assert_requested(self, method: str, path: str, *, count: int | None = 1, json: Any = ...,
+                         key: str | None = None, since: int | str | None = None) -> list[dict[str, Any]]:
+        """Fail unless exactly `count` (None: at least one) `method path` requests were made whose JSON body
+        contains `json` (its fields with these values; others may be there too). Returns them."""
+        made = self.requests(key, method=method, path=path, since=since)
+        found = [e for e in made if json is ... or self._contains(e["body"], json)]
+        if (len(found) == count) if count is not None else found:
+            return found
+        wanted = f"{'at least one' if count is None else count} {method.upper()} {path}"
+        if json is not ...:
+            wanted += f" with a body containing {json!r}"
+        seen = "\n".join(f"  #{e['seq']} {e['method']} {e['path']} -> {e['status']}: {e['body']!r}" for e in made)
+        raise AssertionError(f"Expected {wanted}; {len(found)} matched. The {method.upper()} {path} requests made:\n"
+                             + (seen or "  (none)"))
+
+    @staticmethod
+    def _contains(actual: Any, expected: Any) -> bool:
+        """Whether `actual` holds `expected`: objects by the fields `expected` names, lists item by item."""
+        if isinstance(expected, dict):
+            return isinstance(actual, dict) and all(
+                name in actual and EmulatorHandle._contains(actual[name], value) for name, value in expected.items())
+        if isinstance(expected, list):
+            return isinstance(actual, list) and len(actual) == len(expected) and all(
+                EmulatorHandle._contains(a, e) for a, e in zip(actual, expected, strict=True))
+        if isinstance(actual, bool) or isinstance(expected, bool):  # True is not 1 in JSON
+            return actual is expected
+        return bool(actual == expected)
 
     def close(self) -> None:
         self.control.close()
