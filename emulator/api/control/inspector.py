@@ -122,8 +122,10 @@ async def _delivery(request: Request) -> Delivery:
     delivery_id = path_param(request, "delivery_id")
     async with emu(request).store.read() as session:
         row = await attempts.find(session, delivery_id)
-    access.check_account(request, row.account_id if row else None, not_found("Delivery", delivery_id))
-    assert row is not None
+    missing = not_found("Delivery", delivery_id)
+    if row is None:
+        raise missing
+    access.check_account(request, row.account_id, missing)
     return row
 
 
@@ -200,7 +202,10 @@ async def call_timeline(request: Request) -> Response:
     call_id = path_param(request, "call_id")
     async with state.store.read() as session:
         first = await _find_call(session, call_id)
-    access.check_account(request, first.account_id if first else None, not_found("Call", call_id))
+    missing = not_found("Call", call_id)
+    if first is None:
+        raise missing
+    access.check_account(request, first.account_id, missing)
     follow = FOLLOW.read(request) == "true"
     queue = state.bus.subscribe(call_id)
 
