@@ -88,9 +88,9 @@ export const deliveries = {
   refreshOn: (item) => item.kind === "delivery.attempt" || item.kind.startsWith("sms.") || item.kind === "call.ended"
     || item.kind === "call.turn" || item.kind === "fixtures.loaded" || item.kind === "reset",
   row: (app, d) => [
-    h("span.row-top", {}, h("span.strong", {}, d.eventType), pill(d.status),
-      d.httpStatus ? h("span.muted", {}, `HTTP ${d.httpStatus}`) : null),
-    h("span.row-sub", {}, `${when(d.createdAt)} · ${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"} · ${d.channel || ""}`),
+    h("span.row-top", {}, h("span.strong", {}, d.eventType), pill(d.status)),
+    h("span.row-sub", {}, [when(d.createdAt), `${d.attemptCount} attempt${d.attemptCount === 1 ? "" : "s"}`,
+      d.httpStatus ? `HTTP ${d.httpStatus}` : null, d.channel].filter(Boolean).join(" · ")),
     h("span.row-snippet.mono", {}, d.url || d.errorMessage || ""),
   ],
   detail(app, id, _item, container) {

@@ -3,7 +3,8 @@
 
 import { append, clear, code, field, h, pill, when } from "../dom.js";
 
-const TAPBACKS = { love: "❤️", like: "👍", dislike: "👎", laugh: "😂", emphasize: "‼️", question: "❓" };
+// iMessage's six tapbacks, drawn with symbols every system font has (no emoji font needed).
+const TAPBACKS = { love: "♥", like: "↑", dislike: "↓", laugh: "ha", emphasize: "‼", question: "?" };
 
 function channelLabel(channel, media) {
   if (channel === "imessage") return "iMessage";
@@ -43,7 +44,7 @@ function bubble(app, message, conversation) {
   const reactions = (message.reactions || []).map((r) =>
     h("span.tapback", { title: `${r.reactionType} from ${r.fromNumber}` }, TAPBACKS[r.reactionType] || r.reactionType));
   return h("li.message", { class: side, dataset: { id: message.id, channel: message.channel } },
-    h("div.bubble", {}, message.body || null, message.mediaUrls?.length ? mediaView(message.mediaUrls) : null,
+    h("div.bubble", {}, message.body ? h("span.text", {}, message.body) : null, message.mediaUrls?.length ? mediaView(message.mediaUrls) : null,
       reactions.length ? h("span.tapbacks-on", {}, reactions) : null),
     h("div.meta", {}, `${channelLabel(message.channel, message.mediaUrls)} · ${when(message.receivedAt)} · ${message.status}`,
       message.channel === "imessage" ? reactMenu(app, message, conversation.id) : null));
@@ -51,7 +52,7 @@ function bubble(app, message, conversation) {
 
 function composer(app, conversation) {
   const body = h("textarea", { id: "compose-body", rows: "2", required: true, placeholder: "Type a text…" });
-  const media = h("input", { id: "compose-media", type: "url", placeholder: "https://… (optional, makes it an MMS)" });
+  const media = h("input", { id: "compose-media", type: "url", placeholder: "Media URL (optional: an MMS)" });
   const status = h("span.form-error", { role: "alert" });
   return h("form.composer", {
     onsubmit: async (event) => {
@@ -91,19 +92,24 @@ export const conversations = {
   ],
   detail(app, id, _item, container) {
     const head = h("div.detail-head");
+    const side = h("div.thread-side");
     const thread = h("ol.thread", { "aria-label": "Messages", "aria-live": "polite" });
     const foot = h("div");
-    append(container, head, h("div.phone", {}, thread, foot));
+    append(container, head, h("div.conversation", {}, h("div.phone", {}, thread, foot), side));
     let composed = false;
     const load = async () => {
       try {
         const c = await app.client.v1(`/v1/conversations/${encodeURIComponent(id)}?messageLimit=100`);
         clear(head, h("div.title-row", {}, h("h1", {}, `${c.participant} ⇄ ${c.phoneNumber}`),
-          pill(c.channel === "imessage" ? "iMessage" : "SMS", c.channel)),
-        h("dl.facts", {}, field("Conversation", h("span.mono", {}, c.id)), field("Agent", c.agentId),
-          field("Messages", c.messageCount), field("Started", when(c.createdAt))),
-        h("details.meta-json", {}, h("summary", {}, "Metadata (conversationState)"),
-          c.metadata ? code(c.metadata, "Conversation metadata") : h("p.muted", {}, "None set.")));
+          pill(c.channel === "imessage" ? "iMessage" : "SMS", c.channel)));
+        clear(side,
+          h("dl.facts.stacked", {}, field("Conversation", h("span.mono", {}, c.id)), field("Agent", c.agentId),
+            field("Our number", c.phoneNumber), field("Messages", c.messageCount),
+            field("Started", when(c.createdAt)), field("Last message", when(c.lastMessageAt))),
+          h("h2.sub", {}, "Metadata (conversationState)"),
+          c.metadata ? code(c.metadata, "Conversation metadata")
+            : h("p.muted", {}, "None set. PATCH /v1/conversations/{id} with {\"metadata\": {…}} sets it; "
+              + "webhooks of this conversation carry it."));
         clear(thread, [...c.messages].reverse().map((m) => bubble(app, m, c)));
         thread.lastElementChild?.scrollIntoView({ block: "end" });
         if (!composed) { clear(foot, composer(app, c)); composed = true; }
