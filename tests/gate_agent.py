@@ -2,10 +2,11 @@
 gate, so a test can look at a call while it is in progress without guessing how long anything takes.
 
 `GateAgent(replies)` serves on a free loopback port. The n-th `agent.message` voice turn of any call is
-answered with `replies[n]` (the last repeats): a dict is one JSON reply, a list of dicts is streamed as
-NDJSON (an interim chunk first, say). `hold(n)` makes turn n wait until `release(n)`. Other events are
-answered 200 `{}`. Every request is kept (`hits`); with `secret` set, each is verified with the official
-SDK's `construct_event`, and failures are kept in `failures`.
+answered with `replies[n]` (the last repeats): a dict is one JSON reply (`{"status": 500}` alone answers
+that HTTP status), a list of dicts is streamed as NDJSON (an interim chunk first, say). `hold(n)` makes
+turn n wait until `release(n)`. Other events are answered 200 `{}`. Every request is kept (`hits`); with
+`secret` set, each is verified with the official SDK's `construct_event`, and failures are kept in
+`failures`.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ class GateAgent:
                 pass
 
             def do_POST(self) -> None:
+                try:
+                    self._answer()
+                except OSError:  # the emulator stopped reading (a barge-in, the call ended): that is allowed
+                    self.close_connection = True
+
+            def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 _turn, reply = agent._answer(body, {k.lower(): v for k, v in self.headers.items()})
                 if isinstance(reply, list):  # NDJSON, the body ending with the connection
@@ -111,8 +118,9 @@ class GateAgent:
                         self.wfile.write(json.dumps(line).encode() + b"\n")
                         self.wfile.flush()
                     return
-                data = json.dumps(reply).encode()
-                self.send_response(200)
+                code = reply.get("status", 200) if set(reply) == {"status"} else 200
+                data = json.dumps({"detail": "the agent failed"} if code != 200 else reply).encode()
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
