@@ -6,7 +6,8 @@ moved, a request made. `Activity.publish` writes its human line to the `emulator
 so it shows at the default log level) and hands it to every subscriber that may see it.
 
 Who sees what: a happening names the accounts it is about; a subscriber scoped to some accounts sees those
-happenings only, and happenings about no account in particular (a reset of everything, the clock) too.
+happenings only, and the few about the whole emulator (a reset of everything, the clock moving) too. One
+about no account at all (a request with an unknown key) is for the admin only.
 Keys are never put into a happening whole (`mask_key`), and webhook secrets never at all.
 """
 
@@ -64,12 +65,13 @@ class Happening:
     kind: str  # "call.placed", "call.turn", "sms.in", "delivery.attempt", "reset", ...
     text: str  # the human line
     at: str  # the emulator clock, ISO-8601
-    accounts: frozenset[str] = frozenset()  # empty: about the emulator as a whole
+    accounts: frozenset[str] = frozenset()
     data: dict[str, Any] = field(default_factory=dict)  # IDs and figures, JSON-safe, no secrets
     log: bool = True  # False: for the live stream only, not the log or the backlog (journaled requests)
+    everyone: bool = False  # about the whole emulator: every subscriber sees it
 
     def visible_to(self, scope: frozenset[str] | None) -> bool:
-        return scope is None or not self.accounts or bool(self.accounts & scope)
+        return scope is None or self.everyone or bool(self.accounts & scope)
 
 
 class Subscription:
@@ -97,10 +99,10 @@ class Activity:
         self._subscribers: set[Subscription] = set()
 
     def publish(self, kind: str, text: str, accounts: Iterable[str | None] = (), *, log_it: bool = True,
-                **data: Any) -> Happening:
+                everyone: bool = False, **data: Any) -> Happening:
         self._seq += 1
         happening = Happening(self._seq, kind, text, iso(self.clock.now()) or "",
-                              frozenset(a for a in accounts if a), data, log_it)
+                              frozenset(a for a in accounts if a), data, log_it, everyone)
         if log_it:  # the others (journaled requests) are kept by the journal, not in the backlog
             log.info(text, extra={"happening": happening})
             self._backlog.append(happening)
@@ -122,7 +124,7 @@ class Activity:
     def forget(self, account_ids: Iterable[str]) -> None:
         """Drop the backlog of removed accounts (what was about them and nobody else)."""
         gone = set(account_ids)
-        kept = [h for h in self._backlog if not h.accounts or not h.accounts <= gone]
+        kept = [h for h in self._backlog if h.everyone or not h.accounts or not h.accounts <= gone]
         self._backlog = deque(kept, maxlen=BACKLOG)
 
     def clear(self) -> None:
@@ -242,12 +244,15 @@ class Activity:
 
     def reset(self, account_ids: list[str] | None, key: str | None = None) -> None:
         if account_ids is None:
-            self.publish("reset", "reset: everything", scope="everything")
+            self.publish("reset", "reset: everything", everyone=True, scope="everything")
+            return
+        if not account_ids:
+            self.publish("reset", f"reset: key {mask_key(key)} (it had no account yet)", scope="account",
+                         key=mask_key(key))
             return
         subs = len(account_ids) - 1
         extra = f" and {_plural(subs, 'sub-account')}" if subs > 0 else ""
-        who = account_ids[0] if account_ids else "(none yet)"
-        self.publish("reset", f"reset: account {who} (key {mask_key(key)}){extra}", account_ids,
+        self.publish("reset", f"reset: account {account_ids[0]} (key {mask_key(key)}){extra}", account_ids,
                      scope="account", key=mask_key(key))
 
     def fault_fired(self, fault: ApiFault | WebhookFault, account_id: str | None, where: str) -> None:
@@ -261,7 +266,7 @@ class Activity:
 
     def clock_moved(self, seconds: float) -> None:
         self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.now())}",
-                     seconds=seconds)
+                     everyone=True, seconds=seconds)
 
     def request(self, account_id: str | None, method: str, path: str, status: int | None, seq: int) -> None:
         """A /v1 request entered the journal: for the live stream, not the log (access logs are off)."""

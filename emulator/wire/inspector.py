@@ -120,11 +120,14 @@ class RequestJournal(Out):
 
 
 class HappeningOut(Out):
+    """One happening: `accounts` it is about; `everyone` when it is about the whole emulator."""
+
     seq: int
     kind: str
     text: str
     at: Timestamp
     accounts: list[str]
+    everyone: bool
     data: Json
 
 
@@ -184,4 +187,4 @@ def journal(entries: list[Entry], total: int, last_seq: int) -> dict[str, Any]:
 
 def happening(item: Happening) -> dict[str, Any]:
     return {"seq": item.seq, "kind": item.kind, "text": item.text, "at": item.at, "accounts": sorted(item.accounts),
-            "data": item.data}
+            "everyone": item.everyone, "data": item.data}

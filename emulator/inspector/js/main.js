@@ -75,7 +75,7 @@ class App {
   showPicker() {
     this.close();
     clear(this.root);
-    renderPicker(this, this.root);
+    this.stopPicker = renderPicker(this, this.root);
   }
 
   // Remember how to reach an account (its key, or its parent's key and its ID) and open it.
@@ -122,6 +122,8 @@ class App {
   }
 
   close() {
+    if (this.stopPicker) this.stopPicker();
+    this.stopPicker = null;
     if (this.stopStream) this.stopStream();
     if (this.stopDetail) this.stopDetail();
     this.stopStream = this.stopDetail = null;
@@ -152,7 +154,7 @@ class App {
   }
 
   happened(item, live = true) {
-    if (item.accounts.length && !item.accounts.includes(this.account.id)) return;
+    if (!item.everyone && !item.accounts.includes(this.account.id)) return; // a sub-account's, or another's
     if (!live) {
       if (item.kind !== "request") this.happenings.unshift(item);
       return;
