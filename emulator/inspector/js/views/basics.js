@@ -27,7 +27,7 @@ const requests = {
   },
   refreshOn: (item) => item.kind === "request" || item.kind === "reset",
   row: (app, r) => [
-    h("span.row-top", {}, h("span.method", { dataset: { method: r.method } }, r.method), h("span.strong.mono", {}, r.path),
+    h("span.row-top", {}, h("span.method", { dataset: { method: r.method } }, r.method), h("span.strong.mono.path", {}, r.path),
       pill(String(r.status ?? "–"), r.status >= 400 ? "failed" : "success")),
     h("span.row-sub", {}, `${when(r.time)} · ${ms(r.durationMs)}`),
   ],
@@ -111,9 +111,10 @@ const webhooks = {
     if (!w) return clear(container, h("p.muted", {}, "This webhook is gone."));
     const result = h("div", { role: "status", "aria-live": "polite" });
     const path = w.agentId ? `/v1/agents/${encodeURIComponent(w.agentId)}/webhook/test` : "/v1/webhooks/test";
-    clear(container, plainDetail(w.scope, pill(w.status), [["Webhook", h("span.mono", {}, w.id)],
+    const { scope, ...asReturned } = w;
+    clear(container, plainDetail(scope, pill(w.status), [["Webhook", h("span.mono", {}, w.id)],
       ["URL", h("span.mono", {}, w.url)], ["Secret", h("span.mono", {}, `${w.secret} (hidden)`)],
-      ["Timeout", `${w.timeout} s`], ["Context limit", w.contextLimit], ["Updated", when(w.updatedAt)]], w),
+      ["Timeout", `${w.timeout} s`], ["Context limit", w.contextLimit], ["Updated", when(w.updatedAt)]], asReturned),
     h("div.tools", {}, h("button", { type: "button", onclick: async () => {
       try {
         const sent = await app.client.v1(path, { method: "POST", body: {} });
@@ -131,7 +132,8 @@ const activity = {
   id: (a) => String(a.seq),
   async load(app) { return { items: app.happenings, total: app.happenings.length }; },
   refreshOn: (item) => item.kind !== "request",
-  row: (app, a) => [h("span.row-top", {}, pill(a.kind, a.kind.split(".")[0]), h("span.muted", {}, when(a.at))),
+  row: (app, a) => [h("span.row-top", {}, h("span.pill.lead", { dataset: { kind: a.kind.split(".")[0] } }, a.kind),
+    h("span.when", {}, when(a.at))),
     h("span.row-text", {}, a.text)],
   detail(app, id, a, container) {
     if (!a) return clear(container, h("p.muted", {}, "Gone from the backlog."));

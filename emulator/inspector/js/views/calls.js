@@ -165,6 +165,13 @@ export const calls = {
       }
     };
     open();
-    return () => controller.abort();
+    // A web call that was only registered ends its stream at once; when a browser joins it, follow it again.
+    const unwatch = app.watch((item) => {
+      if (item.kind === "call.placed" && item.data.callId === id && ended) {
+        ended = false;
+        open();
+      }
+    });
+    return () => { controller.abort(); unwatch(); };
   },
 };

@@ -1,6 +1,6 @@
 // The first screen: every account (for the admin), or open one with its API key.
 
-import { Client } from "../api.js";
+import { Client, keepOpen } from "../api.js";
 import { clear, h, matches, when } from "../dom.js";
 
 function keyHint(key) {
@@ -31,7 +31,8 @@ export function renderPicker(app, root) {
       }
     },
   }, h("h2", {}, "Open with an API key"),
-  h("p.muted", {}, "A key sees its own account (and its sub-accounts) only."),
+  h("p.muted", {}, "A key sees its own account (and its sub-accounts) only. Any request with a new key creates "
+    + "its account; this list follows along."),
   h("label", { for: "open-key" }, "API key"), keyInput, h("button.primary", { type: "submit" }, "Open account"));
 
   const byToken = h("form.card", {
@@ -64,6 +65,7 @@ export function renderPicker(app, root) {
           h("th", { scope: "row" }, h("button.link", { type: "button", onclick: open, disabled: !key },
             h("span.mono", {}, row.parentId ? `↳ ${row.name || row.id}` : row.keyHint || row.id),
             row.name && !row.parentId ? h("span.muted", {}, ` ${row.name}`) : null),
+          h("span.account-id.mono", {}, row.id),
           row.liveCalls ? h("span.pill", { dataset: { kind: "in-progress" } }, `${row.liveCalls} live`) : null),
           h("td", {}, row.plan), h("td", {}, row.agents), h("td", {}, row.numbers), h("td", {}, row.calls),
           h("td", {}, row.conversations), h("td", {}, row.deliveries), h("td", {}, when(row.createdAt)));
@@ -100,4 +102,11 @@ export function renderPicker(app, root) {
       h("div.side-cards", {}, byKey, byToken, status)));
   byToken.hidden = true;
   load();
+  // New accounts and what they hold show up by themselves: the admin's stream of happenings drives reloads.
+  let pending = null;
+  return keepOpen((signal) => app.client.stream("/_emulator/events", (name, data) => {
+    if (name !== "happening" || pending) return;
+    if (data.kind === "request" && rows.some((row) => data.accounts.includes(row.id))) return; // a known account
+    pending = setTimeout(() => { pending = null; load(); }, 300);
+  }, { signal, as: "admin" }), () => {});
 }
