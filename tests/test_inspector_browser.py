@@ -159,11 +159,13 @@ def test_a_live_call_fills_its_timeline_turn_by_turn(scene: Scene) -> None:
     assert shown == held[1].headers["x-webhook-signature"]
     assert "She'd like to book a cleaning next week." in turn.locator("pre.raw").inner_text()
     assert scene.secret not in page.content()
-    turn.locator("details.wire summary").click()
 
+    page.set_viewport_size({"width": 1440, "height": 1320})  # the whole live call, one turn's request open
     shot = _shot(page, "inspector.png")
+    page.set_viewport_size({"width": 1440, "height": 960})
     if os.environ.get("AGENTPHONE_INSPECTOR_DOCS") == "1":
         shutil.copyfile(shot, ROOT / "docs" / "inspector.png")
+    turn.locator("details.wire summary").click()
 
     # the agent answers the held turn: the rest of the call arrives, then its end
     scene.agent.release(HELD)
