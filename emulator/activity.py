@@ -268,7 +268,7 @@ class Activity:
         self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.now())}",
                      everyone=True, seconds=seconds)
 
-    def request(self, account_id: str | None, method: str, path: str, status: int | None, seq: int) -> None:
+    def request(self, accounts: list[str | None], method: str, path: str, status: int | None, seq: int) -> None:
         """A /v1 request entered the journal: for the live stream, not the log (access logs are off)."""
-        self.publish("request", f"{method} {path} → {status}", [account_id], log_it=False,
+        self.publish("request", f"{method} {path} → {status}", accounts, log_it=False,
                      method=method, path=path, status=status, journalSeq=seq)

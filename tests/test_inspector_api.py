@@ -280,12 +280,16 @@ def test_the_event_stream_tells_an_account_what_happens_to_it(api: httpx.Client,
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {other}"}, timeout=30) as stranger:
         their_agent = ok(stranger.post("/v1/agents", json={"name": "Not yours"}))
         their_number = ok(stranger.post("/v1/numbers", json={"agentId": their_agent["id"]}))
+    account_id = ok(control.get(f"/_emulator/accounts/{key}"))["id"]
     seen = []
     with api.stream("GET", "/_emulator/events", timeout=30) as stream:
         assert stream.status_code == 200
         for name, data in live_events(stream):
             seen.append((name, data))
             if name == "live":  # what follows happens now
+                spoofed = httpx.get(f"{base_url}/v1/calls", headers={"Authorization": f"Bearer {other}",
+                                                                       "X-Sub-Account-Id": account_id})
+                assert spoofed.status_code == 404  # naming someone else's account as a sub-account reaches nobody
                 ok(api.get("/v1/agents"))
                 ok(control.post("/_emulator/sms", json={"from": "+14155550161", "to": their_number["phoneNumber"],
                                                         "body": "for someone else"}))
@@ -293,13 +297,13 @@ def test_the_event_stream_tells_an_account_what_happens_to_it(api: httpx.Client,
                                                         "body": "Hello, watcher"}))
             if name == "happening" and data["kind"] == "sms.in":
                 break
-    account_id = ok(control.get(f"/_emulator/accounts/{key}"))["id"]
     happened = [data for name, data in seen if name == "happening"]
     assert all(h["accounts"] in ([], [account_id]) for h in happened), happened
     texted = happened[-1]
     assert '"Hello, watcher"' in texted["text"] and texted["data"]["direction"] == "inbound"
     assert any(h["kind"] == "request" and h["data"]["path"] == "/v1/agents" for h in happened)  # its /v1 requests
     assert not any("for someone else" in h["text"] for h in happened)
+    assert not any(h["kind"] == "request" and h["data"]["path"] == "/v1/calls" for h in happened)
 
     # later: what is known so far, after a sequence number, and then the stream ends
     later = sse(ok_text(api.get("/_emulator/events", params={"follow": "false", "since": texted["seq"] - 1})))
