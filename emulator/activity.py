@@ -110,6 +110,11 @@ class Activity:
             subscriber.offer(happening)
         return happening
 
+    @property
+    def listened_to(self) -> bool:
+        """Whether anyone reads the live stream (happenings only for it can be skipped otherwise)."""
+        return bool(self._subscribers)
+
     def subscribe(self, scope: frozenset[str] | None) -> Subscription:
         subscription = Subscription(scope)
         self._subscribers.add(subscription)

@@ -148,6 +148,8 @@ def create_app(settings: Settings) -> Starlette:
         *root.routes,
     ]
     def journaled(entry: Entry) -> None:
+        if not state.activity.listened_to:
+            return
         # A sub-account named in the header counts only once the API accepted it (it answers 404 otherwise).
         accepted = entry.sub_account_id if entry.status is not None and entry.status < 400 else None
         state.activity.request([entry.account_id, accepted], entry.method, entry.path, entry.status, entry.seq)

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,21 +30,31 @@ QUIET_HEADER = b"x-emulator-inspector"
 OVERHEAD = 400  # bytes an entry costs besides its path, query and body
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
+    """One journaled request, kept as it came (query and body are parsed when read)."""
+
     seq: int
-    at: datetime  # the emulator clock
+    stamp: float  # when, on the emulator clock, as POSIX seconds
     key: str | None  # the bearer key presented (None: none, or not a key)
     account_id: str | None
     sub_account_id: str | None
     method: str
     path: str
-    query: dict[str, str | list[str]]
+    raw_query: bytes
     raw_body: bytes  # its first BODY_LIMIT bytes
     body_truncated: bool
     status: int | None
     duration_ms: float
     size: int  # bytes it holds, roughly (for the journal's bound)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.stamp, UTC).replace(tzinfo=None)
+
+    @property
+    def query(self) -> dict[str, str | list[str]]:
+        return _query(self.raw_query)
 
     @property
     def body(self) -> Any:
@@ -68,7 +78,8 @@ class Filter:
         if self.path is not None and not (fnmatchcase(entry.path, self.path) if "*" in self.path
                                           else entry.path == self.path.rstrip("/") or entry.path == self.path):
             return False
-        return entry.seq > self.since_seq and (self.since is None or entry.at >= self.since)
+        return entry.seq > self.since_seq and (self.since is None or entry.stamp >= self.since.replace(
+            tzinfo=UTC).timestamp())
 
 
 class Journal:
@@ -82,11 +93,14 @@ class Journal:
     def last_seq(self) -> int:
         return self._seq
 
-    def add(self, **fields: Any) -> Entry:
+    def add(self, key: str | None, account_id: str | None, sub_account_id: str | None, method: str, path: str,
+            raw_query: bytes, raw_body: bytes, body_truncated: bool, status: int | None, duration_ms: float) -> Entry:
         self._seq += 1
-        entry = Entry(seq=self._seq, at=self.clock.now(), **fields)
+        size = OVERHEAD + len(path) + len(raw_query) + len(raw_body)
+        entry = Entry(self._seq, time.time() + self.clock.offset_seconds, key, account_id, sub_account_id, method,
+                      path, raw_query, raw_body, body_truncated, status, duration_ms, size)
         self._entries.append(entry)
-        self._bytes += entry.size
+        self._bytes += size
         while self._entries and (len(self._entries) > MAX_ENTRIES or self._bytes > MAX_BYTES):
             self._bytes -= self._entries.popleft().size
         return entry
@@ -131,11 +145,12 @@ def _query(raw: bytes) -> dict[str, str | list[str]]:
     return out
 
 
-def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").strip().partition(" ")
-    key = value.strip()
-    return key if scheme.lower() == "bearer" and key.startswith(("sk_test_", "sk_live_")) and len(key) <= 220 \
-        else None
+def _bearer(header: bytes | None) -> str | None:
+    """The API key of an `Authorization: Bearer sk_...` header, else None."""
+    if not header or header[:7].lower() != b"bearer ":
+        return None
+    key = header[7:].strip()
+    return key.decode("latin-1") if key[:8] in (b"sk_test_", b"sk_live_") and len(key) <= 220 else None
 
 
 class Journaling:
@@ -151,48 +166,53 @@ class Journaling:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if QUIET_HEADER in headers:
-            return await self.app(scope, receive, send)
+        auth = sub = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+            elif name == b"x-sub-account-id":
+                sub = value
+            elif name == QUIET_HEADER:
+                return await self.app(scope, receive, send)
         started = time.perf_counter()
-        early: list[Message] = []  # the body's first BODY_LIMIT bytes, read before the app asks (then replayed)
-        body = bytearray()
-        more = True
-        while more and len(body) <= BODY_LIMIT:
-            message = await receive()
-            early.append(message)
-            if message["type"] != "http.request":
-                break
-            body.extend(message.get("body", b""))
-            more = message.get("more_body", False)
-        truncated = more or len(body) > BODY_LIMIT
-        recorded = False
+        body, truncated, reading = b"", False, receive
+        if scope["method"] not in ("GET", "HEAD"):  # the body's first BODY_LIMIT bytes, read now, then replayed
+            early: list[Message] = []
+            more = True
+            while more and len(body) <= BODY_LIMIT:
+                message = await receive()
+                early.append(message)
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            truncated = more or len(body) > BODY_LIMIT
 
-        async def replaying() -> Message:
-            return early.pop(0) if early else await receive()
+            async def replaying() -> Message:
+                return early.pop(0) if early else await receive()
+
+            reading = replaying
+        recorded = False
 
         def record(status: int | None) -> None:
             nonlocal recorded
             recorded = True
-            key = _bearer(headers)
-            sub = headers.get(b"x-sub-account-id")
+            key = _bearer(auth)
             entry = self.journal.add(
-                key=key, account_id=self.account_of(key) if key else None,
-                sub_account_id=sub.decode("latin-1") if sub else None, method=scope["method"], path=scope["path"],
-                query=_query(scope.get("query_string", b"")), raw_body=bytes(body[:BODY_LIMIT]),
-                body_truncated=truncated, status=status, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                size=OVERHEAD + len(scope["path"]) + len(scope.get("query_string", b"")) + min(len(body), BODY_LIMIT),
+                key, self.account_of(key) if key else None, sub.decode("latin-1") if sub else None, scope["method"],
+                scope["path"], scope.get("query_string", b""), body[:BODY_LIMIT], truncated, status,
+                round((time.perf_counter() - started) * 1000, 3),
             )
             if self.recorded is not None:
                 self.recorded(entry)
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start" and not recorded:
+            if not recorded and message["type"] == "http.response.start":
                 record(message["status"])
             await send(message)
 
         try:
-            await self.app(scope, replaying, sending)
+            await self.app(scope, reading, sending)
         finally:
             if not recorded:
                 record(None)

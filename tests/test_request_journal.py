@@ -116,9 +116,7 @@ def test_requests_without_a_usable_key_are_journaled_for_the_admin(base_url: str
 
 
 def _add(book: Journal, key: str, size: int = 0) -> None:
-    book.add(key=key, account_id=None, sub_account_id=None, method="GET", path="/v1/agents", query={},
-             raw_body=b"x" * size, body_truncated=False, status=200, duration_ms=1.0,
-             size=journal_module.OVERHEAD + size)
+    book.add(key, None, None, "GET", "/v1/agents", b"", b"x" * size, False, 200, 1.0)
 
 
 def test_the_journal_drops_its_oldest_entries_past_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,7 +127,7 @@ def test_the_journal_drops_its_oldest_entries_past_its_bounds(monkeypatch: pytes
         _add(book, "sk_test_a")
     seqs = [e.seq for e in book.find(Filter(), 100)[0]]
     assert seqs == [3, 4, 5]
-    _add(book, "sk_test_b", size=9_500)  # over the byte bound: older ones go until it fits
+    _add(book, "sk_test_b", size=9_500 - len("/v1/agents"))  # over the byte bound: older ones go until it fits
     found, total, newest = book.find(Filter(), 100)
     assert [e.seq for e in found] == [6] and total == 1 and newest == 6
     book.forget([], ["sk_test_b"])
