@@ -163,7 +163,7 @@ class Activity:
         if delivery is not None:
             status = f"HTTP {delivery.http_status}" if delivery.http_status is not None else "failed"
             figures.append(f"{status} in {_ms(delivery.latency_ms)}")
-        if details.get("firstChunkMs") is not None and row.kind in ("speech", "dtmf"):
+        if delivery is not None and details.get("firstChunkMs") is not None:  # (hosted turns have no timings)
             figures.append(f"first chunk {_ms(details['firstChunkMs'])}, final {_ms(details.get('finalChunkMs'))}, "
                            f"{_plural(len(details.get('chunks') or []), 'chunk')}")
         if details.get("error"):

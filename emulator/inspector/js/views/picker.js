@@ -40,7 +40,7 @@ export function renderPicker(app, root) {
       event.preventDefault();
       app.save({ token: tokenInput.value.trim() || null });
       app.client = new Client({ token: app.saved.token });
-      load();
+      app.showPicker(); // again, with the token: the list and its live stream
     },
   }, h("h2", {}, "Admin token"),
   h("p.muted", {}, "This emulator runs with --admin-token: enter it to see every account."),
