@@ -43,6 +43,7 @@ from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
 from emulator.errors import Problem
+from emulator.journal import Entry, Journaling
 from emulator.maintenance import sweep
 from emulator.store import Store
 
@@ -146,10 +147,19 @@ def create_app(settings: Settings) -> Starlette:
         *openapi.routes,
         *root.routes,
     ]
+    def journaled(entry: Entry) -> None:
+        if not state.activity.listened_to:
+            return
+        # A sub-account named in the header counts only once the API accepted it (it answers 404 otherwise).
+        accepted = entry.sub_account_id if entry.status is not None and entry.status < 400 else None
+        state.activity.request([entry.account_id, accepted], entry.method, entry.path, entry.status, entry.seq)
+
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrashGuard)],
+        middleware=[Middleware(Journaling, journal=state.journal, account_of=lambda key: state.key_cache.get(key),
+                               recorded=journaled),
+                    Middleware(CrashGuard)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.state.emulator = state

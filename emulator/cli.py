@@ -9,6 +9,7 @@ from pathlib import Path
 
 from emulator import __version__
 from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
+from emulator.logs import FORMATS, LEVELS
 from emulator.plans import PLANS
 
 
@@ -55,9 +56,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
                        help="pace simulated calls in wall-clock time (for demos) [env AGENTPHONE_EMULATOR_REALTIME]")
-    serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
-                       choices=["critical", "error", "warning", "info", "debug"],
-                       help="server log level [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
+    serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LEVELS,
+                       help="log level; info shows one line per call, turn, message, delivery attempt, fixture "
+                            "load, reset and fault [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
+    serve.add_argument("--log-format", default=env("LOG_FORMAT", "text"), choices=FORMATS,
+                       help="text: one human line per happening; json: one JSON object per line "
+                            "[env AGENTPHONE_EMULATOR_LOG_FORMAT]")
+    serve.add_argument("--access-log", action="store_true", default=env_flag("ACCESS_LOG"),
+                       help="also log every HTTP request [env AGENTPHONE_EMULATOR_ACCESS_LOG]")
 
 
 def _scenario_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -118,10 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # string defaults from the environment go through `type` too
     if args.command == "serve" and args.default_plan not in PLANS:
         parser.error(f"argument --default-plan: invalid choice {args.default_plan!r} (choose from {', '.join(PLANS)})")
+    for name, value, allowed in (("--log-level", "log_level", LEVELS), ("--log-format", "log_format", FORMATS)):
+        if args.command == "serve" and getattr(args, value) not in allowed:  # a bad value from the environment
+            parser.error(f"argument {name}: invalid choice {getattr(args, value)!r} (choose from {', '.join(allowed)})")
     if args.command == "serve":
         from emulator.serve import serve
 
-        return serve(settings_from(args), args.log_level)
+        return serve(settings_from(args), args.log_level, args.log_format, args.access_log)
     if args.command == "scenario":
         from emulator.scenarios.cli import run
         from emulator.waiting import NotReady, wait_for_emulator, wait_for_port

@@ -8,13 +8,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from emulator.activity import Activity
 from emulator.calls.bus import CallBus
 from emulator.calls.callees import CalleeBook
 from emulator.calls.engine import CallEngine
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
-from emulator.faults import FaultBook
+from emulator.faults import ApiFault, FaultBook, WebhookFault
+from emulator.journal import Journal
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
 
@@ -52,10 +54,16 @@ class Emulator:
     bus: CallBus = field(default_factory=CallBus)
     callees: CalleeBook = field(default_factory=CalleeBook)
     engine: CallEngine = field(init=False)
+    activity: Activity = field(init=False)  # what happened: the activity log and the inspector's live stream
+    journal: Journal = field(init=False)  # the /v1 requests each key made
 
     def __post_init__(self) -> None:
-        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
-        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime)
+        self.activity = Activity(self.clock)
+        self.journal = Journal(self.clock)
+        self.faults.fired = self._fault_fired
+        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity)
+        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
+                                 activity=self.activity)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
 
@@ -72,22 +80,31 @@ class Emulator:
             await accounts.remove(session, account_ids)
         self.forget(account_ids, keys)
 
+    def _fault_fired(self, fault: ApiFault | WebhookFault, where: str) -> None:
+        account_id = fault.account_id if isinstance(fault, WebhookFault) else self.key_cache.get(fault.key)
+        self.activity.fault_fired(fault, account_id, where)
+
     def forget(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
         """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
-        cached keys."""
+        cached keys, journaled requests, the activity backlog."""
         gone = set(account_ids)
         keys = {*keys, *(key for key, account_id in self.key_cache.items() if account_id in gone)}
         for account_id in gone:
             self.callees.clear(account_id)
         self.faults.forget(gone, keys)
+        self.journal.forget(gone, keys)
+        self.activity.forget(gone)
         for key in keys:
             self.key_cache.pop(key, None)
 
     async def reset(self) -> None:
-        """Back to an empty emulator: no calls, rows, scripts, faults, cached keys or clock offset."""
+        """Back to an empty emulator: no calls, rows, scripts, faults, cached keys, journaled requests, activity
+        backlog or clock offset."""
         await self.engine.abort()
         await self.store.wipe()
         self.clock.reset()
         self.key_cache.clear()
         self.faults.clear()
         self.callees.clear()
+        self.journal.clear()
+        self.activity.clear()

@@ -9,6 +9,7 @@ account carry a bad signature, a stale timestamp, a tampered body, a reused
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.webhooks import signing
@@ -42,11 +43,15 @@ class WebhookFault:
                 "delaySeconds": self.delay_seconds}
 
 
+Fired = Callable[[ApiFault | WebhookFault, str], None]  # (the fault, the path or delivery it hit)
+
+
 class FaultBook:
-    def __init__(self) -> None:
+    def __init__(self, fired: Fired | None = None) -> None:
         self.api: list[ApiFault] = []
         self.webhook: list[WebhookFault] = []
         self._last_id: dict[str, str] = {}
+        self.fired = fired  # told each time a fault goes off (the activity log)
 
     def clear(self) -> None:
         self.api.clear()
@@ -66,6 +71,8 @@ class FaultBook:
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.api.remove(fault)
+                if self.fired is not None:
+                    self.fired(fault, path)
                 return fault
         return None
 
@@ -82,6 +89,8 @@ class FaultBook:
              event: str) -> tuple[bytes, dict[str, str], float]:
         """The body and headers of one attempt (faulted if a webhook fault is armed), and a delay."""
         fault = self._take_webhook(account_id) if self.webhook else None
+        if fault is not None and self.fired is not None:
+            self.fired(fault, delivery_id)
         previous = self._last_id.get(account_id, delivery_id)
         self._last_id[account_id] = delivery_id
         if fault is None:

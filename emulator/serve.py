@@ -18,7 +18,7 @@ from collections.abc import Callable
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from emulator import __version__
+from emulator import __version__, logs
 from emulator.config import Settings
 from emulator.store.lock import DatabaseInUse, DatabaseLock, lock_database
 
@@ -69,9 +69,10 @@ def banner(settings: Settings, database: str) -> str:
     base = settings.base_url
     return "\n".join([
         f"agentphone-emulator {__version__} listening on {base} (database: {database})",
-        f"  docs:    {base}/docs",
-        f"  health:  {base}/_emulator/health",
-        f'  SDK:     AgentPhone(api_key="sk_test_local", base_url="{base}")',
+        f"  inspector: {base}/",
+        f"  docs:      {base}/docs",
+        f"  health:    {base}/_emulator/health",
+        f'  SDK:       AgentPhone(api_key="sk_test_local", base_url="{base}")',
     ])
 
 
@@ -88,7 +89,7 @@ class _Server(uvicorn.Server):
             self.on_ready()
 
 
-def serve(settings: Settings, log_level: str = "warning") -> int:
+def serve(settings: Settings, log_level: str = "info", log_format: str = "text", access_log: bool = False) -> int:
     try:
         sock = bind(settings.host, settings.port)
     except PortUnavailable as exc:
@@ -104,8 +105,10 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
         try:
             from emulator.app import create_app
 
-            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                                    log_level=log_level, lifespan="on")
+            # Levels come from the logging config alone (log_level=None): uvicorn would set its own otherwise.
+            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level=None,
+                                    log_config=logs.config(log_level, log_format, access_log), access_log=access_log,
+                                    lifespan="on")
             text = banner(settings, database_label(settings, lock))
             _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
         finally:

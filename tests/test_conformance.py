@@ -364,6 +364,16 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("POST", "/_emulator/fixtures", {"accounts": [{"key": seeded, "plan": "pro", "agents": [{"name": "Seeded"}]}]})
     r("POST", "/_emulator/reset", {"key": seeded})
 
+    # the inspector's reads: every account, a delivery with its attempts (then redelivered, edited), a call's
+    # timeline and the live stream of happenings (what is known, then they end), the request journal
+    r("GET", "/_emulator/accounts")
+    delivery = inbound["deliveries"][0]["id"]
+    wait_until(lambda: r("GET", "/_emulator/deliveries/{delivery_id}", delivery_id=delivery)["attempts"])
+    r("POST", "/_emulator/deliveries/{delivery_id}/redeliver", {"body": "{}"}, delivery_id=delivery)
+    r("GET", "/_emulator/calls/{call_id}/timeline", params={"follow": "false"}, call_id=dialed["id"])
+    r("GET", "/_emulator/events", params={"follow": "false", "key": key})
+    r("GET", "/_emulator/requests", params={"key": key, "method": "POST", "path": "/v1/messages"})
+
     # errors share one shape
     r.error("GET", "/v1/agents/agent_doesnotexist", 404)
     r.error("POST", "/v1/agents", 422, {"name": ""})

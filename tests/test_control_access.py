@@ -29,6 +29,7 @@ class Account:
     web_call: str
     verification: str
     tag: str
+    delivery: str = ""
 
 
 @dataclass
@@ -58,11 +59,12 @@ def _account(base_url: str, tag: str, number: str) -> Account:
     }]}
     with httpx.Client(base_url=base_url, headers={"X-Emulator-Admin-Token": TOKEN}, timeout=30) as admin:
         assert admin.post("/_emulator/fixtures", json=fixture).status_code == 200
+        texted = admin.post("/_emulator/sms", json={"from": "+14155550189", "to": number, "body": "hi"}).json()
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
         web = api.post("/v1/calls/web", json={"agentId": f"agent_{tag}"}).json()
         sent = api.post("/v1/verify/send", json={"phone_number": "+14155550177"}).json()
         api.post("/v1/feedback", json={"category": "bug", "note": f"feedback of {tag}"})
-    return Account(key, number, web["id"], sent["verification_id"], tag)
+    return Account(key, number, web["id"], sent["verification_id"], tag, texted["deliveries"][0]["id"])
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,16 @@ ROUTES: dict[tuple[str, str], Request] = {
     ("GET", "/_emulator/verifications/{verification_id}"): lambda w, acc: (
         "GET", f"/_emulator/verifications/{acc.verification}", {}),
     ("GET", "/_emulator/feedback"): lambda w, acc: ("GET", "/_emulator/feedback", {}),
+    ("GET", "/_emulator/accounts"): lambda w, acc: ("GET", "/_emulator/accounts", {}),
+    ("GET", "/_emulator/events"): lambda w, acc: ("GET", "/_emulator/events",
+                                                  {"params": {"key": acc.key, "follow": "false"}}),
+    ("GET", "/_emulator/requests"): lambda w, acc: ("GET", "/_emulator/requests", {"params": {"key": acc.key}}),
+    ("GET", "/_emulator/deliveries/{delivery_id}"): lambda w, acc: (
+        "GET", f"/_emulator/deliveries/{acc.delivery}", {}),
+    ("POST", "/_emulator/deliveries/{delivery_id}/redeliver"): lambda w, acc: (
+        "POST", f"/_emulator/deliveries/{acc.delivery}/redeliver", {}),
+    ("GET", "/_emulator/calls/{call_id}/timeline"): lambda w, acc: (
+        "GET", f"/_emulator/calls/{acc.web_call}/timeline", {"params": {"follow": "false"}}),
 }
 DESTRUCTIVE = {("POST", "/_emulator/reset"), ("POST", "/_emulator/fixtures")}
 # The web-call join answers 401 for the wrong access token: reaching that check means the route let the caller in.

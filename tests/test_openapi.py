@@ -64,7 +64,8 @@ def test_every_served_route_declares_its_documentation() -> None:
     documented = {(r.method, r.path) for r in served if isinstance(r, ApiRoute) and not r.doc.hidden}
     assert documented == OPERATIONS.keys()
     assert {(r.method, r.path) for r in served if isinstance(r, ApiRoute) and r.doc.hidden} == {
-        ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/")}
+        ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/"), ("GET", "/_emulator/ui"),
+        ("GET", "/_emulator/ui/{name:path}")}
 
 
 def test_each_method_and_path_is_declared_once() -> None:

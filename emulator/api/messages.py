@@ -23,6 +23,7 @@ async def send_message(request: Request) -> Response:
         )
         deliveries = await notify.sms(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
+    state.activity.sms(threaded.message, deliveries)
     return respond(wire.sent(threaded.message))
 
 

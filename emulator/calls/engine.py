@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from emulator.activity import Activity
 from emulator.calls import timing
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
 from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
@@ -30,7 +31,7 @@ from emulator.calls.script import DTMF, Turn, branch_for
 from emulator.calls.setup import CallSetup
 from emulator.clock import Clock
 from emulator.domain.calls import transcript_row
-from emulator.store import Account, Call, Delivery, Store, Transcript
+from emulator.store import Account, Call, Delivery, DeliveryAttempt, Store, Transcript
 from emulator.webhooks.delivery import Deliverer
 from emulator.webhooks.voice import TurnReply
 from emulator.wire import events
@@ -58,7 +59,7 @@ class CallRun:
     inflight: asyncio.Future[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     extra: dict[str, Any] = field(default_factory=dict)
-    unsaved: list[Transcript | Delivery] = field(default_factory=list)  # written by the next flush
+    unsaved: list[Transcript | Delivery | DeliveryAttempt] = field(default_factory=list)  # written by the next flush
     snippet: str | None = None
     flushed_at: float = field(default_factory=time.monotonic)
 
@@ -72,11 +73,12 @@ class CallRun:
 
 class CallEngine:
     def __init__(self, store: Store, clock: Clock, deliverer: Deliverer, bus: CallBus,
-                 responder: Responder | None = None, realtime: bool = False) -> None:
+                 responder: Responder | None = None, realtime: bool = False, activity: Activity | None = None) -> None:
         self.store = store
         self.clock = clock
         self.deliverer = deliverer
         self.bus = bus
+        self.activity = activity or deliverer.activity
         self.responder = responder or RuleResponder()
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
@@ -89,6 +91,7 @@ class CallEngine:
         self.runs[setup.call_id] = run
         task = asyncio.create_task(self._run_safely(run))
         self._by_call[setup.call_id] = task
+        self.activity.call_placed(setup)
         return task
 
     async def end(self, call_id: str, wait: float = 5.0) -> bool:
@@ -149,6 +152,7 @@ class CallEngine:
         if magic is not None and not magic.answered:
             run.end(magic.status, magic.end_reason)
             return await self._finish(run)
+        self.activity.call_answered(setup)
         if setup.direction == "inbound":
             await self._event_now(run, "call.started", events.call_data(setup, "in-progress", run.started_at))
             if run.stop_requested:  # ended while call.started was being delivered: nothing more is said
@@ -311,15 +315,17 @@ class CallEngine:
         if kind not in ("silence", "hangup"):
             run.snippet = (response or transcript)[:SNIPPET]
         run.rows.append(row)
-        run.unsaved += [row] if delivery is None else [row, delivery]
-        self.bus.publish(setup.call_id, TurnEvent(row))
+        attempts = self.deliverer.turn_attempts(delivery, row.id) if delivery is not None else []
+        run.unsaved += [row] if delivery is None else [row, delivery, *attempts]
+        self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
+        self.activity.call_turn(setup, row, len(run.rows), delivery)
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
             batch = list(run.unsaved)
             async with self.store.write() as session:
                 await self._flush(run, session, batch)
             self._saved(run, batch)
 
-    async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery]) -> None:
+    async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
         """Write `batch` of the call's unsaved rows and its latest snippet in the caller's transaction."""
         session.add_all(batch)
         run.flushed_at = time.monotonic()
@@ -328,7 +334,7 @@ class CallEngine:
                                   .values(last_transcript_snippet=run.snippet))
 
     @staticmethod
-    def _saved(run: CallRun, batch: list[Transcript | Delivery]) -> None:
+    def _saved(run: CallRun, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
         """Forget rows once their transaction committed (until then readers still merge them)."""
         del run.unsaved[:len(batch)]
 
@@ -336,6 +342,11 @@ class CallEngine:
         """Transcript rows of a live call not yet in the database (a snapshot: take it before reading)."""
         run = self.runs.get(call_id)
         return [r for r in run.unsaved if isinstance(r, Transcript)] if run is not None else []
+
+    def unsaved_deliveries(self, call_id: str) -> list[Delivery | DeliveryAttempt]:
+        """A live call's voice deliveries and their attempts not yet in the database (a snapshot, as `unsaved`)."""
+        run = self.runs.get(call_id)
+        return [r for r in run.unsaved if not isinstance(r, Transcript)] if run is not None else []
 
     def snippet(self, call_id: str) -> str | None:
         run = self.runs.get(call_id)
@@ -390,4 +401,5 @@ class CallEngine:
         self._saved(run, batch)
         self.deliverer.launch([ended])
         self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))
+        self.activity.call_ended(setup, status, run.end_reason, duration, len(run.rows))
 

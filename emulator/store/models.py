@@ -246,3 +246,27 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
+
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery, as sent and as answered: the headers (the signature, never the secret), the body
+    when it differs from the delivery's payload (a tampered-body fault, an edited redelivery), the reply."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    pk: Mapped[int] = _pk()
+    account_id: Mapped[str] = _account()
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)  # a voice turn's transcript
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within its delivery
+    kind: Mapped[str] = mapped_column(String(16))  # first | retry | redeliver | edited
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_headers: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    streamed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    next_retry_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime)

@@ -183,3 +183,42 @@ class ControlClient:
         """Wait until `key`'s call is no longer in progress; returns it with its transcript."""
         with self.api(key) as api:
             return wait_for_call(api, call_id, timeout, end_on_timeout=end_on_timeout)
+    # --- the request journal (GET /_emulator/requests): what the code under test asked of /v1 ---------------
+
+    def requests(self, key: str | None = None, *, method: str | None = None, path: str | None = None,
+                 since: int | str | None = None) -> list[dict[str, Any]]:
+        """The /v1 requests made (by `key`, or by every key), oldest first: each with method, path, query,
+        body, status and time. `path` is exact or a glob (`/v1/calls/*`); `since` a `seq` or an ISO time."""
+        params = {name: value for name, value in
+                  (("key", key), ("method", method), ("path", path), ("since", since)) if value is not None}
+        journal: dict[str, Any] = self.request("GET", "/_emulator/requests", params={**params, "limit": 10_000})
+        entries: list[dict[str, Any]] = journal["data"]
+        return entries
+
+    def assert_requested(self, method: str, path: str, *, count: int | None = 1, json: Any = ...,
+                         key: str | None = None, since: int | str | None = None) -> list[dict[str, Any]]:
+        """Fail unless exactly `count` (None: at least one) `method path` requests were made whose JSON body
+        contains `json` (its fields with these values; others may be there too). Returns them."""
+        made = self.requests(key, method=method, path=path, since=since)
+        found = [e for e in made if json is ... or self._contains(e["body"], json)]
+        if (len(found) == count) if count is not None else found:
+            return found
+        wanted = f"{'at least one' if count is None else count} {method.upper()} {path}"
+        if json is not ...:
+            wanted += f" with a body containing {json!r}"
+        seen = "\n".join(f"  #{e['seq']} {e['method']} {e['path']} -> {e['status']}: {e['body']!r}" for e in made)
+        raise AssertionError(f"Expected {wanted}; {len(found)} matched. The {method.upper()} {path} requests made:\n"
+                             + (seen or "  (none)"))
+
+    @staticmethod
+    def _contains(actual: Any, expected: Any) -> bool:
+        """Whether `actual` holds `expected`: objects by the fields `expected` names, lists item by item."""
+        if isinstance(expected, dict):
+            return isinstance(actual, dict) and all(
+                name in actual and ControlClient._contains(actual[name], value) for name, value in expected.items())
+        if isinstance(expected, list):
+            return isinstance(actual, list) and len(actual) == len(expected) and all(
+                ControlClient._contains(a, e) for a, e in zip(actual, expected, strict=True))
+        if isinstance(actual, bool) or isinstance(expected, bool):  # True is not 1 in JSON
+            return actual is expected
+        return bool(actual == expected)

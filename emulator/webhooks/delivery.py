@@ -8,8 +8,13 @@ a webhook target. Failed deliveries are retried on `RETRY_SCHEDULE`, measured on
 so a test moves the clock instead of sleeping.
 
 Voice turns: the call engine asks for an attempt (`voice_attempt`), sends it (`send_voice`, which the
-engine may cancel when the call is ended) and has it logged (`record_voice`); the row is written with
-the call's other rows. A voice turn is never retried: a late turn is silence.
+engine may cancel when the call is ended) and has it logged (`record_voice`, then `turn_attempts` ties the
+attempt to its transcript row); the rows are written with the call's other rows. A voice turn is never
+retried: a late turn is silence.
+
+Every attempt is also kept as sent and as answered (`DeliveryAttempt`: headers with the signature, the body
+when it differs from the payload, the reply), and told to the activity log. `redeliver` sends a delivery
+again by hand, as stored or edited, signed afresh.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
+from emulator.activity import Activity
 from emulator.clock import Clock
 from emulator.domain import webhooks
+from emulator.errors import Conflict
 from emulator.faults import FaultBook
-from emulator.store import Delivery, Store, Webhook
+from emulator.store import Delivery, DeliveryAttempt, Store, Webhook
 from emulator.webhooks.transport import Outcome, Transport
 from emulator.webhooks.voice import TurnReply, TurnRequest, webhook_turn
 from emulator.wire import events
@@ -40,6 +47,9 @@ RETRY_SCHEDULE = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(RETRY_SCHEDULE)
 NO_WEBHOOK = "No webhook is configured for this agent or project; the event was recorded as undeliverable."
 NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the caller heard silence."
+NOWHERE = ("There is nowhere to redeliver this: the webhook it went to was removed and no webhook is configured "
+           "for its agent or project now.")
+TURN_LOGS = 1_000  # voice attempts logged but not yet tied to their turn (the engine ties each at once)
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 
@@ -75,16 +85,48 @@ class VoiceAttempt:
     request: TurnRequest | None  # None when there is nowhere to send the turn
 
 
+@dataclass
+class Sent:
+    """What one attempt put on the wire."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _body_unless_payload(body: bytes, payload: str) -> str | None:
+    """The body sent, kept only when it is not the stored payload (a tampered or edited body)."""
+    return None if body == payload.encode() else body.decode("utf-8", errors="replace")
+
+
+def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outcome: Outcome | None, kind: str,
+                 now: datetime) -> DeliveryAttempt:
+    """An event delivery's attempt as sent and answered; `values` are the delivery's columns after it."""
+    return DeliveryAttempt(
+        account_id=row.account_id, delivery_id=row.id, kind=kind, url=sent.url if sent else row.url,
+        request_headers=dict(sent.headers) if sent else None,
+        request_body=_body_unless_payload(sent.body, row.payload) if sent else None,
+        http_status=values.get("http_status"), error_message=values.get("error_message"),
+        response_body=values.get("response_body"), content_type=outcome.content_type if outcome else None,
+        latency_ms=values.get("latency_ms"),
+        next_retry_at=values.get("next_retry_at", row.next_retry_at) if values["status"] == "pending" else None,
+        attempted_at=now,
+    )
+
+
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
-                 faults: FaultBook | None = None, voice: VoiceSender | None = None) -> None:
+                 faults: FaultBook | None = None, voice: VoiceSender | None = None,
+                 activity: Activity | None = None) -> None:
         self.store = store
         self.clock = clock
         self.transport = transport or Transport()
         self.faults = faults or FaultBook()
         self.voice: VoiceSender = voice or self._post_voice
+        self.activity = activity or Activity(clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
+        self._turn_logs: dict[str, DeliveryAttempt] = {}
 
     async def _post_voice(self, request: TurnRequest) -> TurnReply:
         return await webhook_turn(self.transport, request)
@@ -144,7 +186,28 @@ class Deliverer:
         row.error_message = reply.error
         row.response_body = reply.body
         row.latency_ms = reply.latency_ms
+        request = attempt.request
+        if request is not None:
+            if len(self._turn_logs) >= TURN_LOGS:
+                self._turn_logs.pop(next(iter(self._turn_logs)))
+            self._turn_logs[row.id] = DeliveryAttempt(
+                account_id=row.account_id, delivery_id=row.id, number=1, kind="first", url=request.url,
+                request_headers=dict(request.headers or {}),
+                request_body=_body_unless_payload(request.body, row.payload),
+                http_status=reply.http_status, error_message=reply.error, response_body=reply.body,
+                content_type="application/x-ndjson" if reply.streamed else None, streamed=reply.streamed,
+                latency_ms=reply.latency_ms, attempted_at=self.clock.now(),
+            )
         return row
+
+    def turn_attempts(self, delivery: Delivery, turn_id: str) -> list[DeliveryAttempt]:
+        """The attempt `record_voice` logged for a voice turn's delivery, tied to the turn's transcript row (for
+        the engine to write with the call's rows); none when the turn had nowhere to go."""
+        found = self._turn_logs.pop(delivery.id, None)
+        if found is None:
+            return []
+        found.turn_id = turn_id
+        return [found]
 
     def launch(self, rows: Iterable[Delivery]) -> None:
         """Attempt the pending rows in the background (call after their transaction committed)."""
@@ -185,16 +248,36 @@ class Deliverer:
         if hook is None:
             await self._record(row, None, "The webhook was removed before this delivery was attempted.")
             return None
-        body, headers, delay = self.faults.sign(row.account_id, hook.secret, row.payload.encode(), row.id,
-                                                row.event_type)
-        if delay:
-            await asyncio.sleep(delay)
-        outcome = await self.transport.post(hook.url, body, headers, hook.timeout)
-        await self._record(row, outcome)
+        sent, outcome = await self._send(row, hook, row.payload.encode())
+        await self._record(row, outcome, sent=sent)
         return outcome
 
-    async def _record(self, row: Delivery, outcome: Outcome | None, error: str | None = None) -> None:
-        """Log the attempt on `row` (as read before it) with one UPDATE."""
+    async def _send(self, row: Delivery, hook: Webhook, payload: bytes) -> tuple[Sent, Outcome]:
+        body, headers, delay = self.faults.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
+        if delay:
+            await asyncio.sleep(delay)
+        return Sent(hook.url, headers, body), await self.transport.post(hook.url, body, headers, hook.timeout)
+
+    async def redeliver(self, row: Delivery, body: str | None = None) -> DeliveryAttempt:
+        """Send a delivery again now, by hand: its payload as stored, or `body` instead (an edited redelivery),
+        signed afresh, to the webhook it went to (or, when that one was removed, the one that would receive it
+        now). Its outcome becomes the delivery's; a failure leaves a pending delivery's retries as they were."""
+        async with self.store.read() as session:
+            hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row.webhook_id \
+                else None
+            if hook is None:
+                hook = await webhooks.route(session, row.account_id, row.agent_id)
+        if hook is None:
+            raise Conflict(NOWHERE)
+        payload = row.payload.encode() if body is None else body.encode()
+        sent, outcome = await self._send(row, hook, payload)
+        return await self._record(row, outcome, sent=sent, kind="redeliver" if body is None else "edited", hook=hook)
+
+    async def _record(self, row: Delivery, outcome: Outcome | None, error: str | None = None, *,
+                      sent: Sent | None = None, kind: str | None = None,
+                      hook: Webhook | None = None) -> DeliveryAttempt:
+        """Log the attempt on `row` (as read before it) with one UPDATE, keep it as sent and answered, and tell
+        the activity log. `kind` is set for attempts made by hand (then nothing is rescheduled)."""
         now = self.clock.now()
         attempts = row.attempt_count + 1
         values: dict[str, Any] = {"attempt_count": attempts, "last_attempt_at": now}
@@ -206,12 +289,23 @@ class Deliverer:
         retryable = outcome is not None and not row.test  # test sends are answered at once, never retried
         if outcome is not None and outcome.ok:
             values.update(status="success", next_retry_at=None)
+        elif kind is not None:
+            values["status"] = "pending" if row.status == "pending" else "failed"
         elif retryable and attempts < MAX_ATTEMPTS:
             values.update(status="pending", next_retry_at=now + timedelta(seconds=RETRY_SCHEDULE[attempts - 1]))
         else:
             values.update(status="failed", next_retry_at=None)
+        if hook is not None:
+            values.update(webhook_id=hook.id, url=hook.url)
+        attempt = _attempt_row(row, values, sent, outcome, kind or ("first" if row.attempt_count == 0 else "retry"),
+                               now)
         async with self.store.write() as session:
             await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+            attempt.number = 1 + (await session.scalar(
+                select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.delivery_id == row.id)) or 0)
+            session.add(attempt)
+        self.activity.delivery_attempt(row, attempt)
+        return attempt
 
     async def retry_due(self) -> int:
         """Start the retries whose time has come on the emulator's clock; returns how many."""

@@ -13,7 +13,7 @@ from emulator.api.control import access
 from emulator.api.control.access import ACCOUNT
 from emulator.api.routing import post
 from emulator.context import Emulator
-from emulator.domain import fixtures
+from emulator.domain import accounts, fixtures
 from emulator.errors import Forbidden, Invalid
 from emulator.wire import fixtures as wire
 
@@ -33,9 +33,9 @@ async def load_documents(state: Emulator, documents: list[tuple[str, Any]],
         if others:
             raise Forbidden(f"{source}: an account key can load fixtures for its own account only; this one also "
                             f"names {len(others)} other key(s).")
-        checked.append(fixture)
+        checked.append((source, fixture))
     totals: dict[str, int] = {}
-    for fixture in checked:
+    for source, fixture in checked:
         async with state.store.read() as session:
             doomed = await fixtures.replaced_accounts(session, fixture)
         await state.engine.abort(set(doomed))
@@ -44,6 +44,9 @@ async def load_documents(state: Emulator, documents: list[tuple[str, Any]],
         state.forget(loaded.replaced, loaded.keys)
         state.fixture_keys |= set(loaded.keys)
         totals = {k: totals.get(k, 0) + v for k, v in loaded.counts.items()}
+        async with state.store.read() as session:
+            loaded_ids = [a.id for key in loaded.keys if (a := await accounts.find_by_key(session, key)) is not None]
+        state.activity.fixtures_loaded(source, loaded.counts, loaded_ids + loaded.replaced)
     return totals
 
 

@@ -62,10 +62,12 @@ async def move_clock(request: Request) -> Response:
     req = await parse(request, wire.ClockChange)
     state = emu(request)
     target = _target(state.clock.now(), req)
+    moved = (target - state.clock.now()).total_seconds()
     if req.advance is not None:
         state.clock.advance(req.advance)
     else:
         state.clock.set(target)
+    state.activity.clock_moved(req.advance if req.advance is not None else max(moved, 0))
     await sweep(state)
     return respond(wire.clock(state.clock.now(), state.clock.offset_seconds))
 
@@ -79,12 +81,14 @@ async def reset(request: Request) -> Response:
     if key is None:
         await state.reset()
         scope = "everything"
+        state.activity.reset(None)
     else:
         async with state.store.read() as session:
             account = await accounts.find_by_key(session, key)
             family = [] if account is None else await accounts.family(session, account.id)
         await state.remove_accounts(family, keys=[key])
         scope = f"account of key {key[:12]}..."
+        state.activity.reset(family, key)
     return respond(wire.reset(scope, (time.perf_counter() - started) * 1000))
 
 

@@ -28,6 +28,7 @@ async def inbound_sms(request: Request) -> Response:
                                            state.clock.now(), access.accounts_in_scope(request))
         deliveries = await notify.sms(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
+    state.activity.sms(threaded.message, deliveries)
     return respond(wire.sms_received(threaded.message, threaded.conversation, deliveries))
 
 
