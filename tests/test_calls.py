@@ -71,10 +71,10 @@ def test_from_number_id_of_another_agent_is_400(api: httpx.Client, control: http
 
 
 @pytest.mark.parametrize("to_number", ["4155550123", "+1415555012", "+1 415 555 0123", "call me", ""])
-def test_to_number_not_e164_is_422(api: httpx.Client, voice: WebhookReceiver, to_number: str) -> None:
+def test_to_number_not_e164_is_400(api: httpx.Client, voice: WebhookReceiver, to_number: str) -> None:
     line = Line.open(api, voice)
     resp = api.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to_number})
-    assert resp.status_code == 422, resp.text
+    assert resp.status_code == 400, resp.text
     assert "toNumber" in resp.json()["detail"]
 
 

@@ -366,7 +366,7 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
 
     # errors share one shape
     r.error("GET", "/v1/agents/agent_doesnotexist", 404)
-    r.error("POST", "/v1/agents", 422, {"name": ""})
+    r.error("POST", "/v1/agents", 400, {"name": ""})
     r.error("GET", "/v1/nowhere", 404)
 
     # tear down: webhooks, then an agent with a number (unassigned by the delete)
@@ -464,11 +464,11 @@ def test_responses_match_the_emulator_models(traffic: Recorder, key: Key) -> Non
 
 
 def test_error_responses_match_the_error_model(traffic: Recorder) -> None:
-    assert [resp.status_code for resp in traffic.errors] == [400, 404, 422, 404]
-    for resp in traffic.errors:
+    assert [resp.status_code for resp in traffic.errors] == [400, 404, 400, 404]
+    for index, resp in enumerate(traffic.errors):
         error = Error.model_validate_json(resp.content)
         assert error.detail
-        assert (error.errors is not None) == (resp.status_code == 422)
+        assert (error.errors is not None) == (index == 2)  # only the field-rule error lists `errors`
     validation = Error.model_validate_json(traffic.errors[2].content)
     assert validation.errors and validation.errors[0]["loc"][:2] == ["body", "name"]
 

@@ -1197,7 +1197,7 @@ def test_apply_a_non_object_is_an_error(obj: Any, name: str) -> None:
 def test_parse_turns_errors_name_the_field(value: Any, message: str) -> None:
     with pytest.raises(Invalid) as err:
         parse_turns(value)
-    assert status_of(err.value) == 422
+    assert status_of(err.value) == 400
     assert err.value.detail.startswith(message)
 
 

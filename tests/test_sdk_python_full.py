@@ -226,7 +226,7 @@ def test_numbers(sdk: Driven, control: httpx.Client) -> None:
     assert sdk.numbers.lookup(f"{number.phone_number},+14155550123") == entries
     with pytest.raises(AgentPhoneError) as too_many:
         sdk.numbers.lookup([f"+1415555{i:04d}" for i in range(26)])
-    assert too_many.value.status == 422 and "25" in too_many.value.message
+    assert too_many.value.status == 400 and "25" in too_many.value.message
 
     empty = {"firstName": None, "lastName": None, "displayName": None, "hasAvatar": False}
     assert sdk.numbers.get_contact_card(number.id) == empty
@@ -607,7 +607,7 @@ def test_usage(sdk: Driven, control: httpx.Client) -> None:
                                  "totalSeconds": call.duration_seconds, "isOrphan": False}]
     with pytest.raises(AgentPhoneError) as no_period:
         sdk.usage.get_by_agent()
-    assert no_period.value.status == 422 and "period" in no_period.value.message
+    assert no_period.value.status == 400 and "period" in no_period.value.message
 
 
 # --- registration and verification -----------------------------------------------------------
@@ -700,7 +700,7 @@ def test_sip_trunks(sdk: Driven) -> None:
     assert rotated.name == "HQ PBX"
     with pytest.raises(AgentPhoneError) as bad:
         sdk.sip_trunks.update(trunk.id, transfers="everything")
-    assert bad.value.status == 422 and "transfers" in bad.value.message
+    assert bad.value.status == 400 and "transfers" in bad.value.message
 
     deleted = sdk.sip_trunks.delete(trunk.id)
     assert deleted == {"success": True, "id": trunk.id}

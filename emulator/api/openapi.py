@@ -169,7 +169,7 @@ def build_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
                                "schema": {"type": "string"}},
             },
             "responses": {
-                "Error": {"description": "Any error: a human sentence in `detail` (422s add `errors`).",
+                "Error": {"description": "Any error: a human sentence in `detail` (field-rule errors add `errors`).",
                           "content": {"application/json": {"schema": _ref(Error)}}},
             },
         },

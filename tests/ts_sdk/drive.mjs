@@ -549,14 +549,14 @@ async function drive(client, receiver) {
     eq(deleted.id, agentId, "deleteAgent id");
     eq(deleted.name, "TS SDK Agent", "deleteAgent name");
     await expectApiError("agents.getAgent (deleted)", 404, () => client.agents.getAgent({ agent_id: agentId }));
-    const invalid = await expectApiError("agents.createAgent (invalid)", 422,
+    // A field-rule error is a 400 (the skill doc's status; `--validation-status 422` gives FastAPI's 422, which
+    // the SDK surfaces as UnprocessableEntityError). `detail` stays a sentence; the FastAPI-style list is `errors`.
+    const invalid = await expectApiError("agents.createAgent (invalid)", 400,
         () => client.agents.createAgent({ name: "Bad", voiceSpeed: 9 }));
-    check(invalid.constructor.name === "UnprocessableEntityError", "a 422 surfaces as UnprocessableEntityError");
-    // The SDK types a 422 body as FastAPI's {detail: ValidationError[]}; the emulator keeps `detail` a sentence
-    // and sends that list as `errors`.
+    check(invalid instanceof AgentPhoneError, "a 400 surfaces as AgentPhoneError");
     check(Array.isArray(invalid.body.errors) && invalid.body.errors.some((e) =>
         Array.isArray(e.loc) && e.loc.includes("voiceSpeed") && typeof e.msg === "string" && typeof e.type === "string"),
-    `422 body carries FastAPI-style errors naming voiceSpeed (got ${describe(invalid.body)})`);
+    `the 400 body carries FastAPI-style errors naming voiceSpeed (got ${describe(invalid.body)})`);
 }
 
 main().catch((err) => {
