@@ -54,7 +54,7 @@ class Emulator:
     engine: CallEngine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
+        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, vocabulary=self.settings.webhook_events)
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
@@ -71,6 +71,7 @@ class Emulator:
         async with self.store.write() as session:
             await accounts.remove(session, account_ids)
         self.forget(account_ids, keys)
+        self.engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
 
     def forget(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
         """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
@@ -87,6 +88,7 @@ class Emulator:
         """Back to an empty emulator: no calls, rows, scripts, faults, cached keys or clock offset."""
         await self.engine.abort()
         await self.store.wipe()
+        self.engine.waits.wake_all()
         self.clock.reset()
         self.key_cache.clear()
         self.faults.clear()

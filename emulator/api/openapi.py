@@ -50,6 +50,8 @@ TAGS = {
     "sip-trunks": "SIP trunks",
     "location": "Phone locations",
     "feedback": "Product feedback",
+    "billing": "Paid add-ons (the vendor serves these outside /v1)",
+    "whatsapp": "WhatsApp Business connections, their numbers and message templates (simulated)",
     "emulator": "The emulator's control API: simulate the outside world, move the clock, inject faults",
 }
 

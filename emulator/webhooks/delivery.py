@@ -40,6 +40,8 @@ RETRY_SCHEDULE = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(RETRY_SCHEDULE)
 NO_WEBHOOK = "No webhook is configured for this agent or project; the event was recorded as undeliverable."
 NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the caller heard silence."
+NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice turns are not sent to it; the caller " \
+                  "heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 
@@ -62,6 +64,9 @@ class Target(Protocol):
     @property
     def context_limit(self) -> int: ...
 
+    @property
+    def event_types(self) -> list[str] | None: ...
+
 
 def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[dict[str, Any]]:
     """The tail of the history the target asked for (its `contextLimit`), current item last."""
@@ -73,12 +78,15 @@ def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[di
 class VoiceAttempt:
     delivery: Delivery
     request: TurnRequest | None  # None when there is nowhere to send the turn
+    refusal: str = NO_VOICE_WEBHOOK  # why, when there is not
 
 
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
-                 faults: FaultBook | None = None, voice: VoiceSender | None = None) -> None:
+                 faults: FaultBook | None = None, voice: VoiceSender | None = None,
+                 vocabulary: str = "current") -> None:
         self.store = store
+        self.vocabulary = vocabulary  # the emulator's event vocabulary (an account may choose its own)
         self.clock = clock
         self.transport = transport or Transport()
         self.faults = faults or FaultBook()
@@ -124,13 +132,16 @@ class Deliverer:
         )
         if hook is None:
             return VoiceAttempt(row, None)
+        if hook.event_types is not None and "agent.message" not in hook.event_types:
+            row.webhook_id = row.url = None
+            return VoiceAttempt(row, None, NO_VOICE_EVENTS)
         signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message")
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
                                              headers, delay))
 
     async def send_voice(self, attempt: VoiceAttempt) -> TurnReply:
         if attempt.request is None:
-            return TurnReply(error=NO_VOICE_WEBHOOK)
+            return TurnReply(error=attempt.refusal)
         return await self.voice(attempt.request)
 
     def record_voice(self, attempt: VoiceAttempt, reply: TurnReply) -> Delivery:
