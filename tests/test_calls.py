@@ -30,6 +30,14 @@ from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver, held, json_reply, say, streamed
 
 
+@pytest.fixture(autouse=True)
+def skill_doc_events(control: httpx.Client, key: str) -> None:
+    """These tests check the skill doc's events (call.started, call.ended, message.received, message.sent), so the
+    test's account speaks that vocabulary; the current one (the default) is tested in test_events_vocabulary.py."""
+    set_account(control, key, webhookEvents="skill-doc")
+
+
+
 def ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -177,7 +185,8 @@ def test_agent_message_payloads_and_bounded_history(api: httpx.Client, voice: We
         assert message.headers["x-webhook-event"] == "agent.message"
         assert logged[message.headers["x-webhook-id"]]["status"] == "success"
         assert p["data"] == {
-            "callId": call["id"], "transcript": turns[i], "confidence": pytest.approx(0.95),
+            "callId": call["id"], "numberId": line.number["id"], "transcript": turns[i],
+            "confidence": pytest.approx(0.95),
             "from": line.number["phoneNumber"], "to": call["toNumber"], "direction": "outbound",
             "status": "in-progress",
         }

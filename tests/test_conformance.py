@@ -254,6 +254,7 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("POST", "/v1/messages", {"agent_id": hosted["id"], "to_number": "+14155550111", "body": "Hello back"})
     chat = r("POST", "/_emulator/sms", {"from": "+14155550112", "to": imessage["phoneNumber"], "body": "Hey"})
     r("POST", "/v1/messages/{message_id}/reactions", {"reaction": "love"}, message_id=chat["message"]["id"])
+    r("POST", "/_emulator/reactions", {"messageId": chat["message"]["id"], "reaction": "like"})
     r("POST", "/v1/conversations/{conversation_id}/typing", conversation_id=chat["conversation"]["id"])
     r("POST", "/v1/conversations/{conversation_id}/background", {"image_url": "https://example.com/bg.png"},
       conversation_id=chat["conversation"]["id"])
@@ -363,6 +364,21 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     seeded = new_key()
     r("POST", "/_emulator/fixtures", {"accounts": [{"key": seeded, "plan": "pro", "agents": [{"name": "Seeded"}]}]})
     r("POST", "/_emulator/reset", {"key": seeded})
+
+    # the recording add-on, and WhatsApp: connect, Meta's signup (control API), a number, templates, disconnect
+    r("POST", "/credits/recording/enable")
+    wa = r("POST", "/integrations/whatsapp/connect", {"code": "signup-code"})
+    r("PATCH", "/_emulator/whatsapp/{connection_id}", {"status": "connected"}, connection_id=wa["id"])
+    r("GET", "/integrations/whatsapp/status")
+    offered = r("GET", "/integrations/whatsapp/{connection_id}/available-numbers", connection_id=wa["id"])
+    r("POST", "/integrations/whatsapp/{connection_id}/numbers",
+      {"phone_number_id": offered["data"][0]["phoneNumberId"]}, connection_id=wa["id"])
+    r("POST", "/integrations/whatsapp/{connection_id}/templates", {"name": "order_update", "category": "UTILITY",
+      "components": [{"type": "BODY", "text": "Your order {{1}} shipped."}]}, connection_id=wa["id"])
+    r("GET", "/integrations/whatsapp/{connection_id}/templates", connection_id=wa["id"])
+    r("DELETE", "/integrations/whatsapp/{connection_id}/templates", params={"name": "order_update"},
+      connection_id=wa["id"])
+    r("DELETE", "/integrations/whatsapp/{connection_id}", connection_id=wa["id"])
 
     # errors share one shape
     r.error("GET", "/v1/agents/agent_doesnotexist", 404)

@@ -1078,10 +1078,10 @@ def test_magic_callees(number: str) -> None:
 
 def test_callee_book_prefers_a_registered_script_over_magic() -> None:
     book = CalleeBook()
-    turns = book.put("+15005550001", [{"say": "Not busy after all."}])
-    assert book.get("+15005550001") == turns
+    script = book.put("+15005550001", [{"say": "Not busy after all."}])
+    assert book.get("+15005550001") == script
     answered = book.answer("+15005550001")
-    assert answered.source == "script" and answered.magic is None and answered.turns == turns
+    assert answered.source == "script" and answered.magic is None and answered.turns == script.turns
     assert list(book.all()) == [(None, "+15005550001")]
     assert book.remove("+15005550001") and not book.remove("+15005550001")
     assert book.answer("+15005550001").source == "magic"

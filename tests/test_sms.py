@@ -13,6 +13,7 @@ from helpers import (
     buy_number,
     inbound,
     make_agent,
+    set_account,
     set_webhook,
     settled,
     upgrade,
@@ -23,6 +24,13 @@ from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver
 
 OTHER_SENDER = "+14155550124"
+
+@pytest.fixture(autouse=True)
+def skill_doc_events(control: httpx.Client, key: str) -> None:
+    """These tests check the skill doc's events (call.started, call.ended, message.received, message.sent), so the
+    test's account speaks that vocabulary; the current one (the default) is tested in test_events_vocabulary.py."""
+    set_account(control, key, webhookEvents="skill-doc")
+
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ class Rows:
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.stamps: dict[str, list[datetime]] = {"messages": [], "calls": [], "webhooks": []}
+        self.seconds: list[tuple[datetime, int]] = []  # each call's start and length
 
     def load(self) -> None:
         conversation = {"id": f"conv_{self.t}", "numberId": self.number["id"], "participant": "+14155550199",
@@ -60,15 +61,24 @@ class Rows:
         self.calls.append({"numberId": self.number["id"], "direction": "inbound", "from": "+14155550100",
                            "startedAt": iso(at), "durationSeconds": seconds})
         self.stamps["calls"].append(at)
+        self.seconds.append((at, seconds))
         self.load()
 
     def daily(self, days: list[str]) -> list[dict[str, Any]]:
         counts = {kind: Counter(ts.date().isoformat() for ts in stamps) for kind, stamps in self.stamps.items()}
-        return [{"date": day, **{kind: counts[kind][day] for kind in self.stamps}} for day in days]
+        spent = Counter[str]()
+        for at, seconds in self.seconds:
+            spent[at.date().isoformat()] += seconds
+        return [{"date": day, **{kind: counts[kind][day] for kind in self.stamps},
+                 "voiceMinutes": math.ceil(spent[day] / 60)} for day in days]
 
     def monthly(self, months: list[str]) -> list[dict[str, Any]]:
         counts = {kind: Counter(ts.strftime("%Y-%m") for ts in stamps) for kind, stamps in self.stamps.items()}
-        return [{"month": month, **{kind: counts[kind][month] for kind in self.stamps}} for month in months]
+        spent = Counter[str]()
+        for at, seconds in self.seconds:
+            spent[at.strftime("%Y-%m")] += seconds
+        return [{"month": month, **{kind: counts[kind][month] for kind in self.stamps},
+                 "voiceMinutes": math.ceil(spent[month] / 60)} for month in months]
 
 
 @pytest.fixture
@@ -100,7 +110,7 @@ def test_daily_breakdown_shape(api: httpx.Client, control: httpx.Client) -> None
     assert body["days"] == 7
     data = body["data"]
     assert len(data) == 7
-    assert all(set(entry) == {"date", "messages", "calls", "webhooks"} for entry in data)
+    assert all(set(entry) == {"date", "messages", "calls", "webhooks", "voiceMinutes"} for entry in data)
     dates = [date.fromisoformat(entry["date"]) for entry in data]
     assert all(later - earlier == timedelta(days=1) for earlier, later in zip(dates, dates[1:], strict=False))
     assert dates[-1] in (today, emulator_now(control).date())
@@ -118,7 +128,7 @@ def test_monthly_breakdown_shape(api: httpx.Client, control: httpx.Client) -> No
     body = api.get("/v1/usage/monthly", params={"months": 3}).json()
     assert body["months"] == 3
     data = body["data"]
-    assert all(set(entry) == {"month", "messages", "calls", "webhooks"} for entry in data)
+    assert all(set(entry) == {"month", "messages", "calls", "webhooks", "voiceMinutes"} for entry in data)
     assert [entry["month"] for entry in data] == [month_label(today, 2), month_label(today, 1), month_label(today)]
     assert len(api.get("/v1/usage/monthly").json()["data"]) == 6
     assert len(api.get("/v1/usage/monthly?months=24").json()["data"]) == 24

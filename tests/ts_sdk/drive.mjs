@@ -481,7 +481,7 @@ async function drive(client, receiver) {
         conforms(deliveries, "PaginatedDeliveriesResponse", "listDeliveries");
         const settled = deliveries.items.every((d) => d.status !== "pending");
         const events = new Set(deliveries.items.map((d) => d.eventType));
-        if (settled && events.has("call.ended") && events.has("message.sent")) break;
+        if (settled && events.has("agent.call_ended")) break;  // the current vocabulary: no message.sent
         check(Date.now() < deliveryDeadline, `deliveries did not settle: ${describe(deliveries.items)}`);
         await sleep(200);
     }
