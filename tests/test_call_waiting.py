@@ -107,8 +107,8 @@ def test_a_hundred_and_twenty_waiters_share_one_call_and_the_server_stays_free(
                                      limits=limits) as client:
             tasks = [asyncio.ensure_future(client.get(url, params={"wait": "true", "timeout": 120}))
                      for _ in range(WAITERS)]
-            while waits.waiting(placed["id"]) < WAITERS:
-                await asyncio.sleep(0.01)
+            # (the emulator's loop counts them: polled from a thread, as it is another loop)
+            await asyncio.to_thread(wait_until, lambda: waits.waiting(placed["id"]) == WAITERS, "all are waiting")
             # All of them wait: the account can still write and read.
             assert (await client.post("/v1/agents", json={"name": "Busy?"})).status_code == 200
             assert (await client.get(url)).json()["status"] == "in-progress"
@@ -132,8 +132,7 @@ def test_a_waiter_that_hangs_up_is_freed(http_api: httpx.Client, base_url: str, 
         async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {key}"}) as client:
             task = asyncio.ensure_future(client.get(f"/v1/calls/{placed['id']}",
                                                     params={"wait": "true", "timeout": 600}))
-            while waits.waiting(placed["id"]) < 1:
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(wait_until, lambda: waits.waiting(placed["id"]) == 1, "the waiter is waiting")
             task.cancel()  # the client goes away: its connection closes
             with pytest.raises(asyncio.CancelledError):
                 await task

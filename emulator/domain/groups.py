@@ -55,8 +55,9 @@ def require_imessage(number: PhoneNumber) -> None:
 
 async def info(session: AsyncSession, account_id: str, addresses: list[str], name: str | None) -> dict[str, Any]:
     """A new group's `group_info`; members known as contacts carry their names."""
-    known = dict((await session.execute(select(Contact.phone_number, Contact.name).where(
-        Contact.account_id == account_id, Contact.phone_number.in_(addresses)))).tuples().all())
+    found = await session.execute(select(Contact.phone_number, Contact.name).where(
+        Contact.account_id == account_id, Contact.phone_number.in_(addresses)))
+    known = {number: name for number, name in found.all()}
     return {"name": name, "participants": [{"identifier": a, "name": known.get(a)} for a in addresses]}
 
 
