@@ -62,6 +62,7 @@ async def connect(session: AsyncSession, account_id: str, code: str, now: dateti
     row = await records.add(session, account_id, CONNECTION, "wac", data, now)
     if connection_id is not None:
         row.id = connection_id
+        await session.flush()
     return row
 
 
