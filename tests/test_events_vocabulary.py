@@ -241,3 +241,22 @@ def test_the_emulator_setting_over_a_served_process() -> None:
         got = ok(control.post("/_emulator/sms", json={"from": TEXTER, "to": number, "body": "hi"}))
         assert sorted(d["eventType"] for d in got["deliveries"]) == ["agent.message", "message.received"]
         refused(api.post("/v1/agents", json={"name": "Bot", "voiceSpeed": 9}), 422, "voiceSpeed")
+
+
+def test_a_scenario_states_the_analysis_and_its_errors_name_the_field() -> None:
+    from emulator.scenarios.model import ScenarioError, build
+
+    loaded = build({"name": "Booked", "turns": [{"say": "Hi"}], "analysis": {"callSuccessful": False}}, "s.yaml")
+    assert loaded.scenario.analysis == {"callSuccessful": False}
+    with pytest.raises(ScenarioError, match="s.yaml: .*analysis.userSentiment"):
+        build({"name": "Bad", "turns": [], "analysis": {"userSentiment": "Happy"}}, "s.yaml")
+
+
+def test_an_inbound_call_states_the_analysis(api: httpx.Client, control: httpx.Client, voice: WebhookReceiver) -> None:
+    line = Line.open(api, voice)
+    dialled = ok(control.post("/_emulator/calls/inbound", json={
+        "from": CALLER, "to": line.number["phoneNumber"], "turns": [{"say": "Hi"}],
+        "analysis": {"summary": "Said hi.", "userSentiment": "Neutral", "callSuccessful": False}}))
+    call = wait_ended(api, dialled["id"])
+    data = voice.wait_event("agent.call_ended", call_id=call["id"]).event["data"]
+    assert (data["summary"], data["userSentiment"], data["callSuccessful"]) == ("Said hi.", "Neutral", False)
