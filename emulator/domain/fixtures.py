@@ -20,6 +20,7 @@ from emulator.domain import accounts, agents, calls, messaging, numbers, webhook
 from emulator.errors import Conflict, Invalid, Problem
 from emulator.plans import PLANS
 from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Record, Transcript, Webhook
+from emulator.urls import check_urls
 from emulator.validation import describe
 from emulator.wire.fixtures import FixtureFile, FxAccount, FxCall, FxConversation, FxWebhook, FxWhatsApp
 
@@ -209,8 +210,13 @@ async def _conversation(session: AsyncSession, fx: FxConversation, by_id: dict[s
     conversation = await messaging.open_conversation(session, number, participant, min(times, default=now),
                                                      conversation_id=fx.id, state=fx.metadata)
     for fm, at in zip(fx.messages, times, strict=True):
-        await messaging.record(session, number, participant, fm.direction, fm.body, [], at, message_id=fm.id,
-                               conversation=conversation, with_history=False)
+        if not fm.body.strip() and not fm.media_urls:
+            raise Invalid(f"conversation {fx.id}: a message needs a 'body' or 'mediaUrls'.")
+        threaded = await messaging.record(session, number, participant, fm.direction, fm.body,
+                                          check_urls(fm.media_urls, "mediaUrls"), at, message_id=fm.id,
+                                          conversation=conversation, with_history=False)
+        if fm.status is not None:
+            threaded.message.status = fm.status
     return len(fx.messages)
 
 
@@ -220,16 +226,18 @@ def _call(session: AsyncSession, account_id: str, fx: FxCall, by_id: dict[str, P
     other = phones.require_e164(fx.from_ if inbound else fx.to or "", "from/to")
     started = _time(fx.started_at, now, "startedAt")
     last = fx.transcripts[-1] if fx.transcripts else None
+    snippet = fx.last_transcript_snippet or ((last.response or last.transcript) if last else None)
     call = calls.new_call(
         account_id, fx.agent_id or number.agent_id, number, other if inbound else number.phone_number,
         number.phone_number if inbound else other, fx.direction, started, status=fx.status, call_id=fx.id,
         ended_at=started + timedelta(seconds=fx.duration_seconds), duration_seconds=fx.duration_seconds,
-        last_transcript_snippet=(last.response or last.transcript) if last else None,
+        last_transcript_snippet=snippet, end_reason=fx.end_reason,
     )
-    call.recording_available = fx.status == "completed"
+    completed = fx.status == "completed"
+    call.recording_available = completed if fx.recording_available is None else fx.recording_available and completed
     session.add(call)
     step = fx.duration_seconds / max(len(fx.transcripts), 1)
     for i, ft in enumerate(fx.transcripts):
-        session.add(calls.transcript_row(account_id, call.id, "speech", ft.transcript, ft.response,
-                                         started + timedelta(seconds=i * step), confidence=ft.confidence,
-                                         row_id=ft.id))
+        at = _time(ft.at, started + timedelta(seconds=i * step), f"call {fx.id}: transcripts[{i}].at")
+        session.add(calls.transcript_row(account_id, call.id, ft.kind, ft.transcript, ft.response, at,
+                                         confidence=ft.confidence, row_id=ft.id))

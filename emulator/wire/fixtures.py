@@ -86,8 +86,10 @@ class FxNumber(_Model):
 class FxMessage(_Model):
     id: str | None = None
     direction: Literal["inbound", "outbound"]
-    body: str
+    body: str = ""
     at: str | None = None
+    media_urls: Annotated[list[str], Field(max_length=20)] = []
+    status: Literal["received", "sent", "delivered", "failed"] | None = None  # default: received / sent
 
 
 class FxConversation(_Model):
@@ -100,9 +102,11 @@ class FxConversation(_Model):
 
 class FxTranscript(_Model):
     id: str | None = None
+    kind: Literal["greeting", "speech", "dtmf", "silence", "hangup", "voicemail"] = "speech"
     transcript: str = ""
     response: str | None = None
     confidence: float | None = 0.95
+    at: str | None = None  # default: spread evenly over the call
 
 
 class FxCall(_Model):
@@ -115,6 +119,9 @@ class FxCall(_Model):
     status: Literal["completed", "failed", "busy", "no-answer", "voicemail", "canceled"] = "completed"
     started_at: str | None = None
     duration_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    end_reason: Annotated[str, Field(max_length=64)] | None = None
+    recording_available: bool | None = None  # default: true for a completed call
+    last_transcript_snippet: Annotated[str, Field(max_length=200)] | None = None  # default: the last words said
     transcripts: list[FxTranscript] = []
 
 
