@@ -227,7 +227,7 @@ def test_patch_nullable_field_to_null_clears_it(api: httpx.Client) -> None:
     {"voiceSpeed": 3.0}, {"interruptionSensitivity": 1.5}, {"maxSilenceMs": 5}, {"sttMode": "slow"},
     {"language": "xx-XX"}, {"transferNumber": "12345"}, {"voiceMode": "robot"},
 ])
-def test_patch_invalid_values_are_422(api: httpx.Client, change: dict[str, Any]) -> None:
+def test_patch_invalid_values_are_400(api: httpx.Client, change: dict[str, Any]) -> None:
     agent = create(api)
     resp = api.patch(f"/v1/agents/{agent['id']}", json=change)
     assert resp.status_code == 400

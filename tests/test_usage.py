@@ -144,7 +144,7 @@ def test_monthly_breakdown_shape(api: httpx.Client, control: httpx.Client) -> No
     ("/v1/usage/monthly", "months=25", "months"),
     ("/v1/usage/monthly", "months=x", "months"),
 ])
-def test_out_of_range_breakdowns_are_422(api: httpx.Client, path: str, query: str, name: str) -> None:
+def test_out_of_range_breakdowns_are_400(api: httpx.Client, path: str, query: str, name: str) -> None:
     response = api.get(f"{path}?{query}")
     assert response.status_code == 400
     assert f"'{name}'" in response.json()["detail"]
@@ -302,7 +302,7 @@ def test_rows_written_after_the_clock_moved_count_as_recent(
     ({"set": "0001-01-01T00:00:00+01:00"}, "set"),
     ({"set": "9999-12-31T23:59:59Z"}, "past"),
 ])
-def test_bad_clock_changes_are_422_and_leave_the_clock(clocked: InProcessEmulator, body: dict[str, Any],
+def test_bad_clock_changes_are_400_and_leave_the_clock(clocked: InProcessEmulator, body: dict[str, Any],
                                                        word: str) -> None:
     with clocked.client() as control:
         offset = control.get("/_emulator/clock").json()["offsetSeconds"]
