@@ -59,11 +59,7 @@ async def connect(session: AsyncSession, account_id: str, code: str, now: dateti
     numbers_offered = offers if offers is not None else [offered(phone_number_id=phone_number_id)]
     data = {"status": status, "wabaId": waba_id or _digits(15), "businessId": business_id or _digits(15),
             "agentId": agent_id, "numbers": numbers_offered, "connectedAt": iso(now) if status == "connected" else None}
-    row = await records.add(session, account_id, CONNECTION, "wac", data, now)
-    if connection_id is not None:
-        row.id = connection_id
-        await session.flush()
-    return row
+    return await records.add(session, account_id, CONNECTION, "wac", data, now, record_id=connection_id)
 
 
 async def connection(session: AsyncSession, account_id: str, connection_id: str) -> Record:
