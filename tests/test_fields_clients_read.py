@@ -187,6 +187,9 @@ def test_whatsapp_messages_flow_through_conversations_and_agent_message(
     assert conversation["channel"] == "whatsapp" and [m["channel"] for m in conversation["messages"]] == [
         "whatsapp", "whatsapp"]
     assert ok(http_api.get("/v1/usage"))["numbers"]["used"] == 0  # connected, not bought
+    refused(http_api.post("/v1/calls", json={"agentId": agent["id"], "toNumber": TEXTER}), 400, "no phone number")
+    refused(http_api.post("/v1/calls", json={"agentId": agent["id"], "toNumber": TEXTER,
+                                             "fromNumberId": number["id"]}), 400, "WhatsApp")
     other = new_key()
     refused(control.patch(f"/_emulator/whatsapp/{connection['id']}", json={"status": "connected"},
                           headers={"Authorization": f"Bearer {other}"}), 404, connection["id"])
