@@ -97,7 +97,7 @@ def test_the_recording_add_on_route(http_api: httpx.Client, control: httpx.Clien
 
 def test_message_events_carry_contact_message_ids_and_mms(http_api: httpx.Client, control: httpx.Client,
                                                           rx: WebhookReceiver) -> None:
-    number = ok(http_api.post("/v1/numbers", json={}))
+    number = ok(http_api.post("/v1/numbers", json={"externalId": "crm-line-7"}))
     set_webhook(http_api, rx, "/hook")
     contact = ok(http_api.post("/v1/contacts", json={"phoneNumber": TEXTER, "name": "Ada"}), 201)
     first = ok(control.post("/_emulator/sms", json={"from": TEXTER, "to": number["phoneNumber"], "body": "Hi"}))
@@ -108,6 +108,7 @@ def test_message_events_carry_contact_message_ids_and_mms(http_api: httpx.Client
     data = event["data"]
     assert data["contact"] == {"id": contact["id"], "name": "Ada", "email": None, "phoneNumber": TEXTER}
     assert (data["messageId"], data["senderIdentifier"], data["group"]) == (second["message"]["id"], TEXTER, None)
+    assert (data["externalId"], data["externalMessageId"]) == ("crm-line-7", None)
     assert [h["messageId"] for h in event["recentHistory"]] == [first["message"]["id"], second["message"]["id"]]
     assert [h["channel"] for h in event["recentHistory"]] == ["sms", "mms"]
     assert ok(http_api.get(f"/v1/conversations/{second['conversation']['id']}"))["messages"][0]["channel"] == "sms"

@@ -88,6 +88,8 @@ def message_data(message: Message, number: PhoneNumber | None = None, *, who: Co
         "mediaUrls": media,
         "senderIdentifier": message.from_number if inbound else None,
         "group": group(conversation),
+        "externalId": number.external_id if number is not None else None,  # the number's own tag, for routing
+        "externalMessageId": None,  # the carrier's ID of the message: there is no carrier
     }
 
 
