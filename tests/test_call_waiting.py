@@ -74,11 +74,9 @@ def test_a_wait_that_runs_out_answers_with_the_call_as_it_is(http_api: httpx.Cli
     placed = line.place([{"say": "Hold on"}])
     voice.wait_for(1, where=lambda r: r.transcript == "Hold on")
     try:
+        # (POST /v1/calls waits the same way, but at least 10 s: the shortest maxWaitSeconds is not waited here)
         call = ok(http_api.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 1}))
         assert call["status"] == "in-progress" and call["endedAt"] is None
-        waited = ok(http_api.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": script(
-            http_api, [{"say": "Hold on"}]), "waitForCompletion": True, "maxWaitSeconds": 10}))
-        assert waited["status"] == "in-progress" and "transcripts" in waited
     finally:
         gate.set()
     refused(http_api.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 0}), 400, "timeout")
