@@ -22,6 +22,7 @@ from emulator.api import (
     calls,
     contacts,
     conversations,
+    credits,
     feedback,
     location,
     messages,
@@ -34,6 +35,7 @@ from emulator.api import (
     usage,
     verification,
     webhooks,
+    whatsapp,
 )
 from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
@@ -143,6 +145,8 @@ def create_app(settings: Settings) -> Starlette:
         sip_trunks.resource,
         location.resource,
         feedback.resource,
+        credits.resource,
+        whatsapp.resource,
         *control_api.resources,
         *openapi.routes,
         *root.routes,

@@ -56,6 +56,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
                        help="pace simulated calls in wall-clock time (for demos) [env AGENTPHONE_EMULATOR_REALTIME]")
+    serve.add_argument("--webhook-events", choices=["current", "skill-doc", "all"],
+                       default=env("WEBHOOK_EVENTS", "current"),
+                       help="webhook event vocabulary: current (agent.message, agent.call_ended, agent.reaction), "
+                            "skill-doc (agent.message, call.started, call.ended, message.received, message.sent) "
+                            "or all of both [env AGENTPHONE_EMULATOR_WEBHOOK_EVENTS]")
+    serve.add_argument("--validation-status", type=int, choices=[400, 422], default=env("VALIDATION_STATUS", "400"),
+                       help="status of field-rule errors: 400 as the skill doc documents, or 422 as FastAPI "
+                            "answers [env AGENTPHONE_EMULATOR_VALIDATION_STATUS]")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LEVELS,
                        help="log level; info shows one line per call, turn, message, delivery attempt, fixture "
                             "load, reset and fault [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
@@ -111,6 +119,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
         rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
         seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime, public_url=args.public_url,
+        webhook_events=args.webhook_events, validation_status=args.validation_status,
     )
 
 
@@ -127,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value, allowed in (("--log-level", "log_level", LEVELS), ("--log-format", "log_format", FORMATS)):
         if args.command == "serve" and getattr(args, value) not in allowed:  # a bad value from the environment
             parser.error(f"argument {name}: invalid choice {getattr(args, value)!r} (choose from {', '.join(allowed)})")
+    if args.command == "serve" and args.webhook_events not in ("current", "skill-doc", "all"):
+        parser.error(f"argument --webhook-events: invalid choice {args.webhook_events!r} "
+                     "(choose from current, skill-doc, all)")
+    if args.command == "serve" and args.validation_status not in (400, 422):
+        parser.error(f"argument --validation-status: invalid choice {args.validation_status} (choose from 400, 422)")
     if args.command == "serve":
         from emulator.serve import serve
 

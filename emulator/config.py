@@ -36,6 +36,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
     fixtures: list[str] = field(default_factory=list)
+    validation_status: int = 400  # the status of field-rule errors: 400 (skill doc) or 422 (FastAPI)
+    webhook_events: str = "current"  # the event vocabulary: current | skill-doc | all
 
     @property
     def base_url(self) -> str:

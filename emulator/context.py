@@ -61,7 +61,8 @@ class Emulator:
         self.activity = Activity(self.clock)
         self.journal = Journal(self.clock)
         self.faults.fired = self._fault_fired
-        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity)
+        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity,
+                                   vocabulary=self.settings.webhook_events)
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
                                  activity=self.activity)
         if self.settings.rate_limit:
@@ -79,6 +80,7 @@ class Emulator:
         async with self.store.write() as session:
             await accounts.remove(session, account_ids)
         self.forget(account_ids, keys)
+        self.engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
 
     def _fault_fired(self, fault: ApiFault | WebhookFault, where: str) -> None:
         account_id = fault.account_id if isinstance(fault, WebhookFault) else self.key_cache.get(fault.key)
@@ -102,6 +104,7 @@ class Emulator:
         backlog or clock offset."""
         await self.engine.abort()
         await self.store.wipe()
+        self.engine.waits.wake_all()
         self.clock.reset()
         self.key_cache.clear()
         self.faults.clear()

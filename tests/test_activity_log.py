@@ -84,9 +84,9 @@ def test_the_default_log_tells_each_happening_in_one_line(tmp_path: Path) -> Non
     call = ids["call"]
     line(r"^\d\d:\d\d:\d\d\.\d{3} fixtures\.loaded +fixtures loaded from request body: 1 account, 1 agent, 1 number")
     line(rf"sms\.in +SMS in {ids['message']} \+14155550100 → \+14155550181: \"Is my order shipped\?\" "
-         r"\(2 deliveries queued\)")
+         r"\(1 delivery queued\)")  # the current vocabulary: agent.message only
     line(rf"sms\.out +SMS out {ids['sent']} \+14155550181 → \+14155550100: \"Yes, it left today\.\"")
-    line(rf"delivery\.attempt +delivery dlv_\w+ message\.received → {re.escape(agent.url)}: HTTP 200 in \d+ ms "
+    line(rf"delivery\.attempt +delivery dlv_\w+ agent\.message → {re.escape(agent.url)}: HTTP 200 in \d+ ms "
          r"\(attempt 1\)$")
     line(r"delivery\.attempt +delivery dlv_\w+ agent\.message → http://127\.0\.0\.1:9/hook: failed: Could not "
          r"connect to the webhook: .* \(attempt 1\); retry at \d{4}-")

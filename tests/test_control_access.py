@@ -125,12 +125,18 @@ ROUTES: dict[tuple[str, str], Request] = {
         "POST", f"/_emulator/deliveries/{acc.delivery}/redeliver", {}),
     ("GET", "/_emulator/calls/{call_id}/timeline"): lambda w, acc: (
         "GET", f"/_emulator/calls/{acc.web_call}/timeline", {"params": {"follow": "false"}}),
+    ("POST", "/_emulator/reactions"): lambda w, acc: ("POST", "/_emulator/reactions",
+                                                      {"json": {"messageId": f"msg_of_{acc.tag}", "reaction": "love"}}),
+    ("PATCH", "/_emulator/whatsapp/{connection_id}"): lambda w, acc: (
+        "PATCH", f"/_emulator/whatsapp/wac_of_{acc.tag}", {"json": {"status": "connected"}}),
 }
 DESTRUCTIVE = {("POST", "/_emulator/reset"), ("POST", "/_emulator/fixtures")}
 # The web-call join answers 401 for the wrong access token: reaching that check means the route let the caller in.
 # Reading or removing a callee script may find none (404): what counts is that the caller was not refused.
+# A tapback on, or Meta's signup of, something the account does not have is a 404 past the access check.
 ALLOWED = {("POST", "/_emulator/calls/web/{call_id}/join"): 401, ("GET", "/_emulator/callees/{e164}"): None,
-           ("DELETE", "/_emulator/callees/{e164}"): None}
+           ("DELETE", "/_emulator/callees/{e164}"): None, ("POST", "/_emulator/reactions"): None,
+           ("PATCH", "/_emulator/whatsapp/{connection_id}"): None}
 
 
 def _send(w: World, who: str | None, route: tuple[str, str], acc: Account) -> httpx.Response:

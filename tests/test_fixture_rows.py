@@ -88,4 +88,4 @@ def test_fixture_calls_and_messages_carry_what_a_recorded_history_needs(control:
                          "conversations": [{"numberId": f"pn_{tag}b", "participant": "+14155559983",
                                             "messages": [{"direction": "inbound"}]}]}]}
     refused = control.post("/_emulator/fixtures", json=bad)
-    assert refused.status_code == 422 and "needs a 'body' or 'mediaUrls'" in refused.json()["detail"]
+    assert refused.status_code == 400 and "needs a 'body' or 'mediaUrls'" in refused.json()["detail"]

@@ -53,7 +53,9 @@ def sms_line(api: httpx.Client, url: str) -> tuple[dict[str, Any], dict[str, Any
     """An agent with a number and an agent webhook at `url`: (agent, number, webhook)."""
     agent = ok(api.post("/v1/agents", json={"name": "Inspector Bot"}))
     number = ok(api.post("/v1/numbers", json={"agentId": agent["id"]}))
-    hook = ok(api.post(f"/v1/agents/{agent['id']}/webhook", json={"url": url}))
+    # message.sent too (a skill-doc event), so an outbound text makes a delivery
+    hook = ok(api.post(f"/v1/agents/{agent['id']}/webhook",
+                       json={"url": url, "eventTypes": ["agent.message", "message.sent"]}))
     return agent, number, hook
 
 
@@ -174,7 +176,7 @@ def test_redeliver_refuses_a_body_that_is_not_text_and_unknown_ids_are_404(api: 
         rx.expect("/hook", hook["secret"])
         delivery_id = text_out(api, agent)
         wrong = control.post(f"/_emulator/deliveries/{delivery_id}/redeliver", json={"body": {"not": "text"}})
-        assert wrong.status_code == 422 and "body" in wrong.json()["detail"]
+        assert wrong.status_code == 400 and "body" in wrong.json()["detail"]
     for path in ("/_emulator/deliveries/dlv_doesnotexist", "/_emulator/deliveries/dlv_doesnotexist/redeliver",
                  "/_emulator/calls/call_doesnotexist/timeline"):
         missing = control.request("POST" if path.endswith("redeliver") else "GET", path)

@@ -35,7 +35,8 @@ from emulator.validation import describe, structured
 
 M = TypeVar("M", bound=BaseModel)
 
-# Each kind of problem and the status it answers with: the one place statuses are decided.
+# Each kind of problem and the status it answers with: the one place statuses are decided. Field-rule
+# errors (`Invalid`) answer 400 as the skill doc documents; `--validation-status 422` makes them FastAPI's 422.
 STATUS: dict[type[Problem], int] = {
     Malformed: 400,
     Refused: 400,
@@ -47,15 +48,21 @@ STATUS: dict[type[Problem], int] = {
     Conflict: 409,
     Expired: 410,
     TooLarge: 413,
-    Invalid: 422,
+    Invalid: 400,
     RateLimited: 429,
     Unavailable: 503,
 }
 
 
-def status_of(problem: Problem) -> int:
+VALIDATION_STATUSES = (400, 422)
+
+
+def status_of(problem: Problem, validation_status: int = 400) -> int:
+    """The status `problem` answers with; `validation_status` is the emulator's setting for `Invalid`."""
     if isinstance(problem, Injected):
         return problem.status
+    if isinstance(problem, Invalid):
+        return validation_status
     for kind in type(problem).__mro__:
         if kind in STATUS:
             return STATUS[kind]
@@ -66,12 +73,13 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
-async def on_problem(_request: Request, exc: Exception) -> Response:
+async def on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     headers = dict(exc.headers)
     if isinstance(exc, Unauthorized):
         headers.setdefault("WWW-Authenticate", "Bearer")
-    return error_response(status_of(exc), exc.detail, headers, **exc.extra)
+    status = status_of(exc, emu(request).settings.validation_status)
+    return error_response(status, exc.detail, headers, **exc.extra)
 
 
 def emu(request: Request) -> Emulator:

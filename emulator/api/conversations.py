@@ -15,7 +15,7 @@ from emulator.api.common import (
     respond,
 )
 from emulator.api.routing import AFTER, BEFORE, PAGED, Query, Resource, delete, get, limit, patch, post
-from emulator.domain import conversations, imessage, messaging
+from emulator.domain import conversations, groups, imessage, messaging
 from emulator.wire import conversations as wire
 from emulator.wire import messages as message_wire
 from emulator.wire.base import page
@@ -71,6 +71,8 @@ async def update_conversation(request: Request) -> Response:
             row = await messaging.set_state(session, account_id, conversation_id, req.metadata)
         else:
             row = await conversations.get(session, account_id, conversation_id)
+        if "group_name" in req.model_fields_set:
+            groups.rename(row, req.group_name)
         messages, _, _ = await conversations.messages(session, 50, conversation_id=row.id)
         reactions = await conversations.reactions_for(session, messages)
     return respond(wire.conversation(row, messages, reactions))

@@ -82,8 +82,8 @@ async def number_calls(request: Request) -> Response:
     state = emu(request)
     async with state.store.read() as session:
         number = await numbers.get(session, account_id, path_param(request, "number_id"))
-        rows, total, recording = await calls.listed(session, account_id, limit, offset, number_id=number.id)
-    return respond(call_wire.call_page(rows, total, offset, state.settings.base_url, recording))
+        listed = await calls.listed(session, account_id, limit, offset, number_id=number.id)
+    return respond(call_wire.call_page(listed, offset, state.settings.base_url))
 
 
 async def available(request: Request) -> Response:

@@ -50,6 +50,8 @@ TAGS = {
     "sip-trunks": "SIP trunks",
     "location": "Phone locations",
     "feedback": "Product feedback",
+    "billing": "Paid add-ons (the vendor serves these outside /v1)",
+    "whatsapp": "WhatsApp Business connections, their numbers and message templates (simulated)",
     "emulator": "The emulator's control API: simulate the outside world, move the clock, inject faults",
 }
 
@@ -169,7 +171,7 @@ def build_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
                                "schema": {"type": "string"}},
             },
             "responses": {
-                "Error": {"description": "Any error: a human sentence in `detail` (422s add `errors`).",
+                "Error": {"description": "Any error: a human sentence in `detail` (field-rule errors add `errors`).",
                           "content": {"application/json": {"schema": _ref(Error)}}},
             },
         },

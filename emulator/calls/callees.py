@@ -33,6 +33,15 @@ class Callee:
     source: str  # script | magic | generated | inbound
     magic: Magic | None = None
     persona: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] | None = None  # what the call's end reports instead of the derived analysis
+
+
+@dataclass(frozen=True)
+class Script:
+    """A registered callee: its turns, and the analysis its calls report (camelCase keys), if stated."""
+
+    turns: list[Turn]
+    analysis: dict[str, Any] | None = None
 
 
 Scope = str | None  # an account ID, or None for a script every account's calls reach
@@ -45,14 +54,15 @@ class CalleeBook:
     reach its own script first, so parallel test runs can script the same destination apart."""
 
     def __init__(self) -> None:
-        self._scripts: dict[tuple[Scope, str], list[Turn]] = {}
+        self._scripts: dict[tuple[Scope, str], Script] = {}
 
-    def put(self, e164: str, turns_json: Any, scope: Scope = None) -> list[Turn]:
-        turns = parse_turns(turns_json)
-        self._scripts[(scope, e164)] = turns
-        return turns
+    def put(self, e164: str, turns_json: Any, scope: Scope = None,
+            analysis: dict[str, Any] | None = None) -> Script:
+        script = Script(parse_turns(turns_json), analysis)
+        self._scripts[(scope, e164)] = script
+        return script
 
-    def get(self, e164: str, scope: Scope = None) -> list[Turn] | None:
+    def get(self, e164: str, scope: Scope = None) -> Script | None:
         return self._scripts.get((scope, e164))
 
     def remove(self, e164: str, scope: Scope = None) -> bool:
@@ -64,7 +74,7 @@ class CalleeBook:
         else:
             self._scripts = {k: v for k, v in self._scripts.items() if k[0] != scope}
 
-    def all(self) -> dict[tuple[Scope, str], list[Turn]]:
+    def all(self) -> dict[tuple[Scope, str], Script]:
         return dict(self._scripts)
 
     def answer(self, e164: str, account_id: str | None = None) -> Callee:
@@ -74,7 +84,7 @@ class CalleeBook:
         if script is None:
             script = self._scripts.get((None, e164))
         if script is not None:
-            return Callee(list(script), "script")
+            return Callee(list(script.turns), "script", analysis=script.analysis)
         magic = MAGIC_NUMBERS.get(e164)
         if magic is not None:
             return Callee([], "magic", magic=magic)

@@ -24,14 +24,17 @@ from typing import Any
 from sqlalchemy import select, update
 
 from emulator.activity import Activity
-from emulator.calls import timing
+from emulator.calls import analysis, timing, tools
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
-from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
+from emulator.calls.hosted import HostedContext, HostedReply, Responder, RuleResponder, fill
 from emulator.calls.script import DTMF, Turn, branch_for
 from emulator.calls.setup import CallSetup
+from emulator.calls.waits import CallWaits
 from emulator.clock import Clock
+from emulator.domain import contacts
 from emulator.domain.calls import transcript_row
 from emulator.store import Account, Call, Delivery, DeliveryAttempt, Store, Transcript
+from emulator.webhooks import notify
 from emulator.webhooks.delivery import Deliverer
 from emulator.webhooks.voice import TurnReply
 from emulator.wire import events
@@ -83,6 +86,7 @@ class CallEngine:
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
         self._by_call: dict[str, asyncio.Task[Any]] = {}
+        self.waits = CallWaits()  # who waits for which call to end
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class CallEngine:
             run.done.set()
             self.runs.pop(run.setup.call_id, None)
             self._by_call.pop(run.setup.call_id, None)
+            self.waits.ended(run.setup.call_id)
 
     # -- the call --------------------------------------------------------------------------------
 
@@ -154,7 +159,8 @@ class CallEngine:
             return await self._finish(run)
         self.activity.call_answered(setup)
         if setup.direction == "inbound":
-            await self._event_now(run, "call.started", events.call_data(setup, "in-progress", run.started_at))
+            await self._event_now(run, notify.CALL_STARTED,
+                                  {"call.started": events.call_data(setup, "in-progress", run.started_at)})
             if run.stop_requested:  # ended while call.started was being delivered: nothing more is said
                 run.end("completed", "ended-by-api")
                 return await self._finish(run)
@@ -217,14 +223,17 @@ class CallEngine:
         await self._advance(run, timing.speech_seconds(heard) if heard else timing.dtmf_seconds(turn.digits))
         run.history.append(events.history_item(said, "inbound", "voice", spoken_at))
         barge_in = bool(queue) and queue[0].kind == "say" and queue[0].interrupt
+        tool_call: dict[str, Any] | None = None
         if run.stop_requested:  # ended while the caller spoke (realtime): the agent is not asked
             reply, delivery = TurnReply(error="The call was ended before the agent was asked."), None
         elif setup.hosted:
-            reply, delivery = await self._hosted_reply(run, heard or said), None
+            (reply, tool_call), delivery = await self._hosted_reply(run, heard or said, turn), None
         else:
             reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
         details: dict[str, Any] = {"turn": turn.path or None, "firstChunkMs": reply.first_chunk_ms,
                                    "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks)}
+        if setup.hosted and tool_call is not None:
+            details["toolCall"] = tool_call
         if turn.kind == "press":
             details["callerDigits"] = turn.digits
         if reply.digits and not DTMF.fullmatch(reply.digits):
@@ -277,9 +286,41 @@ class CallEngine:
             run.inflight = None
         return reply, self.deliverer.record_voice(attempt, reply)
 
-    async def _hosted_reply(self, run: CallRun, utterance: str) -> TurnReply:
-        answer = await self.responder.reply(self._hosted_context(run.setup), utterance, len(run.rows))
-        return TurnReply(chunks=[answer.text] if answer.text else [], hangup=answer.hangup,
+    async def _hosted_reply(self, run: CallRun, utterance: str,
+                            turn: Turn) -> tuple[TurnReply, dict[str, Any] | None]:
+        """The built-in responder's answer; when it (or the caller's script) uses a custom tool, the tool's URL is
+        called first. Returns the reply and what the tool call did (None without one)."""
+        ctx = self._hosted_context(run.setup)
+        answer = await self.responder.reply(ctx, utterance, len(run.rows))
+        use = tools.ToolUse(turn.tool["name"], turn.tool["arguments"]) if turn.tool else answer.tool
+        if use is None:
+            return self._spoken([answer.text], answer), None
+        tool = next((t for t in ctx.tools if t.get("name") == use.name), None)
+        if tool is None:
+            reply = self._spoken([answer.text], answer)
+            reply.error = f"The script asked for custom tool {use.name!r}, which this agent does not have."
+            return reply, None
+        said = [str(tool["executionMessage"])] if tool.get("speakDuringExecution") and tool.get("executionMessage") \
+            else []
+        run.inflight = asyncio.ensure_future(tools.invoke(self.deliverer.transport, tool, use, run.setup))
+        try:
+            result: tools.ToolResult = await run.inflight
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            result = tools.ToolResult(use.name, dict(use.arguments), str(tool.get("method") or "POST"),
+                                      str(tool["url"]), False, None, None,
+                                      "The call was ended while the tool was running.", 0.0)
+        finally:
+            run.inflight = None
+        await self._advance(run, result.latency_ms / 1000)
+        after = await self.responder.after_tool(ctx, result)
+        return self._spoken([*said, after.text], after), result.details()
+
+    @staticmethod
+    def _spoken(texts: list[str], answer: HostedReply) -> TurnReply:
+        return TurnReply(chunks=[t for t in texts if t], hangup=answer.hangup,
                          action="transfer" if answer.transfer else None, digits=answer.digits,
                          first_chunk_ms=0.0, final_ms=0.0)
 
@@ -288,6 +329,7 @@ class CallEngine:
             system_prompt=fill(setup.system_prompt or setup.agent.system_prompt, setup.variables) or "",
             begin_message=setup.agent.begin_message, initial_greeting=setup.initial_greeting,
             variables=setup.variables, transfer_number=setup.agent.transfer_number,
+            tools=[dict(tool) for tool in setup.agent.custom_tools],
         )
 
     # -- time and records ------------------------------------------------------------------------
@@ -352,19 +394,19 @@ class CallEngine:
         run = self.runs.get(call_id)
         return run.snippet if run is not None else None
 
-    async def _event_now(self, run: CallRun, event: str, data: dict[str, Any]) -> None:
-        """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn).
+    async def _event_now(self, run: CallRun, happening: notify.Happening, payloads: dict[str, Any]) -> None:
+        """Deliver a call's events and wait for their attempts (so `call.started` arrives before any turn).
 
-        Ending the call stops the wait, not the attempt: that goes on in the background and is logged."""
+        Ending the call stops the wait, not the attempts: those go on in the background and are logged."""
         setup = run.setup
         async with self.store.write() as session:
-            row = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, event, "voice", data,
-                                               message_id=setup.call_id)
-        if row.status != "pending" or run.stop_requested:
-            if row.status == "pending":
-                self.deliverer.launch([row])
+            rows = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, happening, "voice",
+                                     payloads, message_id=setup.call_id)
+        pending = [row for row in rows if row.status == "pending"]
+        if not pending or run.stop_requested:
+            self.deliverer.launch(pending)
             return
-        run.inflight = asyncio.shield(self.deliverer.start(row.id))
+        run.inflight = asyncio.shield(asyncio.gather(*(self.deliverer.start(row.id) for row in pending)))
         try:
             await run.inflight
         except asyncio.CancelledError:
@@ -373,6 +415,14 @@ class CallEngine:
                 raise
         finally:
             run.inflight = None
+
+    def _stated(self, run: CallRun) -> dict[str, Any]:
+        """The analysis the caller's script states, over what a hosted responder supplies."""
+        stated: dict[str, Any] = {}
+        if run.setup.hosted:
+            stated.update(self.responder.analysis(self._hosted_context(run.setup), analysis.spoken(run.rows)) or {})
+        stated.update(run.setup.callee.analysis or {})
+        return stated
 
     async def _finish(self, run: CallRun) -> None:
         setup = run.setup
@@ -394,12 +444,18 @@ class CallEngine:
                                             and run.rows and not (call.call_metadata or {}).get("recordingDisabled"))
             if run.extra.get("transferredTo"):
                 call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
-            data = events.call_ended_data(setup, status, run.started_at, ended_at, duration, run.end_reason,
-                                          run.rows, run.extra)
-            ended = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, "call.ended", "voice",
-                                                 data, message_id=setup.call_id)
+            payloads = {
+                "call.ended": events.call_ended_data(setup, status, run.started_at, ended_at, duration,
+                                                     run.end_reason, run.rows, run.extra),
+                "agent.call_ended": events.agent_call_ended_data(
+                    setup, status, run.started_at, ended_at, duration, run.end_reason, run.rows,
+                    await contacts.of_number(session, setup.account_id, setup.other_party),
+                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run))),
+            }
+            ended = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, notify.CALL_ENDED,
+                                      "voice", payloads, message_id=setup.call_id)
         self._saved(run, batch)
-        self.deliverer.launch([ended])
+        self.deliverer.launch(ended)
         self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))
         self.activity.call_ended(setup, status, run.end_reason, duration, len(run.rows))
 

@@ -3,6 +3,8 @@
 A turn is one of:
   {"say": "text"}                      the caller speaks
   {"say": "text", "interrupt": true}   the caller barges in on the agent's reply to the previous turn
+  {"say": "text", "tool": {"name": "lookup_order", "arguments": {"order_id": "4417"}}}
+                                       a hosted agent uses this custom tool to answer this turn
   {"silence": seconds}                 the caller says nothing for a while
   {"press": "1#"}                      the caller presses keypad digits (DTMF)
   {"hangup": true}                     the caller hangs up
@@ -34,10 +36,12 @@ class Turn:
     digits: str = ""
     branches: dict[str, list[Turn]] = field(default_factory=dict)
     path: str = ""  # where the turn stands in its script, e.g. "turns[1].on_digits.2[0]"
+    tool: dict[str, Any] | None = None  # {"name", "arguments"}: the tool a hosted agent uses on this turn
 
     def to_json(self) -> dict[str, Any]:
         if self.kind == "say":
-            return {"say": self.text, **({"interrupt": True} if self.interrupt else {})}
+            return {"say": self.text, **({"interrupt": True} if self.interrupt else {}),
+                    **({"tool": self.tool} if self.tool else {})}
         if self.kind == "silence":
             return {"silence": self.seconds}
         if self.kind == "press":
@@ -64,7 +68,7 @@ def parse_turn(item: Any, where: str) -> Turn:
         raise Invalid(f"Field '{where}' must have exactly one of say, silence, press, hangup, on_digits "
                       f"(got {sorted(item)}).")
     kind = kinds[0]
-    allowed = {"say": {"say", "interrupt"}}.get(kind, {kind})
+    allowed = {"say": {"say", "interrupt", "tool"}}.get(kind, {kind})
     extra = set(item) - allowed
     if extra:
         raise Invalid(f"Field '{where}' has unknown keys {sorted(extra)} for a {kind} turn.")
@@ -77,7 +81,7 @@ def parse_turn(item: Any, where: str) -> Turn:
         interrupt = item.get("interrupt", False)
         if not isinstance(interrupt, bool):
             raise Invalid(f"Field '{where}.interrupt' must be true or false.")
-        return Turn("say", text=value, interrupt=interrupt, path=where)
+        return Turn("say", text=value, interrupt=interrupt, path=where, tool=_tool(item.get("tool"), where))
     if kind == "silence":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
             raise Invalid(f"Field '{where}.silence' must be a number of seconds between 0 and 3600.")
@@ -98,6 +102,15 @@ def parse_turn(item: Any, where: str) -> Turn:
             raise Invalid(f"Field '{where}.on_digits' has key {digits!r}: use keypad digits or 'default'.")
         branches[digits] = parse_turns(turns, f"{where}.on_digits.{digits}")
     return Turn("menu", branches=branches, path=where)
+
+
+def _tool(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"] \
+            or set(value) - {"name", "arguments"} or not isinstance(value.get("arguments", {}), dict):
+        raise Invalid(f"Field '{where}.tool' must be {{\"name\": \"<a custom tool>\", \"arguments\": {{...}}}}.")
+    return {"name": value["name"], "arguments": dict(value.get("arguments", {}))}
 
 
 def branch_for(menu: Turn, digits: str) -> list[Turn] | None:

@@ -109,9 +109,14 @@ async def rename_child(session: AsyncSession, parent_id: str, sub_id: str, name:
     return row
 
 
+KEEP = object()  # `webhook_events` left as it is (None means: follow the emulator's setting)
+
+
 def configure(account: Account, *, plan: str | None = None, balance_cents: int | None = None,
-              recording: bool | None = None) -> None:
+              recording: bool | None = None, webhook_events: str | None | object = KEEP) -> None:
     """Change what the control API and fixtures may set on an account (what is None stays)."""
+    if webhook_events is not KEEP:
+        account.webhook_events = webhook_events if isinstance(webhook_events, str) else None
     if plan is not None:
         if plan not in PLANS:
             raise Invalid(f"Field 'plan' must be one of {', '.join(PLANS)} (got {plan!r}).")

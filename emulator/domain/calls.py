@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -14,7 +15,11 @@ from emulator.domain.paging import page
 from emulator.errors import NotFound, Refused
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript
 
-STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
+STATUSES = ("registered", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail",
+            "canceled")
+LIVE = ("registered", "ringing", "in-progress")  # a call that has not ended yet
+DEFAULT_WAIT_SECONDS = 300  # waiting for a call to end: the vendor's default, and the longest wait
+MAX_WAIT_SECONDS = 600
 DIRECTIONS = ("inbound", "outbound", "web")
 TYPES = ("pstn", "web")
 
@@ -66,11 +71,25 @@ async def list_page(
     return await page(session, query.order_by(Call.started_at.desc(), Call.pk.desc()), limit, offset)
 
 
-async def listed(session: AsyncSession, account_id: str, limit: int, offset: int,
-                 **filters: Any) -> tuple[list[Call], int, bool]:
-    """A page of the account's calls (filters as `list_page` takes them), and whether recordings show."""
+@dataclass
+class Listed:
+    rows: list[Call]
+    total: int
+    recording: bool  # whether recording URLs show
+    agent_names: dict[str, str]
+
+
+async def listed(session: AsyncSession, account_id: str, limit: int, offset: int, **filters: Any) -> Listed:
+    """A page of the account's calls (filters as `list_page` takes them), whether recordings show, and the names
+    of their agents."""
     rows, total = await list_page(session, account_id, limit, offset, **filters)
-    return rows, total, await recording_enabled(session, account_id)
+    ids_ = {row.agent_id for row in rows if row.agent_id}
+    names: dict[str, str] = {}
+    if ids_:
+        found = await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id,
+                                                                         Agent.id.in_(ids_)))
+        names = {agent_id: name for agent_id, name in found.all()}
+    return Listed(rows, total, await recording_enabled(session, account_id), names)
 
 
 async def transcripts(session: AsyncSession, call_id: str) -> list[Transcript]:

@@ -25,6 +25,14 @@ async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contac
     return row
 
 
+async def of_number(session: AsyncSession, account_id: str, e164: str | None) -> Contact | None:
+    """The account's stored contact whose number is `e164` (the other party of a message or call), if any."""
+    if not e164:
+        return None
+    query = select(Contact).where(Contact.account_id == account_id, Contact.phone_number == e164)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: str | None = None) -> None:
     query = select(Contact.id).where(Contact.account_id == account_id, Contact.phone_number == e164)
     clash = await session.scalar(query)

@@ -40,13 +40,16 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
     agent = await agents.get(session, account_id, req.agent_id)
     to_number = phones.require_e164(req.to_number, "toNumber")
     attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
+    phones_only = [n for n in attached if n.type != "whatsapp"]  # a WhatsApp line (simulated) places no calls
     if req.from_number_id is not None:
         matches = [n for n in attached if n.id == req.from_number_id]
         if not matches:
             raise Refused(f"Number '{req.from_number_id}' is not one of agent '{agent.id}''s active numbers.")
+        if matches[0].type == "whatsapp":
+            raise Refused(f"Number '{req.from_number_id}' is a WhatsApp number: it sends messages, not calls.")
         number = matches[0]
-    elif attached:
-        number = attached[0]
+    elif phones_only:
+        number = phones_only[0]
     else:
         raise Refused(f"Agent '{agent.id}' has no phone number to call from; buy or attach one first.")
     if to_number == number.phone_number:

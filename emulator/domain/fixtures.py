@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import phones
 from emulator.clock import parse_iso
-from emulator.domain import accounts, agents, calls, messaging, numbers, webhooks
+from emulator.domain import accounts, agents, calls, messaging, numbers, webhooks, whatsapp
 from emulator.errors import Conflict, Invalid, Problem
 from emulator.plans import PLANS
-from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Transcript, Webhook
+from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Record, Transcript, Webhook
 from emulator.urls import check_urls
 from emulator.validation import describe
-from emulator.wire.fixtures import FixtureFile, FxAccount, FxCall, FxConversation, FxWebhook
+from emulator.wire.fixtures import FixtureFile, FxAccount, FxCall, FxConversation, FxWebhook, FxWhatsApp
 
 COUNTED = ("accounts", "agents", "numbers", "conversations", "messages", "calls")
 
@@ -127,6 +127,8 @@ def _written_ids(fx: FxAccount) -> list[tuple[Any, str]]:
         found += [(Conversation, conv.id), *((Message, m.id) for m in conv.messages)]
     for call in fx.calls:
         found += [(Call, call.id), *((Transcript, t.id) for t in call.transcripts)]
+    for fw in fx.whatsapp:
+        found += [(Record, fw.id), *((PhoneNumber, n.number_id) for n in fw.numbers)]
     return [(model, ident) for model, ident in found if ident]
 
 
@@ -139,7 +141,7 @@ async def _refuse_taken(session: AsyncSession, fx: FxAccount) -> None:
 
 async def _webhook(session: AsyncSession, account_id: str, agent_id: str | None, fx: FxWebhook, now: datetime) -> None:
     await webhooks.put(session, account_id, agent_id, fx.url, now, context_limit=fx.context_limit,
-                       timeout=fx.timeout, hook_id=fx.id, secret=fx.secret)
+                       timeout=fx.timeout, hook_id=fx.id, secret=fx.secret, event_types=fx.event_types)
 
 
 async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, counts: dict[str, int]) -> None:
@@ -150,6 +152,7 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, cou
     await _refuse_taken(session, fx)
     account = accounts.new_account(fx.key, fx.plan, fx.balance_cents, now, account_id=fx.id)
     account.recording_enabled = fx.recording_enabled
+    account.webhook_events = fx.webhook_events
     account.numbers_bought = len(fx.numbers)
     session.add(account)
     await session.flush()
@@ -174,7 +177,22 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, cou
     for call in fx.calls:
         _call(session, account.id, call, by_id, now)
         counts["calls"] += 1
+    for fw in fx.whatsapp:
+        await _whatsapp(session, account.id, fw, now)
     counts["accounts"] += 1
+
+
+async def _whatsapp(session: AsyncSession, account_id: str, fx: FxWhatsApp, now: datetime) -> None:
+    offers = [whatsapp.offered(n.phone_number, n.display_name, n.phone_number_id) for n in fx.numbers] or None
+    row = await whatsapp.connect(session, account_id, "fixture", now, waba_id=fx.waba_id,
+                                 business_id=fx.business_id, agent_id=fx.agent_id, status="connected",
+                                 offers=offers, connection_id=fx.id)
+    for fn, offer in zip(fx.numbers, offers or [], strict=False):
+        if fn.connected:
+            await whatsapp.connect_number(session, account_id, row.id, offer["phoneNumberId"], now, fn.agent_id,
+                                          number_id=fn.number_id)
+    if fx.status == "pending":
+        await whatsapp.set_status(session, row.id, "pending", now)
 
 
 def _number(by_id: dict[str, PhoneNumber], number_id: str, where: str) -> PhoneNumber:

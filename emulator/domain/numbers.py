@@ -26,7 +26,8 @@ def dollars(cents: int) -> str:
 
 
 async def active_count(session: AsyncSession, account_id: str) -> int:
-    query = select(func.count()).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active")
+    query = select(func.count()).where(PhoneNumber.account_id == account_id, PhoneNumber.status == "active",
+                                       PhoneNumber.type != "whatsapp")  # connected from WhatsApp, never bought
     return (await session.execute(query)).scalar_one()
 
 

@@ -100,6 +100,13 @@ class Point:
     messages: int
     calls: int
     webhooks: int
+    seconds: int = 0  # call time of the calls started in the period
+
+
+async def _call_seconds(session: AsyncSession, account_id: str, since: datetime) -> list[tuple[datetime, int]]:
+    query = select(Call.started_at, Call.duration_seconds).where(Call.account_id == account_id,
+                                                                 Call.started_at >= since)
+    return [(started, seconds or 0) for started, seconds in (await session.execute(query)).all()]
 
 
 async def _timestamps(session: AsyncSession, account_id: str, since: datetime) -> dict[str, list[datetime]]:
@@ -114,16 +121,24 @@ async def daily(session: AsyncSession, account_id: str, days: int, now: datetime
     first = now.date() - timedelta(days=days - 1)
     stamps = await _timestamps(session, account_id, datetime(first.year, first.month, first.day))
     counts = {kind: Counter(ts.date().isoformat() for ts in values) for kind, values in stamps.items()}
+    seconds: Counter[str] = Counter()
+    for started, spent in await _call_seconds(session, account_id, datetime(first.year, first.month, first.day)):
+        seconds[started.date().isoformat()] += spent
     labels = [(first + timedelta(days=offset)).isoformat() for offset in range(days)]
-    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
+    return [Point(label, counts["messages"][label], counts["calls"][label], counts["webhooks"][label], seconds[label])
+            for label in labels]
 
 
 async def monthly(session: AsyncSession, account_id: str, months: int, now: datetime) -> list[Point]:
     first = add_months(month_start(now.date()), -(months - 1))
     stamps = await _timestamps(session, account_id, first)
     counts = {kind: Counter(ts.strftime("%Y-%m") for ts in values) for kind, values in stamps.items()}
+    seconds: Counter[str] = Counter()
+    for started, spent in await _call_seconds(session, account_id, first):
+        seconds[started.strftime("%Y-%m")] += spent
     labels = [add_months(first, offset).strftime("%Y-%m") for offset in range(months)]
-    return [Point(label, *(counts[kind][label] for kind in _KINDS)) for label in labels]
+    return [Point(label, counts["messages"][label], counts["calls"][label], counts["webhooks"][label], seconds[label])
+            for label in labels]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from emulator.calls.script import parse_turns
 from emulator.errors import Problem
 from emulator.validation import describe
 from emulator.wire.agents import CreateAgent
+from emulator.wire.control import CallAnalysis
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -95,6 +96,7 @@ class Scenario(_Model):
     initial_greeting: str | None = None
     system_prompt: str | None = None
     turns: list[Any] = []
+    analysis: dict[str, Any] | None = None  # what the call's agent.call_ended reports instead of the derived analysis
     messages: list[SmsStep] = []
     expect: CallExpect = CallExpect()
     wait_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
@@ -147,6 +149,11 @@ def build(data: Any, source: str) -> Loaded:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(describe(exc)) from None
+        if scenario.analysis is not None:
+            try:
+                CallAnalysis.model_validate(scenario.analysis)
+            except ValidationError as exc:
+                raise ScenarioError(_prefixed(describe(exc), "analysis")) from None
         expects: dict[str, TurnExpect] = {}
         script = _strip_expects(scenario.turns, "turns", expects)
         try:

@@ -133,13 +133,14 @@ class Runner:
             to, scope = "", ""
             if scenario.direction == "inbound":
                 with self._step("dialing in"):
-                    call = self.control.dial_in(scenario.from_, number["phoneNumber"], loaded.script)
+                    call = self.control.dial_in(scenario.from_, number["phoneNumber"], loaded.script,
+                                                scenario.analysis)
             else:
                 to = scenario.to or f"+1415555{uuid.uuid4().int % 10_000:04d}"
                 # Scoped to the scenario's account: runs in parallel may script the same destination.
                 scope = api.headers["Authorization"].removeprefix("Bearer ")
                 with self._step("registering the callee script"):
-                    self.control.set_callee(to, loaded.script, key=scope)
+                    self.control.set_callee(to, loaded.script, key=scope, analysis=scenario.analysis)
                 body = {"agentId": agent["id"], "toNumber": to, "fromNumberId": number["id"]}
                 for name in ("initial_greeting", "system_prompt", "variables"):
                     value = getattr(scenario, name)

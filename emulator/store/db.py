@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,6 +80,7 @@ class Store:
             os.makedirs(self._tmpdir, mode=0o700, exist_ok=True)
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     async def row_count(self) -> int:
         """Rows in every table together (0 for a new database)."""
@@ -138,6 +139,20 @@ class Store:
         async with self.write() as session:
             for table in reversed(Base.metadata.sorted_tables):
                 await session.execute(delete(table))
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """A database made by an earlier version lacks the columns added since: add them (every column added after
+    the first release is nullable or has a server default, so old rows stay valid)."""
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                server_default = getattr(column.server_default, "arg", None)
+                default = f" DEFAULT {server_default!r}" if isinstance(server_default, str) else ""
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 class InlineSession:

@@ -41,6 +41,7 @@ class Account(Base):
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     numbers_bought: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    webhook_events: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None: the emulator's setting
 
 
 class Agent(Base):
@@ -105,6 +106,7 @@ class Webhook(Base):
     timeout: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    event_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: the account's vocabulary
 
 
 class Call(Base):
@@ -164,6 +166,7 @@ class Conversation(Base):
     last_message_preview: Mapped[str] = mapped_column(Text, default="")
     background: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    group_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # iMessage groups only
 
 
 class Message(Base):
@@ -232,6 +235,8 @@ class Reaction(Base):
     message_id: Mapped[str] = mapped_column(String(64), index=True)
     reaction: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    direction: Mapped[str] = mapped_column(String(16), default="outbound", server_default="outbound")
+    from_number: Mapped[str | None] = mapped_column(String(64), nullable=True)  # inbound: who reacted
 
 
 class Record(Base):

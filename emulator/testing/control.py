@@ -135,14 +135,23 @@ class ControlClient:
         """An SMS from `sender` to one of the emulator's numbers."""
         return self.request("POST", "/_emulator/sms", json={"from": sender, "to": to, "body": body})
 
-    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]]) -> Any:
-        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns`."""
-        return self.request("POST", "/_emulator/calls/inbound", json={"from": sender, "to": to, "turns": turns})
+    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]],
+                analysis: dict[str, Any] | None = None) -> Any:
+        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns` (and the call's
+        end reporting `analysis` instead of the derived one, when given)."""
+        body: dict[str, Any] = {"from": sender, "to": to, "turns": turns}
+        if analysis is not None:
+            body["analysis"] = analysis
+        return self.request("POST", "/_emulator/calls/inbound", json=body)
 
-    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None) -> Any:
-        """What the person at `e164` says when called (only on calls of `key`'s account, when given)."""
-        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns},
-                            params={"key": key} if key else None)
+    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None,
+                   analysis: dict[str, Any] | None = None) -> Any:
+        """What the person at `e164` says when called (only on calls of `key`'s account, when given), and the
+        analysis the call's end reports instead of the derived one (when given)."""
+        body: dict[str, Any] = {"turns": turns}
+        if analysis is not None:
+            body["analysis"] = analysis
+        return self.request("PUT", f"/_emulator/callees/{e164}", json=body, params={"key": key} if key else None)
 
     def delete_callee(self, e164: str, key: str | None = None) -> httpx.Response:
         """Forget a callee script; the raw response (a script already gone is not an error here)."""

@@ -50,6 +50,8 @@ NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the call
 NOWHERE = ("There is nowhere to redeliver this: the webhook it went to was removed and no webhook is configured "
            "for its agent or project now.")
 TURN_LOGS = 1_000  # voice attempts logged but not yet tied to their turn (the engine ties each at once)
+NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice turns are not sent to it; the caller " \
+                  "heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 
@@ -72,6 +74,9 @@ class Target(Protocol):
     @property
     def context_limit(self) -> int: ...
 
+    @property
+    def event_types(self) -> list[str] | None: ...
+
 
 def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[dict[str, Any]]:
     """The tail of the history the target asked for (its `contextLimit`), current item last."""
@@ -83,6 +88,7 @@ def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[di
 class VoiceAttempt:
     delivery: Delivery
     request: TurnRequest | None  # None when there is nowhere to send the turn
+    refusal: str = NO_VOICE_WEBHOOK  # why, when there is not
 
 
 @dataclass
@@ -117,8 +123,9 @@ def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outco
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
                  faults: FaultBook | None = None, voice: VoiceSender | None = None,
-                 activity: Activity | None = None) -> None:
+                 activity: Activity | None = None, vocabulary: str = "current") -> None:
         self.store = store
+        self.vocabulary = vocabulary  # the emulator's event vocabulary (an account may choose its own)
         self.clock = clock
         self.transport = transport or Transport()
         self.faults = faults or FaultBook()
@@ -166,13 +173,16 @@ class Deliverer:
         )
         if hook is None:
             return VoiceAttempt(row, None)
+        if hook.event_types is not None and "agent.message" not in hook.event_types:
+            row.webhook_id = row.url = None
+            return VoiceAttempt(row, None, NO_VOICE_EVENTS)
         signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message")
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
                                              headers, delay))
 
     async def send_voice(self, attempt: VoiceAttempt) -> TurnReply:
         if attempt.request is None:
-            return TurnReply(error=NO_VOICE_WEBHOOK)
+            return TurnReply(error=attempt.refusal)
         return await self.voice(attempt.request)
 
     def record_voice(self, attempt: VoiceAttempt, reply: TurnReply) -> Delivery:

@@ -178,10 +178,16 @@ class AttachedNumber(Out):
 
 
 class Voice(Out):
+    """A voice, in the emulator's spelling and the voice provider's (`voice_id`, `voice_name`, ...)."""
+
     voice_id: str
     name: str
     provider: str
     gender: str
+    provider_voice_id: str = Field(alias="voice_id")
+    voice_name: str = Field(alias="voice_name")
+    accent: str
+    preview_audio_url: str | None = Field(alias="preview_audio_url")
 
 
 AgentList = Page[Agent]

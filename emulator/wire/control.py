@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from emulator.clock import iso
 from emulator.store import Account as AccountRow
@@ -12,6 +13,7 @@ from emulator.store import Call as CallRow
 from emulator.store import Conversation as ConversationRow
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Message as MessageRow
+from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Model, Out, Timestamp
 from emulator.wire.calls import Call, call
 from emulator.wire.conversations import Conversation, conversation
@@ -20,16 +22,19 @@ from emulator.wire.messages import Message, message
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from emulator.calls.callees import Magic
-    from emulator.calls.script import Turn
+    from emulator.calls.callees import Magic, Script
 
 # --- requests ----------------------------------------------------------------------------------------------
+
+
+Vocabulary = Literal["current", "skill-doc", "all"]
 
 
 class AccountSettings(Model):
     plan: str | None = None
     balance_cents: Annotated[int, Field(ge=0)] | None = None
     recording_enabled: bool | None = None
+    webhook_events: Vocabulary | None = None  # null: follow the emulator's --webhook-events
 
 
 class ClockChange(Model):
@@ -51,22 +56,58 @@ class FaultRequest(Model):
     retry_after: Annotated[int, Field(ge=1, le=3600)] = 1
 
 
+class GroupInbound(Model):
+    """The iMessage group an inbound message is posted in: an existing group's `id`, or the members of a new one."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="forbid",
+                              frozen=True)
+    id: Annotated[str, Field(pattern=r"^grp_[A-Za-z0-9_-]{1,60}$")] | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None
+    participants: Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=32)] | None = None
+
+
 class InboundSms(Model):
     sender: str = Field(alias="from")
     to: str
     body: Annotated[str, Field(max_length=1600)]
     media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    group: Annotated[str, Field(pattern=r"^grp_[A-Za-z0-9_-]{1,60}$")] | GroupInbound | None = None
+
+
+class CallAnalysis(Model):
+    """What a call's `agent.call_ended` reports instead of the derived analysis (each field optional)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="forbid",
+                              frozen=True)
+    summary: Annotated[str, Field(max_length=2000)] | None = None
+    user_sentiment: Literal["Positive", "Neutral", "Negative"] | None = None
+    call_successful: bool | None = None
+
+    def stated(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
 
 
 class InboundCall(Model):
     sender: str = Field(alias="from")
     to: str
     turns: list[Any] | None = None
+    analysis: CallAnalysis | None = None
 
 
 class JoinWebCall(Model):
     access_token: str
     turns: list[Any] | None = None
+    analysis: CallAnalysis | None = None
+
+
+class CalleeBody(Model):
+    turns: Any  # checked turn by turn (emulator/calls/script.py)
+    analysis: CallAnalysis | None = None
+
+
+class InboundReaction(Model):
+    message_id: Annotated[str, Field(min_length=1, max_length=64)]
+    reaction: Annotated[str, Field(min_length=1, max_length=32)]
 
 
 # --- responses ---------------------------------------------------------------------------------------------
@@ -99,6 +140,7 @@ class AccountState(Out):
     recording_enabled: bool
     numbers_bought: int
     created_at: Timestamp
+    webhook_events: Vocabulary | None
 
 
 class FaultAdded(Out):
@@ -132,6 +174,22 @@ class CalleeScript(Out):
     number: str
     account_id: str | None  # the account the script is scoped to; null: every account
     turns: list[Json]
+    analysis: Json | None
+
+
+class ReactionState(Out):
+    id: str
+    reaction_type: str
+    from_number: str | None
+    direction: str
+    created_at: Timestamp
+
+
+class ReactionReceived(Out):
+    reaction: ReactionState
+    message: Message
+    account_id: str
+    deliveries: list[DeliveryRef]
 
 
 class MagicNumber(Out):
@@ -169,7 +227,7 @@ def reset(scope: str, elapsed_ms: float) -> dict[str, Any]:
 def account(row: AccountRow) -> dict[str, Any]:
     return {"id": row.id, "key": row.key, "plan": row.plan, "balanceCents": row.balance_cents,
             "recordingEnabled": row.recording_enabled, "numbersBought": row.numbers_bought,
-            "createdAt": iso(row.created_at)}
+            "createdAt": iso(row.created_at), "webhookEvents": row.webhook_events}
 
 
 def fault_added(fault: Json) -> dict[str, Any]:
@@ -178,6 +236,16 @@ def fault_added(fault: Json) -> dict[str, Any]:
 
 def faults(api: list[Json], webhook: list[Json]) -> dict[str, Any]:
     return {"api": api, "webhook": webhook}
+
+
+def refs(deliveries: list[DeliveryRow]) -> list[dict[str, Any]]:
+    return [{"id": d.id, "eventType": d.event_type, "status": d.status} for d in deliveries]
+
+
+def reaction_received(row: ReactionRow, on: MessageRow, deliveries: list[DeliveryRow]) -> dict[str, Any]:
+    return {"reaction": {"id": row.id, "reactionType": row.reaction, "fromNumber": row.from_number,
+                         "direction": row.direction, "createdAt": iso(row.created_at)},
+            "message": message(on), "accountId": on.account_id, "deliveries": refs(deliveries)}
 
 
 def sms_received(row: MessageRow, thread: ConversationRow, deliveries: list[DeliveryRow]) -> dict[str, Any]:
@@ -189,11 +257,12 @@ def inbound_placed(row: CallRow, base_url: str, agent_name: str) -> dict[str, An
     return {**call(row, base_url, False, agent_name=agent_name), "accountId": row.account_id}
 
 
-def callee(e164: str, turns: list[Turn], scope: str | None = None) -> dict[str, Any]:
-    return {"number": e164, "accountId": scope, "turns": [turn.to_json() for turn in turns]}
+def callee(e164: str, script: Script, scope: str | None = None) -> dict[str, Any]:
+    return {"number": e164, "accountId": scope, "turns": [turn.to_json() for turn in script.turns],
+            "analysis": script.analysis}
 
 
-def callees(scripts: dict[tuple[str | None, str], list[Turn]], magic: dict[str, Magic]) -> dict[str, Any]:
+def callees(scripts: dict[tuple[str | None, str], Script], magic: dict[str, Magic]) -> dict[str, Any]:
     return {"data": [callee(n, t, scope) for (scope, n), t in scripts.items()],
             "magicNumbers": [{"number": n, "status": m.status, "description": m.description}
                              for n, m in magic.items()]}

@@ -5,6 +5,7 @@
         plan: pro                    # free | pro | scale
         balanceCents: 10000
         recordingEnabled: true
+        webhookEvents: current       # current | skill-doc | all (default: the emulator's --webhook-events)
         webhook: {id: wh_project, url: "http://127.0.0.1:9000/hook", secret: whsec_fixed}
         agents:
           - id: agent_support        # any POST /v1/agents field, plus id and webhook
@@ -19,6 +20,11 @@
             metadata: {tier: gold}
             messages:
               - {direction: inbound, body: "Hi!", at: "2026-01-05T10:00:00Z"}
+        whatsapp:                    # WhatsApp Business connections (simulated)
+          - id: wac_main
+            status: connected        # pending until the control API marks it connected
+            numbers:
+              - {phoneNumber: "+14155550188", phoneNumberId: "106540352242922", connected: true, agentId: agent_support}
         calls:
           - id: call_1
             agentId: agent_support
@@ -44,6 +50,7 @@ from pydantic.alias_generators import to_camel
 from emulator.plans import DEFAULT_BALANCE_CENTS
 from emulator.wire.agents import AgentFields
 from emulator.wire.base import NonEmpty, Out
+from emulator.wire.webhooks import EventTypes
 
 
 class _Model(BaseModel):
@@ -56,6 +63,7 @@ class FxWebhook(_Model):
     secret: str | None = None
     context_limit: Annotated[int, Field(ge=0, le=50)] = 10
     timeout: Annotated[int, Field(ge=5, le=120)] = 30
+    event_types: EventTypes | None = None
 
 
 class FxAgent(AgentFields):
@@ -117,17 +125,37 @@ class FxCall(_Model):
     transcripts: list[FxTranscript] = []
 
 
+class FxWhatsAppNumber(_Model):
+    phone_number: str
+    phone_number_id: Annotated[str, Field(pattern=r"^[0-9]{1,20}$")] | None = None
+    display_name: str | None = None
+    connected: bool = False  # already connected as one of the account's numbers (type whatsapp)
+    number_id: str | None = None  # its ID then
+    agent_id: str | None = None
+
+
+class FxWhatsApp(_Model):
+    id: str | None = None
+    status: Literal["pending", "connected"] = "connected"
+    waba_id: str | None = None
+    business_id: str | None = None
+    agent_id: str | None = None
+    numbers: list[FxWhatsAppNumber] = []
+
+
 class FxAccount(_Model):
     key: str
     id: str | None = None
     plan: str = "scale"
     balance_cents: Annotated[int, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
     recording_enabled: bool = False
+    webhook_events: Literal["current", "skill-doc", "all"] | None = None
     webhook: FxWebhook | None = None
     agents: list[FxAgent] = []
     numbers: list[FxNumber] = []
     conversations: list[FxConversation] = []
     calls: list[FxCall] = []
+    whatsapp: list[FxWhatsApp] = []
 
 
 class FixtureFile(_Model):

@@ -24,6 +24,7 @@ class SendMessage(SnakeModel):
     media_urls: Annotated[list[str], Field(max_length=20)] | None = None
     send_style: Annotated[str, Field(max_length=64)] | None = None
     reply_to_message_id: Annotated[str, Field(max_length=64)] | None = None
+    recipients: Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=32)] | None = None
 
     def media(self) -> list[str]:
         return [*(self.media_urls or []), *([self.media_url] if self.media_url else [])]
@@ -56,6 +57,7 @@ class Message(Out):
     reactions: list[Json]
     reply_to: Json | None
     received_at: Timestamp
+    sender_identifier: str | None
 
 
 class SentMessage(SnakeOut):
@@ -88,10 +90,10 @@ MessageList = Page[Message]
 
 
 def reaction(row: ReactionRow, on: MessageRow) -> dict[str, Any]:
-    """A tapback sent from our number on a message of the conversation."""
+    """A tapback on a message of the conversation: sent from our number, or received from the participant."""
     ours = on.to_number if on.direction == "inbound" else on.from_number
-    return {"id": row.id, "reactionType": row.reaction, "fromNumber": ours, "direction": "outbound",
-            "createdAt": iso(row.created_at)}
+    return {"id": row.id, "reactionType": row.reaction, "fromNumber": row.from_number or ours,
+            "direction": row.direction or "outbound", "createdAt": iso(row.created_at)}
 
 
 def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict[str, Any]:
@@ -114,6 +116,7 @@ def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict
         "reactions": [reaction(r, row) for r in reactions or []],
         "replyTo": None,
         "receivedAt": iso(row.received_at),
+        "senderIdentifier": row.from_number if row.direction == "inbound" else None,
     }
 
 

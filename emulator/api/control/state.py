@@ -119,11 +119,13 @@ async def patch_account(request: Request) -> Response:
     async with state.store.write() as session:
         row = await accounts.ensure(session, key, settings.default_plan, settings.default_balance_cents,
                                     state.clock.now())
-        accounts.configure(row, plan=req.plan, balance_cents=req.balance_cents, recording=req.recording_enabled)
+        events = req.webhook_events if "webhook_events" in req.model_fields_set else accounts.KEEP
+        accounts.configure(row, plan=req.plan, balance_cents=req.balance_cents, recording=req.recording_enabled,
+                           webhook_events=events)
     return respond(wire.account(row))
 
 
-ACCOUNT_SUMMARY = "Change an account's plan, balance or recording add-on"
+ACCOUNT_SUMMARY = "Change an account's plan, balance, recording add-on or webhook event vocabulary"
 
 resource = access.resource("/_emulator", [
     get("/health", health, "Health, version, uptime and the emulator clock", response=wire.Health, access=PUBLIC),

@@ -7,29 +7,55 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import phones
-from emulator.api.common import emu, parse, path_param, read_object, respond
+from emulator.api.common import emu, parse, path_param, read_object, respond, validate
 from emulator.api.control import access
 from emulator.api.control.access import ACCOUNT
-from emulator.api.routing import delete, get, post, put
+from emulator.api.routing import delete, get, patch, post, put
 from emulator.calls.callees import MAGIC_NUMBERS, Callee
 from emulator.calls.script import parse_turns
-from emulator.domain import dialing, messaging
+from emulator.domain import dialing, imessage, messaging, whatsapp
 from emulator.errors import Invalid, NotFound
 from emulator.webhooks import notify
 from emulator.wire import calls as call_wire
 from emulator.wire import control as wire
+from emulator.wire import whatsapp as whatsapp_wire
 
 
 async def inbound_sms(request: Request) -> Response:
     req = await parse(request, wire.InboundSms)
     state = emu(request)
     async with state.store.write() as session:
+        group = req.group.model_dump(exclude_none=True) if isinstance(req.group, wire.GroupInbound) else req.group
         threaded = await messaging.receive(session, req.sender, req.to, req.body, req.media_urls or [],
-                                           state.clock.now(), access.accounts_in_scope(request))
-        deliveries = await notify.sms(state.deliverer, session, threaded)
+                                           state.clock.now(), access.accounts_in_scope(request), group)
+        deliveries = await notify.message(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
     state.activity.sms(threaded.message, deliveries)
     return respond(wire.sms_received(threaded.message, threaded.conversation, deliveries))
+
+
+async def inbound_reaction(request: Request) -> Response:
+    """The participant of an iMessage conversation reacts to one of its messages (a tapback)."""
+    req = await parse(request, wire.InboundReaction)
+    state = emu(request)
+    async with state.store.write() as session:
+        row, threaded = await imessage.receive_reaction(session, req.message_id, req.reaction, state.clock.now(),
+                                                        access.accounts_in_scope(request))
+        deliveries = await notify.reaction(state.deliverer, session, threaded, row)
+    state.deliverer.launch(deliveries)
+    return respond(wire.reaction_received(row, threaded.message, deliveries))
+
+
+async def whatsapp_signup(request: Request) -> Response:
+    """Meta's side of a WhatsApp connection: its signup finished (`connected`), with these business numbers."""
+    req = await parse(request, whatsapp_wire.ConnectionChange)
+    offers = None if req.numbers is None else [
+        whatsapp.offered(n.phone_number, n.display_name, n.phone_number_id) for n in req.numbers]
+    state = emu(request)
+    async with state.store.write() as session:
+        row = await whatsapp.set_status(session, path_param(request, "connection_id"), req.status,
+                                        state.clock.now(), offers, access.accounts_in_scope(request))
+    return respond(whatsapp_wire.connection(row))
 
 
 async def inbound_call(request: Request) -> Response:
@@ -41,7 +67,8 @@ async def inbound_call(request: Request) -> Response:
         placed = await dialing.inbound(session, req.sender, req.to, state.clock.now(),
                                        access.accounts_in_scope(request))
     call = placed.call
-    state.engine.start(placed.setup(Callee(turns, "inbound")), call.started_at)
+    stated = req.analysis.stated() if req.analysis is not None else None
+    state.engine.start(placed.setup(Callee(turns, "inbound", analysis=stated)), call.started_at)
     return respond(wire.inbound_placed(call, state.settings.base_url, placed.agent.name))
 
 
@@ -54,7 +81,8 @@ async def join_web_call(request: Request) -> Response:
         placed = await dialing.join_web(session, path_param(request, "call_id"), req.access_token,
                                         state.clock.now(), access.accounts_in_scope(request))
     call = placed.call
-    state.engine.start(placed.setup(Callee(turns, "web")), call.started_at)
+    stated = req.analysis.stated() if req.analysis is not None else None
+    state.engine.start(placed.setup(Callee(turns, "web", analysis=stated)), call.started_at)
     return respond(call_wire.call(call, state.settings.base_url, False, agent_name=placed.agent.name))
 
 
@@ -80,18 +108,20 @@ async def put_callee(request: Request) -> Response:
     data = await read_object(request, optional=True)
     if "turns" not in data:
         raise Invalid("Send a JSON object with 'turns': the caller script for this destination.")
+    req = validate(wire.CalleeBody, data)
     scope = await _scope(request)
-    turns = emu(request).callees.put(e164, data["turns"], scope)
-    return respond(wire.callee(e164, turns, scope))
+    stated = req.analysis.stated() if req.analysis is not None else None
+    script = emu(request).callees.put(e164, data["turns"], scope, stated)
+    return respond(wire.callee(e164, script, scope))
 
 
 async def get_callee(request: Request) -> Response:
     e164 = _e164(request)
     scope = await _scope(request)
-    turns = emu(request).callees.get(e164, scope)
-    if turns is None:
+    script = emu(request).callees.get(e164, scope)
+    if script is None:
         raise _no_script(e164)
-    return respond(wire.callee(e164, turns, scope))
+    return respond(wire.callee(e164, script, scope))
 
 
 async def delete_callee(request: Request) -> Response:
@@ -111,6 +141,11 @@ async def list_callees(request: Request) -> Response:
 resource = access.resource("/_emulator", [
     post("/sms", inbound_sms, "An SMS arrives at one of the emulator's numbers", request=wire.InboundSms,
          response=wire.InboundSmsReceived, access=ACCOUNT),
+    post("/reactions", inbound_reaction, "The participant of an iMessage conversation reacts to a message",
+         request=wire.InboundReaction, response=wire.ReactionReceived, access=ACCOUNT),
+    patch("/whatsapp/{connection_id}", whatsapp_signup, "Mark a WhatsApp connection connected (Meta's signup "
+          "finished), naming its business numbers", request=whatsapp_wire.ConnectionChange,
+          response=whatsapp_wire.Connection, access=ACCOUNT),
     post("/calls/inbound", inbound_call, "A phone dials one of the emulator's numbers", request=wire.InboundCall,
          response=wire.InboundCallPlaced, access=ACCOUNT),
     post("/calls/web/{call_id}/join", join_web_call, "A browser joins a web call", request=wire.JoinWebCall,
