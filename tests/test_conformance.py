@@ -255,6 +255,7 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     chat = r("POST", "/_emulator/sms", {"from": "+14155550112", "to": imessage["phoneNumber"], "body": "Hey"})
     r("POST", "/v1/messages/{message_id}/reactions", {"reaction": "love"}, message_id=chat["message"]["id"])
     r("POST", "/_emulator/reactions", {"messageId": chat["message"]["id"], "reaction": "like"})
+    r("POST", "/_emulator/events", {"key": key, "event": "agent.call_ended", "data": {"summary": "Triggered."}})
     r("POST", "/v1/conversations/{conversation_id}/typing", conversation_id=chat["conversation"]["id"])
     r("POST", "/v1/conversations/{conversation_id}/background", {"image_url": "https://example.com/bg.png"},
       conversation_id=chat["conversation"]["id"])

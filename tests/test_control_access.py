@@ -125,6 +125,8 @@ ROUTES: dict[tuple[str, str], Request] = {
         "POST", f"/_emulator/deliveries/{acc.delivery}/redeliver", {}),
     ("GET", "/_emulator/calls/{call_id}/timeline"): lambda w, acc: (
         "GET", f"/_emulator/calls/{acc.web_call}/timeline", {"params": {"follow": "false"}}),
+    ("POST", "/_emulator/events"): lambda w, acc: ("POST", "/_emulator/events",
+                                                   {"json": {"key": acc.key, "event": "agent.message"}}),
     ("POST", "/_emulator/reactions"): lambda w, acc: ("POST", "/_emulator/reactions",
                                                       {"json": {"messageId": f"msg_of_{acc.tag}", "reaction": "love"}}),
     ("PATCH", "/_emulator/whatsapp/{connection_id}"): lambda w, acc: (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -92,6 +93,20 @@ class InboundCall(Model):
     to: str
     turns: list[Any] | None = None
     analysis: CallAnalysis | None = None
+
+
+class TriggerEvent(Model):
+    """Any documented event, for an account: built like a real one, then `data` laid over its data."""
+
+    key: str | None = None  # the account (an account key's own, whatever is given here)
+    event: Annotated[str, Field(min_length=1, max_length=64)]
+    channel: Annotated[str, Field(max_length=16)] | None = None
+    agent_id: Annotated[str, Field(max_length=64)] | None = None
+    sender: Annotated[str, Field(max_length=64)] | None = Field(default=None, alias="from")
+    text: Annotated[str, Field(max_length=1600)] | None = None
+    data: dict[str, Any] | None = None
+    recent_history: Annotated[list[dict[str, Any]], Field(max_length=50)] | None = None
+    conversation_state: dict[str, Any] | None = None
 
 
 class JoinWebCall(Model):
@@ -251,6 +266,18 @@ def reaction_received(row: ReactionRow, on: MessageRow, deliveries: list[Deliver
 def sms_received(row: MessageRow, thread: ConversationRow, deliveries: list[DeliveryRow]) -> dict[str, Any]:
     return {"message": message(row), "conversation": conversation(thread), "accountId": row.account_id,
             "deliveries": [{"id": d.id, "eventType": d.event_type, "status": d.status} for d in deliveries]}
+
+
+class EventTriggered(Out):
+    event: str
+    channel: str
+    delivery: DeliveryRef
+    payload: Json  # the envelope exactly as it is signed and sent
+
+
+def triggered(row: DeliveryRow) -> dict[str, Any]:
+    return {"event": row.event_type, "channel": row.channel or "", "payload": json.loads(row.payload),
+            "delivery": {"id": row.id, "eventType": row.event_type, "status": row.status}}
 
 
 def inbound_placed(row: CallRow, base_url: str, agent_name: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from emulator.calls.callees import MAGIC_NUMBERS, Callee
 from emulator.calls.script import parse_turns
 from emulator.domain import dialing, imessage, messaging, whatsapp
 from emulator.errors import Invalid, NotFound
-from emulator.webhooks import notify
+from emulator.webhooks import notify, triggered
 from emulator.wire import calls as call_wire
 from emulator.wire import control as wire
 from emulator.wire import whatsapp as whatsapp_wire
@@ -138,7 +138,29 @@ async def list_callees(request: Request) -> Response:
     return respond(wire.callees(scripts, MAGIC_NUMBERS))
 
 
+async def trigger_event(request: Request) -> Response:
+    """Emit any documented event for an account, signed and logged like a real one."""
+    req = await parse(request, wire.TriggerEvent)
+    key = access.own_key(request, req.key, "trigger events for another account")
+    if key is None:
+        raise Invalid("Field 'key' is required: the account whose webhook receives the event.")
+    state = emu(request)
+    account_id = (await state.account_of(key)).id
+    now = state.clock.now()
+    async with state.store.write() as session:
+        built = await triggered.build(session, account_id, req.event, req.channel, req.agent_id, req.sender,
+                                      req.text, now)
+        row = await state.deliverer.prepare(
+            session, account_id, built.agent_id, req.event, built.channel, triggered.merged(built.data, req.data or {}),
+            history=req.recent_history if req.recent_history is not None else built.history,
+            state=req.conversation_state, message_id=built.message_id)
+    state.deliverer.launch([row])
+    return respond(wire.triggered(row))
+
+
 resource = access.resource("/_emulator", [
+    post("/events", trigger_event, "Emit any documented event for an account (built like a real one, with "
+         "overrides)", request=wire.TriggerEvent, response=wire.EventTriggered, access=ACCOUNT),
     post("/sms", inbound_sms, "An SMS arrives at one of the emulator's numbers", request=wire.InboundSms,
          response=wire.InboundSmsReceived, access=ACCOUNT),
     post("/reactions", inbound_reaction, "The participant of an iMessage conversation reacts to a message",
