@@ -60,16 +60,32 @@ def checked(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+def _injected(response: httpx.Response) -> bool:
+    """An answer an injected fault made (POST /_emulator/faults, or a call turn's `api-error`)."""
+    if response.status_code < 429:
+        return False
+    try:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, str) and detail.startswith("Injected fault")
+
+
 def wait_for_call(api: httpx.Client, call_id: str, timeout: float = CALL_CAP_SECONDS, *,
                   pending: Iterable[str] = ("in-progress",), end_on_timeout: bool = False,
                   poll: float = POLL_SECONDS) -> dict[str, Any]:
     """Poll `GET /v1/calls/{id}` with `api` (a client with the owner's key) until the call's status is
-    not one of `pending`; returns it, transcripts included. With `end_on_timeout`, a call still going
+    not one of `pending`; returns it, transcripts included. An answer made by an injected fault is polled
+    again. With `end_on_timeout`, a call still going
     when `timeout` runs out is ended (`POST /v1/calls/{id}/end`) before `CallStillInProgress` is raised."""
     waiting = set(pending)
     deadline = time.monotonic() + timeout
     while True:
-        call: dict[str, Any] = checked(api.get(f"/v1/calls/{call_id}"))
+        response = api.get(f"/v1/calls/{call_id}")
+        if _injected(response) and time.monotonic() < deadline:  # a fault armed for the agent, not for this poll
+            time.sleep(poll)
+            continue
+        call: dict[str, Any] = checked(response)
         if call.get("status") not in waiting:
             return call
         if time.monotonic() > deadline:

@@ -60,6 +60,10 @@ class Transcript(Out):
     transferred_to: str | None = None
     seconds: float | None = None
     voicemail: bool | None = None
+    persona: str | None = None  # the rule a persona caller followed for this turn
+    fault: list[str] | None = None  # the turn's injected faults
+    noise: list[str] | None = None  # the turn's noise
+    said: str | None = None  # what the caller said, when noise changed what the agent heard
 
 
 class Call(Out):
