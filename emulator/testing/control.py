@@ -151,14 +151,22 @@ class ControlClient:
         """An SMS from `sender` to one of the emulator's numbers."""
         return self.request("POST", "/_emulator/sms", json={"from": sender, "to": to, "body": body})
 
-    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]]) -> Any:
-        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns`."""
-        return self.request("POST", "/_emulator/calls/inbound", json={"from": sender, "to": to, "turns": turns})
+    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]], **caller: Any) -> Any:
+        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns` (and
+        `persona={...}, seed=7`, or `drive=True`)."""
+        return self.request("POST", "/_emulator/calls/inbound",
+                            json={"from": sender, "to": to, "turns": turns, **caller})
 
-    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None) -> Any:
-        """What the person at `e164` says when called (only on calls of `key`'s account, when given)."""
-        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns},
+    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None, **caller: Any) -> Any:
+        """What the person at `e164` says when called (only on calls of `key`'s account, when given): `turns`,
+        and `persona={...}, seed=7` for a caller that pursues a goal, or `drive=True` for `drive_caller`."""
+        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns, **caller},
                             params={"key": key} if key else None)
+
+    def drive_caller(self, call_id: str, turn: dict[str, Any] | None = None) -> Any:
+        """A driven caller: give the turn it was asked for (none: just hear the agent); returns the next
+        question (`state` asking, with `heard`), `waiting` (ask again) or `ended`."""
+        return self.request("POST", f"/_emulator/calls/{call_id}/caller", json={"turn": turn} if turn else {})
 
     def delete_callee(self, e164: str, key: str | None = None) -> httpx.Response:
         """Forget a callee script; the raw response (a script already gone is not an error here)."""
