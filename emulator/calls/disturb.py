@@ -2,7 +2,7 @@
 
 Every rule is deterministic (the same words always come out the same way):
   * low-confidence: the transcript arrives as said, with confidence 0.35;
-  * garbled: every third word from the second on loses its vowels after the first letter, as a poor
+  * garbled: every word of four letters or more loses its vowels after the first letter, as a poor
     line would transcribe it ("Hi, where is my order?" -> "Hi, whr is my ordr?"); confidence 0.55;
   * overlap: someone else talks at the same time: the words of a background line (chosen by how many
     words the caller said) are merged in the middle of the caller's ("I need to book a table" ->
@@ -26,9 +26,7 @@ _VOWELS = re.compile(r"(?<=\w)[aeiouAEIOU]")
 
 
 def garble(text: str) -> str:
-    words = text.split()
-    out = [(_VOWELS.sub("", w) or w) if i % 3 == 1 else w for i, w in enumerate(words)]
-    return " ".join(out)
+    return " ".join(_VOWELS.sub("", w) if sum(c.isalpha() for c in w) >= 4 else w for w in text.split())
 
 
 def overlap(text: str) -> str:

@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import yaml
+from pydantic.alias_generators import to_snake
 
 from emulator.calls.callees import MAGIC_NUMBERS
 from emulator.testing.control import ControlError, checked
-from emulator.wire.agents import CreateAgent
+from emulator.wire.agents import DEFAULTS
 
 SHORT_REPLY = 80  # longer replies are expected by their first sentence
 AGENT_FIELDS = ("name", "voiceMode", "systemPrompt", "beginMessage", "transferNumber", "voicemailMessage",
@@ -41,9 +42,9 @@ def _phrase(reply: str) -> str:
 
 
 def _agent(agent: dict[str, Any]) -> dict[str, Any]:
-    defaults = CreateAgent.model_validate({"name": agent["name"]}).model_dump(by_alias=True)
+    """The agent's fields that shape a call, where they differ from what a new agent gets."""
     return {name: agent[name] for name in AGENT_FIELDS
-            if agent.get(name) is not None and (name == "name" or agent[name] != defaults.get(name))}
+            if agent.get(name) is not None and (name == "name" or agent[name] != DEFAULTS.get(to_snake(name)))}
 
 
 def _reply_expect(row: dict[str, Any]) -> dict[str, Any]:

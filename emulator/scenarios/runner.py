@@ -192,13 +192,21 @@ class Runner:
                     answer = self.control.drive_caller(call_id, turn)
         except CassetteError as exc:
             outcome.checks.append(Check("call: the model caller had an answer", False, f"{loaded.source}: {exc}"))
-            try:  # the caller cannot go on: it hangs up, and the call is checked as it stands
-                self.control.drive_caller(call_id, {"hangup": True})
-            except ControlError:
-                pass
+            self._hang_up(call_id, deadline)  # the caller cannot go on; the call is checked as it stands
         finally:
             if cassette is not None:
                 cassette.save()
+
+    def _hang_up(self, call_id: str, deadline: float) -> None:
+        """A driven caller hangs up at its next question (the one pending, or the next one put)."""
+        try:
+            answer = self.control.drive_caller(call_id)
+            while answer["state"] == "waiting" and time.monotonic() < deadline:
+                answer = self.control.drive_caller(call_id)
+            if answer["state"] == "asking":
+                self.control.drive_caller(call_id, {"hangup": True})
+        except ControlError:
+            pass
 
     def _wait(self, api: httpx.Client, call_id: str, seconds: float) -> dict[str, Any]:
         try:
