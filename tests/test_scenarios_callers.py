@@ -16,6 +16,7 @@ from helpers import Line, fresh_number, ok, refused, rows, wait_ended
 
 from emulator.calls import disturb
 from emulator.testing.receiver import Received, Reply, WebhookReceiver, json_reply, say, signature
+from emulator.wire.calls import CallDetail
 
 
 @pytest.fixture
@@ -239,6 +240,22 @@ def plans(received: Received) -> Reply:
         {"text": "Starter is ten dollars."}]), "application/x-ndjson")
 
 
+def test_a_persona_against_a_hosted_agent_asks_for_a_person_and_is_transferred(api: httpx.Client,
+                                                                              agent: WebhookReceiver) -> None:
+    line = Line.open(api, agent, with_webhook=False, voiceMode="hosted", systemPrompt="Be brief.",
+                     transferNumber="+14155550199")
+    done = call(line, {"persona": {"goal": "dispute a charge", "temperament": {"askForHumanAfter": 1},
+                                   "disturb": [{"turn": 1, "noise": "garbled", "fault": "slow-speech"}]}})
+    said = [(r["transcript"], r["response"], r.get("persona")) for r in done["transcripts"]]
+    garbled = disturb.garble("Hi, I'm calling to dispute a charge.")
+    assert garbled == "Hi, I'm cllng to dspt a chrg."
+    assert said == [(garbled, f'I heard you say "{garbled[:-1]}". How else can I help?', "opening"),
+                    ("Can I speak to a real person, please?", "Let me transfer you to a person now.",
+                     "asks for a human after 1 unhelpful replies")]
+    assert done["endReason"] == "transferred"
+    CallDetail.model_validate(done)  # every field the persona, fault and noise add is in the wire model
+
+
 def test_a_persona_is_the_same_call_for_the_same_seed(api: httpx.Client) -> None:
     with WebhookReceiver(default=json_reply({})) as hook:
         hook.answer_turns_with(plans)
@@ -361,3 +378,15 @@ def test_a_driven_caller_that_is_still_asked_refuses_a_second_answer(api: httpx.
         worker.join(30)
         assert answered and answered[0]["heard"]["text"] == "slow answer"
         ok(api.post(route, json={"turn": {"hangup": True}}))
+
+
+def test_ending_a_call_stops_a_driven_callers_wait(api: httpx.Client, agent: WebhookReceiver) -> None:
+    line = Line.open(api, agent)
+    dialed = ok(api.post("/_emulator/calls/inbound", json={"from": "+14155550164", "to": line.number["phoneNumber"],
+                                                          "drive": True}))
+    route = f"/_emulator/calls/{dialed['id']}/caller"
+    assert ok(api.post(route, json={}))["state"] == "asking"  # the engine waits for the driver ...
+    ok(api.post(f"/v1/calls/{dialed['id']}/end"))  # ... and the API ends the call at once
+    done = wait_ended(api, dialed["id"])
+    assert done["endReason"] == "ended-by-api"
+    assert ok(api.post(route, json={}))["state"] == "ended"

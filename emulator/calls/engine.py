@@ -172,12 +172,28 @@ class CallEngine:
             if run.stop_requested:
                 run.end("completed", "ended-by-api")
                 break
-            turn = await caller.next_turn(heard)
+            turn = await self._next_turn(run, caller, heard)
             if turn is None or run.stop_requested:
                 break
             heard = await self._turn(run, turn, caller)
         run.end("completed", "ended-by-api" if run.stop_requested else "caller-finished")
         await self._finish(run)
+
+    async def _next_turn(self, run: CallRun, caller: Caller, heard: Heard) -> Turn | None:
+        """The caller's next turn; a driven caller's wait is cut short when the call is ended."""
+        if self.driven(run.setup.call_id) is None:
+            return await caller.next_turn(heard)
+        run.inflight = asyncio.ensure_future(caller.next_turn(heard))
+        try:
+            turn: Turn | None = await run.inflight
+            return turn
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None
+        finally:
+            run.inflight = None
 
     def driven(self, call_id: str) -> tuple[CallRun, DrivenCaller] | None:
         """A running call whose caller's turns arrive from outside, and that caller."""
