@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +90,24 @@ def _scenario_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                      help="first wait up to SECONDS for --base-url and --target to answer (for ones just started in "
                           "the background)")
+    run.add_argument("--seed", type=int, default=0, help="the personas' random choices (default 0)")
+    run.add_argument("--record", action="store_true",
+                     help="model callers ask their endpoint (AGENTPHONE_CALLER_URL, _MODEL, _KEY) and rewrite their "
+                          "cassettes, instead of replaying them")
+    run.add_argument("--save-baseline", metavar="NAME", help="save this run's observations as baseline NAME")
+    run.add_argument("--baseline", metavar="NAME",
+                     help="compare with baseline NAME: a changed end, actions or deliveries fail the run")
+    run.add_argument("--baseline-dir", metavar="DIR",
+                     help="where baselines are kept (default: 'baselines' beside the first PATH)")
+    run.add_argument("--max-latency-increase", metavar="PERCENT",
+                     help="with --baseline: fail a scenario whose median turn latency grew by more (e.g. 20%%)")
+    export = actions.add_parser("export", help="write the scenario that reproduces an emulated call or SMS thread")
+    export.add_argument("id", metavar="ID", help="a call ID (call_...) or a conversation ID (conv_...)")
+    export.add_argument("--base-url", default=os.environ.get("AGENTPHONE_BASE_URL", "http://127.0.0.1:8000"),
+                        help="the running emulator [env AGENTPHONE_BASE_URL]")
+    export.add_argument("--key", default=os.environ.get("AGENTPHONE_API_KEY"),
+                        help="the API key of the account that owns it [env AGENTPHONE_API_KEY]")
+    export.add_argument("--out", metavar="FILE", help="write the scenario here (default: standard output)")
 
 
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from emulator.serve import serve
 
         return serve(settings_from(args), args.log_level, args.log_format, args.access_log)
+    if args.command == "scenario" and args.action == "export":
+        from emulator.scenarios.export import export_command
+
+        return export_command(args.id, args.base_url, args.key, args.out)
     if args.command == "scenario":
         from emulator.scenarios.cli import run
         from emulator.waiting import NotReady, wait_for_emulator, wait_for_port
@@ -158,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return run(args.paths, target=args.target, base_url=args.base_url, fixtures=args.fixtures,
-                   admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit)
+                   admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit,
+                   seed=args.seed, record=args.record, save_baseline=args.save_baseline, compare_with=args.baseline,
+                   baseline_dir=args.baseline_dir, max_latency_increase=args.max_latency_increase)
     if args.command == "demo":
         from emulator.demo import run_demo
 

@@ -313,6 +313,12 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("GET", "/v1/calls", params={"limit": 10})
     r("GET", "/v1/agents/{agent_id}/calls", agent_id=hosted["id"])
     r("GET", "/v1/numbers/{number_id}/calls", number_id=main["id"])
+    # a caller whose turns are sent one by one (drive): hear the greeting, hang up, hear the end
+    driven = r("POST", "/_emulator/calls/inbound", {"from": "+14155550124", "to": main["phoneNumber"], "drive": True})
+    asked = r("POST", "/_emulator/calls/{call_id}/caller", {}, call_id=driven["id"])
+    assert asked["state"] == "asking", asked
+    ended = r("POST", "/_emulator/calls/{call_id}/caller", {"turn": {"hangup": True}}, call_id=driven["id"])
+    assert ended["state"] == "ended" and ended["endReason"] == "caller-hangup", ended
 
     # contacts
     contact = r("POST", "/v1/contacts", {"phoneNumber": "+14155550142", "name": "Ada Lovelace",

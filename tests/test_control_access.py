@@ -105,6 +105,8 @@ ROUTES: dict[tuple[str, str], Request] = {
         "from": "+14155550190", "to": acc.number, "turns": [{"hangup": True}]}}),
     ("POST", "/_emulator/calls/web/{call_id}/join"): lambda w, acc: (
         "POST", f"/_emulator/calls/web/{acc.web_call}/join", {"json": {"accessToken": "wrong", "turns": []}}),
+    ("POST", "/_emulator/calls/{call_id}/caller"): lambda w, acc: (
+        "POST", f"/_emulator/calls/{acc.web_call}/caller", {"json": {}}),
     ("GET", "/_emulator/callees"): lambda w, acc: ("GET", "/_emulator/callees", {}),
     ("PUT", "/_emulator/callees/{e164}"): lambda w, acc: ("PUT", "/_emulator/callees/+14155550191",
                                                           {"params": {"key": acc.key}, "json": {"turns": []}}),
@@ -136,9 +138,10 @@ DESTRUCTIVE = {("POST", "/_emulator/reset"), ("POST", "/_emulator/fixtures")}
 # The web-call join answers 401 for the wrong access token: reaching that check means the route let the caller in.
 # Reading or removing a callee script may find none (404): what counts is that the caller was not refused.
 # A tapback on, or Meta's signup of, something the account does not have is a 404 past the access check.
+# A driven caller's route answers 400 for a call whose caller is not driven (the web call has none yet).
 ALLOWED = {("POST", "/_emulator/calls/web/{call_id}/join"): 401, ("GET", "/_emulator/callees/{e164}"): None,
            ("DELETE", "/_emulator/callees/{e164}"): None, ("POST", "/_emulator/reactions"): None,
-           ("PATCH", "/_emulator/whatsapp/{connection_id}"): None}
+           ("PATCH", "/_emulator/whatsapp/{connection_id}"): None, ("POST", "/_emulator/calls/{call_id}/caller"): 400}
 
 
 def _send(w: World, who: str | None, route: tuple[str, str], acc: Account) -> httpx.Response:

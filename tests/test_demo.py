@@ -25,7 +25,7 @@ import pytest
 from emulator.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))  # scenarios/advanced too
 READY_CAP = 180.0  # start two processes and run every scenario, on a machine that may be busy
 
 

@@ -130,7 +130,12 @@ async def authenticate(request: Request, *, scoped: bool = True) -> str:
             owner = await accounts.parent_of(session, sub_id)
         if owner != account_id:
             raise NotFound(f"Sub-account '{sub_id}' was not found for this API key.")
-        return sub_id
+        account_id = sub_id
+    faults = emu(request).faults
+    outage = faults.outage(account_id) if faults.outages else None
+    if outage is not None:
+        raise Injected(outage, f"Injected fault: the API answers {outage} while the agent answers this call turn "
+                               "(the turn's 'api-error' fault).")
     return account_id
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator import ids
+from emulator.calls.caller import Caller, DrivenCaller, ScriptCaller
 from emulator.calls.script import Turn, parse_turns
+from emulator.errors import Invalid
+
+if TYPE_CHECKING:
+    from emulator.calls.persona import Persona
 
 
 @dataclass(frozen=True)
@@ -27,21 +32,78 @@ MAGIC_NUMBERS: dict[str, Magic] = {
 }
 
 
+@dataclass(frozen=True)
+class Definition:
+    """Who a caller is: scripted turns, and a persona (or an outside driver) that speaks where the script
+    hands over to it (`{"persona": true}`, else after the last turn)."""
+
+    turns: list[Turn]
+    persona: Persona | None = None
+    seed: int = 0
+    drive: bool = False
+    analysis: dict[str, Any] | None = None  # what its calls' end reports instead of the derived analysis
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"turns": [turn.to_json() for turn in self.turns]}
+        if self.analysis is not None:
+            out["analysis"] = self.analysis
+        if self.persona is not None:
+            out["persona"] = self.persona.model_dump(by_alias=True, exclude_defaults=True)
+            out["seed"] = self.seed
+        if self.drive:
+            out["drive"] = True
+        return out
+
+
+def parse_definition(data: dict[str, Any], where: str = "") -> Definition:
+    """`{"turns": [...], "persona": {...}, "seed": 7, "drive": false}`; errors name the field path."""
+    from emulator.calls.persona import parse_persona
+
+    prefix = f"{where}." if where else ""
+    turns = parse_turns(data.get("turns") if data.get("turns") is not None else [], f"{prefix}turns")
+    persona = parse_persona(data["persona"], f"{prefix}persona") if data.get("persona") is not None else None
+    seed, drive = data.get("seed", 0), data.get("drive", False)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise Invalid(f"Field '{prefix}seed' must be an integer (the persona's random choices follow it).")
+    if not isinstance(drive, bool):
+        raise Invalid(f"Field '{prefix}drive' must be true or false.")
+    if persona is not None and drive:
+        raise Invalid(f"Send one of '{prefix}persona' or '{prefix}drive', not both: the persona speaks itself, "
+                      "a driven caller's turns arrive through POST /_emulator/calls/{callId}/caller.")
+    marker = next((t for t in turns if t.kind == "persona"), None)
+    if marker is not None and persona is None and not drive:
+        raise Invalid(f"Field '{marker.path}' hands the call to a persona, but none is given: add "
+                      f"'{prefix}persona' (or '{prefix}drive': true).")
+    return Definition(turns, persona, seed, drive)
+
+
 @dataclass
 class Callee:
     turns: list[Turn]
-    source: str  # script | magic | generated | inbound
+    source: str  # script | magic | generated | inbound | web
     magic: Magic | None = None
-    persona: dict[str, Any] = field(default_factory=dict)
+    persona: dict[str, Any] = field(default_factory=dict)  # who a generated caller is
+    definition: Definition | None = None
     analysis: dict[str, Any] | None = None  # what the call's end reports instead of the derived analysis
 
+    @classmethod
+    def of(cls, definition: Definition, source: str) -> Callee:
+        return cls(list(definition.turns), source, definition=definition, analysis=definition.analysis)
 
-@dataclass(frozen=True)
-class Script:
-    """A registered callee: its turns, and the analysis its calls report (camelCase keys), if stated."""
+    def caller(self) -> Caller:
+        """A fresh caller for one call (a persona keeps its own state per call)."""
+        spec = self.definition
+        if spec is None or (spec.persona is None and not spec.drive):
+            return ScriptCaller(self.turns)
+        if spec.drive:
+            return ScriptCaller(self.turns, DrivenCaller())
+        from emulator.calls.persona import PersonaCaller
 
-    turns: list[Turn]
-    analysis: dict[str, Any] | None = None
+        assert spec.persona is not None
+        persona = PersonaCaller(spec.persona, spec.seed)
+        script = ScriptCaller(self.turns, persona)
+        persona.finishing = lambda: script.finishing
+        return script
 
 
 Scope = str | None  # an account ID, or None for a script every account's calls reach
@@ -54,15 +116,18 @@ class CalleeBook:
     reach its own script first, so parallel test runs can script the same destination apart."""
 
     def __init__(self) -> None:
-        self._scripts: dict[tuple[Scope, str], Script] = {}
+        self._scripts: dict[tuple[Scope, str], Definition] = {}
 
     def put(self, e164: str, turns_json: Any, scope: Scope = None,
-            analysis: dict[str, Any] | None = None) -> Script:
-        script = Script(parse_turns(turns_json), analysis)
-        self._scripts[(scope, e164)] = script
-        return script
+            analysis: dict[str, Any] | None = None) -> Definition:
+        """A scripted callee (turns only; `define` takes any definition)."""
+        return self.define(e164, Definition(parse_turns(turns_json), analysis=analysis), scope)
 
-    def get(self, e164: str, scope: Scope = None) -> Script | None:
+    def define(self, e164: str, definition: Definition, scope: Scope = None) -> Definition:
+        self._scripts[(scope, e164)] = definition
+        return definition
+
+    def get(self, e164: str, scope: Scope = None) -> Definition | None:
         return self._scripts.get((scope, e164))
 
     def remove(self, e164: str, scope: Scope = None) -> bool:
@@ -74,7 +139,7 @@ class CalleeBook:
         else:
             self._scripts = {k: v for k, v in self._scripts.items() if k[0] != scope}
 
-    def all(self) -> dict[tuple[Scope, str], Script]:
+    def all(self) -> dict[tuple[Scope, str], Definition]:
         return dict(self._scripts)
 
     def answer(self, e164: str, account_id: str | None = None) -> Callee:
@@ -84,7 +149,7 @@ class CalleeBook:
         if script is None:
             script = self._scripts.get((None, e164))
         if script is not None:
-            return Callee(list(script.turns), "script", analysis=script.analysis)
+            return Callee.of(script, "script")
         magic = MAGIC_NUMBERS.get(e164)
         if magic is not None:
             return Callee([], "magic", magic=magic)

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,10 +23,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from emulator.activity import Activity
-from emulator.calls import analysis, timing, tools
+from emulator.calls import analysis, disturb, timing, tools
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
+from emulator.calls.caller import Caller, DrivenCaller, Heard, ScriptCaller
 from emulator.calls.hosted import HostedContext, HostedReply, Responder, RuleResponder, fill
-from emulator.calls.script import DTMF, Turn, branch_for
+from emulator.calls.script import DTMF, SIGNING_FAULTS, Turn
 from emulator.calls.setup import CallSetup
 from emulator.calls.waits import CallWaits
 from emulator.clock import Clock
@@ -54,7 +54,7 @@ class CallRun:
     silence_ms: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Transcript] = field(default_factory=list)
-    last_digits: str | None = None
+    caller: Caller | None = None  # who speaks for the other end (made from the callee when the call runs)
     status: str | None = None
     end_reason: str | None = None
     stop_requested: bool = False
@@ -91,7 +91,7 @@ class CallEngine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, setup: CallSetup, started_at: Any) -> asyncio.Task[Any]:
-        run = CallRun(setup, started_at)
+        run = CallRun(setup, started_at, caller=setup.callee.caller())
         self.runs[setup.call_id] = run
         task = asyncio.create_task(self._run_safely(run))
         self._by_call[setup.call_id] = task
@@ -176,62 +176,91 @@ class CallEngine:
             await self._record(run, "greeting", "", greeting, {})
             run.history.append(events.history_item(greeting, "outbound", "voice", run.now()))
             await self._advance(run, timing.speech_seconds(greeting, setup.agent.voice_speed))
-        queue: deque[Turn] = deque(setup.callee.turns)
-        while queue and run.status is None:
+        caller = run.caller = run.caller or setup.callee.caller()
+        heard = Heard(greeting or "", greeting=True)
+        while run.status is None:
             if run.stop_requested:
                 run.end("completed", "ended-by-api")
                 break
-            await self._turn(run, queue.popleft(), queue)
+            turn = await self._next_turn(run, caller, heard)
+            if turn is None or run.stop_requested:
+                break
+            heard = await self._turn(run, turn, caller)
         run.end("completed", "ended-by-api" if run.stop_requested else "caller-finished")
         await self._finish(run)
+
+    async def _next_turn(self, run: CallRun, caller: Caller, heard: Heard) -> Turn | None:
+        """The caller's next turn; a driven caller's wait is cut short when the call is ended."""
+        if self.driven(run.setup.call_id) is None:
+            return await caller.next_turn(heard)
+        run.inflight = asyncio.ensure_future(caller.next_turn(heard))
+        try:
+            turn: Turn | None = await run.inflight
+            return turn
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None
+        finally:
+            run.inflight = None
+
+    def driven(self, call_id: str) -> tuple[CallRun, DrivenCaller] | None:
+        """A running call whose caller's turns arrive from outside, and that caller."""
+        run = self.runs.get(call_id)
+        caller = run.caller if run is not None else None
+        then = caller.then if isinstance(caller, ScriptCaller) else caller
+        return (run, then) if run is not None and isinstance(then, DrivenCaller) else None
 
     def _greeting(self, setup: CallSetup) -> str | None:
         if setup.hosted:
             return self.responder.greeting(self._hosted_context(setup))
         return fill(setup.initial_greeting, setup.variables) or fill(setup.agent.begin_message, setup.variables)
 
-    async def _turn(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+    async def _turn(self, run: CallRun, turn: Turn, caller: Caller) -> Heard:
+        """Play one caller turn; what the caller heard back."""
         setup = run.setup
+        note = {"turn": turn.path or None, "persona": turn.note or None}
         if turn.kind == "hangup":
-            await self._record(run, "hangup", "[caller hung up]", None, {"turn": turn.path or None})
+            await self._record(run, "hangup", "[caller hung up]", None, note)
             run.end("completed", "caller-hangup")
         elif turn.kind == "silence":
             # The call cannot outlast the agent's silence limit: it hangs up when the limit is reached.
             allowed = max(setup.agent.max_silence_ms - run.silence_ms, 0) / 1000
             seconds = min(turn.seconds, allowed)
             run.silence_ms += seconds * 1000
-            await self._record(run, "silence", f"[silence {seconds:g}s]", None,
-                               {"seconds": seconds, "turn": turn.path or None})
+            await self._record(run, "silence", f"[silence {seconds:g}s]", None, {"seconds": seconds, **note})
             await self._advance(run, seconds)
             if run.silence_ms >= setup.agent.max_silence_ms:
                 run.end("completed", "silence-timeout")
-        elif turn.kind == "menu":
-            branch = branch_for(turn, run.last_digits or "")
-            run.last_digits = None
-            if branch is not None:
-                queue.extendleft(reversed(branch))
-        else:
-            await self._exchange(run, turn, queue)
+        elif turn.kind in ("say", "press"):
+            return await self._exchange(run, turn, caller)
+        return Heard(asked=False)
 
-    async def _exchange(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+    async def _exchange(self, run: CallRun, turn: Turn, caller: Caller) -> Heard:
         """The caller speaks (or presses keys) and the agent answers."""
         setup = run.setup
         run.silence_ms = 0
-        heard = turn.text if turn.kind == "say" else ""
+        spoken = turn.text if turn.kind == "say" else ""
+        heard, confidence = disturb.heard(spoken, turn.noise, CONFIDENCE) if spoken else ("", 1.0)
         said = heard or f"[DTMF {turn.digits}]"
         spoken_at = run.now()
-        await self._advance(run, timing.speech_seconds(heard) if heard else timing.dtmf_seconds(turn.digits))
+        speaking = timing.speech_seconds(spoken) if spoken else timing.dtmf_seconds(turn.digits)
+        await self._advance(run, speaking * (disturb.SLOW_SPEECH if "slow-speech" in turn.fault else 1))
         run.history.append(events.history_item(said, "inbound", "voice", spoken_at))
-        barge_in = bool(queue) and queue[0].kind == "say" and queue[0].interrupt
+        barge_in = caller.barges_in()
         tool_call: dict[str, Any] | None = None
         if run.stop_requested:  # ended while the caller spoke (realtime): the agent is not asked
             reply, delivery = TurnReply(error="The call was ended before the agent was asked."), None
         elif setup.hosted:
             (reply, tool_call), delivery = await self._hosted_reply(run, heard or said, turn), None
         else:
-            reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
+            reply, delivery = await self._webhook_reply(run, heard, confidence, turn, barge_in)
         details: dict[str, Any] = {"turn": turn.path or None, "firstChunkMs": reply.first_chunk_ms,
-                                   "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks)}
+                                   "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks),
+                                   "persona": turn.note or None, "fault": list(turn.fault), "noise": list(turn.noise)}
+        if heard != spoken:
+            details["said"] = spoken  # what the caller really said, before the noise
         if setup.hosted and tool_call is not None:
             details["toolCall"] = tool_call
         if turn.kind == "press":
@@ -239,7 +268,6 @@ class CallEngine:
         if reply.digits and not DTMF.fullmatch(reply.digits):
             details["error"] = f"The agent asked to press {reply.digits!r}, which are not keypad digits; ignored."
             reply.digits = None
-        run.last_digits = reply.digits  # an IVR menu follows what the agent pressed in its latest reply
         if reply.digits:
             details["digits"] = reply.digits
         if reply.interrupted:
@@ -261,19 +289,25 @@ class CallEngine:
         if reply.hangup or reply.action == "hangup":
             run.end("completed", "agent-hangup")
         await self._record(run, "dtmf" if turn.kind == "press" else "speech", said, text or None, details,
-                           confidence=CONFIDENCE if heard else 1.0, at=spoken_at, delivery=delivery)
+                           confidence=confidence, at=spoken_at, delivery=delivery)
         if text:
             run.history.append(events.history_item(text, "outbound", "voice", run.now()))
             await self._advance(run, timing.speech_seconds(text, setup.agent.voice_speed))
         if reply.digits:
             await self._advance(run, timing.dtmf_seconds(reply.digits))
+        return Heard(text, reply.digits, reply.action, bool(details.get("hangup")), reply.interrupted, reply.error,
+                     chunks=len(reply.chunks))
 
-    async def _webhook_reply(self, run: CallRun, transcript: str, digits: str | None,
+    async def _webhook_reply(self, run: CallRun, transcript: str, confidence: float, turn: Turn,
                              barge_in: bool) -> tuple[TurnReply, Delivery]:
         setup = run.setup
-        data = events.voice_turn_data(setup, transcript, CONFIDENCE if transcript else 1.0, digits)
+        data = events.voice_turn_data(setup, transcript, confidence, turn.digits or None)
+        signing = next((f for f in turn.fault if f in SIGNING_FAULTS), None)
         attempt = self.deliverer.voice_attempt(setup.account_id, setup.agent.id, setup.hook, setup.call_id, data,
-                                               run.history, run.now(), barge_in)
+                                               run.history, run.now(), barge_in, fault=signing)
+        outage = "api-error" in turn.fault
+        if outage:  # the agent's own API calls fail while it answers this turn
+            self.deliverer.faults.begin_outage(setup.account_id)
         run.inflight = asyncio.ensure_future(self.deliverer.send_voice(attempt))
         try:
             reply = await run.inflight
@@ -284,6 +318,14 @@ class CallEngine:
             reply = TurnReply(error="The call was ended while the agent was answering.")
         finally:
             run.inflight = None
+            if outage:
+                self.deliverer.faults.end_outage(setup.account_id)
+        if "webhook-timeout" in turn.fault and attempt.request is not None:
+            timeout = attempt.request.timeout
+            reply = TurnReply(latency_ms=reply.latency_ms,
+                              error=f"The webhook did not answer within its timeout ({timeout:g} s; an injected "
+                                    "fault); the caller heard silence.")
+            await self._advance(run, timeout)
         return reply, self.deliverer.record_voice(attempt, reply)
 
     async def _hosted_reply(self, run: CallRun, utterance: str,

@@ -60,16 +60,32 @@ def checked(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+def _injected(response: httpx.Response) -> bool:
+    """An answer an injected fault made (POST /_emulator/faults, or a call turn's `api-error`)."""
+    if response.status_code < 429:
+        return False
+    try:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, str) and detail.startswith("Injected fault")
+
+
 def wait_for_call(api: httpx.Client, call_id: str, timeout: float = CALL_CAP_SECONDS, *,
                   pending: Iterable[str] = ("in-progress",), end_on_timeout: bool = False,
                   poll: float = POLL_SECONDS) -> dict[str, Any]:
     """Poll `GET /v1/calls/{id}` with `api` (a client with the owner's key) until the call's status is
-    not one of `pending`; returns it, transcripts included. With `end_on_timeout`, a call still going
+    not one of `pending`; returns it, transcripts included. An answer made by an injected fault is polled
+    again. With `end_on_timeout`, a call still going
     when `timeout` runs out is ended (`POST /v1/calls/{id}/end`) before `CallStillInProgress` is raised."""
     waiting = set(pending)
     deadline = time.monotonic() + timeout
     while True:
-        call: dict[str, Any] = checked(api.get(f"/v1/calls/{call_id}"))
+        response = api.get(f"/v1/calls/{call_id}")
+        if _injected(response) and time.monotonic() < deadline:  # a fault armed for the agent, not for this poll
+            time.sleep(poll)
+            continue
+        call: dict[str, Any] = checked(response)
         if call.get("status") not in waiting:
             return call
         if time.monotonic() > deadline:
@@ -135,23 +151,22 @@ class ControlClient:
         """An SMS from `sender` to one of the emulator's numbers."""
         return self.request("POST", "/_emulator/sms", json={"from": sender, "to": to, "body": body})
 
-    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]],
-                analysis: dict[str, Any] | None = None) -> Any:
-        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns` (and the call's
-        end reporting `analysis` instead of the derived one, when given)."""
-        body: dict[str, Any] = {"from": sender, "to": to, "turns": turns}
-        if analysis is not None:
-            body["analysis"] = analysis
-        return self.request("POST", "/_emulator/calls/inbound", json=body)
+    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]], **caller: Any) -> Any:
+        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns` (and
+        `persona={...}, seed=7`, or `drive=True`; `analysis={...}`: what the call's end reports)."""
+        return self.request("POST", "/_emulator/calls/inbound",
+                            json={"from": sender, "to": to, "turns": turns, **caller})
 
-    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None,
-                   analysis: dict[str, Any] | None = None) -> Any:
-        """What the person at `e164` says when called (only on calls of `key`'s account, when given), and the
-        analysis the call's end reports instead of the derived one (when given)."""
-        body: dict[str, Any] = {"turns": turns}
-        if analysis is not None:
-            body["analysis"] = analysis
-        return self.request("PUT", f"/_emulator/callees/{e164}", json=body, params={"key": key} if key else None)
+    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None, **caller: Any) -> Any:
+        """What the person at `e164` says when called (only on calls of `key`'s account, when given): `turns`,
+        and `persona={...}, seed=7` for a caller that pursues a goal, or `drive=True` for `drive_caller`."""
+        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns, **caller},
+                            params={"key": key} if key else None)
+
+    def drive_caller(self, call_id: str, turn: dict[str, Any] | None = None) -> Any:
+        """A driven caller: give the turn it was asked for (none: just hear the agent); returns the next
+        question (`state` asking, with `heard`), `waiting` (ask again) or `ended`."""
+        return self.request("POST", f"/_emulator/calls/{call_id}/caller", json={"turn": turn} if turn else {})
 
     def delete_callee(self, e164: str, key: str | None = None) -> httpx.Response:
         """Forget a callee script; the raw response (a script already gone is not an error here)."""

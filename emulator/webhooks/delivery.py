@@ -162,8 +162,9 @@ class Deliverer:
 
     def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,
                       data: dict[str, Any], history: list[dict[str, Any]], at: datetime,
-                      cut_after_first: bool) -> VoiceAttempt:
-        """A voice turn's signed request (faults applied) and its delivery row, not yet sent or written."""
+                      cut_after_first: bool, fault: str | None = None) -> VoiceAttempt:
+        """A voice turn's signed request (the turn's own `fault`, else an armed one) and its delivery row,
+        not yet sent or written."""
         body = events.encode(events.envelope("agent.message", "voice", agent_id, data, at,
                                              history=recent(history, hook)))
         row = Delivery(
@@ -176,7 +177,8 @@ class Deliverer:
         if hook.event_types is not None and "agent.message" not in hook.event_types:
             row.webhook_id = row.url = None
             return VoiceAttempt(row, None, NO_VOICE_EVENTS)
-        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message")
+        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message",
+                                                  kind=fault)
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
                                              headers, delay))
 

@@ -66,6 +66,10 @@ class Transcript(Out):
     seconds: float | None = None
     voicemail: bool | None = None
     tool_call: Json | None = None  # a hosted agent's custom tool call: name, arguments, url, result or error
+    persona: str | None = None  # the rule a persona caller followed for this turn
+    fault: list[str] | None = None  # the turn's injected faults
+    noise: list[str] | None = None  # the turn's noise
+    said: str | None = None  # what the caller said, when noise changed what the agent heard
 
 
 class Call(Out):

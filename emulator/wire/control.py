@@ -23,7 +23,7 @@ from emulator.wire.messages import Message, message
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from emulator.calls.callees import Magic, Script
+    from emulator.calls.callees import Definition, Magic
 
 # --- requests ----------------------------------------------------------------------------------------------
 
@@ -50,7 +50,8 @@ class Reset(Model):
 class FaultRequest(Model):
     key: str
     status: Literal[429, 500, 502, 503] | None = None
-    webhook: Literal["bad-signature", "stale-timestamp", "tampered-body", "reused-id", "delay"] | None = None
+    webhook: Literal["no-signature", "bad-signature", "stale-timestamp", "tampered-body", "reused-id",
+                     "delay"] | None = None
     count: Annotated[int, Field(ge=1, le=10_000)] = 1
     path: str | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
@@ -93,6 +94,9 @@ class InboundCall(Model):
     to: str
     turns: list[Any] | None = None
     analysis: CallAnalysis | None = None
+    persona: Json | None = None  # a caller that pursues a goal (see emulator/calls/persona.py)
+    seed: int = 0  # the persona's random choices follow it
+    drive: bool = False  # the caller's turns arrive through POST /_emulator/calls/{callId}/caller
 
 
 class TriggerEvent(Model):
@@ -113,6 +117,9 @@ class JoinWebCall(Model):
     access_token: str
     turns: list[Any] | None = None
     analysis: CallAnalysis | None = None
+    persona: Json | None = None
+    seed: int = 0
+    drive: bool = False
 
 
 class CalleeBody(Model):
@@ -123,6 +130,10 @@ class CalleeBody(Model):
 class InboundReaction(Model):
     message_id: Annotated[str, Field(min_length=1, max_length=64)]
     reaction: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class CallerTurn(Model):
+    turn: Json | None = None  # the caller's next turn ({"say": ...}, {"press": ...}, {"silence": s}, {"hangup": true})
 
 
 # --- responses ---------------------------------------------------------------------------------------------
@@ -189,7 +200,10 @@ class CalleeScript(Out):
     number: str
     account_id: str | None  # the account the script is scoped to; null: every account
     turns: list[Json]
-    analysis: Json | None
+    analysis: Json | None = None
+    persona: Json | None = None
+    seed: int | None = None
+    drive: bool | None = None
 
 
 class ReactionState(Out):
@@ -205,6 +219,18 @@ class ReactionReceived(Out):
     message: Message
     account_id: str
     deliveries: list[DeliveryRef]
+
+
+class CallerQuestion(Out):
+    """Where a driven caller stands: asked for its next turn (with what it heard), still waiting for the
+    agent (ask again), or the call ended."""
+
+    call_id: str
+    state: Literal["asking", "waiting", "ended"]
+    question: int  # questions put to the caller so far (the turn it answers is `caller[question - 1]`)
+    heard: Json | None = None
+    status: str | None = None
+    end_reason: str | None = None
 
 
 class MagicNumber(Out):
@@ -284,12 +310,17 @@ def inbound_placed(row: CallRow, base_url: str, agent_name: str) -> dict[str, An
     return {**call(row, base_url, False, agent_name=agent_name), "accountId": row.account_id}
 
 
-def callee(e164: str, script: Script, scope: str | None = None) -> dict[str, Any]:
-    return {"number": e164, "accountId": scope, "turns": [turn.to_json() for turn in script.turns],
-            "analysis": script.analysis}
+def callee(e164: str, definition: Definition, scope: str | None = None) -> dict[str, Any]:
+    return {"number": e164, "accountId": scope, **definition.to_json()}
 
 
-def callees(scripts: dict[tuple[str | None, str], Script], magic: dict[str, Magic]) -> dict[str, Any]:
+def caller_question(call_id: str, state: str, question: int, heard: Json | None = None, status: str | None = None,
+                    end_reason: str | None = None) -> dict[str, Any]:
+    return {"callId": call_id, "state": state, "question": question, "heard": heard, "status": status,
+            "endReason": end_reason}
+
+
+def callees(scripts: dict[tuple[str | None, str], Definition], magic: dict[str, Magic]) -> dict[str, Any]:
     return {"data": [callee(n, t, scope) for (scope, n), t in scripts.items()],
             "magicNumbers": [{"number": n, "status": m.status, "description": m.description}
                              for n, m in magic.items()]}

@@ -22,7 +22,8 @@ async def add_fault(request: Request) -> Response:
     state = emu(request)
     if (req.status is None) == (req.webhook is None):
         raise Invalid("Send exactly one of 'status' (429, 500, 502, 503: API faults) or 'webhook' "
-                      "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
+                      "(no-signature, bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery "
+                      "faults).")
     if req.status is not None:
         fault = ApiFault(key, req.status, req.count, req.path, req.retry_after)
         state.faults.api.append(fault)
