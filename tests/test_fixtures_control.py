@@ -132,7 +132,7 @@ def start_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 def emulators(start_fixture: tuple[Path, dict[str, Any]]) -> Iterator[dict[str, EmulatorProcess]]:
     path = str(start_fixture[0])
     procs = start_all({
-        "main": ["--fixtures", path],
+        "main": ["--fixtures", str(start_fixture[0].parent)],  # a directory, so files written there later load
         "strict": ["--strict-keys", "--fixtures", path],
         "admin": ["--admin-token", ADMIN_TOKEN],  # also where the whole emulator is reset and its clock moved
         "seed42a": ["--seed", "42"],
@@ -181,10 +181,13 @@ LOADERS: dict[str, Callable[[httpx.Client, dict[str, Any], Path], httpx.Response
 
 
 @pytest.mark.parametrize("how", list(LOADERS))
-def test_fixture_loaded_through_the_control_api(how: str, base: str, control: httpx.Client, tmp_path: Path) -> None:
+def test_fixture_loaded_through_the_control_api(how: str, base: str, control: httpx.Client,
+                                               start_fixture: tuple[Path, dict[str, Any]]) -> None:
     tag = uuid.uuid4().hex[:10]
     fx = fixture(new_key(), tag, phone())
-    body = ok(LOADERS[how](control, fx, tmp_path))
+    here = start_fixture[0].parent / tag  # paths are read only under a --fixtures directory (or the cwd)
+    here.mkdir()
+    body = ok(LOADERS[how](control, fx, here))
     assert body == {"success": True, "loaded": {"accounts": 1, "agents": 1, "numbers": 1, "conversations": 1,
                                                  "messages": 2, "calls": 1}}
     assert_fixture_state(base, fx)
