@@ -54,10 +54,17 @@ class Emulator:
     engine: CallEngine = field(init=False)
 
     def __post_init__(self) -> None:
+        self._configured_keys = frozenset(self.settings.keys)
         self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit)
+
+    def accepts(self, key: str) -> bool:
+        """Whether the key may be used: any key, or with --strict-keys only those configured at start and those
+        of fixtures loaded since (at start, or through the control API by the admin)."""
+        settings = self.settings
+        return not settings.strict_keys or key in self._configured_keys or key in self.fixture_keys
 
     async def account_of(self, key: str) -> Account:
         """The account of an API key, made with the default plan and balance on first use."""

@@ -103,6 +103,10 @@ def key_from_header(header: str | None) -> str:
     return checked_key(key)
 
 
+STRICT_REFUSED = ("Invalid API key: this emulator runs with --strict-keys and was given neither this key nor a "
+                  "fixture that defines it.")
+
+
 def checked_key(key: str) -> str:
     """A key given anywhere (header, control route, fixture), refused unless it has the real shape."""
     if not accounts.is_key(key):
@@ -142,10 +146,8 @@ async def _key_account(request: Request) -> str:
                                      "(POST /_emulator/faults).", headers=headers)
     account_id = state.key_cache.get(key)
     if account_id is None:
-        settings = state.settings
-        if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
-            raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
-                               "neither this key nor a fixture that defines it.")
+        if not state.accepts(key):
+            raise Unauthorized(STRICT_REFUSED)
         account_id = (await state.account_of(key)).id
         state.key_cache[key] = account_id
     return account_id

@@ -73,7 +73,7 @@ async def move_clock(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     """Everything (the admin, with no key), or one key's account and its sub-accounts."""
     req = await parse(request, wire.Reset, optional=True)
-    key = access.own_key(request, req.key, "reset another account")
+    key = access.own_key(request, req.key, "reset another account", creates=False)
     state = emu(request)
     started = time.perf_counter()
     if key is None:
@@ -88,14 +88,14 @@ async def reset(request: Request) -> Response:
     return respond(wire.reset(scope, (time.perf_counter() - started) * 1000))
 
 
-def _path_key(request: Request) -> str:
-    key = access.own_key(request, path_param(request, "key"), "read or change another account")
+def _path_key(request: Request, creates: bool = True) -> str:
+    key = access.own_key(request, path_param(request, "key"), "read or change another account", creates)
     assert key is not None
     return key
 
 
 async def get_account(request: Request) -> Response:
-    key = _path_key(request)
+    key = _path_key(request, creates=False)
     async with emu(request).store.read() as session:
         row = await accounts.find_by_key(session, key)
     if row is None:
