@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import ids
+from emulator.bounded import Lru
 from emulator.calls.script import Turn, parse_turns
+from emulator.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -42,37 +44,83 @@ class CalleeBook:
     """Scripts registered per destination through the control API (kept until removed or reset).
 
     A script can be registered for every account or for one account only; calls of that account
-    reach its own script first, so parallel test runs can script the same destination apart."""
+    reach its own script first, so parallel test runs can script the same destination apart.
+
+    Bounded: at most PER_SCOPE scripts for one account (or for everyone), a new one past that refused;
+    at most TOTAL account scripts together, the least recently used accounts' scripts dropped past that."""
+
+    PER_SCOPE = 200
+    TOTAL = 10_000
 
     def __init__(self) -> None:
-        self._scripts: dict[tuple[Scope, str], list[Turn]] = {}
+        self._everyone: dict[str, list[Turn]] = {}
+        # Never full by its own limit: put() drops whole accounts to keep TOTAL scripts.
+        self._accounts: Lru[str, dict[str, list[Turn]]] = Lru(self.TOTAL + 1)
+        self._counted = 0  # scripts in self._accounts
+
+    def _book(self, scope: Scope, create: bool = False) -> dict[str, list[Turn]] | None:
+        if scope is None:
+            return self._everyone
+        book = self._accounts.get(scope)
+        if book is None and create:
+            book = self._accounts[scope] = {}
+        return book
 
     def put(self, e164: str, turns_json: Any, scope: Scope = None) -> list[Turn]:
         turns = parse_turns(turns_json)
-        self._scripts[(scope, e164)] = turns
+        book = self._book(scope, create=True)
+        assert book is not None
+        if e164 not in book and len(book) >= self.PER_SCOPE:
+            raise Refused(f"At most {self.PER_SCOPE} callee scripts may be registered for one account (or for "
+                          "everyone); remove some with DELETE /_emulator/callees/{e164} first.")
+        if scope is not None and e164 not in book:
+            self._counted += 1
+            while self._counted > self.TOTAL and (oldest := self._accounts.oldest()) is not None \
+                    and oldest[0] != scope:
+                self._counted -= len(oldest[1])
+                self._accounts.drop_oldest()
+        book[e164] = turns
         return turns
 
     def get(self, e164: str, scope: Scope = None) -> list[Turn] | None:
-        return self._scripts.get((scope, e164))
+        book = self._book(scope)
+        return None if book is None else book.get(e164)
 
     def remove(self, e164: str, scope: Scope = None) -> bool:
-        return self._scripts.pop((scope, e164), None) is not None
+        book = self._book(scope)
+        if book is None or book.pop(e164, None) is None:
+            return False
+        if scope is not None:
+            self._counted -= 1
+            if not book:
+                self._accounts.pop(scope)
+        return True
 
     def clear(self, scope: Scope = None) -> None:
         if scope is None:
-            self._scripts.clear()
+            self._everyone.clear()
+            self._accounts.clear()
+            self._counted = 0
         else:
-            self._scripts = {k: v for k, v in self._scripts.items() if k[0] != scope}
+            self._counted -= len(self._accounts.pop(scope) or {})
+
+    def __len__(self) -> int:
+        """How many scripts are registered, for everyone and per account."""
+        return len(self._everyone) + sum(len(book) for book in self._accounts.values())
 
     def all(self) -> dict[tuple[Scope, str], list[Turn]]:
-        return dict(self._scripts)
+        scripts: dict[tuple[Scope, str], list[Turn]] = {(None, e164): t for e164, t in self._everyone.items()}
+        for account_id, book in self._accounts.items():
+            scripts.update({(account_id, e164): t for e164, t in book.items()})
+        return scripts
 
     def answer(self, e164: str, account_id: str | None = None) -> Callee:
         """The account's own script first, then one for everyone, then the magic numbers, else a generated
         caller."""
-        script = self._scripts.get((account_id, e164)) if account_id else None
+        own = self._accounts.get(account_id) if account_id else None
+        script = own.get(e164) if own else None
         if script is None:
-            script = self._scripts.get((None, e164))
+            script = self._everyone.get(e164)
         if script is not None:
             return Callee(list(script), "script")
         magic = MAGIC_NUMBERS.get(e164)

@@ -25,13 +25,13 @@ async def add_fault(request: Request) -> Response:
                       "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
     if req.status is not None:
         fault = ApiFault(key, req.status, req.count, req.path, req.retry_after)
-        state.faults.api.append(fault)
+        state.faults.add(fault)
         return respond(wire.fault_added(fault.to_json()))
     if req.webhook == "delay" and req.delay_seconds <= 0:
         raise Invalid("A 'delay' webhook fault needs 'delaySeconds' greater than 0.")
     account = await state.account_of(key)
     hook_fault = WebhookFault(account.id, req.webhook or "", req.count, req.delay_seconds)
-    state.faults.webhook.append(hook_fault)
+    state.faults.add(hook_fault)
     return respond(wire.fault_added(hook_fault.to_json()))
 
 
