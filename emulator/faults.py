@@ -68,11 +68,10 @@ class FaultBook:
     def webhook(self) -> list[WebhookFault]:
         return [f for f in self._armed.values() if isinstance(f, WebhookFault)]
 
-    def __len__(self) -> int:
+    @property
+    def armed(self) -> int:
+        """How many faults are pending (the book itself stays truthy: it is passed around as `faults or ...`)."""
         return len(self._armed)
-
-    def __bool__(self) -> bool:
-        return bool(self._armed)
 
     @staticmethod
     def _owner(fault: Fault) -> tuple[str, str]:

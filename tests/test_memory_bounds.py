@@ -100,10 +100,10 @@ def test_faults_are_bounded_per_key_and_in_total(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(FaultBook, "TOTAL", 150)
     for i in range(MANY // 100):
         book.add(ApiFault(f"sk_test_{i}", 500, 1))
-    assert len(book) == 150 and len(book.api) == 150 and book.webhook == []
+    assert book.armed == 150 and len(book.api) == 150 and book.webhook == []
     assert book.take_api("sk_test_one", "/v1/agents") is None  # the oldest were dropped
     assert book.take_api(f"sk_test_{MANY // 100 - 1}", "/v1/agents") is not None
-    assert len(book) == 149
+    assert book.armed == 149
     assert len(book._pending) == 149
 
 
@@ -117,12 +117,12 @@ def test_callee_scripts_are_bounded_per_account_and_in_total(monkeypatch: pytest
     monkeypatch.setattr(CalleeBook, "TOTAL", 500)
     for i in range(MANY // 10):
         book.put("+14155550111", [{"say": "hi"}], f"acct_{i}")
-    assert len(book) <= 500
+    assert book.count() <= 500
     assert book.get("+14155550111", f"acct_{MANY // 10 - 1}") is not None
     assert book.get("+14155550000", "acct_a") is None  # acct_a was the least recently used
     assert book.answer("+14155550111", "acct_1").source == "generated"
     book.remove("+14155550111", f"acct_{MANY // 10 - 1}")
-    assert len(book) <= 499
+    assert book.count() <= 499
 
 
 def test_unknown_keys_do_not_grow_memory_without_bound_in_strict_mode() -> None:

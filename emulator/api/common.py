@@ -139,7 +139,7 @@ async def _key_account(request: Request) -> str:
             seconds = max(1, math.ceil(wait))
             raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
                               f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
-    fault = state.faults.take_api(key, request.scope["path"]) if state.faults else None
+    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.armed else None
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         raise Injected(fault.status, f"Injected fault: this request was made to answer {fault.status} "

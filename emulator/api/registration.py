@@ -51,6 +51,6 @@ resource = Resource("/v1/register", [
          response=wire.RegistrationSubmitted),
     get("", registration_detail, "Get the latest registration", response=wire.RegistrationDetail),
     patch("", update_registration, "Update a pending registration (send the fields that change)",
-          response=wire.RegistrationDetail),
+          request=wire.RegistrationChanges, response=wire.RegistrationDetail),
     get("/status", registration_status, "Registration status", response=wire.CampaignStatus),
 ], tag="register")

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from emulator.clock import parse_iso
+from emulator.clock import ISO_RULE, parse_iso
 from emulator.errors import Invalid
 
 Endpoint = Callable[..., Any]
@@ -38,16 +38,21 @@ class Query:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    required: bool = False  # the handler refuses the request without it (with its own sentence)
+    pattern: str | None = None  # a string's rule, checked by the handler; an empty value counts as absent
+    listed: tuple[str, ...] = ()  # the values the document lists, checked by the handler with its own sentence
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "date-time":
-            return {"type": "string", "format": "date-time"}
+            return {"type": "string", "pattern": ISO_RULE}
         out: dict[str, Any] = {"type": self.kind}
         for key, value in (("minimum", self.minimum), ("maximum", self.maximum), ("default", self.default)):
             if value is not None:
                 out[key] = value
-        if self.choices:
-            out["enum"] = list(self.choices)
+        if self.choices or self.listed:
+            out["enum"] = list(self.choices or self.listed)
+        if self.pattern is not None:
+            out["pattern"] = self.pattern if self.required else f"^$|{self.pattern}"
         return out
 
     def raw(self, request: Request) -> str | None:
@@ -55,9 +60,16 @@ class Query:
         return value if value else None
 
     def read(self, request: Request) -> Any:
-        """The parameter's value (its default when absent), refused with a sentence when out of its rules."""
-        raw = self.raw(request)
-        if raw is None:
+        """The parameter's value (its default when absent), refused with a sentence when out of its rules.
+
+        An empty value (`?limit=`) is absent for a plain string, and refused for an integer, a timestamp or a
+        choice, as the vendor's server does."""
+        raw = request.query_params.get(self.name)
+        if raw == "" and (self.kind != "string" or self.choices or self.listed):
+            what = {"integer": "an integer", "date-time": "an ISO-8601 timestamp"}.get(self.kind)
+            rule = what or (f"one of {', '.join(self.choices)}" if self.choices else "a listed value")
+            raise Invalid(f"Query parameter '{self.name}' must be {rule}, not empty; leave it out for the default.")
+        if not raw:
             return self.default
         if self.kind == "integer":
             return self._integer(raw)

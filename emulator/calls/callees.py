@@ -104,7 +104,7 @@ class CalleeBook:
         else:
             self._counted -= len(self._accounts.pop(scope) or {})
 
-    def __len__(self) -> int:
+    def count(self) -> int:
         """How many scripts are registered, for everyone and per account."""
         return len(self._everyone) + sum(len(book) for book in self._accounts.values())
 

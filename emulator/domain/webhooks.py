@@ -26,7 +26,7 @@ async def put(session: AsyncSession, account_id: str, agent_id: str | None, url:
               context_limit: int | None = None, timeout: int | None = None, hook_id: str | None = None,
               secret: str | None = None) -> Webhook:
     """Create or update; a new secret every time (unless one is given), the ID kept across updates."""
-    url = check_url(url.strip())
+    url = check_url(url)
     hook = await find(session, account_id, agent_id)
     if hook is None:
         hook = Webhook(id=hook_id or ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,

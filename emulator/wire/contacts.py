@@ -5,21 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from emulator.clock import iso
 from emulator.wire.base import Model, NonEmpty, Out, Page, Timestamp, columns
+from emulator.wire.rules import LenientPhoneNumber, not_null
 
 
 class CreateContact(Model):
-    phone_number: str
+    phone_number: LenientPhoneNumber
     name: NonEmpty
     email: Annotated[str, Field(max_length=320)] | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 class UpdateContact(Model):
-    phone_number: str | None = None
+    model_config = ConfigDict(json_schema_extra=not_null("phone_number", "name"))
+
+    phone_number: LenientPhoneNumber | None = None
     name: NonEmpty | None = None
     email: Annotated[str, Field(max_length=320)] | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from emulator.clock import iso
+from emulator.plans import PLANS
 from emulator.store import Account as AccountRow
 from emulator.store import Call as CallRow
 from emulator.store import Conversation as ConversationRow
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Message as MessageRow
-from emulator.wire.base import Json, Model, Out, Timestamp
+from emulator.wire.base import Json, Model, Out, Timestamp, Whole
 from emulator.wire.calls import Call, call
 from emulator.wire.conversations import Conversation, conversation
 from emulator.wire.messages import Message, message
+from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, Turns, WebUrl, not_null, one_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -27,46 +29,64 @@ if TYPE_CHECKING:
 
 
 class AccountSettings(Model):
-    plan: str | None = None
-    balance_cents: Annotated[int, Field(ge=0)] | None = None
+    model_config = ConfigDict(json_schema_extra=not_null())
+
+    plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] | None = None
+    balance_cents: Annotated[int, Whole, Field(ge=0, le=2**63 - 1)] | None = None
     recording_enabled: bool | None = None
 
 
 class ClockChange(Model):
+    model_config = ConfigDict(json_schema_extra=one_of("advance", "set"))
+
     advance: Annotated[float, Field(ge=0)] | None = None
-    set: str | None = None
+    set: IsoTime | None = None
 
 
 class Reset(Model):
-    key: str | None = None
+    model_config = ConfigDict(json_schema_extra=not_null())
+
+    key: ApiKey | None = None
+
+
+def _fault_rules(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    one_of("status", "webhook")(schema, model)
+    schema["if"] = {"properties": {"webhook": {"const": "delay"}}, "required": ["webhook"]}
+    schema["then"] = {"properties": {"delaySeconds": {"exclusiveMinimum": 0}}, "required": ["delaySeconds"]}
 
 
 class FaultRequest(Model):
-    key: str
+    model_config = ConfigDict(json_schema_extra=_fault_rules)
+
+    key: ApiKey
     status: Literal[429, 500, 502, 503] | None = None
     webhook: Literal["bad-signature", "stale-timestamp", "tampered-body", "reused-id", "delay"] | None = None
-    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    count: Annotated[int, Whole, Field(ge=1, le=10_000)] = 1
     path: str | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
-    retry_after: Annotated[int, Field(ge=1, le=3600)] = 1
+    retry_after: Annotated[int, Whole, Field(ge=1, le=3600)] = 1
 
 
 class InboundSms(Model):
-    sender: str = Field(alias="from")
-    to: str
+    sender: PhoneNumber = Field(alias="from")
+    to: PhoneNumber
     body: Annotated[str, Field(max_length=1600)]
-    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    media_urls: Annotated[list[WebUrl], Field(max_length=20)] | None = None
 
 
 class InboundCall(Model):
-    sender: str = Field(alias="from")
-    to: str
-    turns: list[Any] | None = None
+    sender: PhoneNumber = Field(alias="from")
+    to: PhoneNumber
+    turns: Turns | None = None
+
+
+class CalleeTurns(Model):
+    turns: Turns
 
 
 class JoinWebCall(Model):
     access_token: str
-    turns: list[Any] | None = None
+    turns: Turns | None = None
 
 
 # --- responses ---------------------------------------------------------------------------------------------

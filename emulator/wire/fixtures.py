@@ -38,12 +38,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from emulator.plans import DEFAULT_BALANCE_CENTS
+from emulator.plans import DEFAULT_BALANCE_CENTS, PLANS
 from emulator.wire.agents import AgentFields
-from emulator.wire.base import NonEmpty, Out
+from emulator.wire.base import NonEmpty, Out, Whole
+from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, WebUrl
 
 
 class _Model(BaseModel):
@@ -52,10 +53,10 @@ class _Model(BaseModel):
 
 class FxWebhook(_Model):
     id: str | None = None
-    url: str
+    url: WebUrl
     secret: str | None = None
-    context_limit: Annotated[int, Field(ge=0, le=50)] = 10
-    timeout: Annotated[int, Field(ge=5, le=120)] = 30
+    context_limit: Annotated[int, Whole, Field(ge=0, le=50)] = 10
+    timeout: Annotated[int, Whole, Field(ge=5, le=120)] = 30
 
 
 class FxAgent(AgentFields):
@@ -67,25 +68,25 @@ class FxAgent(AgentFields):
 
 class FxNumber(_Model):
     id: str | None = None
-    phone_number: str
+    phone_number: PhoneNumber
     country: str | None = None
     agent_id: str | None = None
     type: Literal["sms", "imessage", "voice"] = "sms"
     status: Literal["active", "released"] = "active"
-    created_at: str | None = None
+    created_at: IsoTime | None = None
 
 
 class FxMessage(_Model):
     id: str | None = None
     direction: Literal["inbound", "outbound"]
     body: str
-    at: str | None = None
+    at: IsoTime | None = None
 
 
 class FxConversation(_Model):
     id: str | None = None
     number_id: str
-    participant: str
+    participant: PhoneNumber
     metadata: dict[str, Any] | None = None
     messages: list[FxMessage] = []
 
@@ -102,19 +103,19 @@ class FxCall(_Model):
     agent_id: str | None = None
     number_id: str
     direction: Literal["inbound", "outbound"] = "outbound"
-    from_: str | None = Field(default=None, alias="from")
-    to: str | None = None
+    from_: PhoneNumber | None = Field(default=None, alias="from")
+    to: PhoneNumber | None = None
     status: Literal["completed", "failed", "busy", "no-answer", "voicemail", "canceled"] = "completed"
-    started_at: str | None = None
-    duration_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    started_at: IsoTime | None = None
+    duration_seconds: Annotated[int, Whole, Field(ge=0, le=86_400)] = 0
     transcripts: list[FxTranscript] = []
 
 
 class FxAccount(_Model):
-    key: str
+    key: ApiKey
     id: str | None = None
-    plan: str = "scale"
-    balance_cents: Annotated[int, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
+    plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] = "scale"
+    balance_cents: Annotated[int, Whole, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
     recording_enabled: bool = False
     webhook: FxWebhook | None = None
     agents: list[FxAgent] = []

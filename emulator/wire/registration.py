@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from emulator.clock import iso
-from emulator.wire.base import Json, NonEmpty, SnakeModel, SnakeOut, Timestamp
+from emulator.wire.base import Json, NonEmpty, SnakeModel, SnakeOut, Timestamp, Whole
+from emulator.wire.rules import PhoneNumber
 
 if TYPE_CHECKING:
     from emulator.domain.registration import Review, Submitted
@@ -23,7 +24,7 @@ class Registration(SnakeModel):
     first_name: NonEmpty
     last_name: NonEmpty
     email: NonEmpty
-    phone_number: str
+    phone_number: PhoneNumber
     business_name: str | None = None
     brand_name: str | None = None
     organization_type: Literal["sole_proprietor", "private_corporation", "public_corporation", "llc", "partnership",
@@ -40,7 +41,7 @@ class Registration(SnakeModel):
     state: NonEmpty
     zip_code: NonEmpty
     country: str = "US"
-    planned_numbers: Annotated[int, Field(ge=1, le=10_000)] = 1
+    planned_numbers: Annotated[int, Whole, Field(ge=1, le=10_000)] = 1
     description: Annotated[str, Field(min_length=40, max_length=4096)]
     use_cases: Annotated[list[UseCase], Field(min_length=1, max_length=5)]
     volume: Literal["low", "high"] = "low"
@@ -53,6 +54,17 @@ class Registration(SnakeModel):
     includes: list[Literal["links", "phone_numbers", "age_gated", "direct_lending"]] = []
     link_sample: str | None = None
     create_sub_account: bool = True
+
+
+
+def _any_of_registration(schema: dict[str, Any]) -> None:
+    schema["properties"] = Registration.model_json_schema()["properties"]
+
+
+class RegistrationChanges(SnakeModel):
+    """The fields of a pending registration to change: any of a registration's (the merged whole is checked)."""
+
+    model_config = ConfigDict(json_schema_extra=_any_of_registration)
 
 
 class CampaignStatus(SnakeOut):

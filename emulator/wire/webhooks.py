@@ -9,7 +9,8 @@ from pydantic import Field, RootModel
 from emulator.clock import iso
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Webhook as WebhookRow
-from emulator.wire.base import Model, Out, Timestamp, columns, page
+from emulator.wire.base import Model, Out, Timestamp, Whole, columns, page
+from emulator.wire.rules import WebUrl
 
 if TYPE_CHECKING:
     from emulator.webhooks.log import Counts, Stats
@@ -19,9 +20,9 @@ if TYPE_CHECKING:
 
 
 class SetWebhook(Model):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    context_limit: Annotated[int, Field(ge=0, le=50)] | None = None
-    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+    url: WebUrl
+    context_limit: Annotated[int, Whole, Field(ge=0, le=50)] | None = None
+    timeout: Annotated[int, Whole, Field(ge=5, le=120)] | None = None
 
 
 class WebhookTest(Model):

@@ -20,7 +20,8 @@ async def add_fault(request: Request) -> Response:
     key = access.own_key(request, req.key, "arm faults for another account")
     assert key is not None
     state = emu(request)
-    if (req.status is None) == (req.webhook is None):
+    given = [name for name in ("status", "webhook") if name in req.model_fields_set]
+    if len(given) != 1 or getattr(req, given[0]) is None:
         raise Invalid("Send exactly one of 'status' (429, 500, 502, 503: API faults) or 'webhook' "
                       "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
     if req.status is not None:

@@ -116,7 +116,7 @@ resource = access.resource("/_emulator", [
          response=call_wire.Call, access=ACCOUNT),
     get("/callees", list_callees, "List callee scripts and magic numbers", response=wire.Callees, access=ACCOUNT),
     put("/callees/{e164}", put_callee, "Script who answers calls to a number ({\"turns\": [...]})",
-        response=wire.CalleeScript, access=ACCOUNT),
+        request=wire.CalleeTurns, response=wire.CalleeScript, access=ACCOUNT),
     get("/callees/{e164}", get_callee, "Get a callee script", response=wire.CalleeScript, access=ACCOUNT),
     delete("/callees/{e164}", delete_callee, "Remove a callee script", response=wire.CalleeRemoved,
            access=ACCOUNT),
