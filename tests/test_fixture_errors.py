@@ -44,7 +44,7 @@ def test_duplicates_within_one_fixture_are_409(control: httpx.Client) -> None:
 def test_numbers_and_calls_must_point_at_the_fixtures_own_agents(control: httpx.Client) -> None:
     stray = account(numbers=[{"phoneNumber": "+14155550191", "agentId": "agent_elsewhere"}])
     response = load(control, {"accounts": [stray]})
-    assert response.status_code == 422 and "'agent_elsewhere' is not an agent" in response.json()["detail"]
+    assert response.status_code == 400 and "'agent_elsewhere' is not an agent" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("call, phrase", [

@@ -34,7 +34,7 @@ PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "e164": {"type": "string", "pattern": E164_RULE},
     "phone_number": {"type": "string", "pattern": LENIENT_RULE},
 }
-SUB_ACCOUNT_RULE = "^sub_[A-Za-z0-9]{1,64}$"  # the IDs sub-accounts get (anything else is not found: 404)
+SUB_ACCOUNT_RULE = "^$|^sub_[A-Za-z0-9]{1,64}$"  # the IDs sub-accounts get (other values: 404); empty: none
 # Who may call a control route, by its access level ({}: no credentials, when the emulator has no admin token).
 CONTROL_SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "public": [],

@@ -190,8 +190,12 @@ class Resource(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or not self._covers(scope["path"]):
             return Match.NONE, {}
+        # The first template that matches the path decides (as `allowed_methods` does): a literal path such as
+        # /v1/location/refresh answers 405 to other methods instead of falling through to /v1/location/{id}.
         partial: tuple[Match, Scope] | None = None
         for route in self.routes:
+            if partial is not None and route.path != partial[1]["emulator.route"].path:
+                continue
             match, child = route.matches(scope)
             if match is Match.FULL:
                 return match, {**child, "emulator.route": route}

@@ -62,10 +62,10 @@ def _check(req: Registration) -> None:
     names = [req.brand_name or "", req.business_name or "", f"{req.first_name} {req.last_name}"]
     brand = next((name.strip().lower() for name in names if name.strip()), "")
     if not brand:
-        raise Invalid("A registration needs a brand: set 'brand_name', 'business_name', or the contact's name.")
+        raise Refused("A registration needs a brand: set 'brand_name', 'business_name', or the contact's name.")
     for i, sample in enumerate(req.message_samples):
         if brand.split()[0] not in sample.lower():
-            raise Invalid(f"Field 'message_samples[{i}]' must include your brand name ({brand!r}).")
+            raise Refused(f"Field 'message_samples[{i}]' must include your brand name ({brand!r}).")
     if not req.opt_in_image_url.startswith("https://"):
         raise Invalid("Field 'opt_in_image_url' must be a public https:// URL.")
 

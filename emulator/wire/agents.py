@@ -30,7 +30,7 @@ Language = Literal[
     "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE",
     "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN",
 ]
-MaxSilenceMs = Annotated[int, Whole, Field(ge=10_000, le=3_600_000)]
+MaxSilenceMs = Annotated[int, Field(ge=10_000, le=3_600_000), Whole]
 VoiceSpeed = Annotated[float, Field(ge=0.5, le=2.0)]
 Sensitivity = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -73,7 +73,7 @@ class CustomTool(Model):
     method: Literal["GET", "POST"] = "POST"
     headers: dict[str, Annotated[str, Field(max_length=2048)]] | None = None
     parameters: dict[str, Any] | None = None
-    timeout_ms: Annotated[int, Whole, Field(ge=1000, le=120_000)] | None = None
+    timeout_ms: Annotated[int, Field(ge=1000, le=120_000), Whole] | None = None
     speak_during_execution: bool | None = None
     execution_message: Label | None = None
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from emulator.clock import iso
 from emulator.wire.base import Model, NonEmpty, Out, Page, Timestamp, columns
-from emulator.wire.rules import LenientPhoneNumber, not_null
+from emulator.wire.rules import EMAIL_RULE, LenientPhoneNumber, not_null
+
+Email = Annotated[str, Field(max_length=320),
+                  WithJsonSchema({"type": "string", "maxLength": 320, "pattern": f"^$|{EMAIL_RULE}"})]
 
 
 class CreateContact(Model):
     phone_number: LenientPhoneNumber
     name: NonEmpty
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
@@ -24,7 +27,7 @@ class UpdateContact(Model):
 
     phone_number: LenientPhoneNumber | None = None
     name: NonEmpty | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 

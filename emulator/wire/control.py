@@ -32,7 +32,7 @@ class AccountSettings(Model):
     model_config = ConfigDict(json_schema_extra=not_null())
 
     plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] | None = None
-    balance_cents: Annotated[int, Whole, Field(ge=0, le=2**63 - 1)] | None = None
+    balance_cents: Annotated[int, Field(ge=0, le=2**63 - 1), Whole] | None = None
     recording_enabled: bool | None = None
 
 
@@ -61,10 +61,10 @@ class FaultRequest(Model):
     key: ApiKey
     status: Literal[429, 500, 502, 503] | None = None
     webhook: Literal["bad-signature", "stale-timestamp", "tampered-body", "reused-id", "delay"] | None = None
-    count: Annotated[int, Whole, Field(ge=1, le=10_000)] = 1
+    count: Annotated[int, Field(ge=1, le=10_000), Whole] = 1
     path: str | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
-    retry_after: Annotated[int, Whole, Field(ge=1, le=3600)] = 1
+    retry_after: Annotated[int, Field(ge=1, le=3600), Whole] = 1
 
 
 class InboundSms(Model):

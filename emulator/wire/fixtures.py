@@ -55,8 +55,8 @@ class FxWebhook(_Model):
     id: str | None = None
     url: WebUrl
     secret: str | None = None
-    context_limit: Annotated[int, Whole, Field(ge=0, le=50)] = 10
-    timeout: Annotated[int, Whole, Field(ge=5, le=120)] = 30
+    context_limit: Annotated[int, Field(ge=0, le=50), Whole] = 10
+    timeout: Annotated[int, Field(ge=5, le=120), Whole] = 30
 
 
 class FxAgent(AgentFields):
@@ -107,7 +107,7 @@ class FxCall(_Model):
     to: PhoneNumber | None = None
     status: Literal["completed", "failed", "busy", "no-answer", "voicemail", "canceled"] = "completed"
     started_at: IsoTime | None = None
-    duration_seconds: Annotated[int, Whole, Field(ge=0, le=86_400)] = 0
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400), Whole] = 0
     transcripts: list[FxTranscript] = []
 
 
@@ -115,7 +115,7 @@ class FxAccount(_Model):
     key: ApiKey
     id: str | None = None
     plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] = "scale"
-    balance_cents: Annotated[int, Whole, Field(ge=0, le=10**15)] = DEFAULT_BALANCE_CENTS
+    balance_cents: Annotated[int, Field(ge=0, le=10**15), Whole] = DEFAULT_BALANCE_CENTS
     recording_enabled: bool = False
     webhook: FxWebhook | None = None
     agents: list[FxAgent] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.clock import iso
 from emulator.store import Message as MessageRow
@@ -15,8 +15,17 @@ from emulator.wire.rules import LenientPhoneNumber, WebUrl, required
 # --- requests ----------------------------------------------------------------------------------------------
 
 
+def _something_to_send(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    required("to_number")(schema, model)
+    schema["anyOf"] = [  # a body with text in it, or an attachment
+        {"required": ["body"], "properties": {"body": {"type": "string", "pattern": r"\S"}}},
+        {"required": ["media_urls"], "properties": {"media_urls": {"type": "array", "minItems": 1}}},
+        {"required": ["media_url"], "properties": {"media_url": {"type": "string"}}},
+    ]
+
+
 class SendMessage(SnakeModel):
-    model_config = ConfigDict(json_schema_extra=required("to_number"))
+    model_config = ConfigDict(json_schema_extra=_something_to_send)
 
     body: Annotated[str, Field(max_length=1600)] = ""
     agent_id: str | None = None

@@ -20,6 +20,8 @@ from emulator.domain.accounts import KEY_RULE
 from emulator.phones import E164_RULE, LENIENT_RULE
 from emulator.urls import MAX_URL, url_rule
 
+EMAIL_RULE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"  # what emulator/domain/contacts.py accepts as an email address
+
 PhoneNumber = Annotated[str, WithJsonSchema({"type": "string", "pattern": E164_RULE, "examples": ["+14155551234"],
                                              "description": "E.164: + and the country code and number."})]
 LenientPhoneNumber = Annotated[str, WithJsonSchema({

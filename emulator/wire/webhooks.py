@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 class SetWebhook(Model):
     url: WebUrl
-    context_limit: Annotated[int, Whole, Field(ge=0, le=50)] | None = None
-    timeout: Annotated[int, Whole, Field(ge=5, le=120)] | None = None
+    context_limit: Annotated[int, Field(ge=0, le=50), Whole] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120), Whole] | None = None
 
 
 class WebhookTest(Model):

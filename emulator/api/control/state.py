@@ -76,6 +76,8 @@ async def move_clock(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     """Everything (the admin, with no key), or one key's account and its sub-accounts."""
     req = await parse(request, wire.Reset, optional=True)
+    if "key" in req.model_fields_set and req.key is None:
+        raise Invalid("Field 'key' must be an API key; leave it out to reset everything.")
     key = access.own_key(request, req.key, "reset another account", creates=False)
     state = emu(request)
     started = time.perf_counter()
