@@ -186,7 +186,7 @@ async def read_object(request: Request, *, optional: bool = False) -> dict[str, 
     """The body as a JSON object; an empty body is `{}` where the body is optional. Any other JSON value
     (`null` included) is refused, so a body that says nothing is never taken as "everything"."""
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw.strip(b" \t\n\r"):  # JSON's own whitespace: anything else is a body to read
         if not optional:
             raise Malformed("The request body is empty; send a JSON object.")
         return {}

@@ -125,7 +125,7 @@ def _operation(method: str, path: str, params: list[str], op: Doc, tag: str) -> 
         for name in params
     ]
     parameters += [{"name": q.name, "in": "query", "required": q.required, "schema": q.schema()} for q in op.query]
-    if not control and not op.public:
+    if not control and not op.public and op.scoped:
         parameters.append({"$ref": "#/components/parameters/SubAccount"})
     if op.media is not None:
         success: dict[str, Any] = {"description": op.summary, "content": {op.media: {}}}

@@ -48,7 +48,7 @@ async def update_registration(request: Request) -> Response:
 
 resource = Resource("/v1/register", [
     post("", register, "Submit an A2P 10DLC registration ($25)", request=wire.Registration,
-         response=wire.RegistrationSubmitted),
+         response=wire.RegistrationSubmitted, scoped=False),
     get("", registration_detail, "Get the latest registration", response=wire.RegistrationDetail),
     patch("", update_registration, "Update a pending registration (send the fields that change)",
           request=wire.RegistrationChanges, response=wire.RegistrationDetail),

@@ -125,6 +125,7 @@ class Doc:
     public: bool = False  # served without an API key
     hidden: bool = False  # not part of the API (the docs themselves)
     access: str | None = None  # control routes: public, account or global (emulator/api/control/access.py)
+    scoped: bool = True  # /v1 routes: X-Sub-Account-Id acts as a sub-account (false: the route ignores it)
 
 
 class ApiRoute(Route):
@@ -158,9 +159,10 @@ def _route(method: str) -> Callable[..., Declared]:
     def declare(path: str, endpoint: Endpoint, summary: str, *, request: type[BaseModel] | None = None,
                 response: type[BaseModel] | None = None, status: int = 200, body_required: bool = True,
                 nullable: bool = False, media: str | None = None, query: Sequence[str | Query] = (),
-                public: bool = False, hidden: bool = False, access: str | None = None) -> Declared:
+                public: bool = False, hidden: bool = False, access: str | None = None,
+                scoped: bool = True) -> Declared:
         doc = Doc(summary, request, response, status, body_required, nullable, media, _query(query), public, hidden,
-                  access)
+                  access, scoped)
         return Declared(method, path, endpoint, doc)
 
     return declare

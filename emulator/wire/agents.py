@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from emulator.store import Agent as AgentRow
@@ -111,13 +111,26 @@ class AgentFields(Model):
         return data
 
 
+def _hosted_needs_a_prompt(schema: dict[str, Any]) -> None:
+    schema["if"] = {"properties": {"voiceMode": {"const": "hosted"}}, "required": ["voiceMode"]}
+    schema["then"] = {"required": ["systemPrompt"], "properties": {"systemPrompt": {"type": "string",
+                                                                                   "pattern": r"\S"}}}
+
+
 class CreateAgent(AgentFields):
+    model_config = ConfigDict(json_schema_extra=_hosted_needs_a_prompt)
+
     name: NonEmpty
 
 
+def _update_rules(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    not_null(*(name for name in AgentFields.model_fields if name not in NULLABLE), "name")(schema, model)
+    schema["if"] = {"properties": {"voiceMode": {"const": "hosted"}}, "required": ["voiceMode", "systemPrompt"]}
+    schema["then"] = {"properties": {"systemPrompt": {"type": "string", "pattern": r"\S"}}}
+
+
 class UpdateAgent(AgentFields):
-    model_config = ConfigDict(json_schema_extra=not_null(*(name for name in AgentFields.model_fields
-                                                           if name not in NULLABLE), "name"))
+    model_config = ConfigDict(json_schema_extra=_update_rules)
 
     name: NonEmpty | None = None
 
