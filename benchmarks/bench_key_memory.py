@@ -44,7 +44,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def batch(base_url: str, keys: list[str], connections: int) -> dict[int, int]:
-    """Send one GET /v1/agents per key, `connections` at a time; returns the count of each status."""
+    """Send one GET /v1/agents per key, `connections` at a time; returns the count of each status (0: the
+    connection failed)."""
     statuses: dict[int, int] = {}
     queue: asyncio.Queue[str] = asyncio.Queue()
     for key in keys:
@@ -53,8 +54,12 @@ async def batch(base_url: str, keys: list[str], connections: int) -> dict[int, i
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             key = queue.get_nowait()
-            response = await client.get("/v1/agents", headers={"Authorization": f"Bearer {key}"})
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            try:
+                response = await client.get("/v1/agents", headers={"Authorization": f"Bearer {key}"})
+                status = response.status_code
+            except httpx.TransportError:  # a connection the server closed: counted as status 0, not retried
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:

@@ -93,7 +93,8 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/webhook"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}/webhook"
 
     def _record(self, received: Received) -> None:
         if self.secret is not None:

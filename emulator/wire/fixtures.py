@@ -48,7 +48,7 @@ from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, WebUrl
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
 
 
 class FxWebhook(_Model):
