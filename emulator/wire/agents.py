@@ -111,14 +111,15 @@ class AgentFields(Model):
         return data
 
 
-def _hosted_needs_a_prompt(schema: dict[str, Any]) -> None:
+def hosted_needs_a_prompt(schema: dict[str, Any]) -> None:
+    """An agent created hosted comes with a prompt (emulator/domain/agents.py check)."""
     schema["if"] = {"properties": {"voiceMode": {"const": "hosted"}}, "required": ["voiceMode"]}
     schema["then"] = {"required": ["systemPrompt"], "properties": {"systemPrompt": {"type": "string",
                                                                                    "pattern": r"\S"}}}
 
 
 class CreateAgent(AgentFields):
-    model_config = ConfigDict(json_schema_extra=_hosted_needs_a_prompt)
+    model_config = ConfigDict(json_schema_extra=hosted_needs_a_prompt)
 
     name: NonEmpty
 

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from emulator.plans import DEFAULT_BALANCE_CENTS, PLANS
-from emulator.wire.agents import AgentFields
+from emulator.wire.agents import AgentFields, hosted_needs_a_prompt
 from emulator.wire.base import NonEmpty, Out, Whole
 from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, WebUrl
 
@@ -60,7 +60,8 @@ class FxWebhook(_Model):
 
 
 class FxAgent(AgentFields):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
+                              json_schema_extra=hosted_needs_a_prompt)
     id: str | None = None
     name: NonEmpty
     webhook: FxWebhook | None = None
