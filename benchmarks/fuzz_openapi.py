@@ -1,7 +1,7 @@
 """Schemathesis over the emulator's own /openapi.json, against a real emulator it starts, for a bounded time.
 
     pip install -e '.[fuzz]'
-    python benchmarks/fuzz_openapi.py [--seconds 180] [--workers 2] [--seed N] [--report-dir DIR]
+    python benchmarks/fuzz_openapi.py [--seconds 180] [--workers 1] [--seed N] [--report-dir DIR]
 
 Starts `python -m emulator serve` (loopback, a fresh temporary SQLite file, an admin token) and runs
 `schemathesis run` twice against its /openapi.json, splitting the time between them:
@@ -106,7 +106,9 @@ def show(run: Run) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=180, help="the whole time budget, split between the runs")
-    parser.add_argument("--workers", type=int, default=2)
+    # One worker by default: with several threads, Python 3.11's ast module (which Hypothesis uses to describe
+    # strategies) can fail with "AST constructor recursion depth mismatch", a schemathesis run error.
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, help="schemathesis' seed, to repeat a run")
     parser.add_argument("--report-dir", type=Path, help="where the JSON reports and outputs go (default: temp)")
     args = parser.parse_args()
