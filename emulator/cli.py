@@ -47,7 +47,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--default-plan", choices=sorted(PLANS), default=env("DEFAULT_PLAN", "free"),
                        help="plan of accounts created on first use [env AGENTPHONE_EMULATOR_DEFAULT_PLAN]")
     serve.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
-                       help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
+                       help="require this token on /_emulator/* control routes; on an address beyond loopback one is "
+                            "generated when none is given [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
+    serve.add_argument("--no-admin-token", action="store_true", default=env_flag("NO_ADMIN_TOKEN"),
+                       help="beyond loopback, do not generate an admin token: the control API is open to anyone who "
+                            "reaches the port [env AGENTPHONE_EMULATOR_NO_ADMIN_TOKEN]")
     serve.add_argument("--seed", type=int, default=env("SEED") or None,
                        help="make generated IDs, secrets and numbers reproducible [env AGENTPHONE_EMULATOR_SEED]")
     serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
@@ -136,7 +140,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         keys += [k.strip() for k in env_keys.split(",") if k.strip()]
     return Settings(
         host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
-        rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
+        rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token or None,
+        no_admin_token=args.no_admin_token,
         seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime, public_url=args.public_url,
         webhook_events=args.webhook_events, validation_status=args.validation_status,
     )
@@ -160,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "(choose from current, skill-doc, all)")
     if args.command == "serve" and args.validation_status not in (400, 422):
         parser.error(f"argument --validation-status: invalid choice {args.validation_status} (choose from 400, 422)")
+    if args.command == "serve" and args.admin_token and args.no_admin_token:
+        parser.error("--admin-token and --no-admin-token contradict each other; give one of them")
     if args.command == "serve":
         from emulator.serve import serve
 

@@ -31,6 +31,7 @@ class Settings:
     default_plan: str = DEFAULT_PLAN
     default_balance_cents: int = DEFAULT_BALANCE_CENTS
     admin_token: str | None = None
+    no_admin_token: bool = False  # listen beyond loopback without a token (see emulator/exposure.py)
     seed: int | None = None
     realtime: bool = False
     max_body_bytes: int = 1024 * 1024

@@ -4,11 +4,12 @@ in memory beside the database (callee scripts, faults, running calls)."""
 from __future__ import annotations
 
 import time
-from collections import deque
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from emulator.activity import Activity
+from emulator.bounded import KEY_CACHE_LIMIT, RATE_WINDOW_LIMIT, Lru
 from emulator.calls.bus import CallBus
 from emulator.calls.callees import CalleeBook
 from emulator.calls.engine import CallEngine
@@ -22,18 +23,35 @@ from emulator.webhooks.delivery import Deliverer
 
 
 class RateLimiter:
-    """At most `per_second` requests per key in any sliding one-second window."""
+    """At most `per_second` requests per key in any sliding one-second window.
 
-    def __init__(self, per_second: int) -> None:
+    Windows are kept for at most RATE_WINDOW_LIMIT keys: a window whose latest request is a second old is
+    empty and goes first; past the limit, the least recently seen key's window goes (that key then starts
+    afresh), so a flood of distinct keys costs bounded memory."""
+
+    def __init__(self, per_second: int, max_keys: int = RATE_WINDOW_LIMIT) -> None:
         self.per_second = per_second
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: Lru[str, array[float]] = Lru(max_keys)
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def _drop_idle(self, now: float) -> None:
+        while (oldest := self._hits.oldest()) is not None and (not oldest[1] or now - oldest[1][-1] >= 1.0):
+            self._hits.drop_oldest()
 
     def retry_after(self, key: str) -> float | None:
         """Record a request; None if allowed, else seconds until one is allowed again."""
         now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] >= 1.0:
-            hits.popleft()
+        hits = self._hits.get(key)
+        if hits is None:
+            self._drop_idle(now)
+            hits = self._hits[key] = array("d")
+        expired = 0
+        while expired < len(hits) and now - hits[expired] >= 1.0:
+            expired += 1
+        if expired:
+            del hits[:expired]
         if len(hits) >= self.per_second:
             return 1.0 - (now - hits[0])
         hits.append(now)
@@ -46,7 +64,7 @@ class Emulator:
     store: Store
     clock: Clock = field(default_factory=Clock)
     started_monotonic: float = field(default_factory=time.monotonic)
-    key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
+    key_cache: Lru[str, str] = field(default_factory=lambda: Lru(KEY_CACHE_LIMIT))  # API key -> account id
     fixture_keys: set[str] = field(default_factory=set)  # keys of fixtures loaded since start (strict mode)
     limiter: RateLimiter | None = None
     deliverer: Deliverer = field(init=False)
@@ -58,6 +76,7 @@ class Emulator:
     journal: Journal = field(init=False)  # the /v1 requests each key made
 
     def __post_init__(self) -> None:
+        self._configured_keys = frozenset(self.settings.keys)
         self.activity = Activity(self.clock)
         self.journal = Journal(self.clock)
         self.faults.fired = self._fault_fired
@@ -66,7 +85,13 @@ class Emulator:
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
                                  activity=self.activity)
         if self.settings.rate_limit:
-            self.limiter = RateLimiter(self.settings.rate_limit)
+            self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
+
+    def accepts(self, key: str) -> bool:
+        """Whether the key may be used: any key, or with --strict-keys only those configured at start and those
+        of fixtures loaded since (at start, or through the control API by the admin)."""
+        settings = self.settings
+        return not settings.strict_keys or key in self._configured_keys or key in self.fixture_keys
 
     async def account_of(self, key: str) -> Account:
         """The account of an API key, made with the default plan and balance on first use."""

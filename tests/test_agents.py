@@ -111,7 +111,7 @@ def test_hosted_agent_needs_a_system_prompt_on_create(api: httpx.Client, prompt:
 def test_patch_to_hosted_needs_a_system_prompt(api: httpx.Client) -> None:
     agent = create(api)
     resp = api.patch(f"/v1/agents/{agent['id']}", json={"voiceMode": "hosted"})
-    assert resp.status_code == 400
+    assert resp.status_code == 400  # the agent has no prompt to keep
     assert "systemPrompt" in resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json()["voiceMode"] == "webhook"
 
@@ -120,10 +120,10 @@ def test_patch_to_hosted_needs_a_system_prompt(api: httpx.Client) -> None:
     assert ok.json()["voiceMode"] == "hosted" and ok.json()["systemPrompt"] == "Be nice."
 
 
-def test_clearing_the_prompt_of_a_hosted_agent_is_400(api: httpx.Client) -> None:
+def test_clearing_the_prompt_of_a_hosted_agent_is_refused(api: httpx.Client) -> None:
     agent = create(api, voiceMode="hosted", systemPrompt="Be nice.")
     resp = api.patch(f"/v1/agents/{agent['id']}", json={"systemPrompt": None})
-    assert resp.status_code == 400
+    assert resp.status_code == 400  # the field keeps its rule; the agent's mode makes it a refusal
     assert "systemPrompt" in resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json()["systemPrompt"] == "Be nice."
     # Switching back to webhook mode and clearing in one PATCH is allowed.

@@ -219,7 +219,7 @@ def test_patch_agent_rules_leave_the_agent_unchanged(world: World, body: dict[st
 @pytest.mark.parametrize(("body", "field"), [
     ({"voiceMode": None}, "voiceMode"),
     ({"voiceSpeed": None}, "voiceSpeed"),
-    ({"voiceMode": "hosted"}, "systemPrompt"),
+    ({"voiceMode": "hosted"}, "systemPrompt"),  # 400: the agent has no prompt to keep
     ({"voiceMode": "hosted", "systemPrompt": "   "}, "systemPrompt"),
     ({"name": "Renamed", "voiceSpeed": 9}, "voiceSpeed"),
 ])
@@ -255,14 +255,14 @@ NUMBER_BAD = [
     ({"areaCode": "015"}, "areaCode"),
     ({"areaCode": "4a5"}, "areaCode"),
     ({"areaCode": 415}, "areaCode"),
-    ({"country": "CA", "areaCode": "415"}, "415"),
+    ({"country": "CA", "areaCode": "415"}, "415"),  # 400: each field keeps its rule, together they do not
     ({"country": "US", "areaCode": "416"}, "416"),
     ({"type": "fax"}, "type"),
     ({"agentId": 5}, "agentId"),
     ({"agentId": "agent_nope"}, "agent_nope"),
     ({"expiresAt": "tomorrow"}, "expiresAt"),
-    ({"expiresAt": "2001-01-01T00:00:00Z"}, "expiresAt"),
-    ({"expiresAt": "0001-01-01T00:00:00+01:00"}, "expiresAt"),
+    ({"expiresAt": "2001-01-01T00:00:00Z"}, "future"),  # 400: a rule of the current time
+    ({"expiresAt": "0001-01-01T00:00:00+01:00"}, "future"),
     ({"externalId": "x" * 201}, "externalId"),
 ]
 

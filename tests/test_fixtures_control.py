@@ -121,7 +121,8 @@ def start_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 def main(start_fixture: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[InProcessEmulator]:
     """This module's emulator, with a fixture loaded at start (other tests use keys of their own)."""
-    emulator = started(tmp_path_factory.mktemp("main"), fixtures=[str(start_fixture[0])])
+    # a directory, so files written there later can be loaded by path (paths are read only under one)
+    emulator = started(tmp_path_factory.mktemp("main"), fixtures=[str(start_fixture[0].parent)])
     yield emulator
     emulator.stop()
 
@@ -175,10 +176,12 @@ LOADERS: dict[str, Callable[[httpx.Client, dict[str, Any], Path], httpx.Response
 
 @pytest.mark.parametrize("how", list(LOADERS))
 def test_fixture_loaded_through_the_control_api(how: str, main: InProcessEmulator, control: httpx.Client,
-                                                tmp_path: Path) -> None:
+                                                start_fixture: tuple[Path, dict[str, Any]]) -> None:
     tag = uuid.uuid4().hex[:10]
     fx = fixture(new_key(), tag, phone())
-    body = ok(LOADERS[how](control, fx, tmp_path))
+    here = start_fixture[0].parent / tag  # paths are read only under a --fixtures directory (or the cwd)
+    here.mkdir()
+    body = ok(LOADERS[how](control, fx, here))
     assert body == {"success": True, "loaded": {"accounts": 1, "agents": 1, "numbers": 1, "conversations": 1,
                                                  "messages": 2, "calls": 1}}
     assert_fixture_state(main, fx)

@@ -46,13 +46,13 @@ def test_buy_in_canada(api: httpx.Client) -> None:
     assert E164_NANP.match(body["phoneNumber"])
 
 
-@pytest.mark.parametrize("payload", [
-    {"country": "GB"}, {"areaCode": "41"}, {"areaCode": "abc"}, {"country": "CA", "areaCode": "415"},
-    {"country": "US", "areaCode": "416"},
+@pytest.mark.parametrize(("payload", "status"), [
+    ({"country": "GB"}, 400), ({"areaCode": "41"}, 400), ({"areaCode": "abc"}, 400),
+    ({"country": "CA", "areaCode": "415"}, 400), ({"country": "US", "areaCode": "416"}, 400),
 ])
-def test_buy_rejects_bad_country_or_area_code(api: httpx.Client, payload: dict[str, Any]) -> None:
+def test_buy_rejects_bad_country_or_area_code(api: httpx.Client, payload: dict[str, Any], status: int) -> None:
     resp = api.post("/v1/numbers", json=payload)
-    assert resp.status_code == 400
+    assert resp.status_code == status
     assert resp.json()["detail"]
     assert api.get("/v1/numbers").json()["total"] == 0
 

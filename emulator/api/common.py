@@ -111,6 +111,10 @@ def key_from_header(header: str | None) -> str:
     return checked_key(key)
 
 
+STRICT_REFUSED = ("Invalid API key: this emulator runs with --strict-keys and was given neither this key nor a "
+                  "fixture that defines it.")
+
+
 def checked_key(key: str) -> str:
     """A key given anywhere (header, control route, fixture), refused unless it has the real shape."""
     if not accounts.is_key(key):
@@ -148,17 +152,15 @@ async def _key_account(request: Request) -> str:
             seconds = max(1, math.ceil(wait))
             raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
                               f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
-    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.api else None
+    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.armed else None
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         raise Injected(fault.status, f"Injected fault: this request was made to answer {fault.status} "
                                      "(POST /_emulator/faults).", headers=headers)
     account_id = state.key_cache.get(key)
     if account_id is None:
-        settings = state.settings
-        if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
-            raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
-                               "neither this key nor a fixture that defines it.")
+        if not state.accepts(key):
+            raise Unauthorized(STRICT_REFUSED)
         account_id = (await state.account_of(key)).id
         state.key_cache[key] = account_id
     return account_id
@@ -197,7 +199,7 @@ async def read_object(request: Request, *, optional: bool = False) -> dict[str, 
     """The body as a JSON object; an empty body is `{}` where the body is optional. Any other JSON value
     (`null` included) is refused, so a body that says nothing is never taken as "everything"."""
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw.strip(b" \t\n\r"):  # JSON's own whitespace: anything else is a body to read
         if not optional:
             raise Malformed("The request body is empty; send a JSON object.")
         return {}

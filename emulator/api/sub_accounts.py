@@ -52,9 +52,11 @@ async def delete_sub(request: Request) -> Response:
 
 
 resource = Resource("/v1/sub-accounts", [
-    get("", list_subs, "List sub-accounts", response=wire.SubAccountList, query=PAGED),
-    post("", create_sub, "Create a sub-account", request=wire.SubAccountName, response=wire.SubAccount),
+    get("", list_subs, "List sub-accounts", response=wire.SubAccountList, query=PAGED, scoped=False),
+    post("", create_sub, "Create a sub-account", request=wire.SubAccountName, response=wire.SubAccount,
+         scoped=False),
     patch("/{sub_account_id}", update_sub, "Rename a sub-account", request=wire.SubAccountName,
-          response=wire.SubAccount),
-    delete("/{sub_account_id}", delete_sub, "Delete a sub-account and everything in it", response=Deleted),
+          response=wire.SubAccount, scoped=False),
+    delete("/{sub_account_id}", delete_sub, "Delete a sub-account and everything in it", response=Deleted,
+           scoped=False),
 ], tag="sub-accounts")

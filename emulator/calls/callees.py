@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from emulator import ids
+from emulator.bounded import Lru
 from emulator.calls.caller import Caller, DrivenCaller, ScriptCaller
 from emulator.calls.script import Turn, parse_turns
-from emulator.errors import Invalid
+from emulator.errors import Invalid, Refused
 
 if TYPE_CHECKING:
     from emulator.calls.persona import Persona
@@ -110,13 +111,30 @@ Scope = str | None  # an account ID, or None for a script every account's calls 
 
 
 class CalleeBook:
-    """Scripts registered per destination through the control API (kept until removed or reset).
+    """Callers registered per destination through the control API (kept until removed or reset).
 
     A script can be registered for every account or for one account only; calls of that account
-    reach its own script first, so parallel test runs can script the same destination apart."""
+    reach its own script first, so parallel test runs can script the same destination apart.
+
+    Bounded: at most PER_SCOPE scripts for one account (or for everyone), a new one past that refused;
+    at most TOTAL account scripts together, the least recently used accounts' scripts dropped past that."""
+
+    PER_SCOPE = 200
+    TOTAL = 10_000
 
     def __init__(self) -> None:
-        self._scripts: dict[tuple[Scope, str], Definition] = {}
+        self._everyone: dict[str, Definition] = {}
+        # Never full by its own limit: define() drops whole accounts to keep TOTAL scripts.
+        self._accounts: Lru[str, dict[str, Definition]] = Lru(self.TOTAL + 1)
+        self._counted = 0  # scripts in self._accounts
+
+    def _book(self, scope: Scope, create: bool = False) -> dict[str, Definition] | None:
+        if scope is None:
+            return self._everyone
+        book = self._accounts.get(scope)
+        if book is None and create:
+            book = self._accounts[scope] = {}
+        return book
 
     def put(self, e164: str, turns_json: Any, scope: Scope = None,
             analysis: dict[str, Any] | None = None) -> Definition:
@@ -124,30 +142,59 @@ class CalleeBook:
         return self.define(e164, Definition(parse_turns(turns_json), analysis=analysis), scope)
 
     def define(self, e164: str, definition: Definition, scope: Scope = None) -> Definition:
-        self._scripts[(scope, e164)] = definition
+        book = self._book(scope, create=True)
+        assert book is not None
+        if e164 not in book and len(book) >= self.PER_SCOPE:
+            raise Refused(f"At most {self.PER_SCOPE} callee scripts may be registered for one account (or for "
+                          "everyone); remove some with DELETE /_emulator/callees/{e164} first.")
+        if scope is not None and e164 not in book:
+            self._counted += 1
+            while self._counted > self.TOTAL and (oldest := self._accounts.oldest()) is not None \
+                    and oldest[0] != scope:
+                self._counted -= len(oldest[1])
+                self._accounts.drop_oldest()
+        book[e164] = definition
         return definition
 
     def get(self, e164: str, scope: Scope = None) -> Definition | None:
-        return self._scripts.get((scope, e164))
+        book = self._book(scope)
+        return None if book is None else book.get(e164)
 
     def remove(self, e164: str, scope: Scope = None) -> bool:
-        return self._scripts.pop((scope, e164), None) is not None
+        book = self._book(scope)
+        if book is None or book.pop(e164, None) is None:
+            return False
+        if scope is not None:
+            self._counted -= 1
+            if not book:
+                self._accounts.pop(scope)
+        return True
 
     def clear(self, scope: Scope = None) -> None:
         if scope is None:
-            self._scripts.clear()
+            self._everyone.clear()
+            self._accounts.clear()
+            self._counted = 0
         else:
-            self._scripts = {k: v for k, v in self._scripts.items() if k[0] != scope}
+            self._counted -= len(self._accounts.pop(scope) or {})
+
+    def count(self) -> int:
+        """How many scripts are registered, for everyone and per account."""
+        return len(self._everyone) + sum(len(book) for book in self._accounts.values())
 
     def all(self) -> dict[tuple[Scope, str], Definition]:
-        return dict(self._scripts)
+        scripts: dict[tuple[Scope, str], Definition] = {(None, e164): d for e164, d in self._everyone.items()}
+        for account_id, book in self._accounts.items():
+            scripts.update({(account_id, e164): d for e164, d in book.items()})
+        return scripts
 
     def answer(self, e164: str, account_id: str | None = None) -> Callee:
         """The account's own script first, then one for everyone, then the magic numbers, else a generated
         caller."""
-        script = self._scripts.get((account_id, e164)) if account_id else None
+        own = self._accounts.get(account_id) if account_id else None
+        script = own.get(e164) if own else None
         if script is None:
-            script = self._scripts.get((None, e164))
+            script = self._everyone.get(e164)
         if script is not None:
             return Callee.of(script, "script")
         magic = MAGIC_NUMBERS.get(e164)

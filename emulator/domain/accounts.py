@@ -15,7 +15,8 @@ from emulator.plans import PLANS
 from emulator.store import Account
 from emulator.store.models import Base
 
-KEY_SHAPE = re.compile(r"sk_(live|test)_[A-Za-z0-9_\-]{1,200}")
+KEY_RULE = r"^sk_(?:live|test)_[A-Za-z0-9_\-]{1,200}$"  # stated in the served OpenAPI document too
+KEY_SHAPE = re.compile(KEY_RULE)
 
 
 def is_key(key: str) -> bool:

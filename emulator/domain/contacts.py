@@ -14,8 +14,9 @@ from emulator.domain.paging import page
 from emulator.errors import Conflict, Invalid, Refused, not_found
 from emulator.store import Contact
 from emulator.wire.contacts import CreateContact, UpdateContact
+from emulator.wire.rules import EMAIL_RULE
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(EMAIL_RULE)
 
 
 async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contact:

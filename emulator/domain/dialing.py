@@ -14,7 +14,7 @@ from emulator.calls.callees import Callee
 from emulator.calls.setup import CallSetup
 from emulator.clock import iso, parse_iso
 from emulator.domain import accounts, agents, calls, numbers, webhooks
-from emulator.errors import Conflict, Expired, Invalid, Refused, Unauthorized, not_found
+from emulator.errors import Conflict, Expired, Refused, Unauthorized, not_found
 from emulator.plans import get_plan
 from emulator.store import Agent, Call, Webhook
 from emulator.wire.calls import PlaceCall, WebCall
@@ -93,7 +93,7 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
     """A browser call: registered with a short-lived access token until a client joins it."""
     agent = await agents.get(session, account_id, req.agent_id)
     if req.variables and agent.voice_mode != "hosted":
-        raise Invalid("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
+        raise Refused("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
     token = f"webtok_{ids.token(24)}"
     metadata = {"metadata": req.metadata, "accessToken": token,
                 "tokenExpiresAt": iso(now + timedelta(seconds=WEB_TOKEN_SECONDS))}

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import phones
 from emulator.clock import parse_iso
 from emulator.domain import accounts, agents, calls, messaging, numbers, webhooks, whatsapp
-from emulator.errors import Conflict, Invalid, Problem
+from emulator.errors import Conflict, Invalid, Problem, Refused
 from emulator.plans import PLANS
 from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Record, Transcript, Webhook
 from emulator.urls import check_urls
@@ -65,7 +65,7 @@ def _check_consistent(fixture: FixtureFile, source: str) -> None:
             if number.status == "active":
                 once("phone number", number.phone_number, where)
             if number.agent_id is not None and number.agent_id not in agent_ids:
-                raise Invalid(f"{source}: {where}.agentId {number.agent_id!r} is not an agent of this account.")
+                raise Refused(f"{source}: {where}.agentId {number.agent_id!r} is not an agent of this account.")
         for j, conv in enumerate(account.conversations):
             once("id", conv.id, f"{base}.conversations[{j}]")
             for k, message in enumerate(conv.messages):
@@ -73,7 +73,7 @@ def _check_consistent(fixture: FixtureFile, source: str) -> None:
         for j, call in enumerate(account.calls):
             once("id", call.id, f"{base}.calls[{j}]")
             if call.agent_id is not None and call.agent_id not in agent_ids:
-                raise Invalid(f"{source}: {base}.calls[{j}].agentId {call.agent_id!r} is not an agent of this account.")
+                raise Refused(f"{source}: {base}.calls[{j}].agentId {call.agent_id!r} is not an agent of this account.")
             for k, row in enumerate(call.transcripts):
                 once("id", row.id, f"{base}.calls[{j}].transcripts[{k}]")
 
@@ -197,7 +197,7 @@ async def _whatsapp(session: AsyncSession, account_id: str, fx: FxWhatsApp, now:
 
 def _number(by_id: dict[str, PhoneNumber], number_id: str, where: str) -> PhoneNumber:
     if number_id not in by_id:
-        raise Invalid(f"{where}: numberId '{number_id}' is not one of this account's fixture numbers.")
+        raise Refused(f"{where}: numberId '{number_id}' is not one of this account's fixture numbers.")
     return by_id[number_id]
 
 

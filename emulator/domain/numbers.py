@@ -65,10 +65,12 @@ def _expiry(value: str | None, now: datetime) -> datetime | None:
         return None
     try:
         when = parse_iso(value)
-    except (ValueError, OverflowError):
+    except ValueError:
         raise Invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
-    if when <= now:
-        raise Invalid("Field 'expiresAt' must be in the future.")
+    except OverflowError:  # before year 1 in UTC
+        when = datetime.min
+    if when <= now:  # a rule of the current time, not of the request's shape: 400
+        raise Refused("Field 'expiresAt' must be in the future.")
     return when
 
 

@@ -29,7 +29,7 @@ async def put(session: AsyncSession, account_id: str, agent_id: str | None, url:
 
     `event_types` (the events this webhook receives, from either vocabulary) is replaced each time: a webhook
     set without it receives the account's vocabulary."""
-    url = check_url(url.strip())
+    url = check_url(url)
     hook = await find(session, account_id, agent_id)
     if hook is None:
         hook = Webhook(id=hook_id or ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,

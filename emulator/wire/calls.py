@@ -11,6 +11,7 @@ from emulator.store import Call as CallRow
 from emulator.store import Transcript as TranscriptRow
 from emulator.wire.agents import ModelTier
 from emulator.wire.base import Json, Label, Model, Out, Page, Paragraph, Timestamp, page
+from emulator.wire.rules import PhoneNumber
 
 if TYPE_CHECKING:
     from emulator.domain.calls import Listed
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 class PlaceCall(Model):
     agent_id: Annotated[str, Field(min_length=1)]
-    to_number: str
+    to_number: PhoneNumber
     from_number_id: str | None = None
     initial_greeting: Annotated[str, Field(max_length=2000)] | None = None
     voice: Annotated[str, Field(max_length=100)] | None = None

@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from emulator.clock import iso
+from emulator.plans import PLANS
 from emulator.store import Account as AccountRow
 from emulator.store import Call as CallRow
 from emulator.store import Conversation as ConversationRow
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Message as MessageRow
 from emulator.store import Reaction as ReactionRow
-from emulator.wire.base import Json, Model, Out, Timestamp
+from emulator.wire.base import Json, Model, Out, Timestamp, Whole
 from emulator.wire.calls import Call, call
 from emulator.wire.conversations import Conversation, conversation
 from emulator.wire.messages import Message, message
+from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, Turns, WebUrl, not_null, one_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -32,30 +34,44 @@ Vocabulary = Literal["current", "skill-doc", "all"]
 
 
 class AccountSettings(Model):
-    plan: str | None = None
-    balance_cents: Annotated[int, Field(ge=0)] | None = None
+    model_config = ConfigDict(json_schema_extra=not_null())
+
+    plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] | None = None
+    balance_cents: Annotated[int, Field(ge=0, le=2**63 - 1), Whole] | None = None
     recording_enabled: bool | None = None
     webhook_events: Vocabulary | None = None  # null: follow the emulator's --webhook-events
 
 
 class ClockChange(Model):
+    model_config = ConfigDict(json_schema_extra=one_of("advance", "set"))
+
     advance: Annotated[float, Field(ge=0)] | None = None
-    set: str | None = None
+    set: IsoTime | None = None
 
 
 class Reset(Model):
-    key: str | None = None
+    model_config = ConfigDict(json_schema_extra=not_null())
+
+    key: ApiKey | None = None
+
+
+def _fault_rules(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    one_of("status", "webhook")(schema, model)
+    schema["if"] = {"properties": {"webhook": {"const": "delay"}}, "required": ["webhook"]}
+    schema["then"] = {"properties": {"delaySeconds": {"exclusiveMinimum": 0}}, "required": ["delaySeconds"]}
 
 
 class FaultRequest(Model):
-    key: str
+    model_config = ConfigDict(json_schema_extra=_fault_rules)
+
+    key: ApiKey
     status: Literal[429, 500, 502, 503] | None = None
     webhook: Literal["no-signature", "bad-signature", "stale-timestamp", "tampered-body", "reused-id",
                      "delay"] | None = None
-    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    count: Annotated[int, Field(ge=1, le=10_000), Whole] = 1
     path: str | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=600)] = 0.0
-    retry_after: Annotated[int, Field(ge=1, le=3600)] = 1
+    retry_after: Annotated[int, Field(ge=1, le=3600), Whole] = 1
 
 
 class GroupInbound(Model):
@@ -69,10 +85,10 @@ class GroupInbound(Model):
 
 
 class InboundSms(Model):
-    sender: str = Field(alias="from")
-    to: str
+    sender: PhoneNumber = Field(alias="from")
+    to: PhoneNumber
     body: Annotated[str, Field(max_length=1600)]
-    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    media_urls: Annotated[list[WebUrl], Field(max_length=20)] | None = None
     group: Annotated[str, Field(pattern=r"^grp_[A-Za-z0-9_-]{1,60}$")] | GroupInbound | None = None
 
 
@@ -90,13 +106,23 @@ class CallAnalysis(Model):
 
 
 class InboundCall(Model):
-    sender: str = Field(alias="from")
-    to: str
-    turns: list[Any] | None = None
+    sender: PhoneNumber = Field(alias="from")
+    to: PhoneNumber
+    turns: Turns | None = None
     analysis: CallAnalysis | None = None
     persona: Json | None = None  # a caller that pursues a goal (see emulator/calls/persona.py)
     seed: int = 0  # the persona's random choices follow it
     drive: bool = False  # the caller's turns arrive through POST /_emulator/calls/{callId}/caller
+
+
+class CalleeDefinition(Model):
+    """Who answers calls to a destination: scripted turns, a persona, or a driven caller."""
+
+    turns: Turns | None = None
+    analysis: CallAnalysis | None = None
+    persona: Json | None = None
+    seed: int = 0
+    drive: bool = False
 
 
 class TriggerEvent(Model):
@@ -115,16 +141,11 @@ class TriggerEvent(Model):
 
 class JoinWebCall(Model):
     access_token: str
-    turns: list[Any] | None = None
+    turns: Turns | None = None
     analysis: CallAnalysis | None = None
     persona: Json | None = None
     seed: int = 0
     drive: bool = False
-
-
-class CalleeBody(Model):
-    turns: Any  # checked turn by turn (emulator/calls/script.py)
-    analysis: CallAnalysis | None = None
 
 
 class InboundReaction(Model):

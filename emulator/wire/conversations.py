@@ -12,6 +12,7 @@ from emulator.store import Message as MessageRow
 from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Out, Page, SnakeModel, Timestamp
 from emulator.wire.messages import Message, message
+from emulator.wire.rules import HttpsUrl
 
 # --- requests ----------------------------------------------------------------------------------------------
 
@@ -22,7 +23,7 @@ class UpdateConversation(SnakeModel):
 
 
 class SetBackground(SnakeModel):
-    image_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    image_url: HttpsUrl
 
 
 # --- responses ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from pydantic import AfterValidator, AliasChoices, Field, RootModel
 from emulator.clock import iso
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Webhook as WebhookRow
-from emulator.wire.base import Model, Out, Timestamp, columns, page
+from emulator.wire.base import Model, Out, Timestamp, Whole, columns, page
 from emulator.wire.events import EVENTS
+from emulator.wire.rules import WebUrl
 
 if TYPE_CHECKING:
     from emulator.webhooks.log import Counts, Stats
@@ -31,9 +32,9 @@ EventTypes = Annotated[list[str], Field(min_length=1, max_length=len(EVENTS)), A
 
 
 class SetWebhook(Model):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    context_limit: Annotated[int, Field(ge=0, le=50)] | None = None
-    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+    url: WebUrl
+    context_limit: Annotated[int, Field(ge=0, le=50), Whole] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120), Whole] | None = None
     event_types: Annotated[EventTypes | None, Field(validation_alias=AliasChoices("eventTypes", "event_types"))] = None
 
 

@@ -15,7 +15,7 @@ from emulator.api.control.access import ACCOUNT, GLOBAL, PUBLIC
 from emulator.api.routing import get, patch, post, put
 from emulator.clock import parse_iso
 from emulator.domain import accounts
-from emulator.errors import Invalid, NotFound
+from emulator.errors import Invalid, NotFound, Refused
 from emulator.maintenance import sweep
 from emulator.plans import PLANS
 from emulator.wire import control as wire
@@ -39,7 +39,8 @@ async def get_clock(request: Request) -> Response:
 
 def _target(current: datetime, change: wire.ClockChange) -> datetime:
     """Where a clock change moves the clock to (forward only, and not past LATEST)."""
-    if (change.advance is None) == (change.set is None):
+    given = [name for name in ("advance", "set") if name in change.model_fields_set]
+    if len(given) != 1 or getattr(change, given[0]) is None:
         raise Invalid("Send exactly one of 'advance' (seconds, at least 0) or 'set' (an ISO-8601 time).")
     if change.advance is not None:
         try:
@@ -49,12 +50,14 @@ def _target(current: datetime, change: wire.ClockChange) -> datetime:
     else:
         try:
             target = parse_iso(change.set or "")
-        except (ValueError, OverflowError):
+        except ValueError:
             raise Invalid(f"Field 'set' must be an ISO-8601 timestamp (got {change.set!r}).") from None
-        if target < current:
-            raise Invalid("The clock only moves forward: 'set' must not be earlier than the current emulator time.")
+        except OverflowError:  # before year 1 in UTC
+            target = datetime.min
+        if target < current:  # a rule of the current state, not of the request's shape: 400
+            raise Refused("The clock only moves forward: 'set' must not be earlier than the current emulator time.")
     if target >= LATEST:
-        raise Invalid(f"The emulator clock cannot move past {LATEST.year}-01-01; choose a smaller change.")
+        raise Refused(f"The emulator clock cannot move past {LATEST.year}-01-01; choose a smaller change.")
     return target
 
 
@@ -75,7 +78,9 @@ async def move_clock(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     """Everything (the admin, with no key), or one key's account and its sub-accounts."""
     req = await parse(request, wire.Reset, optional=True)
-    key = access.own_key(request, req.key, "reset another account")
+    if "key" in req.model_fields_set and req.key is None:
+        raise Invalid("Field 'key' must be an API key; leave it out to reset everything.")
+    key = access.own_key(request, req.key, "reset another account", creates=False)
     state = emu(request)
     started = time.perf_counter()
     if key is None:
@@ -92,14 +97,14 @@ async def reset(request: Request) -> Response:
     return respond(wire.reset(scope, (time.perf_counter() - started) * 1000))
 
 
-def _path_key(request: Request) -> str:
-    key = access.own_key(request, path_param(request, "key"), "read or change another account")
+def _path_key(request: Request, creates: bool = True) -> str:
+    key = access.own_key(request, path_param(request, "key"), "read or change another account", creates)
     assert key is not None
     return key
 
 
 async def get_account(request: Request) -> Response:
-    key = _path_key(request)
+    key = _path_key(request, creates=False)
     async with emu(request).store.read() as session:
         row = await accounts.find_by_key(session, key)
     if row is None:

@@ -239,7 +239,7 @@ resource = access.resource("/_emulator", [
          request=wire.CallerTurn, response=wire.CallerQuestion, access=ACCOUNT),
     get("/callees", list_callees, "List callee scripts and magic numbers", response=wire.Callees, access=ACCOUNT),
     put("/callees/{e164}", put_callee, "Script who answers calls to a number ({\"turns\": [...], \"persona\": {...}})",
-        response=wire.CalleeScript, access=ACCOUNT),
+        request=wire.CalleeDefinition, response=wire.CalleeScript, access=ACCOUNT),
     get("/callees/{e164}", get_callee, "Get a callee script", response=wire.CalleeScript, access=ACCOUNT),
     delete("/callees/{e164}", delete_callee, "Remove a callee script", response=wire.CalleeRemoved,
            access=ACCOUNT),
