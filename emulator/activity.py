@@ -269,9 +269,15 @@ class Activity:
             data = {"fault": fault.status, "path": where, "key": mask_key(fault.key)}
         self.publish("fault.fired", text, [account_id], remaining=fault.remaining, **data)
 
-    def clock_moved(self, seconds: float) -> None:
-        self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.now())}",
-                     everyone=True, seconds=seconds)
+    def clock_moved(self, seconds: float, accounts: list[str] | None = None) -> None:
+        """The emulator's clock moved (`accounts` None), or only these accounts' clocks."""
+        if accounts is None:
+            self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.now(None))}",
+                         everyone=True, seconds=seconds)
+            return
+        when = iso(self.clock.now(accounts[0])) if accounts else ""
+        self.publish("clock.moved", f"clock of account {accounts[0] if accounts else '?'} moved forward {seconds:g} s "
+                     f"to {when}", accounts, seconds=seconds)
 
     def request(self, accounts: list[str | None], method: str, path: str, status: int | None, seq: int) -> None:
         """A /v1 request entered the journal: for the live stream, not the log (access logs are off)."""

@@ -115,6 +115,7 @@ class Emulator:
         """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
         cached keys, journaled requests, the activity backlog."""
         gone = set(account_ids)
+        self.clock.forget(gone)
         keys = {*keys, *(key for key, account_id in self.key_cache.items() if account_id in gone)}
         for account_id in gone:
             self.callees.clear(account_id)

@@ -76,7 +76,10 @@ def test_beyond_loopback_a_token_is_generated_printed_once_and_required() -> Non
         key = new_key()  # an account key still drives its own account, and only that
         own = http.patch(f"/_emulator/accounts/{key}", json={"plan": "pro"}, headers=bearer(key))
         assert own.status_code == 200 and own.json()["plan"] == "pro"
-        assert http.post("/_emulator/clock", json={"advance": 1}, headers=bearer(key)).status_code == 403
+        assert http.get("/_emulator/accounts", headers=bearer(key)).status_code == 403  # every account: global
+        mine = http.post("/_emulator/clock", json={"advance": 1}, headers=bearer(key))  # its own clock only
+        assert mine.status_code == 200 and mine.json()["offsetSeconds"] == 1 and mine.json()["accountId"]
+        assert http.get("/_emulator/clock", headers=admin(token)).json()["offsetSeconds"] == 0  # reset above
         assert http.patch(f"/_emulator/accounts/{new_key()}", json={}, headers=bearer(key)).status_code == 403
         assert http.get("/v1/agents", headers=bearer(key)).status_code == 200
 

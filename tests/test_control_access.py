@@ -86,7 +86,8 @@ def _throwaway(w: World) -> Account:
 ROUTES: dict[tuple[str, str], Request] = {
     ("GET", "/_emulator/health"): lambda w, acc: ("GET", "/_emulator/health", {}),
     ("GET", "/_emulator/clock"): lambda w, acc: ("GET", "/_emulator/clock", {}),
-    ("POST", "/_emulator/clock"): lambda w, acc: ("POST", "/_emulator/clock", {"json": {"advance": 0}}),
+    ("POST", "/_emulator/clock"): lambda w, acc: ("POST", "/_emulator/clock",
+                                                  {"json": {"advance": 0, "key": acc.key}}),
     ("POST", "/_emulator/reset"): lambda w, acc: ("POST", "/_emulator/reset", {"json": {"key": acc.key}}),
     ("GET", "/_emulator/accounts/{key}"): lambda w, acc: ("GET", f"/_emulator/accounts/{acc.key}", {}),
     ("PATCH", "/_emulator/accounts/{key}"): lambda w, acc: ("PATCH", f"/_emulator/accounts/{acc.key}",

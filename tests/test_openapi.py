@@ -155,7 +155,8 @@ def test_create_agent_is_described_in_full(document: dict[str, Any]) -> None:
     assert recording["security"] == [] and "audio/wav" in recording["responses"]["200"]["content"]
     assert document["paths"]["/_emulator/health"]["get"]["security"] == []
     assert document["paths"]["/_emulator/sms"]["post"]["security"] == [{}, {"bearer": []}, {"adminToken": []}]
-    assert document["paths"]["/_emulator/clock"]["post"]["security"] == [{}, {"adminToken": []}]
+    assert document["paths"]["/_emulator/clock"]["post"]["security"] == [{}, {"bearer": []}, {"adminToken": []}]
+    assert document["paths"]["/_emulator/accounts"]["get"]["security"] == [{}, {"adminToken": []}]
 
 
 def test_every_reference_resolves_and_every_component_is_a_schema(document: dict[str, Any]) -> None:

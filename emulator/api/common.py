@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from emulator import clock
 from emulator.api.routing import LIMIT, OFFSET, Query
 from emulator.context import Emulator
 from emulator.domain import accounts
@@ -140,6 +141,7 @@ async def authenticate(request: Request, *, scoped: bool = True) -> str:
     if outage is not None:
         raise Injected(outage, f"Injected fault: the API answers {outage} while the agent answers this call turn "
                                "(the turn's 'api-error' fault).")
+    clock.bind(account_id)  # the request, and what it starts, run on the account's clock
     return account_id
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from emulator import clock as clock_module
 from emulator.activity import Activity
 from emulator.calls import analysis, disturb, timing, tools
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
@@ -126,6 +127,7 @@ class CallEngine:
         await self.abort()
 
     async def _run_safely(self, run: CallRun) -> None:
+        clock_module.bind(run.setup.account_id)  # the call runs on its account's clock, whoever started it
         try:
             await self.run(run)
         except asyncio.CancelledError:

@@ -168,17 +168,19 @@ async def update_number(session: AsyncSession, account_id: str, number_id: str, 
     return number
 
 
-def _expired(now: datetime) -> Any:
-    return (PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now)
+def _expired(now: datetime, account_id: str | None) -> Any:
+    where = (PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now)
+    return (*where, PhoneNumber.account_id == account_id) if account_id is not None else where
 
 
-async def any_expired(session: AsyncSession, now: datetime) -> bool:
-    return (await session.execute(select(PhoneNumber.id).where(*_expired(now)).limit(1))).first() is not None
+async def any_expired(session: AsyncSession, now: datetime, account_id: str | None = None) -> bool:
+    query = select(PhoneNumber.id).where(*_expired(now, account_id)).limit(1)
+    return (await session.execute(query)).first() is not None
 
 
-async def release_expired(session: AsyncSession, now: datetime) -> list[str]:
-    """Release every active number whose `expiresAt` has passed on the emulator's clock."""
-    expired = list((await session.execute(select(PhoneNumber).where(*_expired(now)))).scalars())
+async def release_expired(session: AsyncSession, now: datetime, account_id: str | None = None) -> list[str]:
+    """Release every active number (of one account, or of every account) whose `expiresAt` is past `now`."""
+    expired = list((await session.execute(select(PhoneNumber).where(*_expired(now, account_id)))).scalars())
     for number in expired:
         _release(number, now)
     await session.flush()

@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator import clock as clock_module
 from emulator import ids
 from emulator.activity import Activity
 from emulator.clock import Clock
@@ -255,6 +256,7 @@ class Deliverer:
             hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
         if row is None or row.status != "pending":
             return None
+        clock_module.bind(row.account_id)  # the attempt and its log run on the account's clock
         if row.next_retry_at is not None and row.next_retry_at > self.clock.now():
             return None  # a retry already ran and rescheduled it (two sweeps raced for it)
         if hook is None:
@@ -320,16 +322,21 @@ class Deliverer:
         return attempt
 
     async def retry_due(self) -> int:
-        """Start the retries whose time has come on the emulator's clock; returns how many."""
-        now = self.clock.now()
+        """Start the retries whose time has come (on the emulator's clock, and on the clock of each account that
+        runs ahead of it); returns how many."""
+        passes: list[tuple[datetime, str | None]] = [(self.clock.now(None), None)]
+        passes += [(when, account) for account, when in self.clock.ahead().items()]
+        due: list[str] = []
         async with self.store.read() as session:
-            due = (await session.execute(
-                select(Delivery.id).where(Delivery.status == "pending", Delivery.next_retry_at.is_not(None),
-                                          Delivery.next_retry_at <= now)
-            )).scalars().all()
-        for delivery_id in due:
+            for now, account in passes:
+                query = select(Delivery.id).where(Delivery.status == "pending", Delivery.next_retry_at.is_not(None),
+                                                  Delivery.next_retry_at <= now)
+                if account is not None:
+                    query = query.where(Delivery.account_id == account)
+                due += (await session.execute(query)).scalars().all()
+        for delivery_id in dict.fromkeys(due):
             self._spawn(delivery_id)
-        return len(due)
+        return len(set(due))
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for the attempts under way (used at shutdown and by benchmarks)."""

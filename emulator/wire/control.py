@@ -47,6 +47,7 @@ class ClockChange(Model):
 
     advance: Annotated[float, Field(ge=0)] | None = None
     set: IsoTime | None = None
+    key: ApiKey | None = None  # the admin moving one account's clock (an account key moves its own)
 
 
 class Reset(Model):
@@ -169,8 +170,11 @@ class Health(Out):
 
 
 class ClockState(Out):
+    """A clock: the emulator's (`accountId` null), or an account's, which may run ahead of it."""
+
     now: Timestamp
     offset_seconds: float
+    account_id: str | None = None
 
 
 class ResetDone(Out):
@@ -278,8 +282,8 @@ def health(version: str, uptime_seconds: float, database: str, now: datetime) ->
             "clock": iso(now)}
 
 
-def clock(now: datetime, offset_seconds: float) -> dict[str, Any]:
-    return {"now": iso(now), "offsetSeconds": offset_seconds}
+def clock(now: datetime, offset_seconds: float, account_id: str | None = None) -> dict[str, Any]:
+    return {"now": iso(now), "offsetSeconds": offset_seconds, "accountId": account_id}
 
 
 def reset(scope: str, elapsed_ms: float) -> dict[str, Any]:

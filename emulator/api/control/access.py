@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator import clock
 from emulator.api.common import STRICT_REFUSED, checked_key, emu
 from emulator.api.routing import Declared, Resource
 from emulator.domain import accounts
@@ -68,6 +69,7 @@ async def identify(request: Request) -> Caller:
         account = await state.account_of(key)
         async with state.store.read() as session:
             family = await accounts.family(session, account.id)
+        clock.bind(account.id)  # the request, and what it starts, run on the account's clock
         return Caller(False, key, account.id, frozenset(family))
     expected = state.settings.admin_token
     if expected is None:

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from emulator import __version__
 from emulator.api.common import emu, parse, path_param, respond
 from emulator.api.control import access
-from emulator.api.control.access import ACCOUNT, GLOBAL, PUBLIC
-from emulator.api.routing import get, patch, post, put
+from emulator.api.control.access import ACCOUNT, PUBLIC
+from emulator.api.routing import Query, get, patch, post, put
 from emulator.clock import parse_iso
 from emulator.domain import accounts
 from emulator.errors import Invalid, NotFound, Refused
@@ -32,9 +32,27 @@ async def health(request: Request) -> Response:
                                state.clock.now()))
 
 
-async def get_clock(request: Request) -> Response:
+async def _clock_owner(request: Request, key: str | None) -> list[str] | None:
+    """Whose clock a request reads or moves: an account key's own account (and its sub-accounts); for the
+    admin, the account of the key it names, else the emulator's (None)."""
+    chosen = access.own_key(request, key, "read or move another account's clock")
+    if chosen is None:
+        return None
+    state = emu(request)
+    account = await state.account_of(chosen)
+    async with state.store.read() as session:
+        return await accounts.family(session, account.id)
+
+
+def _clock_state(request: Request, owner: list[str] | None) -> Response:
     clock = emu(request).clock
-    return respond(wire.clock(clock.now(), clock.offset_seconds))
+    if owner is None:
+        return respond(wire.clock(clock.now(None), clock.offset_seconds))
+    return respond(wire.clock(clock.now(owner[0]), clock.account_offset_seconds(owner[0]), owner[0]))
+
+
+async def get_clock(request: Request) -> Response:
+    return _clock_state(request, await _clock_owner(request, request.query_params.get("key") or None))
 
 
 def _target(current: datetime, change: wire.ClockChange) -> datetime:
@@ -62,17 +80,21 @@ def _target(current: datetime, change: wire.ClockChange) -> datetime:
 
 
 async def move_clock(request: Request) -> Response:
+    """The emulator's clock (the admin) or one account's (its own key, or the admin naming it) moves forward;
+    what falls due on the moved clock (retries, expiries) happens at once."""
     req = await parse(request, wire.ClockChange)
+    owner = await _clock_owner(request, req.key)
     state = emu(request)
-    target = _target(state.clock.now(), req)
-    moved = (target - state.clock.now()).total_seconds()
+    current = state.clock.now(owner[0] if owner else None)
+    target = _target(current, req)
     if req.advance is not None:
-        state.clock.advance(req.advance)
+        state.clock.advance(req.advance, owner)
     else:
-        state.clock.set(target)
-    state.activity.clock_moved(req.advance if req.advance is not None else max(moved, 0))
+        state.clock.set(target, owner)
+    state.activity.clock_moved(req.advance if req.advance is not None else max((target - current).total_seconds(), 0),
+                               owner)
     await sweep(state)
-    return respond(wire.clock(state.clock.now(), state.clock.offset_seconds))
+    return _clock_state(request, owner)
 
 
 async def reset(request: Request) -> Response:
@@ -134,9 +156,10 @@ ACCOUNT_SUMMARY = "Change an account's plan, balance, recording add-on or webhoo
 
 resource = access.resource("/_emulator", [
     get("/health", health, "Health, version, uptime and the emulator clock", response=wire.Health, access=PUBLIC),
-    get("/clock", get_clock, "Read the emulator clock", response=wire.ClockState, access=ACCOUNT),
-    post("/clock", move_clock, "Move the emulator clock forward", request=wire.ClockChange,
-         response=wire.ClockState, access=GLOBAL),
+    get("/clock", get_clock, "Read the emulator's clock, or an account's (its key, or the admin's ?key=)",
+        response=wire.ClockState, query=(Query("key"),), access=ACCOUNT),
+    post("/clock", move_clock, "Move the emulator's clock forward, or only an account's (its key, or 'key')",
+         request=wire.ClockChange, response=wire.ClockState, access=ACCOUNT),
     post("/reset", reset, "Wipe everything, or one key's account", request=wire.Reset, response=wire.ResetDone,
          body_required=False, access=ACCOUNT),
     get("/accounts/{key}", get_account, "Read the account behind a key", response=wire.AccountState,
