@@ -22,6 +22,7 @@ from emulator.api import (
     calls,
     contacts,
     conversations,
+    credits,
     feedback,
     location,
     messages,
@@ -34,6 +35,7 @@ from emulator.api import (
     usage,
     verification,
     webhooks,
+    whatsapp,
 )
 from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
@@ -43,6 +45,7 @@ from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
 from emulator.errors import Problem
+from emulator.journal import Entry, Journaling
 from emulator.maintenance import sweep
 from emulator.store import Store
 
@@ -144,14 +147,25 @@ def create_app(settings: Settings) -> Starlette:
         sip_trunks.resource,
         location.resource,
         feedback.resource,
+        credits.resource,
+        whatsapp.resource,
         *control_api.resources,
         *openapi.routes,
         *root.routes,
     ]
+    def journaled(entry: Entry) -> None:
+        if not state.activity.listened_to:
+            return
+        # A sub-account named in the header counts only once the API accepted it (it answers 404 otherwise).
+        accepted = entry.sub_account_id if entry.status is not None and entry.status < 400 else None
+        state.activity.request([entry.account_id, accepted], entry.method, entry.path, entry.status, entry.seq)
+
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrashGuard, state)],
+        middleware=[Middleware(Journaling, journal=state.journal, account_of=lambda key: state.key_cache.get(key),
+                               recorded=journaled),
+                    Middleware(CrashGuard, state)],
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.router = PrefixRouter(routes, lifespan=lifespan)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from emulator import __version__
 from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
+from emulator.logs import FORMATS, LEVELS
 from emulator.plans import PLANS
 
 
@@ -45,7 +47,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--default-plan", choices=sorted(PLANS), default=env("DEFAULT_PLAN", "free"),
                        help="plan of accounts created on first use [env AGENTPHONE_EMULATOR_DEFAULT_PLAN]")
     serve.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
-                       help="require this token on /_emulator/* control routes [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
+                       help="require this token on /_emulator/* control routes; on an address beyond loopback one is "
+                            "generated when none is given [env AGENTPHONE_EMULATOR_ADMIN_TOKEN]")
+    serve.add_argument("--no-admin-token", action="store_true", default=env_flag("NO_ADMIN_TOKEN"),
+                       help="beyond loopback, do not generate an admin token: the control API is open to anyone who "
+                            "reaches the port [env AGENTPHONE_EMULATOR_NO_ADMIN_TOKEN]")
     serve.add_argument("--seed", type=int, default=env("SEED") or None,
                        help="make generated IDs, secrets and numbers reproducible [env AGENTPHONE_EMULATOR_SEED]")
     serve.add_argument("--fixtures", action="append", default=[p for p in [env("FIXTURES")] if p], metavar="PATH",
@@ -55,9 +61,22 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
                        help="pace simulated calls in wall-clock time (for demos) [env AGENTPHONE_EMULATOR_REALTIME]")
-    serve.add_argument("--log-level", default=env("LOG_LEVEL", "warning"),
-                       choices=["critical", "error", "warning", "info", "debug"],
-                       help="server log level [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
+    serve.add_argument("--webhook-events", choices=["current", "skill-doc", "all"],
+                       default=env("WEBHOOK_EVENTS", "current"),
+                       help="webhook event vocabulary: current (agent.message, agent.call_ended, agent.reaction), "
+                            "skill-doc (agent.message, call.started, call.ended, message.received, message.sent) "
+                            "or all of both [env AGENTPHONE_EMULATOR_WEBHOOK_EVENTS]")
+    serve.add_argument("--validation-status", type=int, choices=[400, 422], default=env("VALIDATION_STATUS", "400"),
+                       help="status of field-rule errors: 400 as the skill doc documents, or 422 as FastAPI "
+                            "answers [env AGENTPHONE_EMULATOR_VALIDATION_STATUS]")
+    serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), choices=LEVELS,
+                       help="log level; info shows one line per call, turn, message, delivery attempt, fixture "
+                            "load, reset and fault [env AGENTPHONE_EMULATOR_LOG_LEVEL]")
+    serve.add_argument("--log-format", default=env("LOG_FORMAT", "text"), choices=FORMATS,
+                       help="text: one human line per happening; json: one JSON object per line "
+                            "[env AGENTPHONE_EMULATOR_LOG_FORMAT]")
+    serve.add_argument("--access-log", action="store_true", default=env_flag("ACCESS_LOG"),
+                       help="also log every HTTP request [env AGENTPHONE_EMULATOR_ACCESS_LOG]")
 
 
 def _scenario_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +94,24 @@ def _scenario_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                      help="first wait up to SECONDS for --base-url and --target to answer (for ones just started in "
                           "the background)")
+    run.add_argument("--seed", type=int, default=0, help="the personas' random choices (default 0)")
+    run.add_argument("--record", action="store_true",
+                     help="model callers ask their endpoint (AGENTPHONE_CALLER_URL, _MODEL, _KEY) and rewrite their "
+                          "cassettes, instead of replaying them")
+    run.add_argument("--save-baseline", metavar="NAME", help="save this run's observations as baseline NAME")
+    run.add_argument("--baseline", metavar="NAME",
+                     help="compare with baseline NAME: a changed end, actions or deliveries fail the run")
+    run.add_argument("--baseline-dir", metavar="DIR",
+                     help="where baselines are kept (default: 'baselines' beside the first PATH)")
+    run.add_argument("--max-latency-increase", metavar="PERCENT",
+                     help="with --baseline: fail a scenario whose median turn latency grew by more (e.g. 20%%)")
+    export = actions.add_parser("export", help="write the scenario that reproduces an emulated call or SMS thread")
+    export.add_argument("id", metavar="ID", help="a call ID (call_...) or a conversation ID (conv_...)")
+    export.add_argument("--base-url", default=os.environ.get("AGENTPHONE_BASE_URL", "http://127.0.0.1:8000"),
+                        help="the running emulator [env AGENTPHONE_BASE_URL]")
+    export.add_argument("--key", default=os.environ.get("AGENTPHONE_API_KEY"),
+                        help="the API key of the account that owns it [env AGENTPHONE_API_KEY]")
+    export.add_argument("--out", metavar="FILE", help="write the scenario here (default: standard output)")
 
 
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,8 +140,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         keys += [k.strip() for k in env_keys.split(",") if k.strip()]
     return Settings(
         host=args.host, port=args.port, db=args.db, strict_keys=args.strict_keys, keys=keys,
-        rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token,
+        rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token or None,
+        no_admin_token=args.no_admin_token,
         seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime, public_url=args.public_url,
+        webhook_events=args.webhook_events, validation_status=args.validation_status,
     )
 
 
@@ -118,10 +157,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # string defaults from the environment go through `type` too
     if args.command == "serve" and args.default_plan not in PLANS:
         parser.error(f"argument --default-plan: invalid choice {args.default_plan!r} (choose from {', '.join(PLANS)})")
+    for name, value, allowed in (("--log-level", "log_level", LEVELS), ("--log-format", "log_format", FORMATS)):
+        if args.command == "serve" and getattr(args, value) not in allowed:  # a bad value from the environment
+            parser.error(f"argument {name}: invalid choice {getattr(args, value)!r} (choose from {', '.join(allowed)})")
+    if args.command == "serve" and args.webhook_events not in ("current", "skill-doc", "all"):
+        parser.error(f"argument --webhook-events: invalid choice {args.webhook_events!r} "
+                     "(choose from current, skill-doc, all)")
+    if args.command == "serve" and args.validation_status not in (400, 422):
+        parser.error(f"argument --validation-status: invalid choice {args.validation_status} (choose from 400, 422)")
+    if args.command == "serve" and args.admin_token and args.no_admin_token:
+        parser.error("--admin-token and --no-admin-token contradict each other; give one of them")
     if args.command == "serve":
         from emulator.serve import serve
 
-        return serve(settings_from(args), args.log_level)
+        return serve(settings_from(args), args.log_level, args.log_format, args.access_log)
+    if args.command == "scenario" and args.action == "export":
+        from emulator.scenarios.export import export_command
+
+        return export_command(args.id, args.base_url, args.key, args.out)
     if args.command == "scenario":
         from emulator.scenarios.cli import run
         from emulator.waiting import NotReady, wait_for_emulator, wait_for_port
@@ -135,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return run(args.paths, target=args.target, base_url=args.base_url, fixtures=args.fixtures,
-                   admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit)
+                   admin_token=args.admin_token, report_json=args.report_json, report_junit=args.report_junit,
+                   seed=args.seed, record=args.record, save_baseline=args.save_baseline, compare_with=args.baseline,
+                   baseline_dir=args.baseline_dir, max_latency_increase=args.max_latency_increase)
     if args.command == "demo":
         from emulator.demo import run_demo
 

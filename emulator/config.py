@@ -31,11 +31,14 @@ class Settings:
     default_plan: str = DEFAULT_PLAN
     default_balance_cents: int = DEFAULT_BALANCE_CENTS
     admin_token: str | None = None
+    no_admin_token: bool = False  # listen beyond loopback without a token (see emulator/exposure.py)
     seed: int | None = None
     realtime: bool = False
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
     fixtures: list[str] = field(default_factory=list)
+    validation_status: int = 400  # the status of field-rule errors: 400 (skill doc) or 422 (FastAPI)
+    webhook_events: str = "current"  # the event vocabulary: current | skill-doc | all
 
     @property
     def base_url(self) -> str:

@@ -4,34 +4,54 @@ in memory beside the database (callee scripts, faults, running calls)."""
 from __future__ import annotations
 
 import time
-from collections import deque
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from emulator.activity import Activity
+from emulator.bounded import KEY_CACHE_LIMIT, RATE_WINDOW_LIMIT, Lru
 from emulator.calls.bus import CallBus
 from emulator.calls.callees import CalleeBook
 from emulator.calls.engine import CallEngine
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
-from emulator.faults import FaultBook
+from emulator.faults import ApiFault, FaultBook, WebhookFault
+from emulator.journal import Journal
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
 
 
 class RateLimiter:
-    """At most `per_second` requests per key in any sliding one-second window."""
+    """At most `per_second` requests per key in any sliding one-second window.
 
-    def __init__(self, per_second: int) -> None:
+    Windows are kept for at most RATE_WINDOW_LIMIT keys: a window whose latest request is a second old is
+    empty and goes first; past the limit, the least recently seen key's window goes (that key then starts
+    afresh), so a flood of distinct keys costs bounded memory."""
+
+    def __init__(self, per_second: int, max_keys: int = RATE_WINDOW_LIMIT) -> None:
         self.per_second = per_second
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: Lru[str, array[float]] = Lru(max_keys)
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def _drop_idle(self, now: float) -> None:
+        while (oldest := self._hits.oldest()) is not None and (not oldest[1] or now - oldest[1][-1] >= 1.0):
+            self._hits.drop_oldest()
 
     def retry_after(self, key: str) -> float | None:
         """Record a request; None if allowed, else seconds until one is allowed again."""
         now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] >= 1.0:
-            hits.popleft()
+        hits = self._hits.get(key)
+        if hits is None:
+            self._drop_idle(now)
+            hits = self._hits[key] = array("d")
+        expired = 0
+        while expired < len(hits) and now - hits[expired] >= 1.0:
+            expired += 1
+        if expired:
+            del hits[:expired]
         if len(hits) >= self.per_second:
             return 1.0 - (now - hits[0])
         hits.append(now)
@@ -44,7 +64,7 @@ class Emulator:
     store: Store
     clock: Clock = field(default_factory=Clock)
     started_monotonic: float = field(default_factory=time.monotonic)
-    key_cache: dict[str, str] = field(default_factory=dict)  # API key -> account id
+    key_cache: Lru[str, str] = field(default_factory=lambda: Lru(KEY_CACHE_LIMIT))  # API key -> account id
     fixture_keys: set[str] = field(default_factory=set)  # keys of fixtures loaded since start (strict mode)
     limiter: RateLimiter | None = None
     deliverer: Deliverer = field(init=False)
@@ -52,12 +72,26 @@ class Emulator:
     bus: CallBus = field(default_factory=CallBus)
     callees: CalleeBook = field(default_factory=CalleeBook)
     engine: CallEngine = field(init=False)
+    activity: Activity = field(init=False)  # what happened: the activity log and the inspector's live stream
+    journal: Journal = field(init=False)  # the /v1 requests each key made
 
     def __post_init__(self) -> None:
-        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults)
-        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime)
+        self._configured_keys = frozenset(self.settings.keys)
+        self.activity = Activity(self.clock)
+        self.journal = Journal(self.clock)
+        self.faults.fired = self._fault_fired
+        self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity,
+                                   vocabulary=self.settings.webhook_events)
+        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
+                                 activity=self.activity)
         if self.settings.rate_limit:
-            self.limiter = RateLimiter(self.settings.rate_limit)
+            self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
+
+    def accepts(self, key: str) -> bool:
+        """Whether the key may be used: any key, or with --strict-keys only those configured at start and those
+        of fixtures loaded since (at start, or through the control API by the admin)."""
+        settings = self.settings
+        return not settings.strict_keys or key in self._configured_keys or key in self.fixture_keys
 
     async def account_of(self, key: str) -> Account:
         """The account of an API key, made with the default plan and balance on first use."""
@@ -85,23 +119,35 @@ class Emulator:
         async with self.store.write() as session:
             await accounts.remove(session, account_ids)
         self.forget(account_ids, keys)
+        self.engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
+
+    def _fault_fired(self, fault: ApiFault | WebhookFault, where: str) -> None:
+        account_id = fault.account_id if isinstance(fault, WebhookFault) else self.key_cache.get(fault.key)
+        self.activity.fault_fired(fault, account_id, where)
 
     def forget(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
         """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
-        cached keys."""
+        cached keys, journaled requests, the activity backlog."""
         gone = set(account_ids)
+        self.clock.forget(gone)
         keys = {*keys, *(key for key, account_id in self.key_cache.items() if account_id in gone)}
         for account_id in gone:
             self.callees.clear(account_id)
         self.faults.forget(gone, keys)
+        self.journal.forget(gone, keys)
+        self.activity.forget(gone)
         for key in keys:
             self.key_cache.pop(key, None)
 
     async def reset(self) -> None:
-        """Back to an empty emulator: no calls, rows, scripts, faults, cached keys or clock offset."""
+        """Back to an empty emulator: no calls, rows, scripts, faults, cached keys, journaled requests, activity
+        backlog or clock offset."""
         await self.engine.abort()
         await self.store.wipe()
+        self.engine.waits.wake_all()
         self.clock.reset()
         self.key_cache.clear()
         self.faults.clear()
         self.callees.clear()
+        self.journal.clear()
+        self.activity.clear()

@@ -187,6 +187,7 @@ def next_steps(demo: Demo, fixture: dict[str, Any], once: bool) -> str:
         "",
         "The demo ran with (all stopped now):" if once else "The demo is running:",
         f"  emulator       {url}  (in memory: each demo starts from {demo.shown(FIXTURE)} alone)",
+        f"  inspector      {url}/  (watch calls, texts and webhook deliveries live)",
         f"  API docs       {url}/docs",
         f"  example agent  {agent}/agent  ({demo.shown(AGENT_APP)})",
         f"  demo account   key {key}: agents {agents}; numbers {', '.join(numbers)}",

@@ -1,4 +1,4 @@
-"""Work the emulator's clock drives, run by a background sweeper and whenever the clock moves."""
+"""Work the emulator's clock drives, run by a background sweeper and whenever a clock moves."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from emulator.domain import numbers
 
 
 async def sweep(state: Emulator) -> None:
-    """Numbers whose `expiresAt` has passed are released; webhook retries that are due start.
+    """Numbers whose `expiresAt` has passed are released; webhook retries that are due start. Everything is
+    judged on the emulator's clock, and again on the clock of each account that runs ahead of it.
 
     It looks before it writes, so an idle sweep neither takes the write lock nor invalidates the
     store's read cache."""
-    now = state.clock.now()
-    async with state.store.read() as session:
-        due = await numbers.any_expired(session, now)
-    if due:
-        async with state.store.write() as session:
-            await numbers.release_expired(session, now)
+    passes = [(state.clock.now(None), None), *((when, account) for account, when in state.clock.ahead().items())]
+    for now, account in passes:
+        async with state.store.read() as session:
+            due = await numbers.any_expired(session, now, account)
+        if due:
+            async with state.store.write() as session:
+                await numbers.release_expired(session, now, account)
     await state.deliverer.retry_due()

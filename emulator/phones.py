@@ -5,11 +5,27 @@ from __future__ import annotations
 import re
 
 from emulator import ids
-from emulator.errors import Invalid
+from emulator.errors import Invalid, Refused
 
-E164 = re.compile(r"\+[1-9]\d{7,14}")  # patterns that guard input are matched whole (fullmatch)
-AREA_CODE = re.compile(r"[2-9]\d{2}")
-_SEPARATORS = re.compile(r"[\s().\-]")
+# Patterns that guard input are matched whole (fullmatch), in ASCII digits. The served OpenAPI document
+# states the same rules (emulator/wire/rules.py), so what it calls valid is what is accepted.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+# E.164 as accepted (a +1 number has exactly 10 digits after the 1).
+E164_RULE = r"^\+(?:1[0-9]{10}|[2-9][0-9]{7,14})$"
+# What `normalize` accepts: the same with separators (spaces, dots, dashes, brackets) anywhere, or 10 digits
+# (a North American number without +1), or 11 starting with 1.
+_S = r"[ \t\n\r\f\v().\-]*"
+_LENIENT = (rf"{_S}(?:(?:1{_S})?(?:[0-9]{_S}){{10}}|\+{_S}(?:1{_S}(?:[0-9]{_S}){{10}}"
+            rf"|[2-9]{_S}(?:[0-9]{_S}){{7,14}}))")
+LENIENT_RULE = f"^{_LENIENT}$"
+# A lookup list: 1 to 25 such numbers, comma-separated; blank entries are skipped.
+_BLANK = r"[ \t\n\r\f\v]*"
+LOOKUP_RULE = rf"^(?:{_BLANK},)*{_LENIENT}(?:,(?:{_BLANK},)*{_LENIENT}){{0,24}}(?:,{_BLANK})*$"
+BLANKS = " \t\n\r\f\v"
+AREA_CODE = re.compile(r"[2-9][0-9]{2}")
+AREA_CODE_RULE = "^[2-9](?:[02-9][0-9]|1[02-9])$"  # three digits, not N11
+COUNTRY_RULE = "^(?:[Uu][Ss]|[Cc][Aa])$"
+_SEPARATORS = re.compile(r"[ \t\n\r\f\v().\-]")
 
 # Canadian area codes (NANP). Everything else of the right shape is treated as US.
 CA_AREA_CODES = frozenset(
@@ -42,7 +58,7 @@ def normalize(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise Invalid(f"Field '{field}' must be a phone number string.")
     text = _SEPARATORS.sub("", value)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if len(text) == 10:
             text = "+1" + text
         elif len(text) == 11 and text.startswith("1"):
@@ -62,9 +78,9 @@ def check_area_code(area_code: str, country: str) -> None:
             f"Field 'areaCode' must be a 3-digit North American area code, like 415 (got {area_code!r})."
         )
     if country == "CA" and area_code not in CA_AREA_CODES:
-        raise Invalid(f"Area code {area_code} is not a Canadian area code; choose one in CA or set country to US.")
+        raise Refused(f"Area code {area_code} is not a Canadian area code; choose one in CA or set country to US.")
     if country == "US" and area_code in CA_AREA_CODES:
-        raise Invalid(f"Area code {area_code} is Canadian; set country to CA to buy a number there.")
+        raise Refused(f"Area code {area_code} is Canadian; set country to CA to buy a number there.")
 
 
 def generate(country: str, area_code: str | None) -> str:

@@ -18,8 +18,9 @@ from collections.abc import Callable
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from emulator import __version__
+from emulator import __version__, logs
 from emulator.config import Settings
+from emulator.exposure import secure, token_lines
 from emulator.store.lock import DatabaseInUse, DatabaseLock, lock_database
 
 BACKLOG = 2048  # uvicorn's default
@@ -65,13 +66,15 @@ def database_label(settings: Settings, lock: DatabaseLock | None) -> str:
     return settings.db
 
 
-def banner(settings: Settings, database: str) -> str:
+def banner(settings: Settings, database: str, generated_token: bool = False) -> str:
     base = settings.base_url
     return "\n".join([
         f"agentphone-emulator {__version__} listening on {base} (database: {database})",
-        f"  docs:    {base}/docs",
-        f"  health:  {base}/_emulator/health",
-        f'  SDK:     AgentPhone(api_key="sk_test_local", base_url="{base}")',
+        f"  inspector: {base}/",
+        f"  docs:      {base}/docs",
+        f"  health:    {base}/_emulator/health",
+        f'  SDK:       AgentPhone(api_key="sk_test_local", base_url="{base}")',
+        *(token_lines(settings) if generated_token else []),
     ])
 
 
@@ -88,7 +91,7 @@ class _Server(uvicorn.Server):
             self.on_ready()
 
 
-def serve(settings: Settings, log_level: str = "warning") -> int:
+def serve(settings: Settings, log_level: str = "info", log_format: str = "text", access_log: bool = False) -> int:
     try:
         sock = bind(settings.host, settings.port)
     except PortUnavailable as exc:
@@ -96,6 +99,9 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
         return 1
     with sock:
         settings.port = sock.getsockname()[1]  # the real one when --port 0 asked for any free port
+        exposure = secure(settings, sock.getsockname()[0])
+        if exposure.warning:
+            print(exposure.warning, file=sys.stderr, flush=True)
         try:
             lock = lock_database(settings.db)
         except DatabaseInUse as exc:
@@ -104,9 +110,11 @@ def serve(settings: Settings, log_level: str = "warning") -> int:
         try:
             from emulator.app import create_app
 
-            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                                    log_level=log_level, lifespan="on")
-            text = banner(settings, database_label(settings, lock))
+            # Levels come from the logging config alone (log_level=None): uvicorn would set its own otherwise.
+            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level=None,
+                                    log_config=logs.config(log_level, log_format, access_log), access_log=access_log,
+                                    lifespan="on")
+            text = banner(settings, database_label(settings, lock), exposure.generated)
             _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
         finally:
             if lock is not None:

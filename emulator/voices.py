@@ -5,15 +5,24 @@ from __future__ import annotations
 DEFAULT_AGENT_VOICE = "11labs-Brian"
 DEFAULT_CALL_VOICE = "Polly.Amy"
 
-VOICES: list[dict[str, str]] = [
-    {"voiceId": "11labs-Brian", "name": "Brian", "provider": "elevenlabs", "gender": "male"},
-    {"voiceId": "11labs-Adrian", "name": "Adrian", "provider": "elevenlabs", "gender": "male"},
-    {"voiceId": "11labs-Emily", "name": "Emily", "provider": "elevenlabs", "gender": "female"},
-    {"voiceId": "11labs-Lily", "name": "Lily", "provider": "elevenlabs", "gender": "female"},
-    {"voiceId": "alloy", "name": "Alloy", "provider": "openai", "gender": "neutral"},
-    {"voiceId": "echo", "name": "Echo", "provider": "openai", "gender": "male"},
-    {"voiceId": "nova", "name": "Nova", "provider": "openai", "gender": "female"},
-    {"voiceId": "shimmer", "name": "Shimmer", "provider": "openai", "gender": "female"},
-    {"voiceId": "Polly.Amy", "name": "Amy", "provider": "polly", "gender": "female"},
-    {"voiceId": "Polly.Matthew", "name": "Matthew", "provider": "polly", "gender": "male"},
+# (voice ID, name, provider, gender, accent)
+_CATALOGUE = [
+    ("11labs-Brian", "Brian", "elevenlabs", "male", "American"),
+    ("11labs-Adrian", "Adrian", "elevenlabs", "male", "American"),
+    ("11labs-Emily", "Emily", "elevenlabs", "female", "American"),
+    ("11labs-Lily", "Lily", "elevenlabs", "female", "British"),
+    ("alloy", "Alloy", "openai", "neutral", "American"),
+    ("echo", "Echo", "openai", "male", "American"),
+    ("nova", "Nova", "openai", "female", "American"),
+    ("shimmer", "Shimmer", "openai", "female", "American"),
+    ("Polly.Amy", "Amy", "polly", "female", "British"),
+    ("Polly.Matthew", "Matthew", "polly", "male", "American"),
+]
+
+# Each voice in both spellings clients read: `voiceId`/`name` (the emulator's) and `voice_id`/`voice_name`
+# (the voice provider's, as the MCP server reads them). There are no audio previews: `preview_audio_url` is null.
+VOICES: list[dict[str, str | None]] = [
+    {"voiceId": voice_id, "name": name, "provider": provider, "gender": gender, "voice_id": voice_id,
+     "voice_name": name, "accent": accent, "preview_audio_url": None}
+    for voice_id, name, provider, gender, accent in _CATALOGUE
 ]

@@ -91,9 +91,9 @@ def test_create_keeps_every_given_field(api: httpx.Client) -> None:
     assert api.get(f"/v1/agents/{body['id']}").json() == body
 
 
-def test_create_without_name_is_422(api: httpx.Client) -> None:
+def test_create_without_name_is_400(api: httpx.Client) -> None:
     resp = api.post("/v1/agents", json={"description": "no name"})
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "name" in resp.json()["detail"]
 
 
@@ -103,7 +103,7 @@ def test_hosted_agent_needs_a_system_prompt_on_create(api: httpx.Client, prompt:
     if prompt is not None:
         payload["systemPrompt"] = prompt
     resp = api.post("/v1/agents", json=payload)
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "systemPrompt" in resp.json()["detail"]
     assert api.get("/v1/agents").json()["total"] == 0
 
@@ -111,7 +111,7 @@ def test_hosted_agent_needs_a_system_prompt_on_create(api: httpx.Client, prompt:
 def test_patch_to_hosted_needs_a_system_prompt(api: httpx.Client) -> None:
     agent = create(api)
     resp = api.patch(f"/v1/agents/{agent['id']}", json={"voiceMode": "hosted"})
-    assert resp.status_code == 422
+    assert resp.status_code == 400  # the agent has no prompt to keep
     assert "systemPrompt" in resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json()["voiceMode"] == "webhook"
 
@@ -120,10 +120,10 @@ def test_patch_to_hosted_needs_a_system_prompt(api: httpx.Client) -> None:
     assert ok.json()["voiceMode"] == "hosted" and ok.json()["systemPrompt"] == "Be nice."
 
 
-def test_clearing_the_prompt_of_a_hosted_agent_is_422(api: httpx.Client) -> None:
+def test_clearing_the_prompt_of_a_hosted_agent_is_refused(api: httpx.Client) -> None:
     agent = create(api, voiceMode="hosted", systemPrompt="Be nice.")
     resp = api.patch(f"/v1/agents/{agent['id']}", json={"systemPrompt": None})
-    assert resp.status_code == 422
+    assert resp.status_code == 400  # the field keeps its rule; the agent's mode makes it a refusal
     assert "systemPrompt" in resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json()["systemPrompt"] == "Be nice."
     # Switching back to webhook mode and clearing in one PATCH is allowed.
@@ -159,7 +159,7 @@ def test_list_pages_newest_first_with_total_and_has_more(api: httpx.Client) -> N
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}])
 def test_list_rejects_bad_paging(api: httpx.Client, params: dict[str, Any]) -> None:
     resp = api.get("/v1/agents", params=params)
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert resp.json()["detail"]
 
 
@@ -207,10 +207,10 @@ def test_patch_with_empty_body_changes_nothing(api: httpx.Client) -> None:
     assert {k: v for k, v in after.items() if k != "updatedAt"} == {k: v for k, v in agent.items() if k != "updatedAt"}
 
 
-def test_patch_name_null_is_422_and_keeps_the_name(api: httpx.Client) -> None:
+def test_patch_name_null_is_400_and_keeps_the_name(api: httpx.Client) -> None:
     agent = create(api, name="Keep me")
     resp = api.patch(f"/v1/agents/{agent['id']}", json={"name": None})
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "name" in resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json()["name"] == "Keep me"
 
@@ -227,10 +227,10 @@ def test_patch_nullable_field_to_null_clears_it(api: httpx.Client) -> None:
     {"voiceSpeed": 3.0}, {"interruptionSensitivity": 1.5}, {"maxSilenceMs": 5}, {"sttMode": "slow"},
     {"language": "xx-XX"}, {"transferNumber": "12345"}, {"voiceMode": "robot"},
 ])
-def test_patch_invalid_values_are_422(api: httpx.Client, change: dict[str, Any]) -> None:
+def test_patch_invalid_values_are_400(api: httpx.Client, change: dict[str, Any]) -> None:
     agent = create(api)
     resp = api.patch(f"/v1/agents/{agent['id']}", json=change)
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert resp.json()["detail"]
     assert api.get(f"/v1/agents/{agent['id']}").json() == agent
 
@@ -343,7 +343,7 @@ def test_attach_unknown_number_or_agent_is_404(api: httpx.Client) -> None:
     number = buy(api)
     assert api.post(f"/v1/agents/{agent['id']}/numbers", json={"numberId": "pn_nope"}).status_code == 404
     assert api.post("/v1/agents/agent_nope/numbers", json={"numberId": number["id"]}).status_code == 404
-    assert api.post(f"/v1/agents/{agent['id']}/numbers", json={}).status_code == 422
+    assert api.post(f"/v1/agents/{agent['id']}/numbers", json={}).status_code == 400
 
 
 def test_detach_clears_the_agent(api: httpx.Client) -> None:

@@ -30,6 +30,14 @@ from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver, held, json_reply, say, streamed
 
 
+@pytest.fixture(autouse=True)
+def skill_doc_events(control: httpx.Client, key: str) -> None:
+    """These tests check the skill doc's events (call.started, call.ended, message.received, message.sent), so the
+    test's account speaks that vocabulary; the current one (the default) is tested in test_events_vocabulary.py."""
+    set_account(control, key, webhookEvents="skill-doc")
+
+
+
 def ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -71,10 +79,10 @@ def test_from_number_id_of_another_agent_is_400(api: httpx.Client, control: http
 
 
 @pytest.mark.parametrize("to_number", ["4155550123", "+1415555012", "+1 415 555 0123", "call me", ""])
-def test_to_number_not_e164_is_422(api: httpx.Client, voice: WebhookReceiver, to_number: str) -> None:
+def test_to_number_not_e164_is_400(api: httpx.Client, voice: WebhookReceiver, to_number: str) -> None:
     line = Line.open(api, voice)
     resp = api.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to_number})
-    assert resp.status_code == 422, resp.text
+    assert resp.status_code == 400, resp.text
     assert "toNumber" in resp.json()["detail"]
 
 
@@ -177,7 +185,8 @@ def test_agent_message_payloads_and_bounded_history(api: httpx.Client, voice: We
         assert message.headers["x-webhook-event"] == "agent.message"
         assert logged[message.headers["x-webhook-id"]]["status"] == "success"
         assert p["data"] == {
-            "callId": call["id"], "transcript": turns[i], "confidence": pytest.approx(0.95),
+            "callId": call["id"], "numberId": line.number["id"], "transcript": turns[i],
+            "confidence": pytest.approx(0.95),
             "from": line.number["phoneNumber"], "to": call["toNumber"], "direction": "outbound",
             "status": "in-progress",
         }

@@ -254,6 +254,8 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("POST", "/v1/messages", {"agent_id": hosted["id"], "to_number": "+14155550111", "body": "Hello back"})
     chat = r("POST", "/_emulator/sms", {"from": "+14155550112", "to": imessage["phoneNumber"], "body": "Hey"})
     r("POST", "/v1/messages/{message_id}/reactions", {"reaction": "love"}, message_id=chat["message"]["id"])
+    r("POST", "/_emulator/reactions", {"messageId": chat["message"]["id"], "reaction": "like"})
+    r("POST", "/_emulator/events", {"key": key, "event": "agent.call_ended", "data": {"summary": "Triggered."}})
     r("POST", "/v1/conversations/{conversation_id}/typing", conversation_id=chat["conversation"]["id"])
     r("POST", "/v1/conversations/{conversation_id}/background", {"image_url": "https://example.com/bg.png"},
       conversation_id=chat["conversation"]["id"])
@@ -266,7 +268,7 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("GET", "/v1/numbers/{number_id}/messages", number_id=main["id"])
 
     # webhook test sends, then the delivery log (SMS deliveries have landed by now)
-    project_hook.wait_for(3)
+    project_hook.wait_for(2)  # an agent.message per inbound message (message.sent is not in the current vocabulary)
     r("POST", "/v1/webhooks/test", {})
     r("POST", "/v1/agents/{agent_id}/webhook/test", {"message": "Testing"}, agent_id=slow["id"])
     r("GET", "/v1/webhooks/deliveries")
@@ -311,6 +313,12 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("GET", "/v1/calls", params={"limit": 10})
     r("GET", "/v1/agents/{agent_id}/calls", agent_id=hosted["id"])
     r("GET", "/v1/numbers/{number_id}/calls", number_id=main["id"])
+    # a caller whose turns are sent one by one (drive): hear the greeting, hang up, hear the end
+    driven = r("POST", "/_emulator/calls/inbound", {"from": "+14155550124", "to": main["phoneNumber"], "drive": True})
+    asked = r("POST", "/_emulator/calls/{call_id}/caller", {}, call_id=driven["id"])
+    assert asked["state"] == "asking", asked
+    ended = r("POST", "/_emulator/calls/{call_id}/caller", {"turn": {"hangup": True}}, call_id=driven["id"])
+    assert ended["state"] == "ended" and ended["endReason"] == "caller-hangup", ended
 
     # contacts
     contact = r("POST", "/v1/contacts", {"phoneNumber": "+14155550142", "name": "Ada Lovelace",
@@ -364,9 +372,34 @@ def drive(r: Recorder, key: str, project_hook: WebhookReceiver, agent_hook: Webh
     r("POST", "/_emulator/fixtures", {"accounts": [{"key": seeded, "plan": "pro", "agents": [{"name": "Seeded"}]}]})
     r("POST", "/_emulator/reset", {"key": seeded})
 
+    # the inspector's reads: every account, a delivery with its attempts (then redelivered, edited), a call's
+    # timeline and the live stream of happenings (what is known, then they end), the request journal
+    r("GET", "/_emulator/accounts")
+    delivery = inbound["deliveries"][0]["id"]
+    wait_until(lambda: r("GET", "/_emulator/deliveries/{delivery_id}", delivery_id=delivery)["attempts"])
+    r("POST", "/_emulator/deliveries/{delivery_id}/redeliver", {"body": "{}"}, delivery_id=delivery)
+    r("GET", "/_emulator/calls/{call_id}/timeline", params={"follow": "false"}, call_id=dialed["id"])
+    r("GET", "/_emulator/events", params={"follow": "false", "key": key})
+    r("GET", "/_emulator/requests", params={"key": key, "method": "POST", "path": "/v1/messages"})
+
+    # the recording add-on, and WhatsApp: connect, Meta's signup (control API), a number, templates, disconnect
+    r("POST", "/credits/recording/enable")
+    wa = r("POST", "/integrations/whatsapp/connect", {"code": "signup-code"})
+    r("PATCH", "/_emulator/whatsapp/{connection_id}", {"status": "connected"}, connection_id=wa["id"])
+    r("GET", "/integrations/whatsapp/status")
+    offered = r("GET", "/integrations/whatsapp/{connection_id}/available-numbers", connection_id=wa["id"])
+    r("POST", "/integrations/whatsapp/{connection_id}/numbers",
+      {"phone_number_id": offered["data"][0]["phoneNumberId"]}, connection_id=wa["id"])
+    r("POST", "/integrations/whatsapp/{connection_id}/templates", {"name": "order_update", "category": "UTILITY",
+      "components": [{"type": "BODY", "text": "Your order {{1}} shipped."}]}, connection_id=wa["id"])
+    r("GET", "/integrations/whatsapp/{connection_id}/templates", connection_id=wa["id"])
+    r("DELETE", "/integrations/whatsapp/{connection_id}/templates", params={"name": "order_update"},
+      connection_id=wa["id"])
+    r("DELETE", "/integrations/whatsapp/{connection_id}", connection_id=wa["id"])
+
     # errors share one shape
     r.error("GET", "/v1/agents/agent_doesnotexist", 404)
-    r.error("POST", "/v1/agents", 422, {"name": ""})
+    r.error("POST", "/v1/agents", 400, {"name": ""})
     r.error("GET", "/v1/nowhere", 404)
 
     # tear down: webhooks, then an agent with a number (unassigned by the delete)
@@ -464,11 +497,11 @@ def test_responses_match_the_emulator_models(traffic: Recorder, key: Key) -> Non
 
 
 def test_error_responses_match_the_error_model(traffic: Recorder) -> None:
-    assert [resp.status_code for resp in traffic.errors] == [400, 404, 422, 404]
-    for resp in traffic.errors:
+    assert [resp.status_code for resp in traffic.errors] == [400, 404, 400, 404]
+    for index, resp in enumerate(traffic.errors):
         error = Error.model_validate_json(resp.content)
         assert error.detail
-        assert (error.errors is not None) == (resp.status_code == 422)
+        assert (error.errors is not None) == (index == 2)  # only the field-rule error lists `errors`
     validation = Error.model_validate_json(traffic.errors[2].content)
     assert validation.errors and validation.errors[0]["loc"][:2] == ["body", "name"]
 

@@ -29,6 +29,7 @@ class Account:
     web_call: str
     verification: str
     tag: str
+    delivery: str = ""
 
 
 @dataclass
@@ -58,11 +59,12 @@ def _account(base_url: str, tag: str, number: str) -> Account:
     }]}
     with httpx.Client(base_url=base_url, headers={"X-Emulator-Admin-Token": TOKEN}, timeout=30) as admin:
         assert admin.post("/_emulator/fixtures", json=fixture).status_code == 200
+        texted = admin.post("/_emulator/sms", json={"from": "+14155550189", "to": number, "body": "hi"}).json()
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
         web = api.post("/v1/calls/web", json={"agentId": f"agent_{tag}"}).json()
         sent = api.post("/v1/verify/send", json={"phone_number": "+14155550177"}).json()
         api.post("/v1/feedback", json={"category": "bug", "note": f"feedback of {tag}"})
-    return Account(key, number, web["id"], sent["verification_id"], tag)
+    return Account(key, number, web["id"], sent["verification_id"], tag, texted["deliveries"][0]["id"])
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,8 @@ def _throwaway(w: World) -> Account:
 ROUTES: dict[tuple[str, str], Request] = {
     ("GET", "/_emulator/health"): lambda w, acc: ("GET", "/_emulator/health", {}),
     ("GET", "/_emulator/clock"): lambda w, acc: ("GET", "/_emulator/clock", {}),
-    ("POST", "/_emulator/clock"): lambda w, acc: ("POST", "/_emulator/clock", {"json": {"advance": 0}}),
+    ("POST", "/_emulator/clock"): lambda w, acc: ("POST", "/_emulator/clock",
+                                                  {"json": {"advance": 0, "key": acc.key}}),
     ("POST", "/_emulator/reset"): lambda w, acc: ("POST", "/_emulator/reset", {"json": {"key": acc.key}}),
     ("GET", "/_emulator/accounts/{key}"): lambda w, acc: ("GET", f"/_emulator/accounts/{acc.key}", {}),
     ("PATCH", "/_emulator/accounts/{key}"): lambda w, acc: ("PATCH", f"/_emulator/accounts/{acc.key}",
@@ -103,6 +106,8 @@ ROUTES: dict[tuple[str, str], Request] = {
         "from": "+14155550190", "to": acc.number, "turns": [{"hangup": True}]}}),
     ("POST", "/_emulator/calls/web/{call_id}/join"): lambda w, acc: (
         "POST", f"/_emulator/calls/web/{acc.web_call}/join", {"json": {"accessToken": "wrong", "turns": []}}),
+    ("POST", "/_emulator/calls/{call_id}/caller"): lambda w, acc: (
+        "POST", f"/_emulator/calls/{acc.web_call}/caller", {"json": {}}),
     ("GET", "/_emulator/callees"): lambda w, acc: ("GET", "/_emulator/callees", {}),
     ("PUT", "/_emulator/callees/{e164}"): lambda w, acc: ("PUT", "/_emulator/callees/+14155550191",
                                                           {"params": {"key": acc.key}, "json": {"turns": []}}),
@@ -113,12 +118,31 @@ ROUTES: dict[tuple[str, str], Request] = {
     ("GET", "/_emulator/verifications/{verification_id}"): lambda w, acc: (
         "GET", f"/_emulator/verifications/{acc.verification}", {}),
     ("GET", "/_emulator/feedback"): lambda w, acc: ("GET", "/_emulator/feedback", {}),
+    ("GET", "/_emulator/accounts"): lambda w, acc: ("GET", "/_emulator/accounts", {}),
+    ("GET", "/_emulator/events"): lambda w, acc: ("GET", "/_emulator/events",
+                                                  {"params": {"key": acc.key, "follow": "false"}}),
+    ("GET", "/_emulator/requests"): lambda w, acc: ("GET", "/_emulator/requests", {"params": {"key": acc.key}}),
+    ("GET", "/_emulator/deliveries/{delivery_id}"): lambda w, acc: (
+        "GET", f"/_emulator/deliveries/{acc.delivery}", {}),
+    ("POST", "/_emulator/deliveries/{delivery_id}/redeliver"): lambda w, acc: (
+        "POST", f"/_emulator/deliveries/{acc.delivery}/redeliver", {}),
+    ("GET", "/_emulator/calls/{call_id}/timeline"): lambda w, acc: (
+        "GET", f"/_emulator/calls/{acc.web_call}/timeline", {"params": {"follow": "false"}}),
+    ("POST", "/_emulator/events"): lambda w, acc: ("POST", "/_emulator/events",
+                                                   {"json": {"key": acc.key, "event": "agent.message"}}),
+    ("POST", "/_emulator/reactions"): lambda w, acc: ("POST", "/_emulator/reactions",
+                                                      {"json": {"messageId": f"msg_of_{acc.tag}", "reaction": "love"}}),
+    ("PATCH", "/_emulator/whatsapp/{connection_id}"): lambda w, acc: (
+        "PATCH", f"/_emulator/whatsapp/wac_of_{acc.tag}", {"json": {"status": "connected"}}),
 }
 DESTRUCTIVE = {("POST", "/_emulator/reset"), ("POST", "/_emulator/fixtures")}
 # The web-call join answers 401 for the wrong access token: reaching that check means the route let the caller in.
 # Reading or removing a callee script may find none (404): what counts is that the caller was not refused.
+# A tapback on, or Meta's signup of, something the account does not have is a 404 past the access check.
+# A driven caller's route answers 400 for a call whose caller is not driven (the web call has none yet).
 ALLOWED = {("POST", "/_emulator/calls/web/{call_id}/join"): 401, ("GET", "/_emulator/callees/{e164}"): None,
-           ("DELETE", "/_emulator/callees/{e164}"): None}
+           ("DELETE", "/_emulator/callees/{e164}"): None, ("POST", "/_emulator/reactions"): None,
+           ("PATCH", "/_emulator/whatsapp/{connection_id}"): None, ("POST", "/_emulator/calls/{call_id}/caller"): 400}
 
 
 def _send(w: World, who: str | None, route: tuple[str, str], acc: Account) -> httpx.Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import httpx
-from helpers import buy_number, inbound, ok, set_webhook, upgrade, wait_until
+from helpers import buy_number, inbound, ok, set_account, set_webhook, upgrade, wait_until
 
 from emulator.testing.inprocess import InProcessEmulator
 from emulator.testing.process import new_key
@@ -22,6 +22,8 @@ def test_a_slow_target_holds_only_its_own_lane(server: InProcessEmulator, contro
     slow_key, quick_key = new_key(), new_key()
     with server.client(slow_key) as slow_api, server.client(quick_key) as quick_api:
         upgrade(control, slow_key)
+        for key in (slow_key, quick_key):  # the skill doc's events: two per inbound SMS
+            set_account(control, key, webhookEvents="skill-doc")
         slow_number = buy_number(slow_api)["phoneNumber"]
         quick_number = buy_number(quick_api)["phoneNumber"]
         set_webhook(slow_api, rx, "/slow")

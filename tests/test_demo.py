@@ -25,7 +25,7 @@ import pytest
 from emulator.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))  # scenarios/advanced too
 READY_CAP = 180.0  # start two processes and run every scenario, on a machine that may be busy
 
 
@@ -95,8 +95,10 @@ def test_demo_serves_until_ctrl_c_and_its_next_steps_work() -> None:
     with running_demo("--port", str(port), "--agent-port", str(agent_port)) as (proc, seen):
         out = "".join(seen)
         assert f"{len(SHIPPED)}/{len(SHIPPED)} scenarios passed" in out, out
-        docs = httpx.get(f"{base}/", follow_redirects=True, timeout=10)
-        assert docs.status_code == 200 and docs.url.path == "/docs"
+        docs = httpx.get(f"{base}/docs", timeout=10)
+        assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+        inspector = httpx.get(f"{base}/", timeout=10)
+        assert inspector.status_code == 200 and "<title>Inspector" in inspector.text
         demo_key = {"Authorization": "Bearer sk_test_demo"}
         agents = httpx.get(f"{base}/v1/agents", headers=demo_key, timeout=10).json()
         assert {a["id"] for a in agents["data"]} == {"agent_support", "agent_concierge"}

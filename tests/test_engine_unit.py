@@ -4,7 +4,8 @@ Every test is a plain function that drives its coroutine with `asyncio.run`. The
 voice turn is a fake voice sender (the deliverer's `voice`) that records the `TurnRequest`s it was
 given and answers with scripted `TurnReply` objects (folded from reply objects by `replies.apply`, as
 the NDJSON reader does); call events (`call.started`, `call.ended`) go through the real `Deliverer` into a fake
-transport that records what it was sent.
+transport that records what it was sent. The deliverer speaks the skill doc's vocabulary here (the current one's
+`agent.call_ended` is tested in tests/test_events_vocabulary.py).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ async def world(*, agent: dict[str, Any] | None = None, hook: dict[str, Any] | N
     voice_turn = voice or ScriptedAgent(log=log)
     if isinstance(voice_turn, ScriptedAgent):
         voice_turn.log = log
-    deliverer = Deliverer(store, clock, cast(Transport, transport), voice=voice_turn)
+    deliverer = Deliverer(store, clock, cast(Transport, transport), voice=voice_turn, vocabulary="skill-doc")
     bus = CallBus()
     engine = CallEngine(store, clock, deliverer, bus, realtime=realtime)
     now = clock.now()
@@ -358,8 +359,9 @@ def test_voice_turn_payload_and_delivery_rows() -> None:
         first, second = agent.payloads
         assert first["event"] == "agent.message" and first["channel"] == "voice"
         assert first["agentId"] == w.agent.id
-        assert first["data"] == {"callId": setup.call_id, "transcript": "Is anyone there?", "confidence": 0.95,
-                                 "from": OUR_NUMBER, "to": CALLEE, "direction": "outbound", "status": "in-progress"}
+        assert first["data"] == {"callId": setup.call_id, "numberId": setup.phone_number_id,
+                                 "transcript": "Is anyone there?", "confidence": 0.95, "from": OUR_NUMBER, "to": CALLEE,
+                                 "direction": "outbound", "status": "in-progress"}
         assert second["data"]["transcript"] == "" and second["data"]["digits"] == "42"
         assert second["data"]["confidence"] == 1.0
         assert first["conversationState"] is None
@@ -1076,10 +1078,10 @@ def test_magic_callees(number: str) -> None:
 
 def test_callee_book_prefers_a_registered_script_over_magic() -> None:
     book = CalleeBook()
-    turns = book.put("+15005550001", [{"say": "Not busy after all."}])
-    assert book.get("+15005550001") == turns
+    script = book.put("+15005550001", [{"say": "Not busy after all."}])
+    assert book.get("+15005550001") == script
     answered = book.answer("+15005550001")
-    assert answered.source == "script" and answered.magic is None and answered.turns == turns
+    assert answered.source == "script" and answered.magic is None and answered.turns == script.turns
     assert list(book.all()) == [(None, "+15005550001")]
     assert book.remove("+15005550001") and not book.remove("+15005550001")
     assert book.answer("+15005550001").source == "magic"
@@ -1197,7 +1199,7 @@ def test_apply_a_non_object_is_an_error(obj: Any, name: str) -> None:
 def test_parse_turns_errors_name_the_field(value: Any, message: str) -> None:
     with pytest.raises(Invalid) as err:
         parse_turns(value)
-    assert status_of(err.value) == 422
+    assert status_of(err.value) == 400
     assert err.value.detail.startswith(message)
 
 

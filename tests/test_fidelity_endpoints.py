@@ -105,9 +105,9 @@ def test_contacts_crud_normalise_conflict_search_delete(api: httpx.Client) -> No
     bob = ok(api.post("/v1/contacts", json={"phoneNumber": "+12125550199", "name": "Bob Jones"}), 201)
     assert bob["email"] is None and bob["notes"] is None
     refused(api.patch(f"/v1/contacts/{bob['id']}", json={"phoneNumber": "415.555.0100"}), 409, "+14155550100")
-    refused(api.post("/v1/contacts", json={"phoneNumber": "555", "name": "Short"}), 422, "phoneNumber")
-    refused(api.post("/v1/contacts", json={"phoneNumber": "+12125550111"}), 422, "name")
-    refused(api.post("/v1/contacts", json={"phoneNumber": "+12125550111", "name": "X", "email": "nope"}), 422,
+    refused(api.post("/v1/contacts", json={"phoneNumber": "555", "name": "Short"}), 400, "phoneNumber")
+    refused(api.post("/v1/contacts", json={"phoneNumber": "+12125550111"}), 400, "name")
+    refused(api.post("/v1/contacts", json={"phoneNumber": "+12125550111", "name": "X", "email": "nope"}), 400,
             "email")
 
     # PATCH changes only what is sent; keeping one's own number is not a conflict.
@@ -164,8 +164,8 @@ def test_capabilities_need_an_active_imessage_number(scale: httpx.Client, contro
     # Same answer every time for the same number.
     assert ok(api.get("/v1/contacts/capabilities", params={"phone_number": "+14155550102"}))["capabilities"] == \
         even["capabilities"]
-    refused(api.get("/v1/contacts/capabilities"), 422, "phone_number")
-    refused(api.get("/v1/contacts/capabilities", params={"phone_number": "hello"}), 422, "phone_number")
+    refused(api.get("/v1/contacts/capabilities"), 400, "phone_number")
+    refused(api.get("/v1/contacts/capabilities", params={"phone_number": "hello"}), 400, "phone_number")
 
     # Releasing the only iMessage line takes the check away again.
     ok(api.delete(f"/v1/numbers/{imessage['id']}"))
@@ -212,12 +212,12 @@ def test_available_numbers_filters_and_stability(api: httpx.Client) -> None:
     jersey = ok(api.get("/v1/numbers/available", params={"areaCode": "201", "limit": 2}))
     assert all(i["phoneNumber"].startswith("+1201") and i["city"] is None for i in jersey["data"])
 
-    refused(api.get("/v1/numbers/available", params={"limit": 0}), 422, "limit")
-    refused(api.get("/v1/numbers/available", params={"limit": 51}), 422, "limit")
-    refused(api.get("/v1/numbers/available", params={"limit": "ten"}), 422, "limit")
-    refused(api.get("/v1/numbers/available", params={"country": "MX"}), 422, "country")
-    refused(api.get("/v1/numbers/available", params={"country": "CA", "areaCode": "212"}), 422, "212")
-    refused(api.get("/v1/numbers/available", params={"areaCode": "41"}), 422, "areaCode")
+    refused(api.get("/v1/numbers/available", params={"limit": 0}), 400, "limit")
+    refused(api.get("/v1/numbers/available", params={"limit": 51}), 400, "limit")
+    refused(api.get("/v1/numbers/available", params={"limit": "ten"}), 400, "limit")
+    refused(api.get("/v1/numbers/available", params={"country": "MX"}), 400, "country")
+    refused(api.get("/v1/numbers/available", params={"country": "CA", "areaCode": "212"}), 400, "212")
+    refused(api.get("/v1/numbers/available", params={"areaCode": "41"}), 400, "areaCode")
 
 
 def test_number_lookup(scale: httpx.Client) -> None:
@@ -233,11 +233,11 @@ def test_number_lookup(scale: httpx.Client) -> None:
     # Stable per number.
     assert ok(api.get("/v1/numbers/lookup", params={"phoneNumbers": ",".join(many)})) == full
 
-    refused(api.get("/v1/numbers/lookup", params={"phoneNumbers": ",".join([*many, "+14155559999"])}), 422, "26",
+    refused(api.get("/v1/numbers/lookup", params={"phoneNumbers": ",".join([*many, "+14155559999"])}), 400, "26",
             "25")
-    refused(api.get("/v1/numbers/lookup", params={"phoneNumbers": "+14155550100,12,+14155550101"}), 422,
+    refused(api.get("/v1/numbers/lookup", params={"phoneNumbers": "+14155550100,12,+14155550101"}), 400,
             "phoneNumbers[1]")
-    refused(api.get("/v1/numbers/lookup"), 422, "phoneNumbers")
+    refused(api.get("/v1/numbers/lookup"), 400, "phoneNumbers")
 
     own = ok(api.get("/v1/numbers/lookup", params={"phone_numbers": f"{mine['phoneNumber']}, (416) 555-0100"}))
     assert own["data"][0] == {"phoneNumber": mine["phoneNumber"], "lineType": "voip", "country": "US",
@@ -259,7 +259,7 @@ def test_contact_card_get_put_delete(scale: httpx.Client, server: InProcessEmula
     # PUT replaces the whole card.
     replaced = ok(api.put(f"/v1/numbers/{number['id']}/contact-card", json={"displayName": "Acme"}))
     assert replaced == {"firstName": None, "lastName": None, "displayName": "Acme", "hasAvatar": False}
-    refused(api.put(f"/v1/numbers/{number['id']}/contact-card", json={"lastName": "Only"}), 422, "firstName")
+    refused(api.put(f"/v1/numbers/{number['id']}/contact-card", json={"lastName": "Only"}), 400, "firstName")
 
     deleted = api.delete(f"/v1/numbers/{number['id']}/contact-card")
     assert deleted.status_code == 204 and deleted.content == b""
@@ -286,9 +286,9 @@ def test_patch_number_external_id_and_expiry(api: httpx.Client, control: httpx.C
     assert only_id["externalId"] == "crm-43" and only_id["expiresAt"] == patched["expiresAt"]
 
     past = (emulator_now(control) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    refused(api.patch(f"/v1/numbers/{number['id']}", json={"expiresAt": past}), 422, "expiresAt", "future")
-    refused(api.patch(f"/v1/numbers/{number['id']}", json={"expiresAt": "next tuesday"}), 422, "expiresAt")
-    refused(api.patch(f"/v1/numbers/{number['id']}", json={"externalId": "x" * 201}), 422, "externalId")
+    refused(api.patch(f"/v1/numbers/{number['id']}", json={"expiresAt": past}), 400, "expiresAt", "future")
+    refused(api.patch(f"/v1/numbers/{number['id']}", json={"expiresAt": "next tuesday"}), 400, "expiresAt")
+    refused(api.patch(f"/v1/numbers/{number['id']}", json={"externalId": "x" * 201}), 400, "externalId")
     assert ok(api.get(f"/v1/numbers/{number['id']}"))["expiresAt"] == patched["expiresAt"]
 
     cleared = ok(api.patch(f"/v1/numbers/{number['id']}", json={"expiresAt": None, "externalId": None}))
@@ -353,8 +353,8 @@ def test_reactions_only_on_imessage(scale: httpx.Client, control: httpx.Client) 
     assert inbound["channel"] == "imessage"
     assert ok(api.post(f"/v1/messages/{inbound['id']}/reactions", json={"reaction": "like"}))["reaction_type"] == \
         "like"
-    refused(api.post(f"/v1/messages/{blue['id']}/reactions", json={"reaction": ""}), 422, "reaction")
-    refused(api.post(f"/v1/messages/{blue['id']}/reactions", json={}), 422, "reaction")
+    refused(api.post(f"/v1/messages/{blue['id']}/reactions", json={"reaction": ""}), 400, "reaction")
+    refused(api.post(f"/v1/messages/{blue['id']}/reactions", json={}), 400, "reaction")
     refused(api.post("/v1/messages/msg_doesnotexist/reactions", json={"reaction": "like"}), 404)
 
 
@@ -390,8 +390,8 @@ def test_typing_and_background_only_on_imessage(scale: httpx.Client, server: InP
     assert other["backgroundId"] == first["backgroundId"]
 
     refused(api.post(f"/v1/conversations/{blue_conv}/background", json={"image_url": "http://images.example/a.png"}),
-            422, "image_url", "https")
-    refused(api.post(f"/v1/conversations/{blue_conv}/background", json={}), 422, "image_url")
+            400, "image_url", "https")
+    refused(api.post(f"/v1/conversations/{blue_conv}/background", json={}), 400, "image_url")
 
     deleted = api.delete(f"/v1/conversations/{blue_conv}/background")
     assert deleted.status_code == 204 and deleted.content == b""
@@ -436,10 +436,10 @@ def test_usage_by_number(scale: httpx.Client, control: httpx.Client) -> None:
 
 
 def test_usage_by_agent_validation(api: httpx.Client) -> None:
-    refused(api.get("/v1/usage/by-agent"), 422, "period")
-    refused(api.get("/v1/usage/by-agent", params={"period": "day"}), 422, "period", "week")
-    refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": "Mars/Olympus_Mons"}), 422, "tz")
-    refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": "../etc/passwd"}), 422, "tz")
+    refused(api.get("/v1/usage/by-agent"), 400, "period")
+    refused(api.get("/v1/usage/by-agent", params={"period": "day"}), 400, "period", "week")
+    refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": "Mars/Olympus_Mons"}), 400, "tz")
+    refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": "../etc/passwd"}), 400, "tz")
     body = ok(api.get("/v1/usage/by-agent", params={"period": "week"}))
     assert body["data"] == [] and body["period"] == "week" and body["tz"] == "UTC"
 
@@ -557,8 +557,8 @@ def test_sub_accounts_crud(scale: httpx.Client, control: httpx.Client, key: str)
 
     renamed = ok(api.patch(f"/v1/sub-accounts/{first['id']}", json={"name": "Clinic A (north)"}))
     assert renamed["name"] == "Clinic A (north)" and renamed["id"] == first["id"]
-    refused(api.patch(f"/v1/sub-accounts/{first['id']}", json={"name": ""}), 422, "name")
-    refused(api.post("/v1/sub-accounts", json={}), 422, "name")
+    refused(api.patch(f"/v1/sub-accounts/{first['id']}", json={"name": ""}), 400, "name")
+    refused(api.post("/v1/sub-accounts", json={}), 400, "name")
 
     assert ok(api.delete(f"/v1/sub-accounts/{second['id']}")) == {"success": True, "id": second["id"]}
     refused(api.delete(f"/v1/sub-accounts/{second['id']}"), 404)
@@ -665,28 +665,28 @@ def test_registration_validation(api: httpx.Client, control: httpx.Client, key: 
     start = balance(control, key)
 
     missing = api.post("/v1/register", json=registration(email=None, zip_code=None))
-    refused(missing, 422, "email", "zip_code")
+    refused(missing, 400, "email", "zip_code")
     assert {tuple(e["loc"]) for e in missing.json()["errors"]} >= {("body", "email"), ("body", "zip_code")}
-    refused(api.post("/v1/register", json=registration(registration_type="enterprise")), 422, "registration_type")
-    refused(api.post("/v1/register", json=registration(registration_type="standard_brand")), 422, "standard_brand",
+    refused(api.post("/v1/register", json=registration(registration_type="enterprise")), 400, "registration_type")
+    refused(api.post("/v1/register", json=registration(registration_type="standard_brand")), 400, "standard_brand",
             "business_name", "organization_type", "ein", "privacy_policy_url", "terms_of_service_url")
     refused(api.post("/v1/register", json=registration(
         registration_type="standard_brand", business_name="Acme Dental LLC", organization_type="llc",
         privacy_policy_url="https://acme.example/privacy", terms_of_service_url="https://acme.example/terms")),
-        422, "ein")
+        400, "ein")
     refused(api.post("/v1/register", json=registration(message_samples=[
         "Acme Dental: your cleaning is tomorrow at 2pm.", "Your cleaning is tomorrow, see you there at 2pm."])),
-        422, "message_samples[1]", "brand")
-    refused(api.post("/v1/register", json=registration(message_samples=["Acme Dental: see you tomorrow!"])), 422,
+        400, "message_samples[1]", "brand")
+    refused(api.post("/v1/register", json=registration(message_samples=["Acme Dental: see you tomorrow!"])), 400,
             "message_samples")
-    refused(api.post("/v1/register", json=registration(use_cases=["spam"])), 422, "use_cases")
-    refused(api.post("/v1/register", json=registration(description="too short")), 422, "description")
-    refused(api.post("/v1/register", json=registration(opt_in_image_url="http://acme.example/opt-in.png")), 422,
+    refused(api.post("/v1/register", json=registration(use_cases=["spam"])), 400, "use_cases")
+    refused(api.post("/v1/register", json=registration(description="too short")), 400, "description")
+    refused(api.post("/v1/register", json=registration(opt_in_image_url="http://acme.example/opt-in.png")), 400,
             "opt_in_image_url")
-    refused(api.post("/v1/register", json=registration(phone_number="555-0100")), 422, "phone_number")
+    refused(api.post("/v1/register", json=registration(phone_number="555-0100")), 400, "phone_number")
     # A blank brand name is no brand name: the contact's name must then appear in the samples.
-    refused(api.post("/v1/register", json=registration(brand_name="   ")), 422, "message_samples[0]", "ada lovelace")
-    refused(api.post("/v1/register", json=registration(brand_name=" ", first_name=" ", last_name=" ")), 422, "brand")
+    refused(api.post("/v1/register", json=registration(brand_name="   ")), 400, "message_samples[0]", "ada lovelace")
+    refused(api.post("/v1/register", json=registration(brand_name=" ", first_name=" ", last_name=" ")), 400, "brand")
 
     assert balance(control, key) == start
     assert ok(api.get("/v1/register/status"))["campaign_status"] == "none"
@@ -711,10 +711,10 @@ def test_registration_charges_the_fee_and_is_pending(api: httpx.Client, control:
     updated = ok(api.patch("/v1/register", json={"website_url": "https://acme.example"}))
     assert updated["registration"]["website_url"] == "https://acme.example"
     assert updated["campaign_status"] == "pending"
-    refused(api.patch("/v1/register", json={"description": "short"}), 422, "description")
+    refused(api.patch("/v1/register", json={"description": "short"}), 400, "description")
     refused(api.patch("/v1/register", json={"message_samples": ["Nothing about us at all here, sorry.",
                                                                 "Still nothing about the brand name."]}),
-            422, "message_samples[0]")
+            400, "message_samples[0]")
     assert ok(api.get("/v1/register"))["registration"]["description"] == registration()["description"]
 
 
@@ -805,10 +805,10 @@ def test_verification_codes(api: httpx.Client, control: httpx.Client, server: In
     late = ok(api.post("/v1/verify/check", json={"verification_id": other["verification_id"], "code": other_code}))
     assert (late["status"], late["valid"], late["attempts"]) == ("failed", False, 5)
 
-    refused(api.post("/v1/verify/send", json={"phone_number": "call me"}), 422, "phone_number")
-    refused(api.post("/v1/verify/send", json={}), 422, "phone_number")
+    refused(api.post("/v1/verify/send", json={"phone_number": "call me"}), 400, "phone_number")
+    refused(api.post("/v1/verify/send", json={}), 400, "phone_number")
     refused(api.post("/v1/verify/check", json={"verification_id": "ver_doesnotexist", "code": "123456"}), 404)
-    refused(api.post("/v1/verify/check", json={"verification_id": other["verification_id"]}), 422, "code")
+    refused(api.post("/v1/verify/check", json={"verification_id": other["verification_id"]}), 400, "code")
     refused(control.get("/_emulator/verifications/ver_doesnotexist"), 404)
     with client(server, new_key()) as stranger:
         refused(stranger.post("/v1/verify/check", json={"verification_id": sent["verification_id"],
@@ -855,9 +855,9 @@ def test_sip_trunks_crud_and_credentials(api: httpx.Client, server: InProcessEmu
     unnamed = ok(api.post("/v1/sip-trunks"))
     assert unnamed["name"] == "SIP trunk" and unnamed["credentials"][0]["password"] != password
     # Create takes the same settings, with the same rules, as PATCH.
-    refused(api.post("/v1/sip-trunks", json={"name": 123}), 422, "name")
-    refused(api.post("/v1/sip-trunks", json={"name": "x" * 201}), 422, "name")
-    refused(api.post("/v1/sip-trunks", json={"name": "A", "transfers": "everything"}), 422, "transfers")
+    refused(api.post("/v1/sip-trunks", json={"name": 123}), 400, "name")
+    refused(api.post("/v1/sip-trunks", json={"name": "x" * 201}), 400, "name")
+    refused(api.post("/v1/sip-trunks", json={"name": "A", "transfers": "everything"}), 400, "transfers")
     refused(api.post("/v1/sip-trunks", json=["Office PBX"]), 400, "JSON object")
     assert ok(api.get("/v1/sip-trunks"))["total"] == 2
     configured = ok(api.post("/v1/sip-trunks", json={"name": "Branch", "transfers": "none",
@@ -882,8 +882,8 @@ def test_sip_trunks_crud_and_credentials(api: httpx.Client, server: InProcessEmu
     after = ok(api.get(f"/v1/sip-trunks/{trunk_id}"))
     assert after["credentials"][0]["passwordLast4"] == new_password[-4:] and "password" not in after["credentials"][0]
 
-    refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfers": "everything"}), 422, "transfers")
-    refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfer_caller_id": "me"}), 422, "transfer_caller_id")
+    refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfers": "everything"}), 400, "transfers")
+    refused(api.patch(f"/v1/sip-trunks/{trunk_id}", json={"transfer_caller_id": "me"}), 400, "transfer_caller_id")
     with client(server, new_key()) as stranger:
         refused(stranger.get(f"/v1/sip-trunks/{trunk_id}"), 404)
         refused(stranger.delete(f"/v1/sip-trunks/{trunk_id}"), 404)
@@ -908,8 +908,8 @@ def test_location(api: httpx.Client, control: httpx.Client) -> None:
     unknown = ok(api.get("/v1/location/+12015550100"))
     assert (unknown["status"], unknown["latitude"], unknown["longitude"]) == ("unknown", None, None)
     assert isinstance(unknown["lastUpdated"], int)
-    refused(api.get("/v1/location/not-a-number"), 422, "phone_number")
-    refused(api.get("/v1/location/123"), 422, "phone_number")
+    refused(api.get("/v1/location/not-a-number"), 400, "phone_number")
+    refused(api.get("/v1/location/123"), 400, "phone_number")
     assert ok(api.post("/v1/location/refresh")) == {"success": True, "pollAfterSeconds": 20}
 
 
@@ -920,8 +920,8 @@ def test_feedback_is_stored_and_readable(api: httpx.Client, control: httpx.Clien
                                              "tags": ["voice", "latency"]}))
     assert sent["success"] is True and sent["id"].startswith("fb_") and sent["receivedAt"]
     minimal = ok(api.post("/v1/feedback", json={"category": "idea", "note": "Dark mode"}))
-    refused(api.post("/v1/feedback", json={"category": "bug"}), 422, "note")
-    refused(api.post("/v1/feedback", json={"note": "x"}), 422, "category")
+    refused(api.post("/v1/feedback", json={"category": "bug"}), 400, "note")
+    refused(api.post("/v1/feedback", json={"note": "x"}), 400, "category")
 
     mine = [f for f in ok(control.get("/_emulator/feedback"))["data"] if f["accountId"] == account_id]
     assert [f["id"] for f in mine] == [sent["id"], minimal["id"]]
@@ -950,12 +950,12 @@ def test_web_call_is_registered_with_a_short_lived_token(api: httpx.Client) -> N
     refused(api.post(f"/v1/calls/{web['id']}/end"), 400, "not started", "registered")
 
     webhook_agent = new_agent(api, "Webhook agent")
-    refused(api.post("/v1/calls/web", json={"agentId": webhook_agent["id"], "variables": {"name": "Ada"}}), 422,
+    refused(api.post("/v1/calls/web", json={"agentId": webhook_agent["id"], "variables": {"name": "Ada"}}), 400,
             "variables", "hosted")
     plain = ok(api.post("/v1/calls/web", json={"agentId": webhook_agent["id"]}))
     assert plain["accessToken"] != web["accessToken"] and plain["variables"] is None
     refused(api.post("/v1/calls/web", json={"agentId": "agent_doesnotexist"}), 404)
-    refused(api.post("/v1/calls/web", json={}), 422, "agentId")
+    refused(api.post("/v1/calls/web", json={}), 400, "agentId")
 
 
 def test_joining_a_web_call_runs_it(api: httpx.Client, control: httpx.Client) -> None:

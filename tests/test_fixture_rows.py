@@ -49,3 +49,43 @@ def test_fixture_messages_on_an_sms_number_are_sms_and_refuse_reactions(control:
         refused = api.post(f"/v1/messages/msg_{tag}_in/reactions", json={"reaction": "love"})
         assert refused.status_code == 400
         assert "only for iMessage" in refused.json()["detail"]
+
+
+def test_fixture_calls_and_messages_carry_what_a_recorded_history_needs(control: httpx.Client) -> None:
+    key, tag = new_key(), new_key()[-10:]
+    fixture = {"accounts": [{
+        "key": key, "recordingEnabled": True,
+        "agents": [{"id": f"agent_{tag}", "name": "Bot"}],
+        "numbers": [{"id": f"pn_{tag}", "phoneNumber": "+14155550183", "agentId": f"agent_{tag}"}],
+        "conversations": [{"id": f"conv_{tag}", "numberId": f"pn_{tag}", "participant": "+14155559982",
+                           "messages": [
+                               {"direction": "inbound", "mediaUrls": ["https://cdn.example/a.png"],
+                                "at": "2026-01-05T10:00:00Z"},
+                               {"direction": "outbound", "body": "Got it.", "status": "delivered",
+                                "at": "2026-01-05T10:00:05Z"}]}],
+        "calls": [{
+            "id": f"call_{tag}", "numberId": f"pn_{tag}", "direction": "inbound", "from": "+14155559982",
+            "startedAt": "2026-01-05T11:00:00Z", "durationSeconds": 30, "endReason": "agent-hangup",
+            "recordingAvailable": False, "lastTranscriptSnippet": "Bye for now.",
+            "transcripts": [
+                {"kind": "greeting", "response": "Hello!", "confidence": None, "at": "2026-01-05T11:00:00Z"},
+                {"transcript": "Is my order here?", "response": "Tomorrow.", "at": "2026-01-05T11:00:10Z"},
+            ],
+        }],
+    }]}
+    loaded = control.post("/_emulator/fixtures", json=fixture)
+    assert loaded.status_code == 200, loaded.text
+    with httpx.Client(base_url=str(control.base_url), headers={"Authorization": f"Bearer {key}"}) as api:
+        messages = api.get(f"/v1/conversations/conv_{tag}/messages").json()["data"]
+        assert [(m["body"], m["mediaUrls"], m["status"]) for m in messages] == [
+            ("Got it.", [], "delivered"), ("", ["https://cdn.example/a.png"], "received")]
+        call = api.get(f"/v1/calls/call_{tag}").json()
+        assert (call["endReason"], call["recordingAvailable"], call["recordingUrl"]) == ("agent-hangup", False, None)
+        assert call["lastTranscriptSnippet"] == "Bye for now."
+        assert [(t["kind"], t["createdAt"]) for t in call["transcripts"]] == [
+            ("greeting", "2026-01-05T11:00:00.000Z"), ("speech", "2026-01-05T11:00:10.000Z")]
+    bad = {"accounts": [{"key": new_key(), "numbers": [{"id": f"pn_{tag}b", "phoneNumber": "+14155550184"}],
+                         "conversations": [{"numberId": f"pn_{tag}b", "participant": "+14155559983",
+                                            "messages": [{"direction": "inbound"}]}]}]}
+    refused = control.post("/_emulator/fixtures", json=bad)
+    assert refused.status_code == 400 and "needs a 'body' or 'mediaUrls'" in refused.json()["detail"]

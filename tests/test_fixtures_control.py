@@ -121,7 +121,8 @@ def start_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 def main(start_fixture: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[InProcessEmulator]:
     """This module's emulator, with a fixture loaded at start (other tests use keys of their own)."""
-    emulator = started(tmp_path_factory.mktemp("main"), fixtures=[str(start_fixture[0])])
+    # a directory, so files written there later can be loaded by path (paths are read only under one)
+    emulator = started(tmp_path_factory.mktemp("main"), fixtures=[str(start_fixture[0].parent)])
     yield emulator
     emulator.stop()
 
@@ -175,10 +176,12 @@ LOADERS: dict[str, Callable[[httpx.Client, dict[str, Any], Path], httpx.Response
 
 @pytest.mark.parametrize("how", list(LOADERS))
 def test_fixture_loaded_through_the_control_api(how: str, main: InProcessEmulator, control: httpx.Client,
-                                                tmp_path: Path) -> None:
+                                                start_fixture: tuple[Path, dict[str, Any]]) -> None:
     tag = uuid.uuid4().hex[:10]
     fx = fixture(new_key(), tag, phone())
-    body = ok(LOADERS[how](control, fx, tmp_path))
+    here = start_fixture[0].parent / tag  # paths are read only under a --fixtures directory (or the cwd)
+    here.mkdir()
+    body = ok(LOADERS[how](control, fx, here))
     assert body == {"success": True, "loaded": {"accounts": 1, "agents": 1, "numbers": 1, "conversations": 1,
                                                  "messages": 2, "calls": 1}}
     assert_fixture_state(main, fx)
@@ -217,14 +220,14 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
 
 
 @pytest.mark.parametrize("case", list(INVALID))
-def test_invalid_fixture_is_422_and_writes_nothing(case: str, main: InProcessEmulator, control: httpx.Client) -> None:
+def test_invalid_fixture_is_400_and_writes_nothing(case: str, main: InProcessEmulator, control: httpx.Client) -> None:
     change, named = INVALID[case]
     first, key, tag = new_key(), new_key(), uuid.uuid4().hex[:10]
     valid = fixture(first, f"{tag}_ok", phone())["accounts"][0]
     fx = _with(fixture(key, tag, phone()), change)
     fx["accounts"].insert(0, valid)  # a valid account before the bad one is not written either
     response = control.post("/_emulator/fixtures", json=fx)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert named in response.json()["detail"]
     for written in (first, key):
         assert control.get(f"/_emulator/accounts/{written}").status_code == 404
@@ -237,7 +240,7 @@ def test_invalid_reload_keeps_the_loaded_state(main: InProcessEmulator, control:
     fx = fixture(key, tag, phone())
     ok(control.post("/_emulator/fixtures", json=fx))
     bad = _with(json.loads(json.dumps(fx)), lambda a: a["numbers"][0].update(phoneNumber="not a number"))
-    assert control.post("/_emulator/fixtures", json=bad).status_code == 422
+    assert control.post("/_emulator/fixtures", json=bad).status_code == 400
     assert_fixture_state(main, fx)
 
 
@@ -390,9 +393,9 @@ def test_clock_advance_and_set(admin: InProcessEmulator) -> None:
         assert timedelta(0) <= created - target <= since(started)
 
         back = control.post("/_emulator/clock", json={"set": (target - timedelta(hours=1)).isoformat()})
-        assert back.status_code == 422 and "only moves forward" in back.json()["detail"]
+        assert back.status_code == 400 and "only moves forward" in back.json()["detail"]
         for body in ({}, {"advance": 1, "set": target.isoformat()}, {"advance": -5}):
-            assert control.post("/_emulator/clock", json=body).status_code == 422, body
+            assert control.post("/_emulator/clock", json=body).status_code == 400, body
         after = ok(control.get("/_emulator/clock"))
         assert after["offsetSeconds"] == pytest.approx(moved["offsetSeconds"], abs=1e-6)  # refusals moved nothing
 
@@ -411,7 +414,7 @@ def test_accounts_patch_and_get(main: InProcessEmulator, control: httpx.Client) 
         assert ok(control.get(f"/_emulator/accounts/{key}")) == patched
         ok(c.post("/v1/numbers", json={}))  # the pro plan allows a second number
     bad = control.patch(f"/_emulator/accounts/{key}", json={"plan": "gold"})
-    assert bad.status_code == 422 and "plan" in bad.json()["detail"]
+    assert bad.status_code == 400 and "plan" in bad.json()["detail"]
     assert ok(control.get(f"/_emulator/accounts/{key}"))["plan"] == "pro"
 
 
@@ -495,9 +498,9 @@ def test_delete_faults_disarms_them(main: InProcessEmulator, control: httpx.Clie
     {"status": 404}, {"status": 503, "webhook": "delay"}, {}, {"webhook": "delay"}, {"webhook": "garbled"},
     {"status": 503, "count": 0},
 ])
-def test_invalid_fault_is_422(body: dict[str, Any], control: httpx.Client) -> None:
+def test_invalid_fault_is_400(body: dict[str, Any], control: httpx.Client) -> None:
     key = new_key()
-    assert control.post("/_emulator/faults", json={"key": key, **body}).status_code == 422
+    assert control.post("/_emulator/faults", json={"key": key, **body}).status_code == 400
     assert all(f["key"] != key for f in ok(control.get("/_emulator/faults"))["api"])
 
 

@@ -20,26 +20,26 @@ def _refused(response: httpx.Response, status: int, phrase: str) -> None:
 
 @pytest.mark.parametrize("body", [{"areaCode": "415\n"}, {"areaCode": "415 "}])
 def test_an_area_code_with_a_trailing_newline_buys_nothing(api: httpx.Client, body: dict[str, Any]) -> None:
-    _refused(api.post("/v1/numbers", json=body), 422, "areaCode")
+    _refused(api.post("/v1/numbers", json=body), 400, "areaCode")
     assert api.get("/v1/numbers").json()["total"] == 0
     assert api.post("/v1/numbers", json={"areaCode": "415"}).status_code == 200  # the one free number is left
 
 
 def test_phone_numbers_with_a_trailing_newline_are_refused(api: httpx.Client, control: httpx.Client) -> None:
-    _refused(api.post("/v1/agents", json={"name": "A", "transferNumber": "+14155550123\n"}), 422, "transferNumber")
-    _refused(control.put("/_emulator/callees/+14155550123%0A", json={"turns": []}), 422, "e164")
+    _refused(api.post("/v1/agents", json={"name": "A", "transferNumber": "+14155550123\n"}), 400, "transferNumber")
+    _refused(control.put("/_emulator/callees/+14155550123%0A", json={"turns": []}), 400, "e164")
     assert api.get("/v1/agents").json()["total"] == 0
 
 
 @pytest.mark.parametrize("tz", ["Europe", "x" * 300, "../../etc/passwd", "Europe/Paris\n"])
-def test_an_unknown_time_zone_is_a_422_not_a_500(api: httpx.Client, tz: str) -> None:
-    _refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": tz}), 422, "IANA time zone")
+def test_an_unknown_time_zone_is_a_400_not_a_500(api: httpx.Client, tz: str) -> None:
+    _refused(api.get("/v1/usage/by-agent", params={"period": "week", "tz": tz}), 400, "IANA time zone")
 
 
 def test_sip_trunk_settings_cannot_be_nulled(api: httpx.Client) -> None:
     trunk = api.post("/v1/sip-trunks", json={"name": "Main"}).json()
     for field in ("name", "transfers", "transfer_caller_id"):
-        _refused(api.patch(f"/v1/sip-trunks/{trunk['id']}", json={field: None}), 422, f"'{field}' cannot be null")
+        _refused(api.patch(f"/v1/sip-trunks/{trunk['id']}", json={field: None}), 400, f"'{field}' cannot be null")
     after = api.get(f"/v1/sip-trunks/{trunk['id']}").json()
     assert (after["name"], after["transfers"], after["transferCallerId"]) == ("Main", "all", "transferee")
 
@@ -72,7 +72,7 @@ def test_the_served_document_declares_the_ranges_it_enforces(api: httpx.Client) 
     listed = document["paths"]["/v1/agents"]["get"]["parameters"]
     assert {p["name"]: p["schema"] for p in listed if p.get("in") == "query"}["limit"] == {
         "type": "integer", "minimum": 1, "maximum": 100, "default": 20}
-    _refused(api.get("/v1/agents", params={"limit": 0}), 422, "between 1 and 100")
+    _refused(api.get("/v1/agents", params={"limit": 0}), 400, "between 1 and 100")
     assert api.get("/v1/agents", params={"limit": 1}).status_code == 200
 
 
@@ -90,7 +90,7 @@ def test_a_reset_whose_body_is_not_an_object_resets_nothing(control: httpx.Clien
 ])
 def test_webhook_urls_with_hidden_or_foreign_parts_are_refused(api: httpx.Client, url: str) -> None:
     response = api.post("/v1/webhooks", json={"url": url})
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert "'url'" in response.json()["detail"]
     assert api.get("/v1/webhooks").json() is None
 
@@ -102,20 +102,20 @@ def test_media_and_image_urls_are_checked_too(api: httpx.Client, control: httpx.
     number = api.post("/v1/numbers", json={"agentId": agent["id"]}).json()
     sent = api.post("/v1/messages", json={"agent_id": agent["id"], "to_number": "+14155550142",
                                           "media_urls": ["http://cdn.example/a b.png"]})
-    _refused(sent, 422, "media_urls[0]")
+    _refused(sent, 400, "media_urls[0]")
     inbound = control.post("/_emulator/sms", json={"from": "+14155550142", "to": number["phoneNumber"], "body": "x",
                                                    "mediaUrls": ["file:///etc/passwd"]})
-    _refused(inbound, 422, "mediaUrls[0]")
+    _refused(inbound, 400, "mediaUrls[0]")
     card = api.put(f"/v1/numbers/{number['id']}/contact-card", json={"firstName": "A",
                                                                      "avatarUrl": "http://a/\nb"})
-    _refused(card, 422, "avatarUrl")
+    _refused(card, 400, "avatarUrl")
     assert api.get("/v1/conversations").json()["total"] == 0
 
 
 @pytest.mark.parametrize(("field", "size"), [("description", 2_001), ("systemPrompt", 20_001),
                                               ("beginMessage", 2_001), ("callScreeningPurpose", 501)])
 def test_agent_texts_have_maximum_lengths(api: httpx.Client, field: str, size: int) -> None:
-    _refused(api.post("/v1/agents", json={"name": "Long", field: "x" * size}), 422, f"'{field}' must be at most")
+    _refused(api.post("/v1/agents", json={"name": "Long", field: "x" * size}), 400, f"'{field}' must be at most")
     assert api.post("/v1/agents", json={"name": "Long", field: "x" * (size - 1)}).status_code == 200
 
 
@@ -124,7 +124,7 @@ def test_conversation_metadata_has_a_maximum_size(api: httpx.Client, control: ht
     number = api.post("/v1/numbers", json={"agentId": agent["id"]}).json()
     sms = control.post("/_emulator/sms", json={"from": "+14155550143", "to": number["phoneNumber"], "body": "hi"})
     conversation_id = sms.json()["conversation"]["id"]
-    _refused(api.patch(f"/v1/conversations/{conversation_id}", json={"metadata": {"blob": "x" * 20_000}}), 422,
+    _refused(api.patch(f"/v1/conversations/{conversation_id}", json={"metadata": {"blob": "x" * 20_000}}), 400,
              "'metadata' must be at most 16 KiB")
     assert api.get(f"/v1/conversations/{conversation_id}").json()["metadata"] is None
 

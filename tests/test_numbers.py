@@ -46,13 +46,13 @@ def test_buy_in_canada(api: httpx.Client) -> None:
     assert E164_NANP.match(body["phoneNumber"])
 
 
-@pytest.mark.parametrize("payload", [
-    {"country": "GB"}, {"areaCode": "41"}, {"areaCode": "abc"}, {"country": "CA", "areaCode": "415"},
-    {"country": "US", "areaCode": "416"},
+@pytest.mark.parametrize(("payload", "status"), [
+    ({"country": "GB"}, 400), ({"areaCode": "41"}, 400), ({"areaCode": "abc"}, 400),
+    ({"country": "CA", "areaCode": "415"}, 400), ({"country": "US", "areaCode": "416"}, 400),
 ])
-def test_buy_rejects_bad_country_or_area_code(api: httpx.Client, payload: dict[str, Any]) -> None:
+def test_buy_rejects_bad_country_or_area_code(api: httpx.Client, payload: dict[str, Any], status: int) -> None:
     resp = api.post("/v1/numbers", json=payload)
-    assert resp.status_code == 422
+    assert resp.status_code == status
     assert resp.json()["detail"]
     assert api.get("/v1/numbers").json()["total"] == 0
 
@@ -203,7 +203,7 @@ def test_messages_limit(api: httpx.Client, seeded: dict[str, Any]) -> None:
         assert api.get(path, params={"limit": limit}).status_code == 200
     for limit in (0, 201, -1):
         resp = api.get(path, params={"limit": limit})
-        assert resp.status_code == 422, limit
+        assert resp.status_code == 400, limit
         assert "limit" in resp.json()["detail"]
 
 
@@ -227,7 +227,7 @@ def test_messages_before_and_after_cursors(api: httpx.Client, seeded: dict[str, 
     assert [m["body"] for m in window["data"]] == ["m3", "m2", "m1"]
 
     bad = api.get(path, params={"before": "yesterday"})
-    assert bad.status_code == 422
+    assert bad.status_code == 400
 
 
 def test_messages_are_per_number(api: httpx.Client, seeded: dict[str, Any]) -> None:

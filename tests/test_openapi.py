@@ -64,7 +64,8 @@ def test_every_served_route_declares_its_documentation() -> None:
     documented = {(r.method, r.path) for r in served if isinstance(r, ApiRoute) and not r.doc.hidden}
     assert documented == OPERATIONS.keys()
     assert {(r.method, r.path) for r in served if isinstance(r, ApiRoute) and r.doc.hidden} == {
-        ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/")}
+        ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/"), ("GET", "/_emulator/ui"),
+        ("GET", "/_emulator/ui/{name:path}")}
 
 
 def test_each_method_and_path_is_declared_once() -> None:
@@ -154,7 +155,8 @@ def test_create_agent_is_described_in_full(document: dict[str, Any]) -> None:
     assert recording["security"] == [] and "audio/wav" in recording["responses"]["200"]["content"]
     assert document["paths"]["/_emulator/health"]["get"]["security"] == []
     assert document["paths"]["/_emulator/sms"]["post"]["security"] == [{}, {"bearer": []}, {"adminToken": []}]
-    assert document["paths"]["/_emulator/clock"]["post"]["security"] == [{}, {"adminToken": []}]
+    assert document["paths"]["/_emulator/clock"]["post"]["security"] == [{}, {"bearer": []}, {"adminToken": []}]
+    assert document["paths"]["/_emulator/accounts"]["get"]["security"] == [{}, {"adminToken": []}]
 
 
 def test_every_reference_resolves_and_every_component_is_a_schema(document: dict[str, Any]) -> None:

@@ -95,10 +95,10 @@ def test_load_fixtures_from_a_dict_and_from_a_yaml_file(agentphone_emulator: Emu
 
 
 def answer_by_transcript(received: Received) -> Answer:
-    """A small voice agent; call.ended is answered slowly, like a webhook that does real work on it."""
+    """A small voice agent; agent.call_ended is answered slowly, like a webhook that does real work on it."""
     event = received.event
     if event.get("event") != "agent.message":
-        return Answer(delay=0.5 if event.get("event") == "call.ended" else 0)
+        return Answer(delay=0.5 if event.get("event") == "agent.call_ended" else 0)
     said = (event.get("data") or {}).get("transcript", "").lower()
     if "hours" in said:
         reply: dict[str, Any] = {"text": "We are open from 9am to 5pm."}
@@ -119,7 +119,7 @@ def test_scenario_dict_against_the_webhook(agentphone_scenario: Any, agentphone_
             {"say": "What are your hours?", "expect": {"contains": "9am", "notSilent": True}},
             {"say": "Great, bye.", "expect": {"hangup": True}},
         ],
-        # deliveriesOk also covers call.ended, which the webhook answers half a second after the call ends
+        # deliveriesOk also covers agent.call_ended, which the webhook answers half a second after the call ends
         "expect": {"status": "completed", "endReason": "agent-hangup", "deliveries": 2, "deliveriesOk": True},
     }
     outcomes = agentphone_scenario(scenario, target=agentphone_webhook.url)
@@ -130,7 +130,7 @@ def test_scenario_dict_against_the_webhook(agentphone_scenario: Any, agentphone_
         "What are your hours?", "Great, bye."]
     turns = [r.event["data"]["transcript"] for r in wait_until(agentphone_webhook, "agent.message", 2)]
     assert turns == ["What are your hours?", "Great, bye."]
-    ended = [d for d in outcome.deliveries if d["eventType"] == "call.ended"]
+    ended = [d for d in outcome.deliveries if d["eventType"] == "agent.call_ended"]
     assert [(d["status"], d["httpStatus"]) for d in ended] == [("success", 200)]
 
 

@@ -17,6 +17,7 @@ from helpers import (
     make_agent,
     ok,
     seed_account,
+    set_account,
     set_webhook,
     settled,
     tag,
@@ -65,6 +66,7 @@ def test_rollups_equal_a_count_of_the_rows_after_every_kind_of_write(
     key = new_key()
     with emulator.client() as control, emulator.client(key) as api:
         upgrade(control, key)
+        set_account(control, key, webhookEvents="skill-doc")  # a sent message makes a delivery too
         keep, gone = make_agent(api, "Keeps"), make_agent(api, "Goes")
         numbers = [buy_number(api, keep["id"])["phoneNumber"], buy_number(api, gone["id"])["phoneNumber"]]
         set_webhook(api, rx, "/ok")

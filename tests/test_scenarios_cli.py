@@ -41,7 +41,12 @@ EXPECTED = [
     ("05_interrupt_and_hangup.yaml", "Caller interrupts, then hangs up mid-turn", 6),
     ("06_hosted_call.yaml", "Hosted-mode call", 6),
     ("07_sms_conversation.yaml", "SMS conversation", 6),
+    # scenarios/advanced: personas, per-turn faults and noise, metric thresholds
+    ("01_persona_reschedules.yaml", "A caller who wants to reschedule", 6),
+    ("02_persona_asks_for_a_person.yaml", "A caller the agent cannot help asks for a person", 4),
+    ("03_faults_and_noise.yaml", "Replays, a bad line and a timeout", 12),
 ]
+SCENARIO_COUNT, EXPECTATION_COUNT = len(EXPECTED), sum(n for _f, _s, n in EXPECTED)
 
 
 def command(*args: str) -> tuple[list[str], dict[str, str]]:
@@ -139,8 +144,9 @@ def test_shipped_suite_passes(good_run: Run) -> None:
     out = good_run.result.stdout
     assert good_run.result.returncode == 0, out + good_run.result.stderr
     for index, (_file, name, count) in enumerate(EXPECTED, 1):
-        assert f"[{index}/7] PASS  {name}  ({count}/{count} expectations" in out
-    assert "7/7 scenarios passed, 52/52 expectations held." in out
+        assert f"[{index}/{SCENARIO_COUNT}] PASS  {name}  ({count}/{count} expectations" in out
+    assert (f"{SCENARIO_COUNT}/{SCENARIO_COUNT} scenarios passed, {EXPECTATION_COUNT}/{EXPECTATION_COUNT} "
+            "expectations held.") in out
     assert "FAILED" not in out
     assert "started an emulator" not in out  # --base-url: the running emulator was used
 
@@ -149,7 +155,8 @@ def test_json_report(good_run: Run) -> None:
     report = good_run.report
     summary = report["summary"]
     assert {k: summary[k] for k in ("scenarios", "passed", "failed", "expectations", "expectationsFailed")} == {
-        "scenarios": 7, "passed": 7, "failed": 0, "expectations": 52, "expectationsFailed": 0}
+        "scenarios": SCENARIO_COUNT, "passed": SCENARIO_COUNT, "failed": 0, "expectations": EXPECTATION_COUNT,
+        "expectationsFailed": 0}
     assert summary["seconds"] > 0
     got = [(Path(s["source"]).name, s["name"], len(s["expectations"])) for s in report["scenarios"]]
     assert got == EXPECTED
@@ -183,7 +190,7 @@ def test_json_report(good_run: Run) -> None:
 def test_junit_report(good_run: Run) -> None:
     root = good_run.junit
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures")) == ("52", "0")
+    assert (root.get("tests"), root.get("failures")) == (str(EXPECTATION_COUNT), "0")
     suites = root.findall("testsuite")
     assert [(Path(s.get("file", "")).name, s.get("name"), int(s.get("tests", -1))) for s in suites] == EXPECTED
     for suite, scenario in zip(suites, good_run.report["scenarios"], strict=True):

@@ -4,8 +4,7 @@ emulator, without a single unexpected exception.
 Each test drives one area through `Driven`, which records every SDK method called and runs the async
 client's coroutines (and async generators) to completion on the test's own event loop, so one body of
 assertions serves both clients. The last test checks that every public method of every resource was driven
-in both modes. WhatsApp methods call `/integrations/*`, which the emulator does not serve: they are asserted
-to raise the SDK's `NotFoundError` with the emulator's detail sentence.
+in both modes, the WhatsApp methods (`/integrations/whatsapp/*`, simulated) included.
 """
 
 from __future__ import annotations
@@ -226,7 +225,7 @@ def test_numbers(sdk: Driven, control: httpx.Client) -> None:
     assert sdk.numbers.lookup(f"{number.phone_number},+14155550123") == entries
     with pytest.raises(AgentPhoneError) as too_many:
         sdk.numbers.lookup([f"+1415555{i:04d}" for i in range(26)])
-    assert too_many.value.status == 422 and "25" in too_many.value.message
+    assert too_many.value.status == 400 and "25" in too_many.value.message
 
     empty = {"firstName": None, "lastName": None, "displayName": None, "hasAvatar": False}
     assert sdk.numbers.get_contact_card(number.id) == empty
@@ -607,7 +606,7 @@ def test_usage(sdk: Driven, control: httpx.Client) -> None:
                                  "totalSeconds": call.duration_seconds, "isOrphan": False}]
     with pytest.raises(AgentPhoneError) as no_period:
         sdk.usage.get_by_agent()
-    assert no_period.value.status == 422 and "period" in no_period.value.message
+    assert no_period.value.status == 400 and "period" in no_period.value.message
 
 
 # --- registration and verification -----------------------------------------------------------
@@ -700,7 +699,7 @@ def test_sip_trunks(sdk: Driven) -> None:
     assert rotated.name == "HQ PBX"
     with pytest.raises(AgentPhoneError) as bad:
         sdk.sip_trunks.update(trunk.id, transfers="everything")
-    assert bad.value.status == 422 and "transfers" in bad.value.message
+    assert bad.value.status == 400 and "transfers" in bad.value.message
 
     deleted = sdk.sip_trunks.delete(trunk.id)
     assert deleted == {"success": True, "id": trunk.id}
@@ -744,29 +743,89 @@ def test_location_and_feedback(sdk: Driven, control: httpx.Client, key: str) -> 
         ("bug", "The transcript stream lags.", ["voice"]), ("idea", "Dark mode", None)]
 
 
-# --- WhatsApp: not served by the emulator ----------------------------------------------------
+# --- WhatsApp (simulated) and iMessage groups -------------------------------------------------
 
 
-def test_whatsapp_methods_are_not_served(sdk: Driven) -> None:
-    """`/integrations/whatsapp/*` is outside the v1 API the emulator serves: every method gets a 404 sentence."""
-    calls: list[Callable[[], Any]] = [
-        lambda: sdk.whatsapp.whatsapp_connect("code", waba_id="w", phone_number_id="p", business_id="b",
-                                              agent_id="a"),
-        lambda: sdk.whatsapp.whatsapp_available_numbers("wa_1"),
-        lambda: sdk.whatsapp.whatsapp_connect_number("wa_1", "p", agent_id="a"),
-        lambda: sdk.whatsapp.whatsapp_list_templates("wa_1", name="n", status="APPROVED", category="UTILITY",
-                                                     language="en_US"),
-        lambda: sdk.whatsapp.whatsapp_create_template("wa_1", "order_update", "UTILITY", components=[]),
-        lambda: sdk.whatsapp.whatsapp_delete_template("wa_1", "order_update", hsm_id="h1"),
-        lambda: sdk.whatsapp.whatsapp_status(),
-        lambda: sdk.whatsapp.whatsapp_disconnect("wa_1"),
-    ]
-    for call in calls:
-        with pytest.raises(NotFoundError) as missing:
-            call()
-        assert missing.value.status == 404
-        assert missing.value.message.startswith("There is no endpoint at ")
-        assert "/integrations/whatsapp" in missing.value.message
+def test_whatsapp(sdk: Driven, control: httpx.Client) -> None:
+    """Every `WhatsAppResource` method: a connection made with a signup code is pending until the control API marks
+    it connected (Meta's side); its number becomes a WhatsApp number whose messages travel as channel whatsapp."""
+    agent = sdk.agents.create(name="WhatsApp agent")
+    pending = sdk.whatsapp.whatsapp_connect("signup-code", waba_id="1000", phone_number_id="2000",
+                                            business_id="3000", agent_id=agent.id)
+    assert (pending["status"], pending["wabaId"], pending["businessId"], pending["agentId"]) == (
+        "pending", "1000", "3000", agent.id)
+    connection_id = pending["id"]
+    with pytest.raises(AgentPhoneError) as not_yet:
+        sdk.whatsapp.whatsapp_available_numbers(connection_id)
+    assert not_yet.value.status == 400 and "pending" in not_yet.value.message
+    marked = control.patch(f"/_emulator/whatsapp/{connection_id}", json={"status": "connected"})
+    assert marked.status_code == 200, marked.text
+    status = sdk.whatsapp.whatsapp_status()
+    assert status["connected"] is True and [c["id"] for c in status["connections"]] == [connection_id]
+
+    offered = sdk.whatsapp.whatsapp_available_numbers(connection_id)
+    assert [n["phoneNumberId"] for n in offered["data"]] == ["2000"] and offered["total"] == 1
+    number = sdk.whatsapp.whatsapp_connect_number(connection_id, "2000", agent_id=agent.id)
+    assert (number["type"], number["status"], number["agentId"], number["phoneNumberId"]) == (
+        "whatsapp", "active", agent.id, "2000")
+    sent = sdk.messages.send(number_id=number["id"], to_number="+14155550161", body="Your table is ready.")
+    assert sent["channel"] == "whatsapp" and sent["from_number"] == number["phoneNumber"]
+    assert sdk.conversations.get(sent["conversation_id"]).channel == "whatsapp"
+
+    body = [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} shipped."}]
+    made = sdk.whatsapp.whatsapp_create_template(connection_id, "order_update", "UTILITY", components=body)
+    assert (made["name"], made["language"], made["status"], made["category"]) == (
+        "order_update", "en_US", "APPROVED", "UTILITY")
+    spanish = sdk.whatsapp.whatsapp_create_template(connection_id, "order_update", "UTILITY", language="es",
+                                                    parameter_format="POSITIONAL", components=body)
+    sdk.whatsapp.whatsapp_create_template(connection_id, "welcome", "MARKETING",
+                                          library_template_name="welcome_message")
+    for bad, words in (({"name": "Order Update", "category": "UTILITY", "components": body}, "name"),
+                       ({"name": "x", "category": "PROMO", "components": body}, "category"),
+                       ({"name": "x", "category": "UTILITY", "components": []}, "BODY"),
+                       ({"name": "order_update", "category": "UTILITY", "components": body}, "already exists")):
+        with pytest.raises(AgentPhoneError) as refused:
+            sdk.whatsapp.whatsapp_create_template(connection_id, **bad)
+        assert refused.value.status in (400, 409) and words in refused.value.message
+    listed = sdk.whatsapp.whatsapp_list_templates(connection_id)
+    assert listed["total"] == 3
+    found = sdk.whatsapp.whatsapp_list_templates(connection_id, name="order_update", status="APPROVED",
+                                                 category="UTILITY", language="es")
+    assert [t["id"] for t in found["data"]] == [spanish["id"]]
+    one = sdk.whatsapp.whatsapp_delete_template(connection_id, "order_update", hsm_id=spanish["hsmId"])
+    assert one["deleted"] == [spanish["id"]]
+    assert sdk.whatsapp.whatsapp_delete_template(connection_id, "order_update")["deleted"] == [made["id"]]
+    with pytest.raises(NotFoundError):
+        sdk.whatsapp.whatsapp_delete_template(connection_id, "order_update")
+
+    gone = sdk.whatsapp.whatsapp_disconnect(connection_id)
+    assert gone["status"] == "disconnected" and gone["releasedNumbers"] == [number["id"]]
+    assert sdk.numbers.get(number["id"]).status == "released"
+    assert sdk.whatsapp.whatsapp_status()["connected"] is False
+
+
+def test_imessage_groups(sdk: Driven, control: httpx.Client) -> None:
+    agent = sdk.agents.create(name="Group agent")
+    blue = sdk.numbers.buy(agent_id=agent.id, type="imessage")
+    started = sdk.messages.send(agent_id=agent.id, body="Dinner at 8?",
+                                recipients=["+14155550171", "(415) 555-0172", "ada@example.com"])
+    group_id = started["to_number"]
+    assert group_id.startswith("grp_") and started["channel"] == "imessage"
+    follow = sdk.messages.send(agent_id=agent.id, to_number=group_id, body="See you there.")
+    assert follow["conversation_id"] == started["conversation_id"] and follow["to_number"] == group_id
+    reply = control.post("/_emulator/sms", json={"from": "+14155550172", "to": blue.phone_number, "body": "Yes!",
+                                                 "group": group_id})
+    assert reply.status_code == 200, reply.text
+    conversation = sdk.conversations.get(started["conversation_id"])
+    assert (conversation.is_group, conversation.group_id, conversation.participant) == (True, group_id, group_id)
+    assert [p["identifier"] for p in conversation.participants] == ["+14155550171", "+14155550172",
+                                                                   "ada@example.com"]
+    assert [m.body for m in conversation.messages] == ["Yes!", "See you there.", "Dinner at 8?"]
+    renamed = sdk.conversations.update(started["conversation_id"], group_name="Dinner crew")
+    assert renamed.group_name == "Dinner crew"
+    with pytest.raises(AgentPhoneError) as one_member:
+        sdk.messages.send(agent_id=agent.id, body="Hi", recipients=["+14155550171"])
+    assert one_member.value.status == 400 and "at least 2" in one_member.value.message
 
 
 # --- coverage ----------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The official TypeScript SDK (npm `agentphone`, pinned in tests/ts_sdk/package.json), unchanged, against the
-real emulator through its `baseUrl` option. tests/ts_sdk/drive.mjs does the driving and the checking."""
+real emulator through its `baseUrl` option. tests/ts_sdk/drive.mjs does the driving and the checking, iMessage
+groups and a WhatsApp number included (the SDK has no WhatsApp methods: the connection is made over plain HTTP,
+its number then used through the SDK)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,10 @@ def test_typescript_sdk_drives_the_emulator(server: InProcessEmulator) -> None:
     assert summary["ok"] is True, report
     assert summary["sdk"] == f"agentphone@{_pinned_version()}", report
     assert summary["steps"] >= 50, report
+    for step in ("messages.sendMessage (recipients)", "messages.sendMessage (group id)",
+                 "conversations.getConversation (group)", "messages.sendMessage (whatsapp)",
+                 "conversations.getConversation (whatsapp)"):  # iMessage groups and a WhatsApp number
+        assert step in summary["stepNames"], report
     for type_name in (
         "AgentResponse",
         "PhoneNumberResponse",

@@ -133,13 +133,12 @@ def test_second_serve_on_a_busy_port_refuses_before_touching_any_database(live: 
     assert live.call()["status"] == "in-progress"
 
 
-def test_root_points_at_the_docs(live: Live) -> None:
-    response = httpx.get(f"{live.emulator.base_url}/", timeout=10)
-    assert response.status_code == 307
-    assert response.headers["location"] == "/docs"
-    docs = httpx.get(f"{live.emulator.base_url}/", timeout=10, follow_redirects=True)
-    assert docs.status_code == 200 and docs.url.path == "/docs"
-    assert "text/html" in docs.headers["content-type"]
+def test_root_serves_the_inspector_and_the_docs_stay_at_docs(live: Live) -> None:
+    page = httpx.get(f"{live.emulator.base_url}/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "<title>Inspector" in page.text
+    docs = httpx.get(f"{live.emulator.base_url}/docs", timeout=10)
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
 
 
 def _lines(stream: object, into: queue.Queue[str | None]) -> None:

@@ -19,6 +19,7 @@ from helpers import (
     delivery_log,
     inbound,
     make_agent,
+    set_account,
     set_webhook,
     settled,
     upgrade,
@@ -42,6 +43,13 @@ from emulator.webhooks.delivery import MAX_ATTEMPTS, RETRY_SCHEDULE
 from emulator.webhooks.transport import RESPONSE_LIMIT
 
 SMS_EVENTS = ["agent.message", "message.received"]
+
+@pytest.fixture(autouse=True)
+def skill_doc_events(control: httpx.Client, key: str) -> None:
+    """These tests check the skill doc's events (call.started, call.ended, message.received, message.sent), so the
+    test's account speaks that vocabulary; the current one (the default) is tested in test_events_vocabulary.py."""
+    set_account(control, key, webhookEvents="skill-doc")
+
 
 
 def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -189,7 +197,8 @@ def test_sms_envelope_carries_the_message(api: httpx.Client, control: httpx.Clie
     assert data["numberId"] == number["id"]
     assert data["messageId"] == message["id"]
     assert body["recentHistory"] == [
-        {"content": text, "direction": "inbound", "channel": "sms", "at": message["receivedAt"]}
+        {"content": text, "direction": "inbound", "channel": "sms", "at": message["receivedAt"],
+         "messageId": message["id"]}
     ]
     assert body["conversationState"] is None
 
@@ -215,7 +224,7 @@ def test_recent_history_is_bounded_by_context_limit(api: httpx.Client, control: 
     fifth = rx.wait_event("agent.message", sent[-1]["id"]).json["recentHistory"]
     assert [h["content"] for h in fifth] == ["message 3", "message 4", "message 5"]
     assert fifth[-1] == {"content": "message 5", "direction": "inbound", "channel": "sms",
-                         "at": sent[-1]["receivedAt"]}
+                         "at": sent[-1]["receivedAt"], "messageId": sent[-1]["id"]}
     first = rx.wait_event("agent.message", sent[0]["id"]).json["recentHistory"]
     assert [h["content"] for h in first] == ["message 1"]
     second = rx.wait_event("agent.message", sent[1]["id"]).json["recentHistory"]
@@ -477,7 +486,7 @@ def test_delivery_list_pages(api: httpx.Client, control: httpx.Client, sdk: Agen
     assert [i["id"] for p in pages for i in p] == [i["id"] for i in everything]
     assert api.get("/v1/webhooks/deliveries", params={"offset": 8}).json()["items"] == []
     assert api.get("/v1/webhooks/deliveries", params={"hours": 1}).json()["total"] == 8
-    assert api.get("/v1/webhooks/deliveries", params={"limit": 0}).status_code == 422
+    assert api.get("/v1/webhooks/deliveries", params={"limit": 0}).status_code == 400
 
     typed = sdk.webhooks.list_deliveries(limit=3, offset=3)
     assert [d.id for d in typed] == [i["id"] for i in everything[3:6]]
@@ -516,7 +525,7 @@ def test_agent_delivery_list_is_that_agents_only(api: httpx.Client, control: htt
 @pytest.fixture(scope="module")
 def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
     db = tmp_path_factory.mktemp("clocked") / "emulator.db"
-    with InProcessEmulator(Settings(db=str(db))) as emulator:
+    with InProcessEmulator(Settings(db=str(db), webhook_events="skill-doc")) as emulator:
         yield emulator
 
 

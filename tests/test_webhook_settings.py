@@ -81,9 +81,9 @@ def test_bounds_are_accepted(api: httpx.Client, path: str, field: str, value: in
 
 @pytest.mark.parametrize(("field", "value"), [("contextLimit", -1), ("contextLimit", 51), ("timeout", 4),
                                               ("timeout", 121), ("contextLimit", "10"), ("timeout", 1.5)])
-def test_out_of_range_is_422(api: httpx.Client, path: str, field: str, value: Any) -> None:
+def test_out_of_range_is_400(api: httpx.Client, path: str, field: str, value: Any) -> None:
     resp = api.post(path, json={"url": "https://example.com/hook", field: value})
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert field in resp.json()["detail"]
     assert api.get(path).json() is None
 
@@ -91,14 +91,14 @@ def test_out_of_range_is_422(api: httpx.Client, path: str, field: str, value: An
 @pytest.mark.parametrize("url", ["ftp://x", "/relative", "not a url", "", "https://", "mailto:a@b.c"])
 def test_url_must_be_absolute_http(api: httpx.Client, path: str, url: str) -> None:
     resp = api.post(path, json={"url": url})
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "url" in resp.json()["detail"]
     assert api.get(path).json() is None
 
 
-def test_missing_url_is_422(api: httpx.Client, path: str) -> None:
+def test_missing_url_is_400(api: httpx.Client, path: str) -> None:
     resp = api.post(path, json={"contextLimit": 3})
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "url" in resp.json()["detail"]
 
 

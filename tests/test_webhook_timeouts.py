@@ -14,6 +14,7 @@ from helpers import (
     delivery_log,
     make_agent,
     ok,
+    set_account,
     set_webhook,
     settled,
     upgrade,
@@ -30,6 +31,7 @@ DEFAULT_TIMEOUT_MS = 30_000
 def test_timeouts_fail_the_attempt_and_api_calls_never_wait(api: httpx.Client, control: httpx.Client, key: str,
                                                            rx: WebhookReceiver, voice: WebhookReceiver) -> None:
     upgrade(control, key)
+    set_account(control, key, webhookEvents="skill-doc")  # an outbound SMS produces an event (message.sent)
     # A voice agent that answers the second turn after the timeout: that turn is silence, the call goes on.
     line = Line.open(api, voice, agent_webhook=True, webhook={"timeout": 5})
     assert line.hook is not None and line.hook["timeout"] == 5

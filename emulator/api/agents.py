@@ -96,8 +96,8 @@ async def agent_calls(request: Request) -> Response:
     state = emu(request)
     async with state.store.read() as session:
         agent = await agents.get(session, account_id, path_param(request, "agent_id"))
-        rows, total, recording = await calls.listed(session, account_id, limit, offset, agent_id=agent.id)
-    return respond(call_wire.call_page(rows, total, offset, state.settings.base_url, recording))
+        listed = await calls.listed(session, account_id, limit, offset, agent_id=agent.id)
+    return respond(call_wire.call_page(listed, offset, state.settings.base_url))
 
 
 resource = Resource("/v1/agents", [

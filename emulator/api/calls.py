@@ -25,6 +25,8 @@ STATUS = Query("status", choices=calls.STATUSES)
 DIRECTION = Query("direction", choices=calls.DIRECTIONS)
 TYPE = Query("type", choices=calls.TYPES)
 SEARCH = Query("search")
+WAIT = Query("wait", choices=("true", "false"))
+TIMEOUT = Query("timeout", "integer", calls.DEFAULT_WAIT_SECONDS, 1, calls.MAX_WAIT_SECONDS)
 
 
 async def list_calls(request: Request) -> Response:
@@ -33,11 +35,11 @@ async def list_calls(request: Request) -> Response:
     status, direction, call_type = STATUS.read(request), DIRECTION.read(request), TYPE.read(request)
     state = emu(request)
     async with state.store.read() as session:
-        rows, total, recording_on = await calls.listed(
+        listed = await calls.listed(
             session, account_id, limit, offset, status=status, direction=direction, call_type=call_type,
             search=SEARCH.read(request),
         )
-    return respond(wire.call_page(rows, total, offset, state.settings.base_url, recording_on))
+    return respond(wire.call_page(listed, offset, state.settings.base_url))
 
 
 async def _transcripts(request: Request, session: Any, call_id: str) -> list[Transcript]:
@@ -48,16 +50,46 @@ async def _transcripts(request: Request, session: Any, call_id: str) -> list[Tra
     return stored + [row for row in live if row.id not in known]
 
 
-async def get_call(request: Request) -> Response:
-    account_id = await authenticate(request)
+async def _gone(request: Request) -> None:
+    """Returns when the client hangs up (the ASGI server says so on the request's receive channel)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def wait_for_end(request: Request, account_id: str, call_id: str, seconds: float) -> None:
+    """Until the call has ended, `seconds` have passed, or the client went away; holds no lock or session."""
+    state = emu(request)
+    deadline = asyncio.get_running_loop().time() + seconds
+
+    async def live() -> bool:
+        async with state.store.read() as session:
+            row = await calls.get(session, account_id, call_id)  # another account's call: 404, as without wait
+        return row.status in calls.LIVE or call_id in state.engine.runs
+
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        if await state.engine.waits.wait(call_id, left, live, lambda: _gone(request)) != "woken":
+            return
+
+
+async def _call_detail(request: Request, account_id: str, call_id: str) -> dict[str, Any]:
     state = emu(request)
     async with state.store.read() as session:
-        row = await calls.get(session, account_id, path_param(request, "call_id"))
+        row = await calls.get(session, account_id, call_id)
         transcripts = await _transcripts(request, session, row.id)
         recording_on = await calls.recording_enabled(session, account_id)
         name = await calls.agent_name(session, row)
-    return respond(wire.call(row, state.settings.base_url, recording_on, transcripts, agent_name=name,
-                             snippet=state.engine.snippet(row.id)))
+    return wire.call(row, state.settings.base_url, recording_on, transcripts, agent_name=name,
+                     snippet=state.engine.snippet(row.id))
+
+
+async def get_call(request: Request) -> Response:
+    """With `?wait=true`: answered when the call has ended, or after `timeout` seconds with the call as it is."""
+    account_id = await authenticate(request)
+    call_id = path_param(request, "call_id")
+    timeout = TIMEOUT.read(request)  # checked even without wait, like any parameter
+    if WAIT.read(request) == "true":
+        await wait_for_end(request, account_id, call_id, timeout)
+    return respond(await _call_detail(request, account_id, call_id))
 
 
 async def get_transcript(request: Request) -> Response:
@@ -69,7 +101,8 @@ async def get_transcript(request: Request) -> Response:
 
 
 async def place_call(request: Request) -> Response:
-    """Answer at once with the call in progress; the conversation runs in the background."""
+    """Answer at once with the call in progress (the conversation runs in the background), or with
+    `waitForCompletion` once it has ended (or `maxWaitSeconds` passed), transcripts included."""
     account_id = await authenticate(request)
     req = await parse(request, wire.PlaceCall)
     state = emu(request)
@@ -78,7 +111,11 @@ async def place_call(request: Request) -> Response:
     call = placed.call
     callee = state.callees.answer(call.to_number, call.account_id)
     state.engine.start(placed.setup(callee), call.started_at)
-    return respond(wire.placed(call, state.settings.base_url, placed.agent.name, callee.source))
+    if not req.wait_for_completion:
+        return respond(wire.placed(call, state.settings.base_url, placed.agent.name, callee.source))
+    await wait_for_end(request, account_id, call.id, req.max_wait_seconds or calls.DEFAULT_WAIT_SECONDS)
+    detail = await _call_detail(request, account_id, call.id)
+    return respond(wire.placed_detail(detail, call, callee.source))
 
 
 async def end_call(request: Request) -> Response:
@@ -168,11 +205,13 @@ async def web_call(request: Request) -> Response:
 resource = Resource("/v1/calls", [
     get("", list_calls, "List calls", response=wire.CallList,
         query=(*PAGED, STATUS, DIRECTION, TYPE, SEARCH)),
-    post("", place_call, "Place an outbound call (answers at once, in progress)", request=wire.PlaceCall,
+    post("", place_call, "Place an outbound call (at once, in progress; or, with waitForCompletion, once ended)",
+         request=wire.PlaceCall,
          response=wire.PlacedCall),
     post("/web", web_call, "Create a web call and its access token", request=wire.WebCall,
          response=wire.WebCallCreated),
-    get("/{call_id}", get_call, "Get a call with its transcript", response=wire.CallDetail),
+    get("/{call_id}", get_call, "Get a call with its transcript (wait=true: once it has ended, or at timeout)",
+        response=wire.CallDetail, query=(WAIT, TIMEOUT)),
     post("/{call_id}/end", end_call, "End a call in progress", response=wire.Call),
     get("/{call_id}/transcript", get_transcript, "Get a call's transcript", response=wire.TranscriptList),
     get("/{call_id}/transcript/stream", stream_transcript,

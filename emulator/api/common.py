@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from emulator import clock
 from emulator.api.routing import LIMIT, OFFSET, Query
 from emulator.context import Emulator
 from emulator.domain import accounts
@@ -36,7 +37,8 @@ from emulator.validation import describe, structured
 
 M = TypeVar("M", bound=BaseModel)
 
-# Each kind of problem and the status it answers with: the one place statuses are decided.
+# Each kind of problem and the status it answers with: the one place statuses are decided. Field-rule
+# errors (`Invalid`) answer 400 as the skill doc documents; `--validation-status 422` makes them FastAPI's 422.
 STATUS: dict[type[Problem], int] = {
     Malformed: 400,
     Refused: 400,
@@ -48,15 +50,21 @@ STATUS: dict[type[Problem], int] = {
     Conflict: 409,
     Expired: 410,
     TooLarge: 413,
-    Invalid: 422,
+    Invalid: 400,
     RateLimited: 429,
     Unavailable: 503,
 }
 
 
-def status_of(problem: Problem) -> int:
+VALIDATION_STATUSES = (400, 422)
+
+
+def status_of(problem: Problem, validation_status: int = 400) -> int:
+    """The status `problem` answers with; `validation_status` is the emulator's setting for `Invalid`."""
     if isinstance(problem, Injected):
         return problem.status
+    if isinstance(problem, Invalid):
+        return validation_status
     for kind in type(problem).__mro__:
         if kind in STATUS:
             return STATUS[kind]
@@ -91,12 +99,13 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
     return JsonResponse(dumps({"detail": detail, **extra}), status, headers)
 
 
-async def on_problem(_request: Request, exc: Exception) -> Response:
+async def on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     headers = dict(exc.headers)
     if isinstance(exc, Unauthorized):
         headers.setdefault("WWW-Authenticate", "Bearer")
-    return error_response(status_of(exc), exc.detail, headers, **exc.extra)
+    status = status_of(exc, emu(request).settings.validation_status)
+    return error_response(status, exc.detail, headers, **exc.extra)
 
 
 def emu(request: Request) -> Emulator:
@@ -131,6 +140,10 @@ def key_from_header(header: str | None) -> str:
     return checked_key(key)
 
 
+STRICT_REFUSED = ("Invalid API key: this emulator runs with --strict-keys and was given neither this key nor a "
+                  "fixture that defines it.")
+
+
 def checked_key(key: str) -> str:
     """A key given anywhere (header, control route, fixture), refused unless it has the real shape."""
     if not accounts.is_key(key):
@@ -150,7 +163,13 @@ async def authenticate(request: Request, *, scoped: bool = True) -> str:
             owner = await accounts.parent_of(session, sub_id)
         if owner != account_id:
             raise NotFound(f"Sub-account '{sub_id}' was not found for this API key.")
-        return sub_id
+        account_id = sub_id
+    faults = emu(request).faults
+    outage = faults.outage(account_id) if faults.outages else None
+    if outage is not None:
+        raise Injected(outage, f"Injected fault: the API answers {outage} while the agent answers this call turn "
+                               "(the turn's 'api-error' fault).")
+    clock.bind(account_id)  # the request, and what it starts, run on the account's clock
     return account_id
 
 
@@ -163,17 +182,15 @@ async def _key_account(request: Request) -> str:
             seconds = max(1, math.ceil(wait))
             raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
                               f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
-    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.api else None
+    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.armed else None
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         raise Injected(fault.status, f"Injected fault: this request was made to answer {fault.status} "
                                      "(POST /_emulator/faults).", headers=headers)
     account_id = state.key_cache.get(key)
     if account_id is None:
-        settings = state.settings
-        if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
-            raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given "
-                               "neither this key nor a fixture that defines it.")
+        if not state.accepts(key):
+            raise Unauthorized(STRICT_REFUSED)
         account_id = await state.account_id_of(key)
         state.key_cache[key] = account_id
     return account_id
@@ -225,7 +242,7 @@ async def read_object(request: Request, *, optional: bool = False) -> dict[str, 
     """The body as a JSON object; an empty body is `{}` where the body is optional. Any other JSON value
     (`null` included) is refused, so a body that says nothing is never taken as "everything"."""
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw.strip(b" \t\n\r"):  # JSON's own whitespace: anything else is a body to read
         if not optional:
             raise Malformed("The request body is empty; send a JSON object.")
         return {}

@@ -8,12 +8,13 @@ from starlette.responses import Response
 from emulator.api.common import authenticate, emu, no_content, paging, parse, path_param, respond
 from emulator.api.routing import OFFSET, Query, Resource, delete, get, limit, patch, post
 from emulator.domain import contacts
+from emulator.phones import LENIENT_RULE
 from emulator.wire import contacts as wire
 from emulator.wire.base import page
 
 LIMIT = limit(50, 100)
 SEARCH = Query("search")
-PHONE = Query("phone_number")
+PHONE = Query("phone_number", required=True, pattern=LENIENT_RULE)
 
 
 async def list_contacts(request: Request) -> Response:

@@ -20,9 +20,11 @@ async def send_message(request: Request) -> Response:
         threaded = await messaging.send(
             session, account_id, agent_id=req.agent_id, number_id=req.number_id, from_number=req.from_number,
             to_number=req.to_number, body=req.body, media=req.media(), now=state.clock.now(),
+            recipients=list(req.recipients) if req.recipients is not None else None,
         )
-        deliveries = await notify.sms(state.deliverer, session, threaded)
+        deliveries = await notify.message(state.deliverer, session, threaded)
     state.deliverer.launch(deliveries)
+    state.activity.sms(threaded.message, deliveries)
     return respond(wire.sent(threaded.message))
 
 

@@ -17,6 +17,7 @@ from emulator.api.common import (
 )
 from emulator.api.routing import AFTER, BEFORE, PAGED, Query, Resource, delete, get, limit, patch, post, put
 from emulator.domain import calls, catalog, conversations, numbers
+from emulator.phones import AREA_CODE_RULE, BLANKS, COUNTRY_RULE, LOOKUP_RULE
 from emulator.wire import calls as call_wire
 from emulator.wire import messages as message_wire
 from emulator.wire import numbers as wire
@@ -83,8 +84,8 @@ async def number_calls(request: Request) -> Response:
     state = emu(request)
     async with state.store.read() as session:
         number = await numbers.row(session, account_id, path_param(request, "number_id"))
-        rows, total, recording = await calls.listed(session, account_id, limit, offset, number_id=number.id)
-    return respond(call_wire.call_page(rows, total, offset, state.settings.base_url, recording))
+        listed = await calls.listed(session, account_id, limit, offset, number_id=number.id)
+    return respond(call_wire.call_page(listed, offset, state.settings.base_url))
 
 
 async def available(request: Request) -> Response:
@@ -100,8 +101,9 @@ async def available(request: Request) -> Response:
 async def lookup(request: Request) -> Response:
     account_id = await authenticate(request)
     raw = PHONE_NUMBERS.raw(request) or request.query_params.get("phone_numbers") or ""
+    entries = [part.strip(BLANKS) for part in raw.split(",") if part.strip(BLANKS)]
     async with emu(request).store.read() as session:
-        items = await catalog.lookup(session, account_id, [part.strip() for part in raw.split(",") if part.strip()])
+        items = await catalog.lookup(session, account_id, entries)
     return respond(wire.lookups(items))
 
 
@@ -129,9 +131,10 @@ async def delete_card(request: Request) -> Response:
 
 MESSAGES = limit(50, 200)
 AVAILABLE = limit(10, 50)
-COUNTRY = Query("country", default="US")
-AREA_CODE, CITY, STATE, ZIP = Query("areaCode"), Query("city"), Query("state"), Query("zip")
-PHONE_NUMBERS = Query("phoneNumbers")
+COUNTRY = Query("country", default="US", pattern=COUNTRY_RULE)
+AREA_CODE = Query("areaCode", pattern=AREA_CODE_RULE)
+CITY, STATE, ZIP = Query("city"), Query("state"), Query("zip")
+PHONE_NUMBERS = Query("phoneNumbers", required=True, pattern=LOOKUP_RULE)
 
 resource = Resource("/v1/numbers", [
     get("", list_numbers, "List active numbers", response=wire.PhoneNumberList, query=PAGED),

@@ -24,9 +24,17 @@ from starlette.routing import BaseRoute
 
 from emulator import __version__
 from emulator.api.routing import ApiRoute, Doc, api_routes, get
+from emulator.phones import E164_RULE, LENIENT_RULE
 from emulator.wire.base import Error
+from emulator.wire.rules import EXTRA_SCHEMAS, TURN_STAND_IN
 
 REF = "#/components/schemas/{model}"
+# Path parameters whose rule is more than "a string" (checked by their handlers), by name.
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "e164": {"type": "string", "pattern": E164_RULE},
+    "phone_number": {"type": "string", "pattern": LENIENT_RULE},
+}
+SUB_ACCOUNT_RULE = "^$|^sub_[A-Za-z0-9]{1,64}$"  # the IDs sub-accounts get (other values: 404); empty: none
 # Who may call a control route, by its access level ({}: no credentials, when the emulator has no admin token).
 CONTROL_SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "public": [],
@@ -50,6 +58,8 @@ TAGS = {
     "sip-trunks": "SIP trunks",
     "location": "Phone locations",
     "feedback": "Product feedback",
+    "billing": "Paid add-ons (the vendor serves these outside /v1)",
+    "whatsapp": "WhatsApp Business connections, their numbers and message templates (simulated)",
     "emulator": "The emulator's control API: simulate the outside world, move the clock, inject faults",
 }
 
@@ -86,7 +96,20 @@ def component_schemas(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         for name, nested in schema.pop("$defs", {}).items():
             add(name, nested)
         add(model.__name__, schema)
-    return dict(sorted(components.items()))
+    for name, extra in EXTRA_SCHEMAS.items():
+        add(name, extra)
+    return _with_references(dict(sorted(components.items())))
+
+
+def _with_references(node: Any) -> Any:
+    """The schemas with each stand-in for a hand-written schema (emulator/wire/rules.py) made a reference."""
+    if node == TURN_STAND_IN:
+        return {"$ref": REF.format(model=TURN_STAND_IN["x-emulator-schema"])}
+    if isinstance(node, dict):
+        return {key: _with_references(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_references(value) for value in node]
+    return node
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -100,10 +123,11 @@ def _operation_id(method: str, path: str) -> str:
 def _operation(method: str, path: str, params: list[str], op: Doc, tag: str) -> dict[str, Any]:
     control = path.startswith("/_emulator/")
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in params
+        {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(name, {"type": "string"})}
+        for name in params
     ]
-    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema()} for q in op.query]
-    if not control and not op.public:
+    parameters += [{"name": q.name, "in": "query", "required": q.required, "schema": q.schema()} for q in op.query]
+    if not control and not op.public and op.scoped:
         parameters.append({"$ref": "#/components/parameters/SubAccount"})
     if op.media is not None:
         success: dict[str, Any] = {"description": op.summary, "content": {op.media: {}}}
@@ -166,10 +190,10 @@ def build_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             "parameters": {
                 "SubAccount": {"name": "X-Sub-Account-Id", "in": "header", "required": False,
                                "description": "Act as this sub-account of the key's account.",
-                               "schema": {"type": "string"}},
+                               "schema": {"type": "string", "pattern": SUB_ACCOUNT_RULE}},
             },
             "responses": {
-                "Error": {"description": "Any error: a human sentence in `detail` (422s add `errors`).",
+                "Error": {"description": "Any error: a human sentence in `detail` (field-rule errors add `errors`).",
                           "content": {"application/json": {"schema": _ref(Error)}}},
             },
         },

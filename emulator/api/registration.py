@@ -48,9 +48,9 @@ async def update_registration(request: Request) -> Response:
 
 resource = Resource("/v1/register", [
     post("", register, "Submit an A2P 10DLC registration ($25)", request=wire.Registration,
-         response=wire.RegistrationSubmitted),
+         response=wire.RegistrationSubmitted, scoped=False),
     get("", registration_detail, "Get the latest registration", response=wire.RegistrationDetail),
     patch("", update_registration, "Update a pending registration (send the fields that change)",
-          response=wire.RegistrationDetail),
+          request=wire.RegistrationChanges, response=wire.RegistrationDetail),
     get("/status", registration_status, "Registration status", response=wire.CampaignStatus),
 ], tag="register")

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from emulator.clock import parse_iso
+from emulator.clock import ISO_RULE, parse_iso
 from emulator.errors import Invalid
 
 Endpoint = Callable[..., Any]
@@ -39,16 +39,21 @@ class Query:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    required: bool = False  # the handler refuses the request without it (with its own sentence)
+    pattern: str | None = None  # a string's rule, checked by the handler; an empty value counts as absent
+    listed: tuple[str, ...] = ()  # the values the document lists, checked by the handler with its own sentence
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "date-time":
-            return {"type": "string", "format": "date-time"}
+            return {"type": "string", "pattern": ISO_RULE}
         out: dict[str, Any] = {"type": self.kind}
         for key, value in (("minimum", self.minimum), ("maximum", self.maximum), ("default", self.default)):
             if value is not None:
                 out[key] = value
-        if self.choices:
-            out["enum"] = list(self.choices)
+        if self.choices or self.listed:
+            out["enum"] = list(self.choices or self.listed)
+        if self.pattern is not None:
+            out["pattern"] = self.pattern if self.required else f"^$|{self.pattern}"
         return out
 
     def raw(self, request: Request) -> str | None:
@@ -56,9 +61,16 @@ class Query:
         return value if value else None
 
     def read(self, request: Request) -> Any:
-        """The parameter's value (its default when absent), refused with a sentence when out of its rules."""
-        raw = self.raw(request)
-        if raw is None:
+        """The parameter's value (its default when absent), refused with a sentence when out of its rules.
+
+        An empty value (`?limit=`) is absent for a plain string, and refused for an integer, a timestamp or a
+        choice, as the vendor's server does."""
+        raw = request.query_params.get(self.name)
+        if raw == "" and (self.kind != "string" or self.choices or self.listed):
+            what = {"integer": "an integer", "date-time": "an ISO-8601 timestamp"}.get(self.kind)
+            rule = what or (f"one of {', '.join(self.choices)}" if self.choices else "a listed value")
+            raise Invalid(f"Query parameter '{self.name}' must be {rule}, not empty; leave it out for the default.")
+        if not raw:
             return self.default
         if self.kind == "integer":
             return self._integer(raw)
@@ -114,6 +126,7 @@ class Doc:
     public: bool = False  # served without an API key
     hidden: bool = False  # not part of the API (the docs themselves)
     access: str | None = None  # control routes: public, account or global (emulator/api/control/access.py)
+    scoped: bool = True  # /v1 routes: X-Sub-Account-Id acts as a sub-account (false: the route ignores it)
 
 
 class ApiRoute(Route):
@@ -152,9 +165,10 @@ def _route(method: str) -> Callable[..., Declared]:
     def declare(path: str, endpoint: Endpoint, summary: str, *, request: type[BaseModel] | None = None,
                 response: type[BaseModel] | None = None, status: int = 200, body_required: bool = True,
                 nullable: bool = False, media: str | None = None, query: Sequence[str | Query] = (),
-                public: bool = False, hidden: bool = False, access: str | None = None) -> Declared:
+                public: bool = False, hidden: bool = False, access: str | None = None,
+                scoped: bool = True) -> Declared:
         doc = Doc(summary, request, response, status, body_required, nullable, media, _query(query), public, hidden,
-                  access)
+                  access, scoped)
         return Declared(method, path, endpoint, doc)
 
     return declare
@@ -181,6 +195,9 @@ class Resource(BaseRoute):
         self._by_length: dict[int, list[ApiRoute]] = {}
         for route in self.routes:
             self._by_length.setdefault(len(route.segments), []).append(route)
+        # A template with a convertor (`{name:path}`) can span segments: such a resource matches as Starlette does.
+        self._by_template = any(":" in part for route in self.routes for part in route.path.split("/")
+                                if part.startswith("{"))
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Starlette's matching (the first route whose path matches; FULL when its method does too, else
@@ -191,13 +208,19 @@ class Resource(BaseRoute):
         prefix = self.prefix
         if path != prefix and not path.startswith(prefix + "/"):
             return Match.NONE, {}
+        if self._by_template:
+            return self._match_templates(scope)
         parts = path[1:].split("/")
         candidates = self._by_length.get(len(parts))
         if not candidates or "" in parts:
             return Match.NONE, {}
         method = scope["method"]
+        # The first template that matches the path decides (as `allowed_methods` does): a literal path such as
+        # /v1/location/refresh answers 405 to other methods instead of falling through to /v1/location/{id}.
         partial: tuple[Match, Scope] | None = None
         for route in candidates:
+            if partial is not None and route.path != partial[1]["emulator.route"].path:
+                continue
             for want, part in zip(route.segments, parts, strict=True):
                 if want is not None and want != part:
                     break
@@ -209,6 +232,18 @@ class Resource(BaseRoute):
                     return Match.FULL, child
                 if partial is None:
                     partial = (Match.PARTIAL, child)
+        return partial or (Match.NONE, {})
+
+    def _match_templates(self, scope: Scope) -> tuple[Match, Scope]:
+        partial: tuple[Match, Scope] | None = None
+        for route in self.routes:
+            if partial is not None and route.path != partial[1]["emulator.route"].path:
+                continue
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child, "emulator.route": route}
+            if match is Match.PARTIAL and partial is None:
+                partial = (match, {**child, "emulator.route": route})
         return partial or (Match.NONE, {})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -31,6 +31,7 @@ async def create_sub(request: Request) -> Response:
     async with state.store.write() as session:
         row = await accounts.add_child(session, account_id, req.name, state.settings.default_balance_cents,
                                        state.clock.now())
+    state.clock.adopt(row.id, account_id)
     return respond(wire.sub_account(row))
 
 
@@ -52,9 +53,11 @@ async def delete_sub(request: Request) -> Response:
 
 
 resource = Resource("/v1/sub-accounts", [
-    get("", list_subs, "List sub-accounts", response=wire.SubAccountList, query=PAGED),
-    post("", create_sub, "Create a sub-account", request=wire.SubAccountName, response=wire.SubAccount),
+    get("", list_subs, "List sub-accounts", response=wire.SubAccountList, query=PAGED, scoped=False),
+    post("", create_sub, "Create a sub-account", request=wire.SubAccountName, response=wire.SubAccount,
+         scoped=False),
     patch("/{sub_account_id}", update_sub, "Rename a sub-account", request=wire.SubAccountName,
-          response=wire.SubAccount),
-    delete("/{sub_account_id}", delete_sub, "Delete a sub-account and everything in it", response=Deleted),
+          response=wire.SubAccount, scoped=False),
+    delete("/{sub_account_id}", delete_sub, "Delete a sub-account and everything in it", response=Deleted,
+           scoped=False),
 ], tag="sub-accounts")

@@ -13,8 +13,8 @@ from emulator.wire import usage as wire
 
 DAYS = Query("days", "integer", 30, 1, 365)
 MONTHS = Query("months", "integer", 6, 1, 24)
-PERIOD = Query("period", choices=("week", "month", "year"))
-TZ = Query("tz", default="UTC")
+PERIOD = Query("period", choices=("week", "month", "year"), required=True)
+TZ = Query("tz", default="UTC", listed=usage.ZONES)
 
 
 async def get_usage(request: Request) -> Response:

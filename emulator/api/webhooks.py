@@ -45,7 +45,7 @@ async def set_webhook(request: Request) -> Response:
         if agent_id is not None:
             await agents.get(session, account_id, agent_id)
         hook = await webhooks.put(session, account_id, agent_id, req.url, state.clock.now(),
-                                  context_limit=req.context_limit, timeout=req.timeout)
+                                  context_limit=req.context_limit, timeout=req.timeout, event_types=req.event_types)
     return respond(wire.webhook(hook))
 
 
@@ -86,8 +86,11 @@ async def all_time_stats(request: Request) -> Response:
 async def agent_deliveries(request: Request) -> Response:
     account_id, agent_id = await _scope(request)
     count = int(DELIVERIES.read(request))
-    async with emu(request).store.read() as session:
-        rows = await log.recent(session, account_id, count, agent_id)
+    hours = WINDOW.read(request)
+    state = emu(request)
+    since = state.clock.now() - timedelta(hours=hours) if hours else None
+    async with state.store.read() as session:
+        rows = await log.recent(session, account_id, count, agent_id, since)
     return respond([wire.delivery(row) for row in rows])
 
 
@@ -129,7 +132,7 @@ per_agent = Resource("/v1/agents", [
          response=wire.Webhook),
     delete("/{agent_id}/webhook", delete_webhook, "Delete an agent's webhook", response=Deleted),
     get("/{agent_id}/webhook/deliveries", agent_deliveries, "List an agent's webhook deliveries",
-        response=wire.Deliveries, query=(DELIVERIES,)),
+        response=wire.Deliveries, query=(DELIVERIES, WINDOW)),
     post("/{agent_id}/webhook/test", test_webhook, "Send a test event to an agent's webhook",
          request=wire.WebhookTest, response=wire.WebhookTestResult, body_required=False),
 ], tag="webhooks")

@@ -1,1 +1,2 @@
-"""The simulated call engine: scripted callers, voice webhooks with streamed replies, hosted mode."""
+"""The simulated call engine: callers asked turn by turn (scripts, personas, driven callers), voice webhooks
+with streamed replies, hosted mode."""

@@ -8,14 +8,16 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 
-from emulator.store import Transcript
+from emulator.store import Delivery, DeliveryAttempt, Transcript
 
 
 @dataclass(frozen=True)
 class TurnEvent:
-    """A transcript row was recorded."""
+    """A transcript row was recorded (with the voice delivery that asked the agent, and its attempt, if any)."""
 
     row: Transcript
+    delivery: Delivery | None = None
+    attempt: DeliveryAttempt | None = None
 
 
 @dataclass(frozen=True)

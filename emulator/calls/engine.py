@@ -16,21 +16,26 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
-from emulator.calls import timing
+from emulator import clock as clock_module
+from emulator.activity import Activity
+from emulator.calls import analysis, disturb, timing, tools
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
-from emulator.calls.hosted import HostedContext, Responder, RuleResponder, fill
-from emulator.calls.script import DTMF, Turn, branch_for
+from emulator.calls.caller import Caller, DrivenCaller, Heard, ScriptCaller
+from emulator.calls.hosted import HostedContext, HostedReply, Responder, RuleResponder, fill
+from emulator.calls.script import DTMF, SIGNING_FAULTS, Turn
 from emulator.calls.setup import CallSetup
+from emulator.calls.waits import CallWaits
 from emulator.clock import Clock
+from emulator.domain import contacts
 from emulator.domain.calls import transcript_row
-from emulator.store import Account, Call, Delivery, Store, Transcript
+from emulator.store import Account, Call, Delivery, DeliveryAttempt, Store, Transcript
+from emulator.webhooks import notify
 from emulator.webhooks.delivery import Deliverer
 from emulator.webhooks.voice import TurnReply
 from emulator.wire import events
@@ -50,7 +55,7 @@ class CallRun:
     silence_ms: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Transcript] = field(default_factory=list)
-    last_digits: str | None = None
+    caller: Caller | None = None  # who speaks for the other end (made from the callee when the call runs)
     status: str | None = None
     end_reason: str | None = None
     stop_requested: bool = False
@@ -58,7 +63,7 @@ class CallRun:
     inflight: asyncio.Future[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     extra: dict[str, Any] = field(default_factory=dict)
-    unsaved: list[Transcript | Delivery] = field(default_factory=list)  # written by the next flush
+    unsaved: list[Transcript | Delivery | DeliveryAttempt] = field(default_factory=list)  # written by the next flush
     snippet: str | None = None
     flushed_at: float = field(default_factory=time.monotonic)
 
@@ -72,23 +77,26 @@ class CallRun:
 
 class CallEngine:
     def __init__(self, store: Store, clock: Clock, deliverer: Deliverer, bus: CallBus,
-                 responder: Responder | None = None, realtime: bool = False) -> None:
+                 responder: Responder | None = None, realtime: bool = False, activity: Activity | None = None) -> None:
         self.store = store
         self.clock = clock
         self.deliverer = deliverer
         self.bus = bus
+        self.activity = activity or deliverer.activity
         self.responder = responder or RuleResponder()
         self.realtime = realtime
         self.runs: dict[str, CallRun] = {}
         self._by_call: dict[str, asyncio.Task[Any]] = {}
+        self.waits = CallWaits()  # who waits for which call to end
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, setup: CallSetup, started_at: Any) -> asyncio.Task[Any]:
-        run = CallRun(setup, started_at)
+        run = CallRun(setup, started_at, caller=setup.callee.caller())
         self.runs[setup.call_id] = run
         task = asyncio.create_task(self._run_safely(run))
         self._by_call[setup.call_id] = task
+        self.activity.call_placed(setup)
         return task
 
     async def end(self, call_id: str, wait: float = 5.0) -> bool:
@@ -119,6 +127,7 @@ class CallEngine:
         await self.abort()
 
     async def _run_safely(self, run: CallRun) -> None:
+        clock_module.bind(run.setup.account_id)  # the call runs on its account's clock, whoever started it
         try:
             await self.run(run)
         except asyncio.CancelledError:
@@ -140,6 +149,7 @@ class CallEngine:
             run.done.set()
             self.runs.pop(run.setup.call_id, None)
             self._by_call.pop(run.setup.call_id, None)
+            self.waits.ended(run.setup.call_id)
 
     # -- the call --------------------------------------------------------------------------------
 
@@ -149,8 +159,10 @@ class CallEngine:
         if magic is not None and not magic.answered:
             run.end(magic.status, magic.end_reason)
             return await self._finish(run)
+        self.activity.call_answered(setup)
         if setup.direction == "inbound":
-            await self._event_now(run, "call.started", events.call_data(setup, "in-progress", run.started_at))
+            await self._event_now(run, notify.CALL_STARTED,
+                                  {"call.started": events.call_data(setup, "in-progress", run.started_at)})
             if run.stop_requested:  # ended while call.started was being delivered: nothing more is said
                 run.end("completed", "ended-by-api")
                 return await self._finish(run)
@@ -166,67 +178,98 @@ class CallEngine:
             await self._record(run, "greeting", "", greeting, {})
             run.history.append(events.history_item(greeting, "outbound", "voice", run.now()))
             await self._advance(run, timing.speech_seconds(greeting, setup.agent.voice_speed))
-        queue: deque[Turn] = deque(setup.callee.turns)
-        while queue and run.status is None:
+        caller = run.caller = run.caller or setup.callee.caller()
+        heard = Heard(greeting or "", greeting=True)
+        while run.status is None:
             if run.stop_requested:
                 run.end("completed", "ended-by-api")
                 break
-            await self._turn(run, queue.popleft(), queue)
+            turn = await self._next_turn(run, caller, heard)
+            if turn is None or run.stop_requested:
+                break
+            heard = await self._turn(run, turn, caller)
         run.end("completed", "ended-by-api" if run.stop_requested else "caller-finished")
         await self._finish(run)
+
+    async def _next_turn(self, run: CallRun, caller: Caller, heard: Heard) -> Turn | None:
+        """The caller's next turn; a driven caller's wait is cut short when the call is ended."""
+        if self.driven(run.setup.call_id) is None:
+            return await caller.next_turn(heard)
+        run.inflight = asyncio.ensure_future(caller.next_turn(heard))
+        try:
+            turn: Turn | None = await run.inflight
+            return turn
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None
+        finally:
+            run.inflight = None
+
+    def driven(self, call_id: str) -> tuple[CallRun, DrivenCaller] | None:
+        """A running call whose caller's turns arrive from outside, and that caller."""
+        run = self.runs.get(call_id)
+        caller = run.caller if run is not None else None
+        then = caller.then if isinstance(caller, ScriptCaller) else caller
+        return (run, then) if run is not None and isinstance(then, DrivenCaller) else None
 
     def _greeting(self, setup: CallSetup) -> str | None:
         if setup.hosted:
             return self.responder.greeting(self._hosted_context(setup))
         return fill(setup.initial_greeting, setup.variables) or fill(setup.agent.begin_message, setup.variables)
 
-    async def _turn(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+    async def _turn(self, run: CallRun, turn: Turn, caller: Caller) -> Heard:
+        """Play one caller turn; what the caller heard back."""
         setup = run.setup
+        note = {"turn": turn.path or None, "persona": turn.note or None}
         if turn.kind == "hangup":
-            await self._record(run, "hangup", "[caller hung up]", None, {"turn": turn.path or None})
+            await self._record(run, "hangup", "[caller hung up]", None, note)
             run.end("completed", "caller-hangup")
         elif turn.kind == "silence":
             # The call cannot outlast the agent's silence limit: it hangs up when the limit is reached.
             allowed = max(setup.agent.max_silence_ms - run.silence_ms, 0) / 1000
             seconds = min(turn.seconds, allowed)
             run.silence_ms += seconds * 1000
-            await self._record(run, "silence", f"[silence {seconds:g}s]", None,
-                               {"seconds": seconds, "turn": turn.path or None})
+            await self._record(run, "silence", f"[silence {seconds:g}s]", None, {"seconds": seconds, **note})
             await self._advance(run, seconds)
             if run.silence_ms >= setup.agent.max_silence_ms:
                 run.end("completed", "silence-timeout")
-        elif turn.kind == "menu":
-            branch = branch_for(turn, run.last_digits or "")
-            run.last_digits = None
-            if branch is not None:
-                queue.extendleft(reversed(branch))
-        else:
-            await self._exchange(run, turn, queue)
+        elif turn.kind in ("say", "press"):
+            return await self._exchange(run, turn, caller)
+        return Heard(asked=False)
 
-    async def _exchange(self, run: CallRun, turn: Turn, queue: deque[Turn]) -> None:
+    async def _exchange(self, run: CallRun, turn: Turn, caller: Caller) -> Heard:
         """The caller speaks (or presses keys) and the agent answers."""
         setup = run.setup
         run.silence_ms = 0
-        heard = turn.text if turn.kind == "say" else ""
+        spoken = turn.text if turn.kind == "say" else ""
+        heard, confidence = disturb.heard(spoken, turn.noise, CONFIDENCE) if spoken else ("", 1.0)
         said = heard or f"[DTMF {turn.digits}]"
         spoken_at = run.now()
-        await self._advance(run, timing.speech_seconds(heard) if heard else timing.dtmf_seconds(turn.digits))
+        speaking = timing.speech_seconds(spoken) if spoken else timing.dtmf_seconds(turn.digits)
+        await self._advance(run, speaking * (disturb.SLOW_SPEECH if "slow-speech" in turn.fault else 1))
         run.history.append(events.history_item(said, "inbound", "voice", spoken_at))
-        barge_in = bool(queue) and queue[0].kind == "say" and queue[0].interrupt
+        barge_in = caller.barges_in()
+        tool_call: dict[str, Any] | None = None
         if run.stop_requested:  # ended while the caller spoke (realtime): the agent is not asked
             reply, delivery = TurnReply(error="The call was ended before the agent was asked."), None
         elif setup.hosted:
-            reply, delivery = await self._hosted_reply(run, heard or said), None
+            (reply, tool_call), delivery = await self._hosted_reply(run, heard or said, turn), None
         else:
-            reply, delivery = await self._webhook_reply(run, heard, turn.digits or None, barge_in)
+            reply, delivery = await self._webhook_reply(run, heard, confidence, turn, barge_in)
         details: dict[str, Any] = {"turn": turn.path or None, "firstChunkMs": reply.first_chunk_ms,
-                                   "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks)}
+                                   "finalChunkMs": reply.final_ms, "chunks": list(reply.chunks),
+                                   "persona": turn.note or None, "fault": list(turn.fault), "noise": list(turn.noise)}
+        if heard != spoken:
+            details["said"] = spoken  # what the caller really said, before the noise
+        if setup.hosted and tool_call is not None:
+            details["toolCall"] = tool_call
         if turn.kind == "press":
             details["callerDigits"] = turn.digits
         if reply.digits and not DTMF.fullmatch(reply.digits):
             details["error"] = f"The agent asked to press {reply.digits!r}, which are not keypad digits; ignored."
             reply.digits = None
-        run.last_digits = reply.digits  # an IVR menu follows what the agent pressed in its latest reply
         if reply.digits:
             details["digits"] = reply.digits
         if reply.interrupted:
@@ -248,19 +291,25 @@ class CallEngine:
         if reply.hangup or reply.action == "hangup":
             run.end("completed", "agent-hangup")
         await self._record(run, "dtmf" if turn.kind == "press" else "speech", said, text or None, details,
-                           confidence=CONFIDENCE if heard else 1.0, at=spoken_at, delivery=delivery)
+                           confidence=confidence, at=spoken_at, delivery=delivery)
         if text:
             run.history.append(events.history_item(text, "outbound", "voice", run.now()))
             await self._advance(run, timing.speech_seconds(text, setup.agent.voice_speed))
         if reply.digits:
             await self._advance(run, timing.dtmf_seconds(reply.digits))
+        return Heard(text, reply.digits, reply.action, bool(details.get("hangup")), reply.interrupted, reply.error,
+                     chunks=len(reply.chunks))
 
-    async def _webhook_reply(self, run: CallRun, transcript: str, digits: str | None,
+    async def _webhook_reply(self, run: CallRun, transcript: str, confidence: float, turn: Turn,
                              barge_in: bool) -> tuple[TurnReply, Delivery]:
         setup = run.setup
-        data = events.voice_turn_data(setup, transcript, CONFIDENCE if transcript else 1.0, digits)
+        data = events.voice_turn_data(setup, transcript, confidence, turn.digits or None)
+        signing = next((f for f in turn.fault if f in SIGNING_FAULTS), None)
         attempt = self.deliverer.voice_attempt(setup.account_id, setup.agent.id, setup.hook, setup.call_id, data,
-                                               run.history, run.now(), barge_in)
+                                               run.history, run.now(), barge_in, fault=signing)
+        outage = "api-error" in turn.fault
+        if outage:  # the agent's own API calls fail while it answers this turn
+            self.deliverer.faults.begin_outage(setup.account_id)
         run.inflight = asyncio.ensure_future(self.deliverer.send_voice(attempt))
         try:
             reply = await run.inflight
@@ -271,11 +320,51 @@ class CallEngine:
             reply = TurnReply(error="The call was ended while the agent was answering.")
         finally:
             run.inflight = None
+            if outage:
+                self.deliverer.faults.end_outage(setup.account_id)
+        if "webhook-timeout" in turn.fault and attempt.request is not None:
+            timeout = attempt.request.timeout
+            reply = TurnReply(latency_ms=reply.latency_ms,
+                              error=f"The webhook did not answer within its timeout ({timeout:g} s; an injected "
+                                    "fault); the caller heard silence.")
+            await self._advance(run, timeout)
         return reply, self.deliverer.record_voice(attempt, reply)
 
-    async def _hosted_reply(self, run: CallRun, utterance: str) -> TurnReply:
-        answer = await self.responder.reply(self._hosted_context(run.setup), utterance, len(run.rows))
-        return TurnReply(chunks=[answer.text] if answer.text else [], hangup=answer.hangup,
+    async def _hosted_reply(self, run: CallRun, utterance: str,
+                            turn: Turn) -> tuple[TurnReply, dict[str, Any] | None]:
+        """The built-in responder's answer; when it (or the caller's script) uses a custom tool, the tool's URL is
+        called first. Returns the reply and what the tool call did (None without one)."""
+        ctx = self._hosted_context(run.setup)
+        answer = await self.responder.reply(ctx, utterance, len(run.rows))
+        use = tools.ToolUse(turn.tool["name"], turn.tool["arguments"]) if turn.tool else answer.tool
+        if use is None:
+            return self._spoken([answer.text], answer), None
+        tool = next((t for t in ctx.tools if t.get("name") == use.name), None)
+        if tool is None:
+            reply = self._spoken([answer.text], answer)
+            reply.error = f"The script asked for custom tool {use.name!r}, which this agent does not have."
+            return reply, None
+        said = [str(tool["executionMessage"])] if tool.get("speakDuringExecution") and tool.get("executionMessage") \
+            else []
+        run.inflight = asyncio.ensure_future(tools.invoke(self.deliverer.transport, tool, use, run.setup))
+        try:
+            result: tools.ToolResult = await run.inflight
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            result = tools.ToolResult(use.name, dict(use.arguments), str(tool.get("method") or "POST"),
+                                      str(tool["url"]), False, None, None,
+                                      "The call was ended while the tool was running.", 0.0)
+        finally:
+            run.inflight = None
+        await self._advance(run, result.latency_ms / 1000)
+        after = await self.responder.after_tool(ctx, result)
+        return self._spoken([*said, after.text], after), result.details()
+
+    @staticmethod
+    def _spoken(texts: list[str], answer: HostedReply) -> TurnReply:
+        return TurnReply(chunks=[t for t in texts if t], hangup=answer.hangup,
                          action="transfer" if answer.transfer else None, digits=answer.digits,
                          first_chunk_ms=0.0, final_ms=0.0)
 
@@ -284,6 +373,7 @@ class CallEngine:
             system_prompt=fill(setup.system_prompt or setup.agent.system_prompt, setup.variables) or "",
             begin_message=setup.agent.begin_message, initial_greeting=setup.initial_greeting,
             variables=setup.variables, transfer_number=setup.agent.transfer_number,
+            tools=[dict(tool) for tool in setup.agent.custom_tools],
         )
 
     # -- time and records ------------------------------------------------------------------------
@@ -311,15 +401,17 @@ class CallEngine:
         if kind not in ("silence", "hangup"):
             run.snippet = (response or transcript)[:SNIPPET]
         run.rows.append(row)
-        run.unsaved += [row] if delivery is None else [row, delivery]
-        self.bus.publish(setup.call_id, TurnEvent(row))
+        attempts = self.deliverer.turn_attempts(delivery, row.id) if delivery is not None else []
+        run.unsaved += [row] if delivery is None else [row, delivery, *attempts]
+        self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
+        self.activity.call_turn(setup, row, len(run.rows), delivery)
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
             batch = list(run.unsaved)
             async with self.store.write() as session:
                 await self._flush(run, session, batch)
             self._saved(run, batch)
 
-    async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery]) -> None:
+    async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
         """Write `batch` of the call's unsaved rows and its latest snippet in the caller's transaction."""
         session.add_all(batch)
         run.flushed_at = time.monotonic()
@@ -328,7 +420,7 @@ class CallEngine:
                                   .values(last_transcript_snippet=run.snippet))
 
     @staticmethod
-    def _saved(run: CallRun, batch: list[Transcript | Delivery]) -> None:
+    def _saved(run: CallRun, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
         """Forget rows once their transaction committed (until then readers still merge them)."""
         del run.unsaved[:len(batch)]
 
@@ -337,23 +429,28 @@ class CallEngine:
         run = self.runs.get(call_id)
         return [r for r in run.unsaved if isinstance(r, Transcript)] if run is not None else []
 
+    def unsaved_deliveries(self, call_id: str) -> list[Delivery | DeliveryAttempt]:
+        """A live call's voice deliveries and their attempts not yet in the database (a snapshot, as `unsaved`)."""
+        run = self.runs.get(call_id)
+        return [r for r in run.unsaved if not isinstance(r, Transcript)] if run is not None else []
+
     def snippet(self, call_id: str) -> str | None:
         run = self.runs.get(call_id)
         return run.snippet if run is not None else None
 
-    async def _event_now(self, run: CallRun, event: str, data: dict[str, Any]) -> None:
-        """Deliver a call event and wait for the attempt (so `call.started` arrives before any turn).
+    async def _event_now(self, run: CallRun, happening: notify.Happening, payloads: dict[str, Any]) -> None:
+        """Deliver a call's events and wait for their attempts (so `call.started` arrives before any turn).
 
-        Ending the call stops the wait, not the attempt: that goes on in the background and is logged."""
+        Ending the call stops the wait, not the attempts: those go on in the background and are logged."""
         setup = run.setup
         async with self.store.write() as session:
-            row = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, event, "voice", data,
-                                               message_id=setup.call_id)
-        if row.status != "pending" or run.stop_requested:
-            if row.status == "pending":
-                self.deliverer.launch([row])
+            rows = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, happening, "voice",
+                                     payloads, message_id=setup.call_id)
+        pending = [row for row in rows if row.status == "pending"]
+        if not pending or run.stop_requested:
+            self.deliverer.launch(pending)
             return
-        run.inflight = asyncio.shield(self.deliverer.start(row.id))
+        run.inflight = asyncio.shield(asyncio.gather(*(self.deliverer.start(row.id) for row in pending)))
         try:
             await run.inflight
         except asyncio.CancelledError:
@@ -362,6 +459,14 @@ class CallEngine:
                 raise
         finally:
             run.inflight = None
+
+    def _stated(self, run: CallRun) -> dict[str, Any]:
+        """The analysis the caller's script states, over what a hosted responder supplies."""
+        stated: dict[str, Any] = {}
+        if run.setup.hosted:
+            stated.update(self.responder.analysis(self._hosted_context(run.setup), analysis.spoken(run.rows)) or {})
+        stated.update(run.setup.callee.analysis or {})
+        return stated
 
     async def _finish(self, run: CallRun) -> None:
         setup = run.setup
@@ -383,11 +488,18 @@ class CallEngine:
                                             and run.rows and not (call.call_metadata or {}).get("recordingDisabled"))
             if run.extra.get("transferredTo"):
                 call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
-            data = events.call_ended_data(setup, status, run.started_at, ended_at, duration, run.end_reason,
-                                          run.rows, run.extra)
-            ended = await self.deliverer.prepare(session, setup.account_id, setup.agent.id, "call.ended", "voice",
-                                                 data, message_id=setup.call_id)
+            payloads = {
+                "call.ended": events.call_ended_data(setup, status, run.started_at, ended_at, duration,
+                                                     run.end_reason, run.rows, run.extra),
+                "agent.call_ended": events.agent_call_ended_data(
+                    setup, status, run.started_at, ended_at, duration, run.end_reason, run.rows,
+                    await contacts.of_number(session, setup.account_id, setup.other_party),
+                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run))),
+            }
+            ended = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, notify.CALL_ENDED,
+                                      "voice", payloads, message_id=setup.call_id)
         self._saved(run, batch)
-        self.deliverer.launch([ended])
+        self.deliverer.launch(ended)
         self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))
+        self.activity.call_ended(setup, status, run.end_reason, duration, len(run.rows))
 

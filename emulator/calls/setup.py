@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulator.calls.callees import Callee
 from emulator.store import Agent, Call, Webhook
@@ -19,11 +20,13 @@ class AgentView:
     voicemail_message: str | None
     max_silence_ms: int
     voice_speed: float
+    custom_tools: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(cls, agent: Agent) -> AgentView:
         return cls(agent.id, agent.name, agent.voice_mode, agent.system_prompt, agent.begin_message,
-                   agent.transfer_number, agent.voicemail_message, agent.max_silence_ms, agent.voice_speed)
+                   agent.transfer_number, agent.voicemail_message, agent.max_silence_ms, agent.voice_speed,
+                   tuple(dict(tool) for tool in agent.custom_tools or ()))
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,14 @@ class HookView:
     secret: str
     timeout: int
     context_limit: int
+    event_types: list[str] | None = None
 
     @classmethod
     def of(cls, hook: Webhook | None) -> HookView | None:
         if hook is None:
             return None
-        return cls(hook.id, hook.url, hook.secret, hook.timeout, hook.context_limit)
+        types = list(hook.event_types) if hook.event_types is not None else None
+        return cls(hook.id, hook.url, hook.secret, hook.timeout, hook.context_limit, types)
 
 
 @dataclass
@@ -56,6 +61,13 @@ class CallSetup:
     initial_greeting: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
     max_seconds: int | None = None  # the plan's maximum call duration
+
+    @property
+    def other_party(self) -> str | None:
+        """The number on the far end of the line (None for a web call)."""
+        if self.direction == "web":
+            return None
+        return self.from_number if self.direction == "inbound" else self.to_number
 
     @property
     def hosted(self) -> bool:

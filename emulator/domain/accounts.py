@@ -31,7 +31,8 @@ _CREATE = sql.Query(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_
                     {"postgresql": postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
                      .on_conflict_do_nothing(index_elements=["key"])})
 
-KEY_SHAPE = re.compile(r"sk_(live|test)_[A-Za-z0-9_\-]{1,200}")
+KEY_RULE = r"^sk_(?:live|test)_[A-Za-z0-9_\-]{1,200}$"  # stated in the served OpenAPI document too
+KEY_SHAPE = re.compile(KEY_RULE)
 
 
 def is_key(key: str) -> bool:
@@ -83,7 +84,8 @@ async def ensure(session: AsyncSession, key: str, plan: str, balance_cents: int,
     if plan not in PLANS:
         raise Invalid(f"Unknown plan '{plan}'; plans are: {', '.join(PLANS)}.")
     await sql.run(session, _CREATE, id=ids.new_id("acct"), key=key, parent_id=None, name=None, plan=plan,
-                  balance_cents=balance_cents, recording_enabled=False, numbers_bought=0, created_at=now)
+                  balance_cents=balance_cents, recording_enabled=False, numbers_bought=0, created_at=now,
+                  webhook_events=None)
     account: Account = (await session.execute(select(Account).where(Account.key == key))).scalar_one()
     return account
 
@@ -141,9 +143,14 @@ async def rename_child(session: AsyncSession, parent_id: str, sub_id: str, name:
     return row
 
 
+KEEP = object()  # `webhook_events` left as it is (None means: follow the emulator's setting)
+
+
 def configure(account: Account, *, plan: str | None = None, balance_cents: int | None = None,
-              recording: bool | None = None) -> None:
+              recording: bool | None = None, webhook_events: str | None | object = KEEP) -> None:
     """Change what the control API and fixtures may set on an account (what is None stays)."""
+    if webhook_events is not KEEP:
+        account.webhook_events = webhook_events if isinstance(webhook_events, str) else None
     if plan is not None:
         if plan not in PLANS:
             raise Invalid(f"Field 'plan' must be one of {', '.join(PLANS)} (got {plan!r}).")

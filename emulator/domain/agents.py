@@ -83,9 +83,12 @@ async def list_page(session: AsyncSession, account_id: str, limit: int, offset: 
     return rows, await sql.value(session, _COUNT, account=account_id)
 
 
-def check(values: dict[str, Any]) -> None:
+def check(values: dict[str, Any], merged: bool = False) -> None:
+    """The settings' rules; `merged` (a change on top of an agent's settings): a hosted agent left without a
+    prompt is a 400, as the agent's current settings have their part in it."""
     if values.get("voice_mode") == "hosted" and not (values.get("system_prompt") or "").strip():
-        raise Invalid("A hosted-mode agent needs a 'systemPrompt': the built-in LLM answers calls with it.")
+        raise (Refused if merged else Invalid)("A hosted-mode agent needs a 'systemPrompt': the built-in LLM "
+                                               "answers calls with it.")
     if values.get("transfer_number") is not None:
         phones.require_e164(values["transfer_number"], "transferNumber")
     for i, tool in enumerate(values.get("custom_tools") or []):
@@ -108,8 +111,10 @@ async def update_agent(session: AsyncSession, account_id: str, agent_id: str, re
     for name, value in changes.items():
         if value is None and name not in NULLABLE:
             raise Invalid(f"Field '{_camel(name)}' cannot be null; leave it out to keep the current value.")
+    if changes.get("voice_mode") == "hosted" and "system_prompt" in changes:  # the request's own mistake: 422
+        check({"voice_mode": "hosted", "system_prompt": changes["system_prompt"]})
     merged = {name: getattr(agent, name) for name in DEFAULTS} | changes
-    check(merged)
+    check(merged, merged=True)
     for name, value in changes.items():
         setattr(agent, name, value)
     agent.updated_at = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,7 +17,11 @@ from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript,
 from emulator.store.models import table
 from emulator.store.rollups import call_tally, usage_buckets
 
-STATUSES = ("registered", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail", "canceled")
+STATUSES = ("registered", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail",
+            "canceled")
+LIVE = ("registered", "ringing", "in-progress")  # a call that has not ended yet
+DEFAULT_WAIT_SECONDS = 300  # waiting for a call to end: the vendor's default, and the longest wait
+MAX_WAIT_SECONDS = 600
 DIRECTIONS = ("inbound", "outbound", "web")
 TYPES = ("pstn", "web")
 
@@ -97,11 +102,25 @@ async def list_page(
     return rows, await _TOTAL.total(session, account_id, **filters)
 
 
-async def listed(session: AsyncSession, account_id: str, limit: int, offset: int,
-                 **filters: Any) -> tuple[list[Any], int, bool]:
-    """A page of the account's calls (filters as `list_page` takes them), and whether recordings show."""
+@dataclass
+class Listed:
+    rows: list[Any]  # call rows (read-only)
+    total: int
+    recording: bool  # whether recording URLs show
+    agent_names: dict[str, str]
+
+
+async def listed(session: AsyncSession, account_id: str, limit: int, offset: int, **filters: Any) -> Listed:
+    """A page of the account's calls (filters as `list_page` takes them), whether recordings show, and the names
+    of their agents."""
     rows, total = await list_page(session, account_id, limit, offset, **filters)
-    return rows, total, await recording_enabled(session, account_id)
+    ids_ = {row.agent_id for row in rows if row.agent_id}
+    names: dict[str, str] = {}
+    if ids_:
+        found = await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id,
+                                                                         Agent.id.in_(ids_)))
+        names = {agent_id: name for agent_id, name in found.all()}
+    return Listed(rows, total, await recording_enabled(session, account_id), names)
 
 
 async def transcripts(session: AsyncSession, call_id: str) -> list[Any]:

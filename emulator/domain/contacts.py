@@ -14,8 +14,9 @@ from emulator.domain.paging import page
 from emulator.errors import Conflict, Invalid, Refused, not_found
 from emulator.store import Contact
 from emulator.wire.contacts import CreateContact, UpdateContact
+from emulator.wire.rules import EMAIL_RULE
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(EMAIL_RULE)
 
 
 async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contact:
@@ -23,6 +24,14 @@ async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contac
     if row is None:
         raise not_found("Contact", contact_id)
     return row
+
+
+async def of_number(session: AsyncSession, account_id: str, e164: str | None) -> Contact | None:
+    """The account's stored contact whose number is `e164` (the other party of a message or call), if any."""
+    if not e164:
+        return None
+    query = select(Contact).where(Contact.account_id == account_id, Contact.phone_number == e164)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: str | None = None) -> None:

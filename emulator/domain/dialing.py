@@ -14,7 +14,7 @@ from emulator.calls.callees import Callee
 from emulator.calls.setup import CallSetup
 from emulator.clock import iso, parse_iso
 from emulator.domain import accounts, agents, calls, numbers, webhooks
-from emulator.errors import Conflict, Expired, Invalid, Refused, Unauthorized, not_found
+from emulator.errors import Conflict, Expired, Refused, Unauthorized, not_found
 from emulator.plans import get_plan
 from emulator.store import Agent, Call, Webhook
 from emulator.wire.calls import PlaceCall, WebCall
@@ -40,13 +40,16 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
     agent = await agents.get(session, account_id, req.agent_id)
     to_number = phones.require_e164(req.to_number, "toNumber")
     attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
+    phones_only = [n for n in attached if n.type != "whatsapp"]  # a WhatsApp line (simulated) places no calls
     if req.from_number_id is not None:
         matches = [n for n in attached if n.id == req.from_number_id]
         if not matches:
             raise Refused(f"Number '{req.from_number_id}' is not one of agent '{agent.id}''s active numbers.")
+        if matches[0].type == "whatsapp":
+            raise Refused(f"Number '{req.from_number_id}' is a WhatsApp number: it sends messages, not calls.")
         number = matches[0]
-    elif attached:
-        number = attached[0]
+    elif phones_only:
+        number = phones_only[0]
     else:
         raise Refused(f"Agent '{agent.id}' has no phone number to call from; buy or attach one first.")
     if to_number == number.phone_number:
@@ -90,7 +93,7 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
     """A browser call: registered with a short-lived access token until a client joins it."""
     agent = await agents.get(session, account_id, req.agent_id)
     if req.variables and agent.voice_mode != "hosted":
-        raise Invalid("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
+        raise Refused("Field 'variables' needs a hosted-mode agent: they fill its systemPrompt and beginMessage.")
     token = f"webtok_{ids.token(24)}"
     metadata = {"metadata": req.metadata, "accessToken": token,
                 "tokenExpiresAt": iso(now + timedelta(seconds=WEB_TOKEN_SECONDS))}

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import phones
 from emulator.clock import parse_iso
-from emulator.domain import accounts, agents, calls, messaging, numbers, webhooks
-from emulator.errors import Conflict, Invalid, Problem
+from emulator.domain import accounts, agents, calls, messaging, numbers, webhooks, whatsapp
+from emulator.errors import Conflict, Invalid, Problem, Refused
 from emulator.plans import PLANS
-from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Transcript, Webhook
+from emulator.store import Account, Agent, Call, Conversation, Message, PhoneNumber, Record, Transcript, Webhook
+from emulator.urls import check_urls
 from emulator.validation import describe
-from emulator.wire.fixtures import FixtureFile, FxAccount, FxCall, FxConversation, FxWebhook
+from emulator.wire.fixtures import FixtureFile, FxAccount, FxCall, FxConversation, FxWebhook, FxWhatsApp
 
 COUNTED = ("accounts", "agents", "numbers", "conversations", "messages", "calls")
 
@@ -64,7 +65,7 @@ def _check_consistent(fixture: FixtureFile, source: str) -> None:
             if number.status == "active":
                 once("phone number", number.phone_number, where)
             if number.agent_id is not None and number.agent_id not in agent_ids:
-                raise Invalid(f"{source}: {where}.agentId {number.agent_id!r} is not an agent of this account.")
+                raise Refused(f"{source}: {where}.agentId {number.agent_id!r} is not an agent of this account.")
         for j, conv in enumerate(account.conversations):
             once("id", conv.id, f"{base}.conversations[{j}]")
             for k, message in enumerate(conv.messages):
@@ -72,7 +73,7 @@ def _check_consistent(fixture: FixtureFile, source: str) -> None:
         for j, call in enumerate(account.calls):
             once("id", call.id, f"{base}.calls[{j}]")
             if call.agent_id is not None and call.agent_id not in agent_ids:
-                raise Invalid(f"{source}: {base}.calls[{j}].agentId {call.agent_id!r} is not an agent of this account.")
+                raise Refused(f"{source}: {base}.calls[{j}].agentId {call.agent_id!r} is not an agent of this account.")
             for k, row in enumerate(call.transcripts):
                 once("id", row.id, f"{base}.calls[{j}].transcripts[{k}]")
 
@@ -126,6 +127,8 @@ def _written_ids(fx: FxAccount) -> list[tuple[Any, str]]:
         found += [(Conversation, conv.id), *((Message, m.id) for m in conv.messages)]
     for call in fx.calls:
         found += [(Call, call.id), *((Transcript, t.id) for t in call.transcripts)]
+    for fw in fx.whatsapp:
+        found += [(Record, fw.id), *((PhoneNumber, n.number_id) for n in fw.numbers)]
     return [(model, ident) for model, ident in found if ident]
 
 
@@ -138,7 +141,7 @@ async def _refuse_taken(session: AsyncSession, fx: FxAccount) -> None:
 
 async def _webhook(session: AsyncSession, account_id: str, agent_id: str | None, fx: FxWebhook, now: datetime) -> None:
     await webhooks.put(session, account_id, agent_id, fx.url, now, context_limit=fx.context_limit,
-                       timeout=fx.timeout, hook_id=fx.id, secret=fx.secret)
+                       timeout=fx.timeout, hook_id=fx.id, secret=fx.secret, event_types=fx.event_types)
 
 
 async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, counts: dict[str, int]) -> None:
@@ -149,6 +152,7 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, cou
     await _refuse_taken(session, fx)
     account = accounts.new_account(fx.key, fx.plan, fx.balance_cents, now, account_id=fx.id)
     account.recording_enabled = fx.recording_enabled
+    account.webhook_events = fx.webhook_events
     account.numbers_bought = len(fx.numbers)
     session.add(account)
     await session.flush()
@@ -173,12 +177,27 @@ async def _load_account(session: AsyncSession, fx: FxAccount, now: datetime, cou
     for call in fx.calls:
         _call(session, account.id, call, by_id, now)
         counts["calls"] += 1
+    for fw in fx.whatsapp:
+        await _whatsapp(session, account.id, fw, now)
     counts["accounts"] += 1
+
+
+async def _whatsapp(session: AsyncSession, account_id: str, fx: FxWhatsApp, now: datetime) -> None:
+    offers = [whatsapp.offered(n.phone_number, n.display_name, n.phone_number_id) for n in fx.numbers] or None
+    row = await whatsapp.connect(session, account_id, "fixture", now, waba_id=fx.waba_id,
+                                 business_id=fx.business_id, agent_id=fx.agent_id, status="connected",
+                                 offers=offers, connection_id=fx.id)
+    for fn, offer in zip(fx.numbers, offers or [], strict=False):
+        if fn.connected:
+            await whatsapp.connect_number(session, account_id, row.id, offer["phoneNumberId"], now, fn.agent_id,
+                                          number_id=fn.number_id)
+    if fx.status == "pending":
+        await whatsapp.set_status(session, row.id, "pending", now)
 
 
 def _number(by_id: dict[str, PhoneNumber], number_id: str, where: str) -> PhoneNumber:
     if number_id not in by_id:
-        raise Invalid(f"{where}: numberId '{number_id}' is not one of this account's fixture numbers.")
+        raise Refused(f"{where}: numberId '{number_id}' is not one of this account's fixture numbers.")
     return by_id[number_id]
 
 
@@ -191,8 +210,11 @@ async def _conversation(session: AsyncSession, fx: FxConversation, by_id: dict[s
     conversation = await messaging.open_conversation(session, number, participant, min(times, default=now),
                                                      conversation_id=fx.id, state=fx.metadata)
     for fm, at in zip(fx.messages, times, strict=True):
-        conversation = (await messaging.record(session, number, participant, fm.direction, fm.body, [], at,
-                                               message_id=fm.id, conversation=conversation)).conversation
+        if not fm.body.strip() and not fm.media_urls:
+            raise Invalid(f"conversation {fx.id}: a message needs a 'body' or 'mediaUrls'.")
+        conversation = (await messaging.record(session, number, participant, fm.direction, fm.body,
+                                               check_urls(fm.media_urls, "mediaUrls"), at, message_id=fm.id,
+                                               conversation=conversation, status=fm.status)).conversation
     return len(fx.messages)
 
 
@@ -202,16 +224,18 @@ def _call(session: AsyncSession, account_id: str, fx: FxCall, by_id: dict[str, P
     other = phones.require_e164(fx.from_ if inbound else fx.to or "", "from/to")
     started = _time(fx.started_at, now, "startedAt")
     last = fx.transcripts[-1] if fx.transcripts else None
+    snippet = fx.last_transcript_snippet or ((last.response or last.transcript) if last else None)
     call = calls.new_call(
         account_id, fx.agent_id or number.agent_id, number, other if inbound else number.phone_number,
         number.phone_number if inbound else other, fx.direction, started, status=fx.status, call_id=fx.id,
         ended_at=started + timedelta(seconds=fx.duration_seconds), duration_seconds=fx.duration_seconds,
-        last_transcript_snippet=(last.response or last.transcript) if last else None,
+        last_transcript_snippet=snippet, end_reason=fx.end_reason,
     )
-    call.recording_available = fx.status == "completed"
+    completed = fx.status == "completed"
+    call.recording_available = completed if fx.recording_available is None else fx.recording_available and completed
     session.add(call)
     step = fx.duration_seconds / max(len(fx.transcripts), 1)
     for i, ft in enumerate(fx.transcripts):
-        session.add(calls.transcript_row(account_id, call.id, "speech", ft.transcript, ft.response,
-                                         started + timedelta(seconds=i * step), confidence=ft.confidence,
-                                         row_id=ft.id))
+        at = _time(ft.at, started + timedelta(seconds=i * step), f"call {fx.id}: transcripts[{i}].at")
+        session.add(calls.transcript_row(account_id, call.id, ft.kind, ft.transcript, ft.response, at,
+                                         confidence=ft.confidence, row_id=ft.id))

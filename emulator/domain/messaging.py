@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
-from emulator.domain import agents, numbers
+from emulator.domain import agents, groups, numbers
 from emulator.domain.lookup import owned
 from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Conversation, Message, PhoneNumber, sql
@@ -25,8 +25,8 @@ MAX_METADATA_BYTES = 16 * 1024  # it travels in every webhook of the conversatio
 
 
 def channel_of(number: PhoneNumber) -> str:
-    """Messages on an iMessage line travel as iMessage; every other line sends SMS."""
-    return "imessage" if number.type == "imessage" else "sms"
+    """Messages on an iMessage line travel as iMessage, on a WhatsApp line as WhatsApp; every other line sends SMS."""
+    return number.type if number.type in ("imessage", "whatsapp") else "sms"
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Threaded:
     message: Any
     conversation: Any
     number: Any
+    history: list[Any] | None = None  # None: not read; the event reads as much as its target asks for
 
 
 HISTORY = 50  # the most a webhook's contextLimit can ask for
@@ -63,7 +64,8 @@ _HISTORY = sql.Query(select(MESSAGES).where(MESSAGES.c.conversation_id == bindpa
 
 
 async def open_conversation(session: AsyncSession, number: Any, participant: str, now: datetime, *,
-                            conversation_id: str | None = None, state: dict[str, Any] | None = None) -> Any:
+                            conversation_id: str | None = None, state: dict[str, Any] | None = None,
+                            group_info: dict[str, Any] | None = None) -> Any:
     """The one conversation (a row) of (our number, participant), started now if there is none yet."""
     conversation = await sql.first(session, _CONVERSATION, number=number.id, participant=participant)
     if conversation is None:
@@ -71,7 +73,7 @@ async def open_conversation(session: AsyncSession, number: Any, participant: str
             session, _NEW_CONVERSATION, id=conversation_id or ids.new_id("conv"), account_id=number.account_id,
             agent_id=number.agent_id, phone_number_id=number.id, phone_number=number.phone_number,
             participant=participant, channel=channel_of(number), state=state, message_count=0, last_message_at=now,
-            last_message_preview="", background=None, created_at=now,
+            last_message_preview="", background=None, created_at=now, group_info=group_info,
         )
     if number.agent_id is not None and conversation.agent_id != number.agent_id:
         await sql.run(session, _REASSIGN, conversation=conversation.id, agent=number.agent_id)
@@ -81,8 +83,9 @@ async def open_conversation(session: AsyncSession, number: Any, participant: str
 
 async def record(session: AsyncSession, number: Any, participant: str, direction: str, body: str,
                  media: list[str], at: datetime, *, message_id: str | None = None,
-                 conversation: Any = None) -> Threaded:
-    """A message to or from `participant` on our `number`, threaded into their conversation.
+                 conversation: Any = None, sender: str | None = None, status: str | None = None) -> Threaded:
+    """A message to or from `participant` on our `number`, threaded into their conversation (`sender`: the member
+    who posted an inbound group message, whose participant is the group; `status`: a fixture's own).
 
     Every message is written here (sent, received, or loaded from a fixture), so its channel always
     follows the number's line type."""
@@ -91,10 +94,10 @@ async def record(session: AsyncSession, number: Any, participant: str, direction
     message = await sql.insert(
         session, _INSERT, id=message_id or ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
         conversation_id=conversation.id, phone_number_id=number.id,
-        from_number=participant if inbound else number.phone_number,
+        from_number=(sender or participant) if inbound else number.phone_number,
         to_number=number.phone_number if inbound else participant,
-        body=body, direction=direction, status="received" if inbound else "sent", channel=channel_of(number),
-        media_urls=media or None, received_at=at,
+        body=body, direction=direction, status=status or ("received" if inbound else "sent"),
+        channel=channel_of(number), media_urls=media or None, received_at=at,
     )
     updated = await sql.first(session, _ADD_MESSAGE, conversation=conversation.id, at=at, preview=body[:PREVIEW])
     return Threaded(message, updated, number)
@@ -108,11 +111,36 @@ async def history(session: AsyncSession, conversation_id: str, limit: int = HIST
 
 
 async def receive(session: AsyncSession, sender: str, to: str, body: str, media: list[str], now: datetime,
-                  within: Collection[str] | None = None) -> Threaded:
-    """An SMS from the outside world to one of the emulator's active numbers (of the `within` accounts)."""
+                  within: Collection[str] | None = None, group: str | dict[str, Any] | None = None) -> Threaded:
+    """A message from the outside world to one of the emulator's active numbers (of the `within` accounts).
+
+    `group`: posted in an iMessage group, named by its ID, or described (`{id?, name?, participants}`) to start
+    one (the sender is a member)."""
     sender = phones.require_e164(sender, "from")
     number = await numbers.dialled(session, phones.require_e164(to, "to"), within)
-    return await record(session, number, sender, "inbound", body, check_urls(media, "mediaUrls"), now)
+    media = check_urls(media, "mediaUrls")
+    if group is None:
+        return await record(session, number, sender, "inbound", body, media, now)
+    groups.require_imessage(number)
+    described = group if isinstance(group, dict) else {"id": group}
+    group_id = described.get("id")
+    if group_id is not None and described.get("participants") is None:
+        conversation = await groups.find(session, group_id, number=number)
+    else:
+        found = None
+        if group_id is not None:
+            found = (await session.execute(select(Conversation).where(
+                Conversation.phone_number_id == number.id, Conversation.participant == group_id))).scalar_one_or_none()
+        if found is not None:
+            conversation = found
+        else:
+            addresses = groups.members([sender, *(described.get("participants") or [])], "group.participants")
+            conversation = await open_conversation(
+                session, number, group_id or groups.new_id(), now,
+                group_info=await groups.info(session, number.account_id, addresses, described.get("name")))
+    groups.require_member(conversation, sender)
+    return await record(session, number, conversation.participant, "inbound", body, media, now,
+                        conversation=conversation, sender=sender)
 
 
 async def _sending_number(session: AsyncSession, account_id: str, agent_id: str | None, number_id: str | None,
@@ -142,13 +170,36 @@ async def _sending_number(session: AsyncSession, account_id: str, agent_id: str 
 
 async def send(session: AsyncSession, account_id: str, *, agent_id: str | None, number_id: str | None,
                from_number: str | None, to_number: str | None, body: str, media: list[str],
-               now: datetime) -> Threaded:
-    if to_number is None:
+               now: datetime, recipients: list[str] | None = None) -> Threaded:
+    """A message from one of the account's numbers: to one person, to an iMessage group (`to_number` is its
+    `grp_` ID), or to `recipients`, which starts a new group."""
+    if to_number is not None and recipients is not None:
+        raise Invalid("Give 'to_number' (a person or an existing group) or 'recipients' (a new group), not both.")
+    if to_number is None and recipients is None:
         raise Invalid("Field 'to_number' is required: the phone number to send the message to.")
-    recipient = phones.normalize(to_number, "to_number")
     media = check_urls(media, "media_urls")
     if not body.strip() and not media:
         raise Invalid("Field 'body' must not be empty unless 'media_urls' carries an attachment.")
+    if recipients is not None:
+        addresses = groups.members(recipients)
+        number = await _sending_number(session, account_id, agent_id, number_id, from_number)
+        groups.require_imessage(number)
+        conversation = await open_conversation(session, number, groups.new_id(), now,
+                                               group_info=await groups.info(session, account_id, addresses, None))
+        return await record(session, number, conversation.participant, "outbound", body, media, now,
+                            conversation=conversation)
+    assert to_number is not None
+    if groups.is_group_id(to_number):
+        conversation = await groups.find(session, to_number, account_id=account_id)
+        if agent_id is None and number_id is None and from_number is None:
+            number_id = conversation.phone_number_id
+        number = await _sending_number(session, account_id, agent_id, number_id, from_number)
+        if number.id != conversation.phone_number_id:
+            raise Refused(f"Group '{conversation.participant}' lives on number '{conversation.phone_number_id}'; "
+                          f"send from that number, not '{number.id}'.")
+        return await record(session, number, conversation.participant, "outbound", body, media, now,
+                            conversation=conversation)
+    recipient = phones.normalize(to_number, "to_number")
     number = await _sending_number(session, account_id, agent_id, number_id, from_number)
     if recipient == number.phone_number:
         raise Refused("A number cannot send a message to itself.")

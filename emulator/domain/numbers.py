@@ -22,8 +22,8 @@ from emulator.urls import check_url
 from emulator.wire.numbers import BuyNumber, ContactCard, UpdateNumber
 
 NUMBERS, ACCOUNTS = table(PhoneNumber), table(Account)
-_ACTIVE_COUNT = sql.Query(select(func.count()).select_from(NUMBERS).where(
-    NUMBERS.c.account_id == bindparam("account"), NUMBERS.c.status == "active"))
+_ACTIVE_COUNT = sql.Query(select(func.count()).select_from(NUMBERS).where(  # WhatsApp lines are connected, not bought
+    NUMBERS.c.account_id == bindparam("account"), NUMBERS.c.status == "active", NUMBERS.c.type != "whatsapp"))
 _ACTIVE = sql.Query(select(NUMBERS).where(NUMBERS.c.phone_number == bindparam("e164"), NUMBERS.c.status == "active")
                     .limit(1))
 _INSERT = sql.Insert(NUMBERS)
@@ -74,10 +74,12 @@ def _expiry(value: str | None, now: datetime) -> datetime | None:
         return None
     try:
         when = parse_iso(value)
-    except (ValueError, OverflowError):
+    except ValueError:
         raise Invalid(f"Field 'expiresAt' must be an ISO-8601 timestamp (got {value!r}).") from None
-    if when <= now:
-        raise Invalid("Field 'expiresAt' must be in the future.")
+    except OverflowError:  # before year 1 in UTC
+        when = datetime.min
+    if when <= now:  # a rule of the current time, not of the request's shape: 400
+        raise Refused("Field 'expiresAt' must be in the future.")
     return when
 
 
@@ -171,17 +173,19 @@ async def update_number(session: AsyncSession, account_id: str, number_id: str, 
     return number
 
 
-def _expired(now: datetime) -> Any:
-    return (PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now)
+def _expired(now: datetime, account_id: str | None) -> Any:
+    where = (PhoneNumber.status == "active", PhoneNumber.expires_at.is_not(None), PhoneNumber.expires_at <= now)
+    return (*where, PhoneNumber.account_id == account_id) if account_id is not None else where
 
 
-async def any_expired(session: AsyncSession, now: datetime) -> bool:
-    return (await session.execute(select(PhoneNumber.id).where(*_expired(now)).limit(1))).first() is not None
+async def any_expired(session: AsyncSession, now: datetime, account_id: str | None = None) -> bool:
+    query = select(PhoneNumber.id).where(*_expired(now, account_id)).limit(1)
+    return (await session.execute(query)).first() is not None
 
 
-async def release_expired(session: AsyncSession, now: datetime) -> list[str]:
-    """Release every active number whose `expiresAt` has passed on the emulator's clock."""
-    expired = list((await session.execute(select(PhoneNumber).where(*_expired(now)))).scalars())
+async def release_expired(session: AsyncSession, now: datetime, account_id: str | None = None) -> list[str]:
+    """Release every active number (of one account, or of every account) whose `expiresAt` is past `now`."""
+    expired = list((await session.execute(select(PhoneNumber).where(*_expired(now, account_id)))).scalars())
     for number in expired:
         _release(number, now)
     await session.flush()

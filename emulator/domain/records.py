@@ -14,8 +14,9 @@ from emulator.store import Record
 
 
 async def add(session: AsyncSession, account_id: str, kind: str, prefix: str, data: dict[str, Any],
-              now: datetime) -> Record:
-    row = Record(id=ids.new_id(prefix), account_id=account_id, kind=kind, data=data, created_at=now, updated_at=now)
+              now: datetime, record_id: str | None = None) -> Record:
+    row = Record(id=record_id or ids.new_id(prefix), account_id=account_id, kind=kind, data=data, created_at=now,
+                 updated_at=now)
     session.add(row)
     await session.flush()
     return row

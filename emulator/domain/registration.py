@@ -14,7 +14,7 @@ from emulator import ids, phones
 from emulator.clock import iso, parse_iso
 from emulator.domain import accounts, records
 from emulator.domain.numbers import dollars
-from emulator.errors import Conflict, InsufficientBalance, Invalid, NotFound, Refused
+from emulator.errors import Conflict, InsufficientBalance, Invalid, NotFound, Problem, Refused
 from emulator.store import Record
 from emulator.validation import describe
 from emulator.wire.registration import Registration
@@ -52,20 +52,21 @@ def review(row: Record | None, now: datetime) -> Review:
                              "emulator clock).", stage, row)
 
 
-def _check(req: Registration) -> None:
+def _check(req: Registration, kind: type[Problem] = Invalid) -> None:
+    """Rules across fields; `kind` is the problem a broken one raises (Refused where stored fields take part)."""
     phones.require_e164(req.phone_number, "phone_number")
     if req.registration_type == "standard_brand":
         missing = [name for name in STANDARD_FIELDS if not getattr(req, name)]
         if missing:
-            raise Invalid(f"A standard_brand registration needs: {', '.join(missing)}.")
+            raise kind(f"A standard_brand registration needs: {', '.join(missing)}.")
     # The first non-blank of brand_name, business_name and the contact's name is the brand.
     names = [req.brand_name or "", req.business_name or "", f"{req.first_name} {req.last_name}"]
     brand = next((name.strip().lower() for name in names if name.strip()), "")
     if not brand:
-        raise Invalid("A registration needs a brand: set 'brand_name', 'business_name', or the contact's name.")
+        raise Refused("A registration needs a brand: set 'brand_name', 'business_name', or the contact's name.")
     for i, sample in enumerate(req.message_samples):
         if brand.split()[0] not in sample.lower():
-            raise Invalid(f"Field 'message_samples[{i}]' must include your brand name ({brand!r}).")
+            raise Refused(f"Field 'message_samples[{i}]' must include your brand name ({brand!r}).")
     if not req.opt_in_image_url.startswith("https://"):
         raise Invalid("Field 'opt_in_image_url' must be a public https:// URL.")
 
@@ -112,7 +113,8 @@ async def amend(session: AsyncSession, account_id: str, changes: dict[str, Any],
     try:
         checked = Registration.model_validate({k: v for k, v in merged.items() if k != "approveAt"})
     except ValidationError as exc:
-        raise Invalid(describe(exc)) from None
-    _check(checked)
+        own = any(error["loc"] and error["loc"][0] in changes for error in exc.errors())
+        raise (Invalid if own else Refused)(describe(exc)) from None
+    _check(checked, Refused)
     records.replace(row, {**checked.model_dump(), "approveAt": row.data["approveAt"]}, now)
     return review(row, now)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,14 +51,15 @@ _TOTAL_CALLS = sql.Query(select(func.coalesce(func.sum(call_tally.c.calls), 0))
                          .where(call_tally.c.account_id == ACCOUNT))
 _DELIVERIES_BY_STATUS = sql.Query(select(delivery_tally.c.status, func.sum(delivery_tally.c.deliveries))
                                   .where(delivery_tally.c.account_id == ACCOUNT).group_by(delivery_tally.c.status))
-# Per day since a date, by kind: the daily and monthly series.
+# Per day since a date, by kind (with the calls' seconds): the daily and monthly series.
 _KIND_NAMES = {"message": "messages", "call": "calls", "delivery": "webhooks"}
-_DAYS = sql.Query(select(usage_buckets.c.bucket, usage_buckets.c.kind, func.sum(usage_buckets.c.n))
+_DAYS = sql.Query(select(usage_buckets.c.bucket, usage_buckets.c.kind, func.sum(usage_buckets.c.n),
+                         func.sum(usage_buckets.c.seconds))
                   .where(usage_buckets.c.account_id == ACCOUNT, usage_buckets.c.grain == "d",
                          usage_buckets.c.bucket >= bindparam("lo"))
                   .group_by(usage_buckets.c.bucket, usage_buckets.c.kind))
 _month = func.substr(usage_buckets.c.bucket, 1, 7)
-_MONTHS = sql.Query(select(_month, usage_buckets.c.kind, func.sum(usage_buckets.c.n))
+_MONTHS = sql.Query(select(_month, usage_buckets.c.kind, func.sum(usage_buckets.c.n), func.sum(usage_buckets.c.seconds))
                     .where(usage_buckets.c.account_id == ACCOUNT, usage_buckets.c.grain == "d",
                            usage_buckets.c.bucket >= bindparam("lo"))
                     .group_by(_month, usage_buckets.c.kind))
@@ -140,29 +141,36 @@ class Point:
     messages: int
     calls: int
     webhooks: int
+    seconds: int = 0  # call time of the calls started in the period
 
 
-def _series(rows: list[Any]) -> dict[str, dict[str, int]]:
+def _series(rows: list[Any]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Counts per kind and label, and the call seconds per label."""
     counts: dict[str, dict[str, int]] = {name: {} for name in _KIND_NAMES.values()}
-    for label, kind, count in rows:
+    seconds: dict[str, int] = {}
+    for label, kind, count, spent in rows:
         if kind in _KIND_NAMES:
             counts[_KIND_NAMES[kind]][label] = int(count)
-    return counts
+        if kind == "call":
+            seconds[label] = int(spent)
+    return counts, seconds
 
 
 async def daily(session: AsyncSession, account_id: str, days: int, now: datetime) -> list[Point]:
     first = now.date() - timedelta(days=days - 1)
-    counts = _series(await sql.rows(session, _DAYS, account=account_id, lo=first.isoformat()))
+    counts, seconds = _series(await sql.rows(session, _DAYS, account=account_id, lo=first.isoformat()))
     labels = [(first + timedelta(days=offset)).isoformat() for offset in range(days)]
-    return [Point(label, *(counts[kind].get(label, 0) for kind in ("messages", "calls", "webhooks")))
+    return [Point(label, counts["messages"].get(label, 0), counts["calls"].get(label, 0),
+                  counts["webhooks"].get(label, 0), seconds.get(label, 0))
             for label in labels]
 
 
 async def monthly(session: AsyncSession, account_id: str, months: int, now: datetime) -> list[Point]:
     first = add_months(month_start(now.date()), -(months - 1))
-    counts = _series(await sql.rows(session, _MONTHS, account=account_id, lo=day_bucket(first)))
+    counts, seconds = _series(await sql.rows(session, _MONTHS, account=account_id, lo=day_bucket(first)))
     labels = [add_months(first, offset).strftime("%Y-%m") for offset in range(months)]
-    return [Point(label, *(counts[kind].get(label, 0) for kind in ("messages", "calls", "webhooks")))
+    return [Point(label, counts["messages"].get(label, 0), counts["calls"].get(label, 0),
+                  counts["webhooks"].get(label, 0), seconds.get(label, 0))
             for label in labels]
 
 
@@ -184,10 +192,13 @@ async def by_number(session: AsyncSession, account_id: str) -> list[NumberActivi
                            int(calls.get(n.id, 0))) for n in numbers]
 
 
+ZONES = tuple(sorted(available_timezones()))  # the names `zone` accepts (the served document lists them)
+
+
 def zone(name: str) -> ZoneInfo:
     """An IANA time zone by name, refused with a sentence when there is none of that name."""
     try:
-        if len(name) > 64 or not all(c.isalnum() or c in "/_+-" for c in name):
+        if name not in ZONES:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Europe"), a name too long

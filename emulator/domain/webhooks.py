@@ -33,9 +33,12 @@ async def find(session: AsyncSession, account_id: str, agent_id: str | None) -> 
 
 async def put(session: AsyncSession, account_id: str, agent_id: str | None, url: str, now: datetime, *,
               context_limit: int | None = None, timeout: int | None = None, hook_id: str | None = None,
-              secret: str | None = None) -> Webhook:
-    """Create or update; a new secret every time (unless one is given), the ID kept across updates."""
-    url = check_url(url.strip())
+              secret: str | None = None, event_types: list[str] | None = None) -> Webhook:
+    """Create or update; a new secret every time (unless one is given), the ID kept across updates.
+
+    `event_types` (the events this webhook receives, from either vocabulary) is replaced each time: a webhook
+    set without it receives the account's vocabulary."""
+    url = check_url(url)
     hook = await find(session, account_id, agent_id)
     if hook is None:
         hook = Webhook(id=hook_id or ids.new_id("wh"), account_id=account_id, agent_id=agent_id, created_at=now,
@@ -44,6 +47,7 @@ async def put(session: AsyncSession, account_id: str, agent_id: str | None, url:
     hook.url = url
     hook.secret = secret or ids.new_secret()
     hook.status = "active"
+    hook.event_types = event_types
     if context_limit is not None:
         hook.context_limit = context_limit
     if timeout is not None:

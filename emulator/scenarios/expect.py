@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.scenarios.model import Bounds, CallExpect, TurnExpect
+from emulator.scenarios.model import Bounds, CallExpect, ScenarioPersona, TurnExpect
 
 CONTEXT_ROWS = 2
 
@@ -143,4 +143,33 @@ def call_checks(expect: CallExpect, call: dict[str, Any], rows: list[dict[str, A
         detail = "; ".join(f"{d.get('eventType')} {d.get('id')}: {d.get('status')} "
                            f"HTTP {d.get('httpStatus')} {d.get('errorMessage') or ''}".strip() for d in bad[:5])
         check("every delivery signed and answered 2xx", not bad, f"{len(bad)} did not: {detail}")
+    return out
+
+
+def metric_checks(expect: CallExpect, figures: dict[str, Any], rows: list[dict[str, Any]]) -> list[Check]:
+    """The call's metrics against the thresholds in `expect.metrics` (a number is an exact value)."""
+    out: list[Check] = []
+    for name, wanted in (expect.metrics or {}).items():
+        value = figures.get(name)
+        if isinstance(wanted, Bounds):
+            what, ok = f"{name} {_describe(wanted)}", _bounds(value, wanted)
+        else:
+            what, ok = f"{name} {wanted:g}", value is not None and value == wanted
+        got = "there was no such figure (no turn produced it)" if value is None else f"it was {value:g}"
+        out.append(Check(f"call: metric {what}", ok, "" if ok else f"call: expected {what}, but {got}.\n"
+                                                                   f"{context(rows, None)}"))
+    return out
+
+
+def persona_checks(persona: ScenarioPersona, rows: list[dict[str, Any]]) -> list[Check]:
+    """Each fact the persona must be told: one of its phrases in something the agent said."""
+    spoken = " ".join(r.get("response") or "" for r in rows).lower()
+    out = []
+    for fact in persona.must_be_told:
+        phrases = persona.phrases(fact)
+        ok = any(p.lower() in spoken for p in phrases)
+        wanted = " or ".join(repr(p) for p in phrases)
+        out.append(Check(f"call: the agent told the caller the {fact}", ok, "" if ok else (
+            f"call: expected the agent to tell the caller the {fact} ({wanted}), but it never said it "
+            f"(the caller's goal: {persona.goal}).\n{context(rows, None)}")))
     return out

@@ -16,12 +16,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from emulator.calls.script import parse_turns
+from emulator.calls.callees import parse_definition
+from emulator.calls.persona import Persona
 from emulator.errors import Problem
+from emulator.scenarios.metrics import METRICS
 from emulator.validation import describe
 from emulator.wire.agents import CreateAgent
+from emulator.wire.control import CallAnalysis
 
 SUFFIXES = (".yaml", ".yml", ".json")
+NOT_SCENARIOS = (".cassette.json", ".baseline.json")
 
 
 class ScenarioError(Exception):
@@ -68,6 +72,28 @@ class CallExpect(_Model):
     transcript_contains: str | list[str] | None = None
     deliveries: int | Bounds | None = None
     deliveries_ok: bool | None = None
+    metrics: dict[str, float | Bounds] | None = None  # thresholds on the call's metrics (see metrics.METRICS)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: dict[str, float | Bounds] | None) -> dict[str, float | Bounds] | None:
+        for name in value or {}:
+            if name not in METRICS:
+                raise ValueError(f"has unknown metric {name!r}: use {', '.join(METRICS)}")
+        return value
+
+
+class ChatModel(_Model):
+    """A caller backed by an OpenAI-compatible chat endpoint, replayed from a cassette."""
+
+    name: str | None = None  # the model; else $AGENTPHONE_CALLER_MODEL
+    cassette: str | None = None  # beside the scenario; default <scenario file>.cassette.json
+    instructions: Annotated[str, Field(max_length=4000)] = ""
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+
+
+class ScenarioPersona(Persona):
+    model: ChatModel | None = None
 
 
 class SmsStep(_Model):
@@ -95,7 +121,11 @@ class Scenario(_Model):
     initial_greeting: str | None = None
     system_prompt: str | None = None
     turns: list[Any] = []
+    analysis: dict[str, Any] | None = None  # what the call's agent.call_ended reports instead of the derived analysis
     messages: list[SmsStep] = []
+    persona: ScenarioPersona | None = None
+    seed: int | None = None  # the persona's seed; else the run's --seed
+    must_say: list[Annotated[str, Field(min_length=1)]] = []  # phrases a baseline comparison insists on
     expect: CallExpect = CallExpect()
     wait_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     reply_wait_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
@@ -111,6 +141,29 @@ class Loaded:
     turn_expects: dict[str, TurnExpect]
     fixture_agent: str | None
     agent_fields: dict[str, Any]
+    file: Path | None = None  # the file it came from (a model caller's cassette lies beside it)
+    index: int | None = None  # its place in a file holding a list of scenarios
+
+    def caller(self, seed: int) -> dict[str, Any]:
+        """Who the emulator puts on the line: the script, and the persona (or drive, for a model caller)."""
+        persona = self.scenario.persona
+        out: dict[str, Any] = {"turns": self.script}
+        if persona is not None and persona.model is not None:
+            out["drive"] = True
+        elif persona is not None:
+            out["persona"] = persona.model_dump(by_alias=True, exclude={"model"}, exclude_defaults=True)
+            out["seed"] = self.scenario.seed if self.scenario.seed is not None else seed
+        return out
+
+    @property
+    def cassette(self) -> Path:
+        """Where a model caller's exchanges are recorded."""
+        chosen = self.scenario.persona.model.cassette if self.scenario.persona and self.scenario.persona.model else None
+        folder = self.file.parent if self.file is not None else Path(".")
+        if chosen:
+            return folder / chosen
+        stem = self.file.stem if self.file is not None else "scenario"
+        return folder / f"{stem}{'' if self.index is None else f'.{self.index}'}.cassette.json"
 
 
 def _strip_expects(turns: Any, where: str, found: dict[str, TurnExpect]) -> Any:
@@ -147,10 +200,18 @@ def build(data: Any, source: str) -> Loaded:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(describe(exc)) from None
+        if scenario.analysis is not None:
+            try:
+                CallAnalysis.model_validate(scenario.analysis)
+            except ValidationError as exc:
+                raise ScenarioError(_prefixed(describe(exc), "analysis")) from None
         expects: dict[str, TurnExpect] = {}
         script = _strip_expects(scenario.turns, "turns", expects)
+        persona = scenario.persona
+        if persona is not None and scenario.channel == "sms":
+            raise ScenarioError("Field 'persona' applies to calls: an sms scenario lists its 'messages'.")
         try:
-            parse_turns(script)
+            parse_definition({"turns": script, "persona": {"goal": "checked"} if persona else None})
         except Problem as exc:
             raise ScenarioError(exc.detail) from None
         fixture_agent, fields = None, {}
@@ -185,8 +246,18 @@ def load_file(path: Path) -> list[Loaded]:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{path}: cannot read the scenario: {exc}") from None
-    documents = data if isinstance(data, list) else [data]
-    return [build(doc, f"{path}" + (f"[{i}]" if isinstance(data, list) else "")) for i, doc in enumerate(documents)]
+    many = isinstance(data, list)
+    out = []
+    for i, doc in enumerate(data if many else [data]):
+        loaded = build(doc, f"{path}" + (f"[{i}]" if many else ""))
+        loaded.file, loaded.index = path, i if many else None
+        out.append(loaded)
+    return out
+
+
+def is_scenario_file(path: Path) -> bool:
+    """Scenario files, not what runs leave beside them (model cassettes, saved baselines)."""
+    return path.suffix in SUFFIXES and not path.name.endswith(NOT_SCENARIOS) and path.is_file()
 
 
 def discover(paths: list[str]) -> list[Loaded]:
@@ -195,7 +266,7 @@ def discover(paths: list[str]) -> list[Loaded]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            files += sorted(p for p in path.rglob("*") if is_scenario_file(p))
         elif path.is_file():
             files.append(path)
         else:

@@ -7,7 +7,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from emulator.scenarios import metrics
 from emulator.scenarios.runner import Outcome
+
+
+def suite_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
+    calls = [o for o in outcomes if o.metrics is not None]
+    return metrics.of_suite([o.metrics for o in calls if o.metrics is not None], [o.transcript for o in calls])
 
 
 def progress_line(outcome: Outcome, index: int, total: int) -> str:
@@ -30,18 +36,35 @@ def summary_table(outcomes: list[Outcome]) -> str:
     checks = sum(len(o.checks) for o in outcomes)
     held = sum(c.passed for o in outcomes for c in o.checks)
     lines.append(f"\n{passed}/{len(outcomes)} scenarios passed, {held}/{checks} expectations held.")
+    suite = suite_metrics(outcomes)
+    if suite["calls"]:
+        lines.append(f"{suite['calls']} calls: {metrics.line(suite)}.")
     return "\n".join(lines)
 
 
-def failures_text(outcomes: list[Outcome]) -> str:
+def metrics_text(outcomes: list[Outcome]) -> str:
+    """Each call's figures, one line per scenario."""
+    return "\n".join(f"  {o.name}: {metrics.line(o.metrics)}" for o in outcomes if o.metrics is not None)
+
+
+def failures_text(outcomes: list[Outcome], *, baseline: bool = True) -> str:
+    """Every failed expectation with its message (without the baseline's gates unless `baseline`)."""
     blocks = []
     for o in outcomes:
         for check in o.failures:
-            blocks.append(f"FAILED {o.name} ({o.loaded.source})\n{check.message}")
+            if baseline or not check.name.startswith("baseline "):
+                blocks.append(f"FAILED {o.name} ({o.loaded.source})\n{check.message}")
     return "\n\n".join(blocks)
 
 
-def to_json(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
+def baseline_text(outcomes: list[Outcome], extra: list[str]) -> str:
+    """The comparison with a baseline, scenario by scenario, for people."""
+    blocks = [o.baseline["text"] for o in outcomes if o.baseline is not None]
+    blocks += [f"note {line}" for line in extra]
+    return "\n".join(blocks)
+
+
+def to_json(outcomes: list[Outcome], seconds: float, baseline_notes: list[str] | None = None) -> dict[str, Any]:
     return {
         "summary": {
             "scenarios": len(outcomes),
@@ -50,6 +73,8 @@ def to_json(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
             "expectations": sum(len(o.checks) for o in outcomes),
             "expectationsFailed": sum(len(o.failures) for o in outcomes),
             "seconds": round(seconds, 3),
+            "metrics": suite_metrics(outcomes),
+            "baselineNotes": baseline_notes or [],
         },
         "scenarios": [
             {
@@ -63,6 +88,10 @@ def to_json(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
                 "durationSeconds": (o.call or {}).get("durationSeconds"),
                 "expectations": [{"name": c.name, "passed": c.passed, "turn": c.turn, "message": c.message}
                                  for c in o.checks],
+                "metrics": o.metrics,
+                "disturbed": [{"turn": r.get("turn"), "fault": r.get("fault"), "noise": r.get("noise")}
+                              for r in o.transcript if r.get("fault") or r.get("noise")],
+                "baseline": o.baseline,
                 "transcript": o.transcript,
             }
             for o in outcomes
@@ -79,6 +108,14 @@ def to_junit(outcomes: list[Outcome], seconds: float) -> str:
     for o in outcomes:
         suite = ET.SubElement(root, "testsuite", name=o.name, tests=str(len(o.checks)),
                               failures=str(len(o.failures)), time=f"{o.seconds:.3f}", file=o.loaded.source)
+        if o.metrics is not None:
+            props = ET.SubElement(suite, "properties")
+            for name, value in o.metrics.items():
+                if value is not None:
+                    ET.SubElement(props, "property", name=f"metric.{name}", value=f"{value:g}")
+        notes = (o.baseline or {}).get("text")
+        if notes:
+            ET.SubElement(suite, "system-out").text = notes
         for check in o.checks:
             case = ET.SubElement(suite, "testcase", classname=o.name, name=check.name,
                                  time=f"{o.seconds / max(len(o.checks), 1):.3f}")
@@ -95,5 +132,5 @@ def write(path: str, text: str) -> None:
     target.write_text(text)
 
 
-def write_json(path: str, outcomes: list[Outcome], seconds: float) -> None:
-    write(path, json.dumps(to_json(outcomes, seconds), indent=2))
+def write_json(path: str, outcomes: list[Outcome], seconds: float, baseline_notes: list[str] | None = None) -> None:
+    write(path, json.dumps(to_json(outcomes, seconds, baseline_notes), indent=2))

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 
-from emulator.scenarios.expect import Check, call_checks, reply_checks, turn_checks
+from emulator.scenarios import metrics
+from emulator.scenarios.chat import Cassette, CassetteError, ChatCaller
+from emulator.scenarios.expect import Check, call_checks, metric_checks, persona_checks, reply_checks, turn_checks
 from emulator.scenarios.model import Loaded
 from emulator.testing.control import CallStillInProgress, ControlClient, ControlError, checked, wait_for_call
 
@@ -32,6 +34,8 @@ class Outcome:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    metrics: dict[str, Any] | None = None  # a call's figures (emulator.scenarios.metrics)
+    baseline: dict[str, Any] | None = None  # the comparison with a saved baseline, when one was asked for
 
     @property
     def name(self) -> str:
@@ -51,9 +55,11 @@ class Runner:
     not given; one that is given stays open at `close()`)."""
 
     def __init__(self, base_url: str, target: str | None = None, admin_token: str | None = None, *,
-                 control: ControlClient | None = None) -> None:
+                 control: ControlClient | None = None, seed: int = 0, record: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.target = target
+        self.seed = seed  # personas' random choices (a scenario's own `seed` wins)
+        self.record = record  # model callers ask their endpoint and rewrite their cassettes
         self._own_control = control is None
         self.control = control or ControlClient(self.base_url, admin_token)
 
@@ -131,15 +137,19 @@ class Runner:
         with self._account(loaded) as api:
             agent, number = self._agent(loaded, api)
             to, scope = "", ""
+            caller = loaded.caller(self.seed)
+            turns = caller.pop("turns")
+            if scenario.analysis is not None:  # what the call's end reports instead of the derived analysis
+                caller["analysis"] = scenario.analysis
             if scenario.direction == "inbound":
                 with self._step("dialing in"):
-                    call = self.control.dial_in(scenario.from_, number["phoneNumber"], loaded.script)
+                    call = self.control.dial_in(scenario.from_, number["phoneNumber"], turns, **caller)
             else:
                 to = scenario.to or f"+1415555{uuid.uuid4().int % 10_000:04d}"
                 # Scoped to the scenario's account: runs in parallel may script the same destination.
                 scope = api.headers["Authorization"].removeprefix("Bearer ")
                 with self._step("registering the callee script"):
-                    self.control.set_callee(to, loaded.script, key=scope)
+                    self.control.set_callee(to, turns, key=scope, **caller)
                 body = {"agentId": agent["id"], "toNumber": to, "fromNumberId": number["id"]}
                 for name in ("initial_greeting", "system_prompt", "variables"):
                     value = getattr(scenario, name)
@@ -147,6 +157,8 @@ class Runner:
                         body[_camel(name)] = value
                 call = self._ok(api.post("/v1/calls", json=body), "placing the call")
             try:
+                if caller.get("drive"):
+                    self._drive(loaded, call["id"], outcome)
                 call = self._wait(api, call["id"], scenario.wait_seconds)
             finally:
                 if scenario.direction == "outbound":
@@ -154,12 +166,49 @@ class Runner:
             outcome.call = call
             outcome.transcript = list(call.get("transcripts", []))
             outcome.deliveries = self._deliveries(api, agent["id"], call["id"])
+        rows = outcome.transcript
         for path, expect in loaded.turn_expects.items():
-            outcome.checks += turn_checks(path, expect, outcome.transcript, "turn", call.get("endReason"))
-        outcome.checks += call_checks(scenario.expect, call, outcome.transcript, outcome.deliveries)
+            outcome.checks += turn_checks(path, expect, rows, "turn", call.get("endReason"))
+        outcome.checks += call_checks(scenario.expect, call, rows, outcome.deliveries)
+        if scenario.persona is not None:
+            outcome.checks += persona_checks(scenario.persona, rows)
+        outcome.checks += metric_checks(scenario.expect, metrics.of_call(call, rows, 0, 0), rows)
         if not outcome.checks:
             outcome.checks.append(Check("call: finished", call.get("status") != "in-progress",
                                         f"the call did not finish: status {call.get('status')}"))
+        outcome.metrics = metrics.of_call(call, rows, sum(c.passed for c in outcome.checks), len(outcome.checks))
+
+    def _drive(self, loaded: Loaded, call_id: str, outcome: Outcome) -> None:
+        """Speak for a model caller, turn by turn, until the call ends (or the cassette cannot go on)."""
+        persona = loaded.scenario.persona
+        assert persona is not None and persona.model is not None
+        deadline = time.monotonic() + loaded.scenario.wait_seconds
+        cassette: Cassette | None = None
+        try:
+            cassette = Cassette(loaded.cassette, self.record)
+            chat = ChatCaller(persona, persona.model, cassette)
+            with self._step("driving the caller"):
+                answer = self.control.drive_caller(call_id)
+                while answer["state"] != "ended" and time.monotonic() < deadline:
+                    turn = chat.next_turn(answer["heard"]) if answer["state"] == "asking" else None
+                    answer = self.control.drive_caller(call_id, turn)
+        except CassetteError as exc:
+            outcome.checks.append(Check("call: the model caller had an answer", False, f"{loaded.source}: {exc}"))
+            self._hang_up(call_id, deadline)  # the caller cannot go on; the call is checked as it stands
+        finally:
+            if cassette is not None:
+                cassette.save()
+
+    def _hang_up(self, call_id: str, deadline: float) -> None:
+        """A driven caller hangs up at its next question (the one pending, or the next one put)."""
+        try:
+            answer = self.control.drive_caller(call_id)
+            while answer["state"] == "waiting" and time.monotonic() < deadline:
+                answer = self.control.drive_caller(call_id)
+            if answer["state"] == "asking":
+                self.control.drive_caller(call_id, {"hangup": True})
+        except ControlError:
+            pass
 
     def _wait(self, api: httpx.Client, call_id: str, seconds: float) -> dict[str, Any]:
         try:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -263,6 +263,20 @@ class Store:
                 await session.execute(delete(table))
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """A database made by an earlier version lacks the columns added since: add them (every column added after
+    the first release is nullable or has a server default, so old rows stay valid)."""
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                server_default = getattr(column.server_default, "arg", None)
+                default = f" DEFAULT {server_default!r}" if isinstance(server_default, str) else ""
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
+
+
 class _InlineRead:
     """`async with store.read()` on the reader connection (a class, not a generator: it runs on every request)."""
 
@@ -336,8 +350,10 @@ class _InlineWrite:
 
 
 def _create(conn: Connection) -> None:
-    """Tables, indexes (an older database gets the ones it lacks) and the rollups with their triggers."""
+    """Tables, columns and indexes (an older database gets the ones it lacks) and the rollups with their
+    triggers."""
     Base.metadata.create_all(conn)
+    _add_missing_columns(conn)
     for each in Base.metadata.sorted_tables:
         for index in each.indexes:
             index.create(conn, checkfirst=True)

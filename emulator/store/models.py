@@ -61,6 +61,7 @@ class Account(Base):
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     numbers_bought: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    webhook_events: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None: the emulator's setting
 
 
 class Agent(Base):
@@ -129,6 +130,7 @@ class Webhook(Base):
     timeout: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    event_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: the account's vocabulary
 
 
 class Call(Base):
@@ -200,6 +202,7 @@ class Conversation(Base):
     last_message_preview: Mapped[str] = mapped_column(Text, default="")
     background: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    group_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # iMessage groups only
 
 
 class Message(Base):
@@ -278,6 +281,8 @@ class Reaction(Base):
     message_id: Mapped[str] = mapped_column(String(64), index=True)
     reaction: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    direction: Mapped[str] = mapped_column(String(16), default="outbound", server_default="outbound")
+    from_number: Mapped[str | None] = mapped_column(String(64), nullable=True)  # inbound: who reacted
 
 
 class Record(Base):
@@ -292,6 +297,29 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery, as sent and as answered: the headers (the signature, never the secret), the body
+    when it differs from the delivery's payload (a tampered-body fault, an edited redelivery), the reply."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    pk: Mapped[int] = _pk()
+    account_id: Mapped[str] = _account()
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)  # a voice turn's transcript
+    number: Mapped[int] = mapped_column(BigInteger)  # 1, 2, ... within its delivery
+    kind: Mapped[str] = mapped_column(String(16))  # first | retry | redeliver | edited
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_headers: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    http_status: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    streamed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    next_retry_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 def table(model: type[Base]) -> Table:

@@ -60,16 +60,32 @@ def checked(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
+def _injected(response: httpx.Response) -> bool:
+    """An answer an injected fault made (POST /_emulator/faults, or a call turn's `api-error`)."""
+    if response.status_code < 429:
+        return False
+    try:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, str) and detail.startswith("Injected fault")
+
+
 def wait_for_call(api: httpx.Client, call_id: str, timeout: float = CALL_CAP_SECONDS, *,
                   pending: Iterable[str] = ("in-progress",), end_on_timeout: bool = False,
                   poll: float = POLL_SECONDS) -> dict[str, Any]:
     """Poll `GET /v1/calls/{id}` with `api` (a client with the owner's key) until the call's status is
-    not one of `pending`; returns it, transcripts included. With `end_on_timeout`, a call still going
+    not one of `pending`; returns it, transcripts included. An answer made by an injected fault is polled
+    again. With `end_on_timeout`, a call still going
     when `timeout` runs out is ended (`POST /v1/calls/{id}/end`) before `CallStillInProgress` is raised."""
     waiting = set(pending)
     deadline = time.monotonic() + timeout
     while True:
-        call: dict[str, Any] = checked(api.get(f"/v1/calls/{call_id}"))
+        response = api.get(f"/v1/calls/{call_id}")
+        if _injected(response) and time.monotonic() < deadline:  # a fault armed for the agent, not for this poll
+            time.sleep(poll)
+            continue
+        call: dict[str, Any] = checked(response)
         if call.get("status") not in waiting:
             return call
         if time.monotonic() > deadline:
@@ -135,14 +151,22 @@ class ControlClient:
         """An SMS from `sender` to one of the emulator's numbers."""
         return self.request("POST", "/_emulator/sms", json={"from": sender, "to": to, "body": body})
 
-    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]]) -> Any:
-        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns`."""
-        return self.request("POST", "/_emulator/calls/inbound", json={"from": sender, "to": to, "turns": turns})
+    def dial_in(self, sender: str | None, to: str, turns: list[dict[str, Any]], **caller: Any) -> Any:
+        """An inbound call from `sender` to one of the emulator's numbers, the caller saying `turns` (and
+        `persona={...}, seed=7`, or `drive=True`; `analysis={...}`: what the call's end reports)."""
+        return self.request("POST", "/_emulator/calls/inbound",
+                            json={"from": sender, "to": to, "turns": turns, **caller})
 
-    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None) -> Any:
-        """What the person at `e164` says when called (only on calls of `key`'s account, when given)."""
-        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns},
+    def set_callee(self, e164: str, turns: list[dict[str, Any]], key: str | None = None, **caller: Any) -> Any:
+        """What the person at `e164` says when called (only on calls of `key`'s account, when given): `turns`,
+        and `persona={...}, seed=7` for a caller that pursues a goal, or `drive=True` for `drive_caller`."""
+        return self.request("PUT", f"/_emulator/callees/{e164}", json={"turns": turns, **caller},
                             params={"key": key} if key else None)
+
+    def drive_caller(self, call_id: str, turn: dict[str, Any] | None = None) -> Any:
+        """A driven caller: give the turn it was asked for (none: just hear the agent); returns the next
+        question (`state` asking, with `heard`), `waiting` (ask again) or `ended`."""
+        return self.request("POST", f"/_emulator/calls/{call_id}/caller", json={"turn": turn} if turn else {})
 
     def delete_callee(self, e164: str, key: str | None = None) -> httpx.Response:
         """Forget a callee script; the raw response (a script already gone is not an error here)."""
@@ -183,3 +207,42 @@ class ControlClient:
         """Wait until `key`'s call is no longer in progress; returns it with its transcript."""
         with self.api(key) as api:
             return wait_for_call(api, call_id, timeout, end_on_timeout=end_on_timeout)
+    # --- the request journal (GET /_emulator/requests): what the code under test asked of /v1 ---------------
+
+    def requests(self, key: str | None = None, *, method: str | None = None, path: str | None = None,
+                 since: int | str | None = None) -> list[dict[str, Any]]:
+        """The /v1 requests made (by `key`, or by every key), oldest first: each with method, path, query,
+        body, status and time. `path` is exact or a glob (`/v1/calls/*`); `since` a `seq` or an ISO time."""
+        params = {name: value for name, value in
+                  (("key", key), ("method", method), ("path", path), ("since", since)) if value is not None}
+        journal: dict[str, Any] = self.request("GET", "/_emulator/requests", params={**params, "limit": 10_000})
+        entries: list[dict[str, Any]] = journal["data"]
+        return entries
+
+    def assert_requested(self, method: str, path: str, *, count: int | None = 1, json: Any = ...,
+                         key: str | None = None, since: int | str | None = None) -> list[dict[str, Any]]:
+        """Fail unless exactly `count` (None: at least one) `method path` requests were made whose JSON body
+        contains `json` (its fields with these values; others may be there too). Returns them."""
+        made = self.requests(key, method=method, path=path, since=since)
+        found = [e for e in made if json is ... or self._contains(e["body"], json)]
+        if (len(found) == count) if count is not None else found:
+            return found
+        wanted = f"{'at least one' if count is None else count} {method.upper()} {path}"
+        if json is not ...:
+            wanted += f" with a body containing {json!r}"
+        seen = "\n".join(f"  #{e['seq']} {e['method']} {e['path']} -> {e['status']}: {e['body']!r}" for e in made)
+        raise AssertionError(f"Expected {wanted}; {len(found)} matched. The {method.upper()} {path} requests made:\n"
+                             + (seen or "  (none)"))
+
+    @staticmethod
+    def _contains(actual: Any, expected: Any) -> bool:
+        """Whether `actual` holds `expected`: objects by the fields `expected` names, lists item by item."""
+        if isinstance(expected, dict):
+            return isinstance(actual, dict) and all(
+                name in actual and ControlClient._contains(actual[name], value) for name, value in expected.items())
+        if isinstance(expected, list):
+            return isinstance(actual, list) and len(actual) == len(expected) and all(
+                ControlClient._contains(a, e) for a, e in zip(actual, expected, strict=True))
+        if isinstance(actual, bool) or isinstance(expected, bool):  # True is not 1 in JSON
+            return actual is expected
+        return bool(actual == expected)

@@ -8,8 +8,13 @@ a webhook target. Failed deliveries are retried on `RETRY_SCHEDULE`, measured on
 so a test moves the clock instead of sleeping.
 
 Voice turns: the call engine asks for an attempt (`voice_attempt`), sends it (`send_voice`, which the
-engine may cancel when the call is ended) and has it logged (`record_voice`); the row is written with
-the call's other rows. A voice turn is never retried: a late turn is silence.
+engine may cancel when the call is ended) and has it logged (`record_voice`, then `turn_attempts` ties the
+attempt to its transcript row); the rows are written with the call's other rows. A voice turn is never
+retried: a late turn is silence.
+
+Every attempt is also kept as sent and as answered (`DeliveryAttempt`: headers with the signature, the body
+when it differs from the payload, the reply), and told to the activity log. `redeliver` sends a delivery
+again by hand, as stored or edited, signed afresh.
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator import clock as clock_module
 from emulator import ids
+from emulator.activity import Activity
 from emulator.clock import Clock
 from emulator.domain import webhooks
+from emulator.errors import Conflict
 from emulator.faults import FaultBook
-from emulator.store import Delivery, Store, Webhook, sql
+from emulator.store import Delivery, DeliveryAttempt, Store, Webhook, sql
 from emulator.store.models import table
 from emulator.webhooks.lanes import Lanes
 from emulator.webhooks.transport import Outcome, Transport
@@ -42,11 +50,19 @@ RETRY_SCHEDULE = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(RETRY_SCHEDULE)
 NO_WEBHOOK = "No webhook is configured for this agent or project; the event was recorded as undeliverable."
 NO_VOICE_WEBHOOK = "No webhook is configured for this agent or project; the caller heard silence."
+NOWHERE = ("There is nowhere to redeliver this: the webhook it went to was removed and no webhook is configured "
+           "for its agent or project now.")
+TURN_LOGS = 1_000  # voice attempts logged but not yet tied to their turn (the engine ties each at once)
+NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice turns are not sent to it; the caller " \
+                  "heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 _INSERT = sql.Insert(table(Delivery))
 _DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
     Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now")))
+_DUE_OF = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(  # of an account ahead of the rest
+    Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now"),
+    Delivery.account_id == bindparam("account")))
 
 
 class Target(Protocol):
@@ -67,6 +83,9 @@ class Target(Protocol):
     @property
     def context_limit(self) -> int: ...
 
+    @property
+    def event_types(self) -> list[str] | None: ...
+
 
 def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[dict[str, Any]]:
     """The tail of the history the target asked for (its `contextLimit`), current item last."""
@@ -78,18 +97,52 @@ def recent(history: list[dict[str, Any]] | None, hook: Target | None) -> list[di
 class VoiceAttempt:
     delivery: Delivery
     request: TurnRequest | None  # None when there is nowhere to send the turn
+    refusal: str = NO_VOICE_WEBHOOK  # why, when there is not
+
+
+@dataclass
+class Sent:
+    """What one attempt put on the wire."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _body_unless_payload(body: bytes, payload: str) -> str | None:
+    """The body sent, kept only when it is not the stored payload (a tampered or edited body)."""
+    return None if body == payload.encode() else body.decode("utf-8", errors="replace")
+
+
+def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outcome: Outcome | None, kind: str,
+                 now: datetime) -> DeliveryAttempt:
+    """An event delivery's attempt as sent and answered; `values` are the delivery's columns after it."""
+    return DeliveryAttempt(
+        account_id=row.account_id, delivery_id=row.id, kind=kind, url=sent.url if sent else row.url,
+        request_headers=dict(sent.headers) if sent else None,
+        request_body=_body_unless_payload(sent.body, row.payload) if sent else None,
+        http_status=values.get("http_status"), error_message=values.get("error_message"),
+        response_body=values.get("response_body"), content_type=outcome.content_type if outcome else None,
+        latency_ms=values.get("latency_ms"),
+        next_retry_at=values.get("next_retry_at", row.next_retry_at) if values["status"] == "pending" else None,
+        attempted_at=now,
+    )
 
 
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
-                 faults: FaultBook | None = None, voice: VoiceSender | None = None) -> None:
+                 faults: FaultBook | None = None, voice: VoiceSender | None = None,
+                 activity: Activity | None = None, vocabulary: str = "current") -> None:
         self.store = store
+        self.vocabulary = vocabulary  # the emulator's event vocabulary (an account may choose its own)
         self.clock = clock
         self.transport = transport or Transport()
         self.faults = faults or FaultBook()
         self.voice: VoiceSender = voice or self._post_voice
+        self.activity = activity or Activity(clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
+        self._turn_logs: dict[str, DeliveryAttempt] = {}
         # Event attempts wait in a lane per (account, target URL), a few in flight each (emulator/webhooks/lanes.py):
         # a slow target holds back only its own account's deliveries to it.
         self.lanes = Lanes(self._attempt_safely, track=self._track)
@@ -120,8 +173,9 @@ class Deliverer:
 
     def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,
                       data: dict[str, Any], history: list[dict[str, Any]], at: datetime,
-                      cut_after_first: bool) -> VoiceAttempt:
-        """A voice turn's signed request (faults applied) and its delivery row, not yet sent or written."""
+                      cut_after_first: bool, fault: str | None = None) -> VoiceAttempt:
+        """A voice turn's signed request (the turn's own `fault`, else an armed one) and its delivery row,
+        not yet sent or written."""
         body = events.encode(events.envelope("agent.message", "voice", agent_id, data, at,
                                              history=recent(history, hook)))
         row = Delivery(
@@ -131,13 +185,17 @@ class Deliverer:
         )
         if hook is None:
             return VoiceAttempt(row, None)
-        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message")
+        if hook.event_types is not None and "agent.message" not in hook.event_types:
+            row.webhook_id = row.url = None
+            return VoiceAttempt(row, None, NO_VOICE_EVENTS)
+        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message",
+                                                  kind=fault)
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
                                              headers, delay))
 
     async def send_voice(self, attempt: VoiceAttempt) -> TurnReply:
         if attempt.request is None:
-            return TurnReply(error=NO_VOICE_WEBHOOK)
+            return TurnReply(error=attempt.refusal)
         return await self.voice(attempt.request)
 
     def record_voice(self, attempt: VoiceAttempt, reply: TurnReply) -> Delivery:
@@ -151,7 +209,28 @@ class Deliverer:
         row.error_message = reply.error
         row.response_body = reply.body
         row.latency_ms = reply.latency_ms
+        request = attempt.request
+        if request is not None:
+            if len(self._turn_logs) >= TURN_LOGS:
+                self._turn_logs.pop(next(iter(self._turn_logs)))
+            self._turn_logs[row.id] = DeliveryAttempt(
+                account_id=row.account_id, delivery_id=row.id, number=1, kind="first", url=request.url,
+                request_headers=dict(request.headers or {}),
+                request_body=_body_unless_payload(request.body, row.payload),
+                http_status=reply.http_status, error_message=reply.error, response_body=reply.body,
+                content_type="application/x-ndjson" if reply.streamed else None, streamed=reply.streamed,
+                latency_ms=reply.latency_ms, attempted_at=self.clock.now(),
+            )
         return row
+
+    def turn_attempts(self, delivery: Delivery, turn_id: str) -> list[DeliveryAttempt]:
+        """The attempt `record_voice` logged for a voice turn's delivery, tied to the turn's transcript row (for
+        the engine to write with the call's rows); none when the turn had nowhere to go."""
+        found = self._turn_logs.pop(delivery.id, None)
+        if found is None:
+            return []
+        found.turn_id = turn_id
+        return [found]
 
     def launch(self, rows: Iterable[Delivery]) -> None:
         """Attempt the pending rows in the background, each in its lane (call after their transaction
@@ -193,21 +272,42 @@ class Deliverer:
             hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
         if row is None or row.status != "pending":
             return None
+        clock_module.bind(row.account_id)  # the attempt and its log run on the account's clock
         if row.next_retry_at is not None and row.next_retry_at > self.clock.now():
             return None  # a retry already ran and rescheduled it (two sweeps raced for it)
         if hook is None:
             await self._record(row, None, "The webhook was removed before this delivery was attempted.")
             return None
-        body, headers, delay = self.faults.sign(row.account_id, hook.secret, row.payload.encode(), row.id,
-                                                row.event_type)
-        if delay:
-            await asyncio.sleep(delay)
-        outcome = await self.transport.post(hook.url, body, headers, hook.timeout)
-        await self._record(row, outcome)
+        sent, outcome = await self._send(row, hook, row.payload.encode())
+        await self._record(row, outcome, sent=sent)
         return outcome
 
-    async def _record(self, row: Delivery, outcome: Outcome | None, error: str | None = None) -> None:
-        """Log the attempt on `row` (as read before it) with one UPDATE."""
+    async def _send(self, row: Delivery, hook: Webhook, payload: bytes) -> tuple[Sent, Outcome]:
+        body, headers, delay = self.faults.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
+        if delay:
+            await asyncio.sleep(delay)
+        return Sent(hook.url, headers, body), await self.transport.post(hook.url, body, headers, hook.timeout)
+
+    async def redeliver(self, row: Delivery, body: str | None = None) -> DeliveryAttempt:
+        """Send a delivery again now, by hand: its payload as stored, or `body` instead (an edited redelivery),
+        signed afresh, to the webhook it went to (or, when that one was removed, the one that would receive it
+        now). Its outcome becomes the delivery's; a failure leaves a pending delivery's retries as they were."""
+        async with self.store.read() as session:
+            hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row.webhook_id \
+                else None
+            if hook is None:
+                hook = await webhooks.route(session, row.account_id, row.agent_id)
+        if hook is None:
+            raise Conflict(NOWHERE)
+        payload = row.payload.encode() if body is None else body.encode()
+        sent, outcome = await self._send(row, hook, payload)
+        return await self._record(row, outcome, sent=sent, kind="redeliver" if body is None else "edited", hook=hook)
+
+    async def _record(self, row: Delivery, outcome: Outcome | None, error: str | None = None, *,
+                      sent: Sent | None = None, kind: str | None = None,
+                      hook: Webhook | None = None) -> DeliveryAttempt:
+        """Log the attempt on `row` (as read before it) with one UPDATE, keep it as sent and answered, and tell
+        the activity log. `kind` is set for attempts made by hand (then nothing is rescheduled)."""
         now = self.clock.now()
         attempts = row.attempt_count + 1
         values: dict[str, Any] = {"attempt_count": attempts, "last_attempt_at": now}
@@ -219,21 +319,40 @@ class Deliverer:
         retryable = outcome is not None and not row.test  # test sends are answered at once, never retried
         if outcome is not None and outcome.ok:
             values.update(status="success", next_retry_at=None)
+        elif kind is not None:
+            values["status"] = "pending" if row.status == "pending" else "failed"
         elif retryable and attempts < MAX_ATTEMPTS:
             values.update(status="pending", next_retry_at=now + timedelta(seconds=RETRY_SCHEDULE[attempts - 1]))
         else:
             values.update(status="failed", next_retry_at=None)
+        if hook is not None:
+            values.update(webhook_id=hook.id, url=hook.url)
+        attempt = _attempt_row(row, values, sent, outcome, kind or ("first" if row.attempt_count == 0 else "retry"),
+                               now)
         async with self.store.write() as session:
             await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+            attempt.number = 1 + (await session.scalar(
+                select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.delivery_id == row.id)) or 0)
+            session.add(attempt)
+        self.activity.delivery_attempt(row, attempt)
+        return attempt
 
     async def retry_due(self) -> int:
-        """Start the retries whose time has come on the emulator's clock; returns how many."""
-        now = self.clock.now()
+        """Start the retries whose time has come (on the emulator's clock, and on the clock of each account that
+        runs ahead of it); returns how many."""
+        passes: list[tuple[datetime, str | None]] = [(self.clock.now(None), None)]
+        passes += [(when, account) for account, when in self.clock.ahead().items()]
+        due: list[Any] = []
         async with self.store.read() as session:
-            due = await sql.rows(session, _DUE, now=now)  # the partial index of pending retries: no table scan
-        for delivery_id, account_id, url in due:
+            for now, account in passes:  # the partial index of pending retries: no table scan
+                if account is None:
+                    due += await sql.rows(session, _DUE, now=now)
+                else:
+                    due += await sql.rows(session, _DUE_OF, now=now, account=account)
+        spawned = {delivery_id: (account_id, url) for delivery_id, account_id, url in due}
+        for delivery_id, (account_id, url) in spawned.items():
             self._spawn(delivery_id, account_id, url)
-        return len(due)
+        return len(spawned)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for the attempts under way (used at shutdown and by benchmarks)."""

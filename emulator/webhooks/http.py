@@ -21,7 +21,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httptools
 
@@ -268,13 +268,20 @@ class Client:
         self._next(pool)
 
     @asynccontextmanager
-    async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[Response]:
-        """POST `body` to `url` and yield the response once its headers arrived; leaving the block before the
-        body is complete closes the connection."""
+    async def stream(self, url: str, body: bytes, headers: dict[str, str], method: str = "POST",
+                     params: dict[str, str] | None = None) -> AsyncIterator[Response]:
+        """Send `body` to `url` (a GET sends none; `params` join the URL's query) and yield the response once its
+        headers arrived; leaving the block before the body is complete closes the connection."""
         origin, target = self._origin(url)
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params)
+        if method == "GET":
+            body, length = b"", ""
+        else:
+            length = f"Content-Length: {len(body)}\r\n"
         connection = await self._acquire(origin)
         try:
-            lines = [f"POST {target} HTTP/1.1\r\nHost: {origin.host_header}\r\nContent-Length: {len(body)}\r\n"
+            lines = [f"{method} {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n{length}"
                      "Accept: */*\r\nAccept-Encoding: identity\r\n"]
             lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
             lines.append("\r\n")

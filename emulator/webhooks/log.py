@@ -59,9 +59,12 @@ async def list_page(session: AsyncSession, account_id: str, limit: int, offset: 
     else:  # no rollup has both: counted
         total = await _LIST.count(session, account=account_id, since=since, agent_id=agent_id)
     return rows, total
-async def recent(session: AsyncSession, account_id: str, limit: int, agent_id: str | None) -> list[Any]:
-    """The latest deliveries (rows), newest first, of the account or of one of its agents."""
-    return await _LIST.rows(session, limit, 0, account=account_id, agent_id=agent_id)
+
+
+async def recent(session: AsyncSession, account_id: str, limit: int, agent_id: str | None,
+                 since: datetime | None = None) -> list[Any]:
+    """The latest deliveries (rows), newest first, of the account or of one of its agents (since `since`)."""
+    return await _LIST.rows(session, limit, 0, account=account_id, agent_id=agent_id, since=since)
 
 
 @dataclass

@@ -1,31 +1,119 @@
-"""Which events a thing that happened produces, written as delivery rows in its transaction."""
+"""Which events a thing that happened produces, and where they go: written as delivery rows in its transaction.
+
+Two vocabularies name the events: the skill doc's, and the one AgentPhone's current webhook guide and
+clients use. Each happening is one row; a vocabulary picks its column, `all` takes both:
+
+| happening                          | skill-doc                          | current            |
+| ---------------------------------- | ---------------------------------- | ------------------ |
+| a message arrives                  | agent.message, message.received    | agent.message      |
+| a voice turn (the caller spoke)    | agent.message                      | agent.message      |
+| an inbound call starts             | call.started                       | (none)             |
+| a call ends                        | call.ended                         | agent.call_ended   |
+| a message is sent                  | message.sent                       | (none)             |
+| a tapback arrives (iMessage)       | (none)                             | agent.reaction     |
+
+The vocabulary is the account's (a fixture's `webhookEvents`, or `PATCH /_emulator/accounts/{key}`),
+else its parent account's, else the emulator's (`serve --webhook-events`). A webhook with `eventTypes`
+receives exactly the events it lists, from either vocabulary, whatever the account's choice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from emulator.domain import messaging, webhooks
+from emulator.domain import contacts, messaging, webhooks
 from emulator.domain.messaging import Threaded
-from emulator.store import Delivery
+from emulator.store import Account, Delivery, Message, Reaction, Webhook, sql
+from emulator.store.models import table
 from emulator.webhooks.delivery import Deliverer
 from emulator.wire import events
 
-INBOUND_SMS_EVENTS = ("agent.message", "message.received")
-OUTBOUND_SMS_EVENTS = ("message.sent",)
+VOCABULARIES = ("current", "skill-doc", "all")
 
 
-async def sms(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -> list[Delivery]:
-    message = threaded.message
-    names = INBOUND_SMS_EVENTS if message.direction == "inbound" else OUTBOUND_SMS_EVENTS
-    data = events.message_data(message, threaded.number)
-    hook = await webhooks.route(session, message.account_id, message.agent_id)  # both events go to one place
-    # Only as much history as the target asked for (its contextLimit), read only when there is a target.
-    limit = hook.context_limit if hook is not None else 0
-    history = events.message_history(await messaging.history(session, message.conversation_id, limit))
-    rows = []
-    for name in names:
-        rows.append(await deliverer.prepare(
-            session, message.account_id, message.agent_id, name, "sms", data, history=history,
-            state=events.conversation_state(threaded.conversation), message_id=message.id, hook=hook, routed=True,
-        ))
-    return rows
+@dataclass(frozen=True)
+class Happening:
+    skill_doc: tuple[str, ...]
+    current: tuple[str, ...]
+
+    def names(self, vocabulary: str, event_types: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The events this happening sends to a webhook (its `eventTypes`, else the vocabulary's)."""
+        both = tuple(dict.fromkeys(self.skill_doc + self.current))
+        if event_types is not None:
+            return tuple(name for name in both if name in event_types)
+        return {"current": self.current, "skill-doc": self.skill_doc}.get(vocabulary, both)
+
+
+MESSAGE_ARRIVED = Happening(("agent.message", "message.received"), ("agent.message",))
+VOICE_TURN = Happening(("agent.message",), ("agent.message",))
+CALL_STARTED = Happening(("call.started",), ())
+CALL_ENDED = Happening(("call.ended",), ("agent.call_ended",))
+MESSAGE_SENT = Happening(("message.sent",), ())
+REACTION_ARRIVED = Happening((), ("agent.reaction",))
+
+
+def takes_voice_turns(event_types: Sequence[str] | None) -> bool:
+    """Whether a webhook receives voice turns (every vocabulary sends them; `eventTypes` may leave them out)."""
+    return bool(VOICE_TURN.names("all", event_types))
+
+
+ACCOUNTS = table(Account)
+_CHOICE = sql.Query(select(ACCOUNTS.c.webhook_events, ACCOUNTS.c.parent_id)
+                    .where(ACCOUNTS.c.id == bindparam("account")))
+
+
+async def vocabulary(session: AsyncSession, deliverer: Deliverer, account_id: str) -> str:
+    """The account's vocabulary, else its parent's, else the emulator's."""
+    row = await sql.first(session, _CHOICE, account=account_id)
+    if row is not None and row.webhook_events:
+        return str(row.webhook_events)
+    if row is not None and row.parent_id:
+        parent = await sql.first(session, _CHOICE, account=row.parent_id)
+        if parent is not None and parent.webhook_events:
+            return str(parent.webhook_events)
+    return deliverer.vocabulary
+
+
+async def emit(deliverer: Deliverer, session: AsyncSession, account_id: str, agent_id: str | None,
+               happening: Happening, channel: str, payloads: Mapping[str, dict[str, Any]], *,
+               history: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
+               message_id: str | None = None, hook: Webhook | None = None, routed: bool = False) -> list[Delivery]:
+    """One delivery row per event the happening sends where the agent's events go (`payloads`: data by name)."""
+    if not routed:
+        hook = await webhooks.route(session, account_id, agent_id)
+    names = happening.names(await vocabulary(session, deliverer, account_id), hook.event_types if hook else None)
+    return [await deliverer.prepare(session, account_id, agent_id, name, channel, payloads[name], history=history,
+                                    state=state, message_id=message_id, hook=hook, routed=True) for name in names]
+
+
+async def message(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -> list[Delivery]:
+    """A message arrived on, or was sent from, one of the account's numbers."""
+    row = threaded.message
+    inbound = row.direction == "inbound"
+    other = row.from_number if inbound else row.to_number
+    who = await contacts.of_number(session, row.account_id, other)
+    data = events.message_data(row, threaded.number, who=who, conversation=threaded.conversation)
+    happening = MESSAGE_ARRIVED if inbound else MESSAGE_SENT
+    payloads = dict.fromkeys(happening.names("all"), data)
+    hook = await webhooks.route(session, row.account_id, row.agent_id)  # every event goes to one place
+    history = threaded.history
+    if history is None:  # only as much history as the target asked for (its contextLimit), read only for one
+        history = await messaging.history(session, row.conversation_id, hook.context_limit if hook else 0)
+    return await emit(deliverer, session, row.account_id, row.agent_id, happening, events.channel_of(row), payloads,
+                      history=events.message_history(history),
+                      state=events.conversation_state(threaded.conversation), message_id=row.id, hook=hook,
+                      routed=True)
+
+
+async def reaction(deliverer: Deliverer, session: AsyncSession, threaded: Threaded, row: Reaction) -> list[Delivery]:
+    """The conversation's participant reacted to one of its messages (`threaded.message`)."""
+    on: Message = threaded.message
+    data = events.reaction_data(row, on)
+    return await emit(deliverer, session, on.account_id, threaded.conversation.agent_id, REACTION_ARRIVED,
+                      "imessage", {"agent.reaction": data}, history=events.message_history(threaded.history or []),
+                      state=events.conversation_state(threaded.conversation), message_id=on.id)

@@ -67,18 +67,24 @@ class Transport:
         self.client = http.Client()
 
     @asynccontextmanager
-    async def stream(self, url: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[http.Response]:
+    async def stream(self, url: str, body: bytes, headers: dict[str, str], method: str = "POST",
+                     params: dict[str, str] | None = None) -> AsyncIterator[http.Response]:
         """The raw streamed response, for readers that consume it incrementally (voice NDJSON)."""
-        async with self.client.stream(url, body, headers) as response:
+        async with self.client.stream(url, body, headers, method, params) as response:
             yield response
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        return await self.request("POST", url, body, headers, timeout)
+
+    async def request(self, method: str, url: str, body: bytes, headers: dict[str, str], timeout: float,
+                      params: dict[str, str] | None = None) -> Outcome:
+        """One request (a webhook delivery, or a hosted agent's tool call), bounded in time and in size."""
         started = time.perf_counter()
         status: int | None = None
         content_type: str | None = None
         received = bytearray()
         try:
-            async with asyncio.timeout(timeout), self.stream(url, body, headers) as response:
+            async with asyncio.timeout(timeout), self.stream(url, body, headers, method, params) as response:
                 status = response.status_code
                 content_type = response.headers.get("content-type")
                 async for chunk in response.aiter_raw():

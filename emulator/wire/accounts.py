@@ -1,7 +1,10 @@
-"""Sub-accounts on the wire."""
+"""Sub-accounts and the account's add-ons on the wire."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from emulator.store import Account as AccountRow
 from emulator.wire.base import Model, NonEmpty, Out, Page, Timestamp, columns
 
 
@@ -21,3 +24,14 @@ class SubAccount(Out):
 SubAccountList = Page[SubAccount]
 
 sub_account = columns(SubAccount)
+
+
+class RecordingAddOn(Out):
+    success: bool
+    recording_enabled: bool
+    message: str
+
+
+def recording_enabled(row: AccountRow) -> dict[str, Any]:
+    return {"success": True, "recordingEnabled": row.recording_enabled,
+            "message": "Call recording is on: completed calls carry a recordingUrl."}

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from emulator.store import Agent as AgentRow
 from emulator.store import PhoneNumber as NumberRow
 from emulator.voices import DEFAULT_AGENT_VOICE
-from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, columns
+from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
+from emulator.wire.rules import PhoneNumber, WebUrl, not_null
 
 VoiceMode = Literal["webhook", "hosted"]
 ModelTier = Literal["turbo", "balanced", "max"]
@@ -29,7 +30,7 @@ Language = Literal[
     "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE",
     "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN",
 ]
-MaxSilenceMs = Annotated[int, Field(ge=10_000, le=3_600_000)]
+MaxSilenceMs = Annotated[int, Field(ge=10_000, le=3_600_000), Whole]
 VoiceSpeed = Annotated[float, Field(ge=0.5, le=2.0)]
 Sensitivity = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -68,11 +69,11 @@ class CustomTool(Model):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow")
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
     description: Annotated[str, Field(max_length=1_000)]
-    url: Annotated[str, Field(max_length=2048)]
+    url: WebUrl
     method: Literal["GET", "POST"] = "POST"
     headers: dict[str, Annotated[str, Field(max_length=2048)]] | None = None
     parameters: dict[str, Any] | None = None
-    timeout_ms: Annotated[int, Field(ge=1000, le=120_000)] | None = None
+    timeout_ms: Annotated[int, Field(ge=1000, le=120_000), Whole] | None = None
     speak_during_execution: bool | None = None
     execution_message: Label | None = None
 
@@ -87,7 +88,7 @@ class AgentFields(Model):
     voice: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     model_tier: ModelTier | None = None
     enable_messaging: bool | None = None
-    transfer_number: str | None = None
+    transfer_number: PhoneNumber | None = None
     custom_tools: Annotated[list[CustomTool], Field(max_length=20)] | None = None
     voicemail_message: Paragraph | None = None
     call_screening_identity: Label | None = None
@@ -110,11 +111,28 @@ class AgentFields(Model):
         return data
 
 
+def hosted_needs_a_prompt(schema: dict[str, Any]) -> None:
+    """An agent created hosted comes with a prompt (emulator/domain/agents.py check)."""
+    schema["if"] = {"properties": {"voiceMode": {"const": "hosted"}}, "required": ["voiceMode"]}
+    schema["then"] = {"required": ["systemPrompt"], "properties": {"systemPrompt": {"type": "string",
+                                                                                   "pattern": r"\S"}}}
+
+
 class CreateAgent(AgentFields):
+    model_config = ConfigDict(json_schema_extra=hosted_needs_a_prompt)
+
     name: NonEmpty
 
 
+def _update_rules(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    not_null(*(name for name in AgentFields.model_fields if name not in NULLABLE), "name")(schema, model)
+    schema["if"] = {"properties": {"voiceMode": {"const": "hosted"}}, "required": ["voiceMode", "systemPrompt"]}
+    schema["then"] = {"properties": {"systemPrompt": {"type": "string", "pattern": r"\S"}}}
+
+
 class UpdateAgent(AgentFields):
+    model_config = ConfigDict(json_schema_extra=_update_rules)
+
     name: NonEmpty | None = None
 
 
@@ -178,10 +196,16 @@ class AttachedNumber(Out):
 
 
 class Voice(Out):
+    """A voice, in the emulator's spelling and the voice provider's (`voice_id`, `voice_name`, ...)."""
+
     voice_id: str
     name: str
     provider: str
     gender: str
+    provider_voice_id: str = Field(alias="voice_id")
+    voice_name: str = Field(alias="voice_name")
+    accent: str
+    preview_audio_url: str | None = Field(alias="preview_audio_url")
 
 
 AgentList = Page[Agent]

@@ -15,7 +15,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
@@ -25,6 +25,16 @@ from emulator.clock import iso
 Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
                                  json_schema_extra={"format": "date-time"})]
 Json = dict[str, Any]
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one kind of number: 5.0 is the integer 5 (as the vendor's FastAPI server reads it, and as the
+    served JSON Schema's `integer` means); 5.5 stays a float, refused as an integer."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Put on every integer a request model reads (with strict models, 5.0 would otherwise be refused).
+Whole = BeforeValidator(_whole)
 NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
 # Longest texts accepted (the README's fidelity notes list them): a short label, a paragraph, a prompt.
 Label = Annotated[str, Field(max_length=500)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -11,13 +11,17 @@ from emulator.store import Call as CallRow
 from emulator.store import Transcript as TranscriptRow
 from emulator.wire.agents import ModelTier
 from emulator.wire.base import Json, Label, Model, Out, Page, Paragraph, Timestamp, page
+from emulator.wire.rules import PhoneNumber
+
+if TYPE_CHECKING:
+    from emulator.domain.calls import Listed
 
 # --- requests ----------------------------------------------------------------------------------------------
 
 
 class PlaceCall(Model):
     agent_id: Annotated[str, Field(min_length=1)]
-    to_number: str
+    to_number: PhoneNumber
     from_number_id: str | None = None
     initial_greeting: Annotated[str, Field(max_length=2000)] | None = None
     voice: Annotated[str, Field(max_length=100)] | None = None
@@ -27,6 +31,8 @@ class PlaceCall(Model):
     disable_recording: bool | None = None
     call_screening_identity: Label | None = None
     call_screening_purpose: Label | None = None
+    wait_for_completion: bool | None = None
+    max_wait_seconds: Annotated[int, Field(ge=10, le=600)] | None = None
 
 
 class WebCall(Model):
@@ -60,6 +66,11 @@ class Transcript(Out):
     transferred_to: str | None = None
     seconds: float | None = None
     voicemail: bool | None = None
+    tool_call: Json | None = None  # a hosted agent's custom tool call: name, arguments, url, result or error
+    persona: str | None = None  # the rule a persona caller followed for this turn
+    fault: list[str] | None = None  # the turn's injected faults
+    noise: list[str] | None = None  # the turn's noise
+    said: str | None = None  # what the caller said, when noise changed what the agent heard
 
 
 class Call(Out):
@@ -88,12 +99,15 @@ class CallDetail(Call):
 
 
 class PlacedCall(Call):
-    """POST /v1/calls echoes the request; `callee` says who answers (script, magic, generated)."""
+    """POST /v1/calls echoes the request; `callee` says who answers (script, magic, generated). With
+    `waitForCompletion` the call comes once ended, with its `transcripts`."""
 
     initial_greeting: str | None
     system_prompt: str | None
     variables: dict[str, str] | None
     callee: str
+    retell_call_id: str | None
+    transcripts: list[Transcript] | None = None
 
 
 class WebCallCreated(Call):
@@ -158,13 +172,24 @@ def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list
     return out
 
 
-def call_page(rows: list[CallRow], total: int, offset: int, base_url: str, recording_enabled: bool) -> dict[str, Any]:
-    return page([call(row, base_url, recording_enabled) for row in rows], total, offset)
+def call_page(listed: Listed, offset: int, base_url: str) -> dict[str, Any]:
+    items = [call(row, base_url, listed.recording, agent_name=listed.agent_names.get(row.agent_id or ""))
+             for row in listed.rows]
+    return page(items, listed.total, offset)
+
+
+def _echo(row: CallRow, callee: str) -> dict[str, Any]:
+    return {"initialGreeting": row.initial_greeting, "systemPrompt": row.system_prompt, "variables": row.variables,
+            "callee": callee, "retellCallId": None}
 
 
 def placed(row: CallRow, base_url: str, agent_name: str, callee: str) -> dict[str, Any]:
-    return {**call(row, base_url, False, agent_name=agent_name), "initialGreeting": row.initial_greeting,
-            "systemPrompt": row.system_prompt, "variables": row.variables, "callee": callee}
+    return {**call(row, base_url, False, agent_name=agent_name), **_echo(row, callee)}
+
+
+def placed_detail(detail: dict[str, Any], row: CallRow, callee: str) -> dict[str, Any]:
+    """A placed call that was waited for: the call as GET /v1/calls/{id} shows it, and the request's echo."""
+    return {**detail, **_echo(row, callee)}
 
 
 def web_created(row: CallRow, base_url: str, agent_name: str) -> dict[str, Any]:

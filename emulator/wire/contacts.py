@@ -5,23 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from emulator.clock import iso
 from emulator.wire.base import Model, NonEmpty, Out, Page, Timestamp, columns
+from emulator.wire.rules import EMAIL_RULE, LenientPhoneNumber, not_null
+
+Email = Annotated[str, Field(max_length=320),
+                  WithJsonSchema({"type": "string", "maxLength": 320, "pattern": f"^$|{EMAIL_RULE}"})]
 
 
 class CreateContact(Model):
-    phone_number: str
+    phone_number: LenientPhoneNumber
     name: NonEmpty
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 class UpdateContact(Model):
-    phone_number: str | None = None
+    model_config = ConfigDict(json_schema_extra=not_null("phone_number", "name"))
+
+    phone_number: LenientPhoneNumber | None = None
     name: NonEmpty | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 

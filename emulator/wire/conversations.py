@@ -12,6 +12,7 @@ from emulator.store import Message as MessageRow
 from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Out, Page, SnakeModel, Timestamp
 from emulator.wire.messages import Message, message
+from emulator.wire.rules import HttpsUrl
 
 # --- requests ----------------------------------------------------------------------------------------------
 
@@ -22,7 +23,7 @@ class UpdateConversation(SnakeModel):
 
 
 class SetBackground(SnakeModel):
-    image_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    image_url: HttpsUrl
 
 
 # --- responses ---------------------------------------------------------------------------------------------
@@ -74,6 +75,7 @@ ConversationList = Page[Conversation]
 
 def conversation(row: ConversationRow, messages: list[MessageRow] | None = None,
                  reactions: dict[str, list[ReactionRow]] | None = None) -> dict[str, Any]:
+    group = row.group_info
     out: dict[str, Any] = {
         "id": row.id,
         "agentId": row.agent_id,
@@ -81,11 +83,11 @@ def conversation(row: ConversationRow, messages: list[MessageRow] | None = None,
         "phoneNumber": row.phone_number,
         "participant": row.participant,
         "channel": row.channel,
-        "isGroup": False,
-        "groupId": None,
-        "groupName": None,
+        "isGroup": group is not None,
+        "groupId": row.participant if group is not None else None,
+        "groupName": group.get("name") if group is not None else None,
         "groupIconUrl": None,
-        "participants": None,
+        "participants": group.get("participants") if group is not None else None,
         "messageCount": row.message_count,
         "lastMessageAt": iso(row.last_message_at),
         "lastMessagePreview": row.last_message_preview,

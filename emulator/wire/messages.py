@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.clock import iso
 from emulator.store import Message as MessageRow
 from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Out, Page, SnakeModel, SnakeOut, Timestamp
+from emulator.wire.rules import LenientPhoneNumber, WebUrl, required
 
 # --- requests ----------------------------------------------------------------------------------------------
 
 
+def _something_to_send(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    required("to_number")(schema, model)
+    schema["anyOf"] = [  # a body with text in it, or an attachment
+        {"required": ["body"], "properties": {"body": {"type": "string", "pattern": r"\S"}}},
+        {"required": ["media_urls"], "properties": {"media_urls": {"type": "array", "minItems": 1}}},
+        {"required": ["media_url"], "properties": {"media_url": {"type": "string"}}},
+    ]
+
+
 class SendMessage(SnakeModel):
+    model_config = ConfigDict(json_schema_extra=_something_to_send)
+
     body: Annotated[str, Field(max_length=1600)] = ""
     agent_id: str | None = None
     number_id: str | None = None
-    from_number: str | None = None
-    to_number: str | None = None
-    media_url: str | None = None
-    media_urls: Annotated[list[str], Field(max_length=20)] | None = None
+    from_number: LenientPhoneNumber | None = None
+    to_number: LenientPhoneNumber | None = None
+    media_url: WebUrl | None = None
+    media_urls: Annotated[list[WebUrl], Field(max_length=20)] | None = None
     send_style: Annotated[str, Field(max_length=64)] | None = None
     reply_to_message_id: Annotated[str, Field(max_length=64)] | None = None
+    recipients: Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=32)] | None = None
 
     def media(self) -> list[str]:
         return [*(self.media_urls or []), *([self.media_url] if self.media_url else [])]
@@ -56,6 +69,7 @@ class Message(Out):
     reactions: list[Json]
     reply_to: Json | None
     received_at: Timestamp
+    sender_identifier: str | None
 
 
 class SentMessage(SnakeOut):
@@ -88,10 +102,10 @@ MessageList = Page[Message]
 
 
 def reaction(row: ReactionRow, on: MessageRow) -> dict[str, Any]:
-    """A tapback sent from our number on a message of the conversation."""
+    """A tapback on a message of the conversation: sent from our number, or received from the participant."""
     ours = on.to_number if on.direction == "inbound" else on.from_number
-    return {"id": row.id, "reactionType": row.reaction, "fromNumber": ours, "direction": "outbound",
-            "createdAt": iso(row.created_at)}
+    return {"id": row.id, "reactionType": row.reaction, "fromNumber": row.from_number or ours,
+            "direction": row.direction or "outbound", "createdAt": iso(row.created_at)}
 
 
 def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict[str, Any]:
@@ -114,6 +128,7 @@ def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict
         "reactions": [reaction(r, row) for r in reactions or []],
         "replyTo": None,
         "receivedAt": iso(row.received_at),
+        "senderIdentifier": row.from_number if row.direction == "inbound" else None,
     }
 
 

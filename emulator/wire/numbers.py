@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from emulator.clock import iso
+from emulator.phones import AREA_CODE_RULE, COUNTRY_RULE
 from emulator.store import PhoneNumber as NumberRow
 from emulator.wire.base import Model, Out, Page, Timestamp
+from emulator.wire.rules import IsoTime, WebUrl
 
 if TYPE_CHECKING:
     from emulator.domain.catalog import Available, LineInfo
@@ -17,24 +19,32 @@ if TYPE_CHECKING:
 
 
 class BuyNumber(Model):
-    country: Annotated[str, Field(min_length=2, max_length=2)] = "US"
-    area_code: str | None = None
+    country: Annotated[str, WithJsonSchema({"type": "string", "pattern": COUNTRY_RULE})] = "US"
+    area_code: Annotated[str, WithJsonSchema({"type": "string", "pattern": AREA_CODE_RULE})] | None = None
     agent_id: str | None = None
     type: Literal["sms", "voice", "imessage"] | None = None
     external_id: Annotated[str, Field(max_length=200)] | None = None
-    expires_at: str | None = None
+    expires_at: IsoTime | None = None
 
 
 class UpdateNumber(Model):
     external_id: Annotated[str, Field(max_length=200)] | None = None
-    expires_at: str | None = None
+    expires_at: IsoTime | None = None
+
+
+def _named(schema: dict[str, Any]) -> None:
+    """A card needs a non-empty first name or display name."""
+    schema["anyOf"] = [{"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                       for name in ("firstName", "displayName")]
 
 
 class ContactCard(Model):
+    model_config = ConfigDict(json_schema_extra=_named)
+
     first_name: Annotated[str, Field(max_length=100)] | None = None
     last_name: Annotated[str, Field(max_length=100)] | None = None
     display_name: Annotated[str, Field(max_length=200)] | None = None
-    avatar_url: Annotated[str, Field(max_length=2048)] | None = None
+    avatar_url: WebUrl | None = None
 
 
 # --- responses ---------------------------------------------------------------------------------------------

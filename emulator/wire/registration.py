@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from emulator.clock import iso
-from emulator.wire.base import Json, NonEmpty, SnakeModel, SnakeOut, Timestamp
+from emulator.wire.base import Json, NonEmpty, SnakeModel, SnakeOut, Timestamp, Whole
+from emulator.wire.rules import PhoneNumber
 
 if TYPE_CHECKING:
     from emulator.domain.registration import Review, Submitted
@@ -18,12 +19,23 @@ UseCase = Literal[
 ]
 
 
+def _standard_brand(schema: dict[str, Any]) -> None:
+    """A standard_brand registration names its business (emulator/domain/registration.py STANDARD_FIELDS)."""
+    needed = ("business_name", "organization_type", "ein", "privacy_policy_url", "terms_of_service_url")
+    schema["if"] = {"properties": {"registration_type": {"const": "standard_brand"}},
+                    "required": ["registration_type"]}
+    schema["then"] = {"required": list(needed),
+                      "properties": {name: {"type": "string", "minLength": 1} for name in needed}}
+
+
 class Registration(SnakeModel):
+    model_config = ConfigDict(json_schema_extra=_standard_brand)
+
     registration_type: Literal["sole_proprietor", "standard_brand"]
     first_name: NonEmpty
     last_name: NonEmpty
     email: NonEmpty
-    phone_number: str
+    phone_number: PhoneNumber
     business_name: str | None = None
     brand_name: str | None = None
     organization_type: Literal["sole_proprietor", "private_corporation", "public_corporation", "llc", "partnership",
@@ -40,7 +52,7 @@ class Registration(SnakeModel):
     state: NonEmpty
     zip_code: NonEmpty
     country: str = "US"
-    planned_numbers: Annotated[int, Field(ge=1, le=10_000)] = 1
+    planned_numbers: Annotated[int, Field(ge=1, le=10_000), Whole] = 1
     description: Annotated[str, Field(min_length=40, max_length=4096)]
     use_cases: Annotated[list[UseCase], Field(min_length=1, max_length=5)]
     volume: Literal["low", "high"] = "low"
@@ -49,10 +61,22 @@ class Registration(SnakeModel):
     consent_flow: Annotated[str, Field(min_length=40, max_length=4096)]
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
-    opt_in_image_url: NonEmpty
+    opt_in_image_url: Annotated[NonEmpty, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 500,
+                                                         "pattern": "^https://"})]
     includes: list[Literal["links", "phone_numbers", "age_gated", "direct_lending"]] = []
     link_sample: str | None = None
     create_sub_account: bool = True
+
+
+
+def _any_of_registration(schema: dict[str, Any]) -> None:
+    schema["properties"] = Registration.model_json_schema()["properties"]
+
+
+class RegistrationChanges(SnakeModel):
+    """The fields of a pending registration to change: any of a registration's (the merged whole is checked)."""
+
+    model_config = ConfigDict(json_schema_extra=_any_of_registration)
 
 
 class CampaignStatus(SnakeOut):

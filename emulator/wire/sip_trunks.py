@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from emulator.clock import iso
 from emulator.store import Record
 from emulator.wire.base import Out, SnakeModel, Timestamp
+from emulator.wire.rules import not_null
 
 PROXY_IPS = ["192.0.2.10", "192.0.2.11"]  # documentation range: nothing real answers there
 
 
 class SipTrunkUpdate(SnakeModel):
+    model_config = ConfigDict(json_schema_extra=not_null("name", "transfers", "transfer_caller_id"))
+
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     transfers: Literal["all", "sip", "none"] | None = None
     transfer_caller_id: Literal["transferee", "transferor"] | None = None

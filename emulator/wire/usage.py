@@ -62,9 +62,12 @@ class Usage(Out):
 
 
 class UsagePoint(Out):
+    """One day's or month's activity; `voiceMinutes` (the call time, rounded up) is what other clients read."""
+
     messages: int
     calls: int
     webhooks: int
+    voice_minutes: int
 
 
 class DailyPoint(UsagePoint):
@@ -140,7 +143,8 @@ def summary(s: Summary) -> dict[str, Any]:
 
 
 def _point(point: Point, label: str) -> dict[str, Any]:
-    return {label: point.label, "messages": point.messages, "calls": point.calls, "webhooks": point.webhooks}
+    return {label: point.label, "messages": point.messages, "calls": point.calls, "webhooks": point.webhooks,
+            "voiceMinutes": math.ceil(point.seconds / 60)}
 
 
 def daily(points: list[Point], days: int) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from pydantic import Field
 
 from emulator.store import Record
 from emulator.wire.base import NonEmpty, Out, SnakeModel, SnakeOut, Timestamp
+from emulator.wire.rules import LenientPhoneNumber
 
 
 class VerifySend(SnakeModel):
-    phone_number: str
+    phone_number: LenientPhoneNumber
 
 
 class VerifyCheck(SnakeModel):

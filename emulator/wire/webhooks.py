@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, RootModel
+from pydantic import AfterValidator, AliasChoices, Field, RootModel
 
 from emulator.clock import iso
 from emulator.store import Delivery as DeliveryRow
 from emulator.store import Webhook as WebhookRow
-from emulator.wire.base import Model, Out, Timestamp, columns, page
+from emulator.wire.base import Model, Out, Timestamp, Whole, columns, page
+from emulator.wire.events import EVENTS
+from emulator.wire.rules import WebUrl
 
 if TYPE_CHECKING:
     from emulator.webhooks.log import Counts, Stats
@@ -18,10 +20,22 @@ if TYPE_CHECKING:
 # --- requests ----------------------------------------------------------------------------------------------
 
 
+def _known_events(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in EVENTS]
+    if unknown:
+        raise ValueError(f"names unknown events {unknown}; events are {', '.join(EVENTS)}")
+    return list(dict.fromkeys(names))
+
+
+# The events one webhook receives, from either vocabulary (emulator/webhooks/notify.py).
+EventTypes = Annotated[list[str], Field(min_length=1, max_length=len(EVENTS)), AfterValidator(_known_events)]
+
+
 class SetWebhook(Model):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    context_limit: Annotated[int, Field(ge=0, le=50)] | None = None
-    timeout: Annotated[int, Field(ge=5, le=120)] | None = None
+    url: WebUrl
+    context_limit: Annotated[int, Field(ge=0, le=50), Whole] | None = None
+    timeout: Annotated[int, Field(ge=5, le=120), Whole] | None = None
+    event_types: Annotated[EventTypes | None, Field(validation_alias=AliasChoices("eventTypes", "event_types"))] = None
 
 
 class WebhookTest(Model):
@@ -42,11 +56,15 @@ class Webhook(Out):
     context_limit: int
     timeout: int
     agent_id: str | None
+    event_types: list[str] | None
     created_at: Timestamp
     updated_at: Timestamp
 
 
 class Delivery(Out):
+    """A delivery attempt log row; `event`, `statusCode`, `success`, `deliveredAt` and `responseMs` repeat the
+    vendor's fields in the spelling other clients read."""
+
     id: str
     message_id: str | None
     event_type: str
@@ -64,6 +82,11 @@ class Delivery(Out):
     last_attempt_at: Timestamp | None
     next_retry_at: Timestamp | None
     created_at: Timestamp
+    event: str
+    status_code: int | None
+    success: bool
+    delivered_at: Timestamp | None
+    response_ms: float | None
 
 
 class Deliveries(RootModel[list[Delivery]]):
@@ -115,12 +138,20 @@ class WebhookTestResult(Out):
     latency_ms: float | None
     response_snippet: str | None
     error: str | None
+    status_code: int | None
+    response_ms: float | None
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
 
 webhook = columns(Webhook)
-delivery = columns(Delivery)
+_delivery = columns(Delivery, skip=("event", "status_code", "success", "delivered_at", "response_ms"))
+
+
+def delivery(row: DeliveryRow) -> dict[str, Any]:
+    success = row.status == "success"
+    return {**_delivery(row), "event": row.event_type, "statusCode": row.http_status, "success": success,
+            "deliveredAt": iso(row.last_attempt_at) if success else None, "responseMs": row.latency_ms}
 
 
 def delivery_page(rows: list[DeliveryRow], total: int, offset: int, limit: int) -> dict[str, Any]:
@@ -159,6 +190,8 @@ def test_result(row: DeliveryRow, hook: WebhookRow, channel: str, agent_id: str 
         "agentId": agent_id,
         "httpStatus": outcome.http_status if outcome else None,
         "latencyMs": outcome.latency_ms if outcome else None,
+        "statusCode": outcome.http_status if outcome else None,
+        "responseMs": outcome.latency_ms if outcome else None,
         "responseSnippet": outcome.snippet if outcome else None,
         "error": outcome.error if outcome else "The delivery could not be attempted.",
     }

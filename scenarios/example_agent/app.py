@@ -9,7 +9,10 @@ emulator's address and an API key: AGENTPHONE_BASE_URL (default http://127.0.0.1
 AGENTPHONE_API_KEY (the shipped SMS scenario texts as sk_test_example_sms). Without the key it
 says so at start, and answers every text's webhook with a 503 naming what is missing; a reply the
 emulator refuses is reported on stderr with the emulator's own explanation.
-If AGENTPHONE_WEBHOOK_SECRET is set, every request's signature is verified.
+If AGENTPHONE_WEBHOOK_SECRET is set, every request's signature is verified. Whatever the secret,
+/agent refuses a delivery whose timestamp is more than five minutes off (401) and one whose
+X-Webhook-ID it already answered (409, a replay), and asks a caller to repeat a voice turn
+transcribed with a confidence under 0.6. /broken does none of that.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import asyncio
 import json
 import os
 import sys
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +35,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 SLOW_LOOKUP_SECONDS = float(os.environ.get("EXAMPLE_AGENT_LOOKUP_SECONDS", "0.3"))
+TIMESTAMP_TOLERANCE_SECONDS = 300
+MIN_CONFIDENCE = 0.6
+ANSWERED: OrderedDict[str, None] = OrderedDict()  # delivery IDs already answered (the latest few thousand)
 
 
 def ndjson(chunks: list[tuple[dict[str, Any], float]]) -> StreamingResponse:
@@ -44,8 +52,10 @@ def ndjson(chunks: list[tuple[dict[str, Any], float]]) -> StreamingResponse:
     return StreamingResponse(body(), media_type="application/x-ndjson")
 
 
-def voice_reply(transcript: str, digits: str | None) -> Response:
+def voice_reply(transcript: str, digits: str | None, confidence: float | None = None) -> Response:
     said = transcript.lower()
+    if transcript and confidence is not None and confidence < MIN_CONFIDENCE:
+        return JSONResponse({"text": "Sorry, the line is bad. Could you say that again?"})
     if "press 1" in said or "press 2" in said:  # an IVR menu: we want support
         return JSONResponse({"text": "", "digits": "2"})
     if "support here" in said:
@@ -61,6 +71,10 @@ def voice_reply(transcript: str, digits: str | None) -> Response:
         return ndjson([({"text": "We have three plans.", "interim": True}, 0.0),
                        ({"text": "The starter plan is ten dollars a month.", "interim": True}, 0.2),
                        ({"text": "The pro plan is thirty dollars a month."}, 0.2)])
+    if "reschedule" in said:
+        return JSONResponse({"text": "I can help with that. What's your date of birth?"})
+    if "date of birth" in said:
+        return JSONResponse({"text": "Thanks. I've moved your cleaning to Thursday at 10am. Anything else?"})
     if "appointment" in said or "book" in said:
         return JSONResponse({"text": "Sure. I can book you in on Tuesday at 2pm. Does that work?"})
     if "works" in said or said.startswith("yes"):
@@ -130,15 +144,41 @@ async def read_event(request: Request) -> dict[str, Any] | None:
     return json.loads(body)
 
 
+def replayed(request: Request) -> Response | None:
+    """A delivery to refuse: signed too long ago, or one already answered (its X-Webhook-ID seen)."""
+    stamp = request.headers.get("x-webhook-timestamp", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > TIMESTAMP_TOLERANCE_SECONDS:
+        return PlainTextResponse("stale or missing timestamp", status_code=401)
+    if request.headers.get("x-webhook-id", "") in ANSWERED:
+        return PlainTextResponse("already answered this delivery", status_code=409)
+    return None
+
+
+def answered(request: Request, response: Response) -> Response:
+    """Remember a delivery answered 2xx, so a replay of it is refused."""
+    if response.status_code < 300:
+        ANSWERED[request.headers.get("x-webhook-id", "")] = None
+        while len(ANSWERED) > 10_000:
+            ANSWERED.popitem(last=False)
+    return response
+
+
 async def agent(request: Request) -> Response:
     event = await read_event(request)
     if event is None:
         return PlainTextResponse("bad signature", status_code=401)
+    refused = replayed(request)
+    if refused is not None:
+        return refused
+    return answered(request, await handle(event))
+
+
+async def handle(event: dict[str, Any]) -> Response:
     data = event.get("data") or {}
     if event.get("event") != "agent.message":
         return PlainTextResponse("ok")
     if event.get("channel") == "voice":
-        return voice_reply(data.get("transcript") or "", data.get("digits"))
+        return voice_reply(data.get("transcript") or "", data.get("digits"), data.get("confidence"))
     problem = missing_for_sms()
     if problem:
         complain(problem)

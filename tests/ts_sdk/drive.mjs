@@ -225,11 +225,12 @@ async function main() {
     const receiver = await startReceiver();
     try {
         await drive(client, receiver);
+        await driveGroupsAndWhatsApp();
     } finally {
         receiver.close();
     }
     console.log(JSON.stringify({ ok: true, sdk: `agentphone@${SDK_VERSION}`, steps: new Set(steps).size,
-        requests: steps.length, typesChecked: [...conformed].sort() }));
+        requests: steps.length, typesChecked: [...conformed].sort(), stepNames: [...new Set(steps)] }));
 }
 
 async function drive(client, receiver) {
@@ -481,7 +482,7 @@ async function drive(client, receiver) {
         conforms(deliveries, "PaginatedDeliveriesResponse", "listDeliveries");
         const settled = deliveries.items.every((d) => d.status !== "pending");
         const events = new Set(deliveries.items.map((d) => d.eventType));
-        if (settled && events.has("call.ended") && events.has("message.sent")) break;
+        if (settled && events.has("agent.call_ended")) break;  // the current vocabulary: no message.sent
         check(Date.now() < deliveryDeadline, `deliveries did not settle: ${describe(deliveries.items)}`);
         await sleep(200);
     }
@@ -549,14 +550,79 @@ async function drive(client, receiver) {
     eq(deleted.id, agentId, "deleteAgent id");
     eq(deleted.name, "TS SDK Agent", "deleteAgent name");
     await expectApiError("agents.getAgent (deleted)", 404, () => client.agents.getAgent({ agent_id: agentId }));
-    const invalid = await expectApiError("agents.createAgent (invalid)", 422,
+    // A field-rule error is a 400 (the skill doc's status; `--validation-status 422` gives FastAPI's 422, which
+    // the SDK surfaces as UnprocessableEntityError). `detail` stays a sentence; the FastAPI-style list is `errors`.
+    const invalid = await expectApiError("agents.createAgent (invalid)", 400,
         () => client.agents.createAgent({ name: "Bad", voiceSpeed: 9 }));
-    check(invalid.constructor.name === "UnprocessableEntityError", "a 422 surfaces as UnprocessableEntityError");
-    // The SDK types a 422 body as FastAPI's {detail: ValidationError[]}; the emulator keeps `detail` a sentence
-    // and sends that list as `errors`.
+    check(invalid instanceof AgentPhoneError, "a 400 surfaces as AgentPhoneError");
     check(Array.isArray(invalid.body.errors) && invalid.body.errors.some((e) =>
         Array.isArray(e.loc) && e.loc.includes("voiceSpeed") && typeof e.msg === "string" && typeof e.type === "string"),
-    `422 body carries FastAPI-style errors naming voiceSpeed (got ${describe(invalid.body)})`);
+    `the 400 body carries FastAPI-style errors naming voiceSpeed (got ${describe(invalid.body)})`);
+}
+
+// The emulator's control API and the WhatsApp routes the TypeScript SDK has no methods for (plain fetch).
+async function raw(method, url, key, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    const response = await fetch(`${BASE_URL}${url}`, { method, headers, body: body && JSON.stringify(body) });
+    const data = await response.json();
+    check(response.ok, `${method} ${url}: ${response.status} ${describe(data)}`);
+    return data;
+}
+
+// iMessage groups and a WhatsApp number, on an account of their own (so the checks above stay exact).
+async function driveGroupsAndWhatsApp() {
+    const key = `${API_KEY}_groups`;
+    const client = new AgentPhoneClient({ token: key, baseUrl: BASE_URL, maxRetries: 0, timeoutInSeconds: 30 });
+    await raw("PATCH", `/_emulator/accounts/${key}`, null, { plan: "scale" });
+    const agent = await step("agents.createAgent (groups)", () => client.agents.createAgent({ name: "Groups" }));
+    const blue = await step("numbers.createNumber (imessage)",
+        () => client.numbers.createNumber({ type: "imessage", agentId: agent.id }));
+    eq(blue.type, "imessage", "an iMessage number");
+    const started = await step("messages.sendMessage (recipients)", () => client.messages.sendMessage({
+        agent_id: agent.id, recipients: ["+14155550171", "+14155550172"], body: "Dinner at 8?",
+    }));
+    conforms(started, "SendMessageResponse", "sendMessage (recipients)");
+    check(started.to_number.startsWith("grp_"), `a new group answers with its grp_ id (got ${started.to_number})`);
+    eq(started.channel, "imessage", "a group message is an iMessage");
+    const follow = await step("messages.sendMessage (group id)", () => client.messages.sendMessage({
+        agent_id: agent.id, to_number: started.to_number, body: "See you there.",
+    }));
+    eq(follow.conversation_id, started.conversation_id, "a grp_ to_number reaches the same conversation");
+    await raw("POST", "/_emulator/sms", null, { from: "+14155550172", to: blue.phoneNumber, body: "Yes!",
+        group: started.to_number });
+    const group = await step("conversations.getConversation (group)",
+        () => client.conversations.getConversation({ conversation_id: started.conversation_id }));
+    conforms(group, "ConversationDetail", "getConversation (group)");
+    eq([group.isGroup, group.groupId, group.participant], [true, started.to_number, started.to_number],
+        "the conversation is the group");
+    eq(group.participants.map((p) => p.identifier), ["+14155550171", "+14155550172"], "group participants");
+    eq(group.messages.map((m) => m.body), ["Yes!", "See you there.", "Dinner at 8?"], "group messages");
+    eq(group.messages[0].senderIdentifier, "+14155550172", "the member who wrote");
+    const renamed = await step("conversations.updateConversation (group_name)",
+        () => client.conversations.updateConversation({ conversation_id: started.conversation_id,
+            group_name: "Dinner crew" }));
+    eq(renamed.groupName, "Dinner crew", "a group can be renamed");
+    await expectApiError("messages.sendMessage (one recipient)", 400, () => client.messages.sendMessage({
+        agent_id: agent.id, recipients: ["+14155550171"], body: "Hi" }));
+
+    // WhatsApp: connected through the control API (Meta's side), its number used through the SDK.
+    const connection = await raw("POST", "/integrations/whatsapp/connect", key, { code: "signup", agent_id: agent.id });
+    await raw("PATCH", `/_emulator/whatsapp/${connection.id}`, null, {
+        status: "connected", numbers: [{ phoneNumber: "+14155550188", phoneNumberId: "4242" }] });
+    const wa = await raw("POST", `/integrations/whatsapp/${connection.id}/numbers`, key, { phone_number_id: "4242" });
+    await raw("POST", "/_emulator/sms", null, { from: "+14155550173", to: wa.phoneNumber, body: "Hola" });
+    const reply = await step("messages.sendMessage (whatsapp)", () => client.messages.sendMessage({
+        number_id: wa.id, to_number: "+14155550173", body: "Hola, ¿en qué puedo ayudar?" }));
+    conforms(reply, "SendMessageResponse", "sendMessage (whatsapp)");
+    eq(reply.channel, "whatsapp", "a WhatsApp number sends WhatsApp");
+    const thread = await step("conversations.getConversation (whatsapp)",
+        () => client.conversations.getConversation({ conversation_id: reply.conversation_id }));
+    conforms(thread, "ConversationDetail", "getConversation (whatsapp)");
+    eq(thread.messages.map((m) => m.channel), ["whatsapp", "whatsapp"], "WhatsApp messages in the conversation");
+    const waNumber = await step("numbers.getNumber (whatsapp)", () => client.numbers.getNumber({ number_id: wa.id }));
+    conforms(waNumber, "PhoneNumberResponse", "getNumber (whatsapp)");
+    eq(waNumber.type, "whatsapp", "the connected number is a WhatsApp number");
 }
 
 main().catch((err) => {

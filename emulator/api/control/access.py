@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api.common import checked_key, emu
+from emulator import clock
+from emulator.api.common import STRICT_REFUSED, checked_key, emu
 from emulator.api.routing import Declared, Resource
 from emulator.domain import accounts
 from emulator.errors import Forbidden, NotFound, Unauthorized
@@ -63,13 +64,12 @@ async def identify(request: Request) -> Caller:
     token, key = _presented(request)
     if key is not None:  # an account key scopes the request to its account, whatever the mode
         key = checked_key(key)
-        settings = state.settings
-        if settings.strict_keys and key not in settings.keys and key not in state.fixture_keys:
-            raise Unauthorized("Invalid API key: this emulator runs with --strict-keys and was given neither this "
-                               "key nor a fixture that defines it.")
+        if not state.accepts(key):
+            raise Unauthorized(STRICT_REFUSED)
         account_id = await state.account_id_of(key)
         async with state.store.read() as session:
             family = await accounts.family(session, account_id)
+        clock.bind(account_id)  # the request, and what it starts, run on the account's clock
         return Caller(False, key, account_id, frozenset(family))
     expected = state.settings.admin_token
     if expected is None:
@@ -91,12 +91,20 @@ def require_admin(request: Request, what: str) -> None:
         raise Forbidden(f"An account key cannot {what}: that acts on every account and needs the admin token.")
 
 
-def own_key(request: Request, key: str | None, what: str = "name another account") -> str | None:
+def own_key(request: Request, key: str | None, what: str = "name another account", creates: bool = True) -> str | None:
     """The key a request acts on: an account caller's own (naming another is refused); for the admin, the key
-    it names (None: every account, where the route allows that)."""
+    it names (None: every account, where the route allows that), which strict mode must accept: a control
+    route that could make an account (`creates`) never does so for a key that could not use it."""
     who = caller(request)
     if who.admin:
-        return checked_key(key) if key is not None else None
+        if key is None:
+            return None
+        key = checked_key(key)
+        if creates and not emu(request).accepts(key):
+            raise Forbidden(f"This emulator runs with --strict-keys and does not accept the key {key[:12]}...: "
+                            "control routes act only on keys given at start or by a fixture loaded since; "
+                            "load a fixture that defines it first.")
+        return key
     if key is not None and key != who.key:
         raise Forbidden(f"An account key cannot {what}: it acts on its own account only.")
     return who.key

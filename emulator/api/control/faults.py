@@ -20,17 +20,19 @@ async def add_fault(request: Request) -> Response:
     key = access.own_key(request, req.key, "arm faults for another account")
     assert key is not None
     state = emu(request)
-    if (req.status is None) == (req.webhook is None):
+    given = [name for name in ("status", "webhook") if name in req.model_fields_set]
+    if len(given) != 1 or getattr(req, given[0]) is None:
         raise Invalid("Send exactly one of 'status' (429, 500, 502, 503: API faults) or 'webhook' "
-                      "(bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery faults).")
+                      "(no-signature, bad-signature, stale-timestamp, tampered-body, reused-id, delay: delivery "
+                      "faults).")
     if req.status is not None:
         fault = ApiFault(key, req.status, req.count, req.path, req.retry_after)
-        state.faults.api.append(fault)
+        state.faults.add(fault)
         return respond(wire.fault_added(fault.to_json()))
     if req.webhook == "delay" and req.delay_seconds <= 0:
         raise Invalid("A 'delay' webhook fault needs 'delaySeconds' greater than 0.")
     hook_fault = WebhookFault(await state.account_id_of(key), req.webhook or "", req.count, req.delay_seconds)
-    state.faults.webhook.append(hook_fault)
+    state.faults.add(hook_fault)
     return respond(wire.fault_added(hook_fault.to_json()))
 
 
