@@ -16,12 +16,14 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from emulator.clock import parse_iso
 from emulator.scenarios import cli as scenario_cli
 from emulator.testing import InProcessEmulator, free_port
 from emulator.testing.process import READY_CAP_SECONDS
@@ -185,6 +187,8 @@ def test_json_report(good_run: Run) -> None:
     assert [row["turn"] for row in sms["transcript"]] == ["messages[0]", "messages[1]", "messages[2]"]
     assert "9am to 5pm" in sms["transcript"][0]["response"]
     assert "cancelled" in sms["transcript"][2]["response"]
+    first, second, third = (parse_iso(row["at"]) for row in sms["transcript"])
+    assert second - first < timedelta(hours=1) <= timedelta(hours=2) <= third - second  # `after: 2h`
 
 
 def test_junit_report(good_run: Run) -> None:
