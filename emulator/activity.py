@@ -272,7 +272,7 @@ class Activity:
     def clock_moved(self, seconds: float, accounts: list[str] | None = None) -> None:
         """The emulator's clock moved (`accounts` None), or only these accounts' clocks."""
         if accounts is None:
-            self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.now(None))}",
+            self.publish("clock.moved", f"clock moved forward {seconds:g} s to {iso(self.clock.base())}",
                          everyone=True, seconds=seconds)
             return
         when = iso(self.clock.now(accounts[0])) if accounts else ""

@@ -49,6 +49,10 @@ class Clock:
         extra = self._accounts.get(account) if account is not None else None
         return utcnow() + self._offset + (extra or timedelta(0))
 
+    def base(self) -> datetime:
+        """The emulator's own time, whatever account the current work is bound to."""
+        return utcnow() + self._offset
+
     @property
     def offset_seconds(self) -> float:
         """The emulator's offset (every account's clock includes it)."""

@@ -12,7 +12,7 @@ async def sweep(state: Emulator) -> None:
 
     It looks before it writes, so an idle sweep neither takes the write lock nor invalidates the
     store's read cache."""
-    passes = [(state.clock.now(None), None), *((when, account) for account, when in state.clock.ahead().items())]
+    passes = [(state.clock.base(), None), *((when, account) for account, when in state.clock.ahead().items())]
     for now, account in passes:
         async with state.store.read() as session:
             due = await numbers.any_expired(session, now, account)

@@ -5,20 +5,27 @@ Everything here drives the emulator through its API and control API; nothing wri
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import ssl
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from emulator.testing import free_port
 from emulator.testing.control import wait_for_call
+from emulator.testing.process import READY_CAP_SECONDS
 from emulator.testing.receiver import WebhookReceiver
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -320,3 +327,35 @@ def assert_silent_turn_and_call_went_on(api: httpx.Client, voice: WebhookReceive
     for fine in ("First question", "Third question"):
         assert failed_turn(api, voice, call, fine)["status"] == "success"
     return delivery
+
+
+EXAMPLE_AGENT = Path(__file__).resolve().parent.parent / "scenarios" / "example_agent" / "app.py"
+
+
+@contextmanager
+def example_agent(**env: str) -> Iterator[str]:
+    """The shipped example webhook app in a child process, with these environment variables (and no webhook
+    secret); yields its base URL (/agent behaves, /broken does not)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if k != "AGENTPHONE_WEBHOOK_SECRET"} | env
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE_AGENT), "--port", str(port)], env=environ,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_CAP_SECONDS  # a cap for a hung start, not an expectation
+        while True:
+            assert proc.poll() is None, f"the example app exited: {proc.stderr.read() if proc.stderr else ''}"
+            try:
+                httpx.get(base + "/", timeout=5)  # any answer (a 404 here) means it is listening
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, f"the example app did not start within {READY_CAP_SECONDS} s"
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

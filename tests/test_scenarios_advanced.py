@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from helpers import example_agent
 
 from emulator.scenarios import cli as scenario_cli
-from emulator.testing import InProcessEmulator, free_port
-from emulator.testing.process import READY_CAP_SECONDS
+from emulator.testing import InProcessEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ADVANCED = ROOT / "scenarios" / "advanced"
-EXAMPLE_APP = ROOT / "scenarios" / "example_agent" / "app.py"
 RESCHEDULE = "A caller who wants to reschedule"
 PERSON = "A caller the agent cannot help asks for a person"
 FAULTS = "Replays, a bad line and a timeout"
@@ -35,26 +31,8 @@ LOOKUP_SECONDS = 0.05  # the example agent's order lookup: its final chunk comes
 @pytest.fixture(scope="module")
 def agent_app() -> Iterator[str]:
     """The example webhook app in a child process (/agent behaves, /broken does not)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "AGENTPHONE_WEBHOOK_SECRET"}
-    env["EXAMPLE_AGENT_LOOKUP_SECONDS"] = str(LOOKUP_SECONDS)
-    proc = subprocess.Popen([sys.executable, str(EXAMPLE_APP), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_CAP_SECONDS  # a cap for a hung start, not an expectation
-        while True:
-            assert proc.poll() is None, f"the example app exited: {proc.stderr.read() if proc.stderr else ''}"
-            try:
-                httpx.get(base + "/", timeout=5)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the example app did not start"
-                time.sleep(0.05)
+    with example_agent(EXAMPLE_AGENT_LOOKUP_SECONDS=str(LOOKUP_SECONDS)) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @dataclass

@@ -11,26 +11,26 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import example_agent
 
+from emulator.clock import parse_iso
 from emulator.scenarios import cli as scenario_cli
-from emulator.testing import InProcessEmulator, free_port
-from emulator.testing.process import READY_CAP_SECONDS
+from emulator.testing import InProcessEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 VOICE = [p for p in SHIPPED if not p.name.startswith("07_")]
-EXAMPLE_APP = SCENARIOS / "example_agent" / "app.py"
 
 # (file, scenario name, number of expectations) of every shipped scenario, in run order.
 EXPECTED = [
@@ -68,30 +68,8 @@ def emulator(server: InProcessEmulator) -> InProcessEmulator:
 @pytest.fixture(scope="module")
 def agent_app(emulator: InProcessEmulator) -> Iterator[str]:
     """The example webhook app in a child process; its base URL (/agent behaves, /broken does not)."""
-    port = free_port()
-    env = {**os.environ, "AGENTPHONE_BASE_URL": emulator.base_url, "AGENTPHONE_API_KEY": "sk_test_example_sms"}
-    env.pop("AGENTPHONE_WEBHOOK_SECRET", None)
-    proc = subprocess.Popen([sys.executable, str(EXAMPLE_APP), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_CAP_SECONDS  # a cap for a hung start, not an expectation
-        while True:
-            assert proc.poll() is None, f"the example app exited: {proc.stderr.read() if proc.stderr else ''}"
-            try:
-                httpx.get(base + "/", timeout=5)  # any answer (a 404 here) means it is listening
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, f"the example app did not start within {READY_CAP_SECONDS} s"
-                time.sleep(0.05)
+    with example_agent(AGENTPHONE_BASE_URL=emulator.base_url, AGENTPHONE_API_KEY="sk_test_example_sms") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -185,6 +163,8 @@ def test_json_report(good_run: Run) -> None:
     assert [row["turn"] for row in sms["transcript"]] == ["messages[0]", "messages[1]", "messages[2]"]
     assert "9am to 5pm" in sms["transcript"][0]["response"]
     assert "cancelled" in sms["transcript"][2]["response"]
+    first, second, third = (parse_iso(row["at"]) for row in sms["transcript"])
+    assert second - first < timedelta(hours=1) <= timedelta(hours=2) <= third - second  # `after: 2h`
 
 
 def test_junit_report(good_run: Run) -> None:

@@ -108,6 +108,8 @@ def test_an_exported_sms_thread(api: httpx.Client, control: httpx.Client) -> Non
     line = Line.open(api, WebhookReceiver(), with_webhook=False, name="Texting Bot")
     number = line.number["phoneNumber"]
     for text, answer in [("Hi, are you open?", "Yes, 9 to 5."), ("Thanks!", "You're welcome, have a great day.")]:
+        if text == "Thanks!":
+            ok(api.post("/_emulator/clock", json={"advance": 7200}))  # this account's clock only
         ok(control.post("/_emulator/sms", json={"from": "+14155550151", "to": number, "body": text}))
         ok(api.post("/v1/messages", json={"agent_id": line.agent["id"], "to_number": "+14155550151", "body": answer}))
     conversation = ok(api.get("/v1/conversations"))["data"][0]
@@ -115,7 +117,8 @@ def test_an_exported_sms_thread(api: httpx.Client, control: httpx.Client) -> Non
     assert scenario["channel"] == "sms" and scenario["from"] == "+14155550151"
     assert scenario["agent"] == {"name": "Texting Bot"}
     assert scenario["messages"] == [{"send": "Hi, are you open?", "expect": {"contains": "Yes, 9 to 5."}},
-                                    {"send": "Thanks!", "expect": {"contains": "You're welcome, have a great day."}}]
+                                    {"send": "Thanks!", "after": "2h",
+                                     "expect": {"contains": "You're welcome, have a great day."}}]
     build(yaml.safe_load(to_yaml(scenario)), "exported")
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from emulator.scenarios import cli as scenario_cli
 from emulator.scenarios import metrics
-from emulator.scenarios.model import ScenarioError, build, discover
+from emulator.scenarios.model import ScenarioError, build, discover, span_seconds, span_text
 
 BASE = {"name": "Format", "direction": "inbound", "from": "+14155550171"}
 
@@ -123,3 +123,26 @@ def test_the_readmes_scenario_examples_are_valid_scenarios() -> None:
     fragments = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL) if b.startswith("expect:")]
     for fragment in fragments:  # a block of expectations only: valid beside a name
         build({**BASE, **yaml.safe_load(fragment)}, "README.md")
+
+
+@pytest.mark.parametrize(("after", "seconds"), [
+    ("2h", 7200), ("90m", 5400), ("1h30m", 5400), ("45s", 45), ("1.5d", 129_600), (30, 30), (0.5, 0.5), (" 2H ", 7200)])
+def test_after_reads_a_time_span(after: object, seconds: float) -> None:
+    loaded = build({"name": "Gap", "channel": "sms", "messages": [{"send": "hi"}, {"send": "again", "after": after}]},
+                   "x")
+    assert [m.after for m in loaded.scenario.messages] == [None, seconds]
+
+
+@pytest.mark.parametrize("after", ["soon", "2 hours", "h", "-1h", "2h-", 400 * 86_400, True, [1]])
+def test_a_bad_after_names_the_field(after: object) -> None:
+    with pytest.raises(ScenarioError) as err:
+        build({"name": "Gap", "channel": "sms", "messages": [{"send": "hi", "after": after}]}, "suite/x.yaml")
+    message = str(err.value)
+    assert message.startswith("suite/x.yaml: Field 'messages[0].after'"), message
+    assert "time span" in message or "366 days" in message, message
+
+
+def test_span_text_is_read_back_by_after() -> None:
+    for seconds in (45, 60, 7200, 5430, 90_061):
+        assert span_seconds(span_text(seconds)) == seconds
+    assert span_text(5430) == "1h30m30s" and span_text(0) == "0s"

@@ -3,7 +3,8 @@
 The caller's turns are written out as they were said (a persona's or a driven caller's turns become
 scripted ones; a turn's faults and noise are kept), and the expectations are what was observed: each
 reply's words, hang-up, transfer, digits, silence and interruption, and the call's status, endReason
-and number of agent.message deliveries. The agent is written inline with the fields it was created
+and number of agent.message deliveries; pauses of a minute or more between a conversation's messages
+become `after:`. The agent is written inline with the fields it was created
 with; the scenario names no key (a scenario with a key resets that account) and no webhook (give
 --target, or add `webhook:`).
 """
@@ -11,6 +12,7 @@ with; the scenario names no key (a scenario with a key resets that account) and 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ import yaml
 from pydantic.alias_generators import to_snake
 
 from emulator.calls.callees import MAGIC_NUMBERS
+from emulator.clock import parse_iso
+from emulator.scenarios.model import span_text
 from emulator.testing.control import ControlError, checked
 from emulator.wire.agents import DEFAULTS
 
 SHORT_REPLY = 80  # longer replies are expected by their first sentence
+GAP_SECONDS = 60  # a longer pause between a conversation's inbound messages is exported as `after:`
 AGENT_FIELDS = ("name", "voiceMode", "systemPrompt", "beginMessage", "transferNumber", "voicemailMessage",
                 "maxSilenceMs", "voiceSpeed")
 
@@ -123,9 +128,15 @@ def from_call(call: dict[str, Any], agent: dict[str, Any], deliveries: list[dict
 def from_conversation(conversation: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
     messages = sorted(conversation.get("messages") or [], key=lambda m: m.get("receivedAt") or "")
     steps: list[dict[str, Any]] = []
+    last: datetime | None = None
     for message in messages:
         if message["direction"] == "inbound":
-            steps.append({"send": message["body"]})
+            step: dict[str, Any] = {"send": message["body"]}
+            at = parse_iso(message["receivedAt"])
+            if last is not None and (at - last).total_seconds() >= GAP_SECONDS:
+                step["after"] = span_text((at - last).total_seconds())
+            last = at
+            steps.append(step)
         elif steps and "expect" not in steps[-1]:
             steps[-1]["expect"] = {"contains": _phrase(message["body"])}
     if not steps:

@@ -96,9 +96,45 @@ class ScenarioPersona(Persona):
     model: ChatModel | None = None
 
 
+_SPAN = re.compile(r"([0-9]+(?:\.[0-9]+)?)([dhms])")
+_UNIT = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+MAX_AFTER_SECONDS = 366 * 86_400
+
+
+def span_seconds(value: object) -> float:
+    """A time span as seconds: a number of seconds, or units run together (`2h`, `90m`, `1h30m`, `1.5d`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a time span such as 2h, 30m, 1h30m or a number of seconds")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        parts = _SPAN.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"must be a time span such as 2h, 30m, 1h30m or a number of seconds (got {value!r})")
+        value = sum(float(n) * _UNIT[u] for n, u in parts)
+    if not 0 <= value <= MAX_AFTER_SECONDS:
+        raise ValueError(f"must be between 0 seconds and 366 days (got {value!r} seconds)")
+    return float(value)
+
+
+def span_text(seconds: float) -> str:
+    """Whole seconds written as `span_seconds` reads them (7200 -> 2h, 5430 -> 1h30m30s)."""
+    left, out = round(seconds), ""
+    for unit, size in _UNIT.items():
+        if left >= size:
+            out += f"{left // size}{unit}"
+            left %= size
+    return out or "0s"
+
+
 class SmsStep(_Model):
     send: Annotated[str, Field(min_length=1)]
+    after: float | None = None  # how long after the previous message (the account's clock moves that far)
     expect: TurnExpect | None = None
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _span(cls, value: object) -> float | None:
+        return None if value is None else span_seconds(value)
 
 
 class FixtureAgent(_Model):

@@ -238,12 +238,15 @@ class Runner:
         with self._account(loaded) as api:
             agent, number = self._agent(loaded, api)
             for i, step in enumerate(scenario.messages):
+                if step.after:
+                    with self._step("moving the scenario account's clock"):
+                        self.control.advance_clock(step.after, key=_key_of(api))
                 with self._step("sending the inbound SMS"):
                     sent = self.control.send_sms(sender, number["phoneNumber"], step.send)
                 message = sent["message"]
                 reply = self._reply(api, message, scenario.reply_wait_seconds)
                 row = {"kind": "sms", "turn": f"messages[{i}]", "transcript": step.send,
-                       "response": reply["body"] if reply else None}
+                       "response": reply["body"] if reply else None, "at": message["receivedAt"]}
                 outcome.transcript.append(row)
                 if step.expect is not None:
                     outcome.checks += reply_checks(f"message messages[{i}]", step.expect, row, outcome.transcript,
@@ -264,6 +267,11 @@ class Runner:
                 return replies[-1]
             time.sleep(POLL_SECONDS * 5)
         return None
+
+
+def _key_of(api: httpx.Client) -> str:
+    """The account key an API client sends."""
+    return api.headers["authorization"].removeprefix("Bearer ")
 
 
 def _refused(exc: ControlError, what: str) -> SetupError:

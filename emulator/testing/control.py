@@ -136,14 +136,16 @@ class ControlClient:
         """Remove one key's account (and its sub-accounts), or everything when no key is given."""
         return self.request("POST", "/_emulator/reset", json={"key": key} if key else {})
 
-    def clock(self) -> Any:
-        return self.request("GET", "/_emulator/clock")
+    def clock(self, key: str | None = None) -> Any:
+        """The emulator's clock, or (with `key`) that account's."""
+        return self.request("GET", "/_emulator/clock", params={"key": key} if key else None)
 
-    def advance_clock(self, seconds: float) -> Any:
-        return self.request("POST", "/_emulator/clock", json={"advance": seconds})
+    def advance_clock(self, seconds: float, key: str | None = None) -> Any:
+        """Move the emulator's clock (every account's with it), or only `key`'s account (and its sub-accounts)."""
+        return self.request("POST", "/_emulator/clock", json={"advance": seconds, **({"key": key} if key else {})})
 
-    def set_clock(self, when: str) -> Any:
-        return self.request("POST", "/_emulator/clock", json={"set": when})
+    def set_clock(self, when: str, key: str | None = None) -> Any:
+        return self.request("POST", "/_emulator/clock", json={"set": when, **({"key": key} if key else {})})
 
     # --- the outside world -----------------------------------------------------------------------
 

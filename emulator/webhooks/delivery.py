@@ -340,7 +340,7 @@ class Deliverer:
     async def retry_due(self) -> int:
         """Start the retries whose time has come (on the emulator's clock, and on the clock of each account that
         runs ahead of it); returns how many."""
-        passes: list[tuple[datetime, str | None]] = [(self.clock.now(None), None)]
+        passes: list[tuple[datetime, str | None]] = [(self.clock.base(), None)]
         passes += [(when, account) for account, when in self.clock.ahead().items()]
         due: list[Any] = []
         async with self.store.read() as session:

@@ -47,7 +47,7 @@ async def _clock_owner(request: Request, key: str | None) -> list[str] | None:
 def _clock_state(request: Request, owner: list[str] | None) -> Response:
     clock = emu(request).clock
     if owner is None:
-        return respond(wire.clock(clock.now(None), clock.offset_seconds))
+        return respond(wire.clock(clock.base(), clock.offset_seconds))
     return respond(wire.clock(clock.now(owner[0]), clock.account_offset_seconds(owner[0]), owner[0]))
 
 
