@@ -26,6 +26,7 @@ from emulator.api import (
     feedback,
     location,
     messages,
+    nul,
     numbers,
     openapi,
     registration,
@@ -89,6 +90,9 @@ class CrashGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        refused = nul.refusal(scope["path"], scope["query_string"])
+        if refused is not None:  # before any handler: no route reads a NUL from the path or the query
+            return await error_response(400, refused)(scope, receive, send)
         try:
             await self.app(scope, receive, tracked)
         except Exception:

@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from emulator import clock
+from emulator.api import nul
 from emulator.api.routing import LIMIT, OFFSET, Query
 from emulator.context import Emulator
 from emulator.domain import accounts
@@ -238,15 +239,18 @@ def _json(raw: bytes) -> Any:
         raise Malformed("The request body is not acceptable JSON: it is nested too deeply.") from None
 
 
-async def read_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
+async def read_object(request: Request, *, optional: bool = False, own_nul_check: bool = False) -> dict[str, Any]:
     """The body as a JSON object; an empty body is `{}` where the body is optional. Any other JSON value
-    (`null` included) is refused, so a body that says nothing is never taken as "everything"."""
+    (`null` included) is refused, so a body that says nothing is never taken as "everything". A NUL in any of
+    its strings is refused (emulator/api/nul.py) unless `own_nul_check`: the caller refuses it in its own words."""
     raw = await read_body(request)
     if not raw.strip(b" \t\n\r"):  # JSON's own whitespace: anything else is a body to read
         if not optional:
             raise Malformed("The request body is empty; send a JSON object.")
         return {}
     data = _json(raw)
+    if not own_nul_check:
+        nul.check_json(raw, data)
     if not isinstance(data, dict):
         raise Malformed(f"The request body must be a JSON object, not a JSON {json_kind(data)}.")
     return data

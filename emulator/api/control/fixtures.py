@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import fixture_files
+from emulator.api import nul
 from emulator.api.common import emu, read_body, read_object, respond
 from emulator.api.control import access
 from emulator.api.control.access import ACCOUNT
@@ -35,6 +36,7 @@ async def load_documents(state: Emulator, documents: list[tuple[str, Any]],
     for source, data in documents:
         if not isinstance(data, dict):
             raise Invalid(f"{source}: a fixture must be a mapping with an 'accounts' list.")
+        nul.check_document(data, "The fixture" if quiet else f"The fixture ({source})")
         try:
             fixture = fixtures.validate(data, source)
         except Problem as exc:
@@ -72,7 +74,7 @@ async def load_fixtures(request: Request) -> Response:
         raw = (await read_body(request)).decode("utf-8", errors="replace")
         documents: list[tuple[str, Any]] = [("request body", fixture_files.parse_yaml(raw, "request body"))]
     else:
-        body = await read_object(request)
+        body = await read_object(request, own_nul_check=True)  # a path's rule words it; documents: load_documents
         if "path" in body:
             if set(body) != {"path"}:
                 raise Invalid("Send either a fixture document or {\"path\": ...} alone, not both.")
