@@ -55,6 +55,8 @@ _TRANSCRIPTS = sql.Query(select(TRANSCRIPTS).where(TRANSCRIPTS.c.call_id == bind
 AGENTS, ACCOUNTS = table(Agent), table(Account)
 _AGENT_NAME = sql.Query(select(AGENTS.c.name).where(AGENTS.c.id == bindparam("agent"),
                                                     AGENTS.c.account_id == bindparam("account")))
+_AGENT_NAMES = sql.Query(select(AGENTS.c.id, AGENTS.c.name).where(
+    AGENTS.c.account_id == bindparam("account"), AGENTS.c.id.in_(bindparam("agents", expanding=True))))
 _RECORDING = sql.Query(select(ACCOUNTS.c.recording_enabled).where(ACCOUNTS.c.id == bindparam("account")))
 _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.started_at.desc(), CALLS.c.pk.desc()], {
     "status": lambda value: CALLS.c.status == value,
@@ -114,12 +116,10 @@ async def listed(session: AsyncSession, account_id: str, limit: int, offset: int
     """A page of the account's calls (filters as `list_page` takes them), whether recordings show, and the names
     of their agents."""
     rows, total = await list_page(session, account_id, limit, offset, **filters)
-    ids_ = {row.agent_id for row in rows if row.agent_id}
+    ids_ = sorted({row.agent_id for row in rows if row.agent_id})
     names: dict[str, str] = {}
     if ids_:
-        found = await session.execute(select(Agent.id, Agent.name).where(Agent.account_id == account_id,
-                                                                         Agent.id.in_(ids_)))
-        names = {agent_id: name for agent_id, name in found.all()}
+        names = dict(await sql.rows(session, _AGENT_NAMES, account=account_id, agents=ids_))
     return Listed(rows, total, await recording_enabled(session, account_id), names)
 
 
