@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
 from emulator.domain import numbers
 from emulator.domain.paging import page
 from emulator.errors import Conflict, Invalid, Refused, not_found
-from emulator.store import Contact
+from emulator.store import Contact, sql
+from emulator.store.models import table
 from emulator.wire.contacts import CreateContact, UpdateContact
 from emulator.wire.rules import EMAIL_RULE
 
@@ -26,12 +28,18 @@ async def get(session: AsyncSession, account_id: str, contact_id: str) -> Contac
     return row
 
 
-async def of_number(session: AsyncSession, account_id: str, e164: str | None) -> Contact | None:
-    """The account's stored contact whose number is `e164` (the other party of a message or call), if any."""
+CONTACTS = table(Contact)
+# Every message event and every call's end looks its other party up: a prepared statement (emulator/store/sql.py).
+_OF_NUMBER = sql.Query(select(CONTACTS).where(CONTACTS.c.account_id == bindparam("account"),
+                                              CONTACTS.c.phone_number == bindparam("e164")))
+
+
+async def of_number(session: AsyncSession, account_id: str, e164: str | None) -> Any:
+    """The account's stored contact (a row, read-only) whose number is `e164` (the other party of a message or
+    call), if any."""
     if not e164:
         return None
-    query = select(Contact).where(Contact.account_id == account_id, Contact.phone_number == e164)
-    return (await session.execute(query)).scalar_one_or_none()
+    return await sql.first(session, _OF_NUMBER, account=account_id, e164=e164)
 
 
 async def _unique(session: AsyncSession, account_id: str, e164: str, except_id: str | None = None) -> None:
