@@ -223,7 +223,9 @@ def prepare(base_url: str, hook_url: str, turns: int) -> tuple[str, str]:
     key = new_key()
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base_url, timeout=10.0) as client:
-        client.patch(f"/_emulator/accounts/{key}", json={"plan": "scale"}).raise_for_status()
+        # the skill doc's vocabulary: a call's end arrives as `call.ended`
+        client.patch(f"/_emulator/accounts/{key}",
+                     json={"plan": "scale", "webhookEvents": "skill-doc"}).raise_for_status()
         agent = client.post("/v1/agents", json={"name": "Bench caller", "beginMessage": "Hello, Acme dental."},
                             headers=auth)
         agent.raise_for_status()

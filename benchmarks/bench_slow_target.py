@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         slow_key, other_key = new_key(), new_key()
         with httpx.Client(base_url=base, timeout=60) as client:
             for key in (slow_key, other_key):
-                client.patch(f"/_emulator/accounts/{key}", json={"plan": "scale"}).raise_for_status()
+                # the skill doc's vocabulary: two deliveries per inbound SMS (agent.message, message.received)
+                client.patch(f"/_emulator/accounts/{key}",
+                             json={"plan": "scale", "webhookEvents": "skill-doc"}).raise_for_status()
             auth = {"Authorization": f"Bearer {slow_key}"}
             number = client.post("/v1/numbers", json={}, headers=auth).json()["phoneNumber"]
             client.post("/v1/webhooks", json={"url": f"{target_url}/hook", "timeout": 120},

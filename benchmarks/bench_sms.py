@@ -68,7 +68,9 @@ def prepare(base_url: str, rx: WebhookReceiver, verify: bool) -> tuple[str, str]
     """An account with an agent, its number and a project webhook to the receiver: (API key, number)."""
     key = new_key()
     with httpx.Client(base_url=base_url, timeout=10.0) as client:
-        client.patch(f"/_emulator/accounts/{key}", json={"plan": "scale"}).raise_for_status()
+        # the skill doc's vocabulary: two deliveries per inbound SMS (agent.message, message.received)
+        client.patch(f"/_emulator/accounts/{key}",
+                     json={"plan": "scale", "webhookEvents": "skill-doc"}).raise_for_status()
         client.headers["Authorization"] = f"Bearer {key}"
         agent = client.post("/v1/agents", json={"name": "SMS bench"})
         agent.raise_for_status()

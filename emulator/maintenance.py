@@ -10,8 +10,8 @@ async def sweep(state: Emulator) -> None:
     """Numbers whose `expiresAt` has passed are released; webhook retries that are due start. Everything is
     judged on the emulator's clock, and again on the clock of each account that runs ahead of it.
 
-    It looks before it writes, so an idle sweep neither takes the write lock nor invalidates the
-    store's read cache."""
+    It looks before it writes (through the partial indexes of expiring numbers and pending retries), so an
+    idle sweep takes no write lock and reads no table."""
     passes = [(state.clock.base(), None), *((when, account) for account, when in state.clock.ahead().items())]
     for now, account in passes:
         async with state.store.read() as session:
