@@ -16,8 +16,6 @@ from emulator.api.common import (
 )
 from emulator.api.routing import AFTER, BEFORE, PAGED, Query, Resource, delete, get, limit, patch, post
 from emulator.domain import conversations, groups, imessage, messaging
-from emulator.domain.lookup import owned
-from emulator.store import Conversation
 from emulator.wire import conversations as wire
 from emulator.wire import messages as message_wire
 from emulator.wire.base import page
@@ -75,7 +73,7 @@ async def update_conversation(request: Request) -> Response:
             row = await conversations.get(session, account_id, conversation_id)
         if "group_name" in req.model_fields_set:
             if "metadata" not in req.model_fields_set:  # the rename changes the entity, not a read-only row
-                row = await owned(session, Conversation, account_id, conversation_id)
+                row = await conversations.entity(session, account_id, conversation_id)
             groups.rename(row, req.group_name)
             await session.flush()
         messages = await conversations.latest(session, row.id, 50)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emulator.domain.lookup import owned
 from emulator.domain.paging import Lister, Tally
 from emulator.errors import not_found
 from emulator.store import Conversation, Message, Reaction, sql
@@ -97,3 +98,8 @@ async def get(session: AsyncSession, account_id: str, conversation_id: str) -> A
     if row is None:
         raise not_found("Conversation", conversation_id)
     return row
+
+
+async def entity(session: AsyncSession, account_id: str, conversation_id: str) -> Conversation:
+    """The account's conversation as an entity to change (not a read-only row), or the 404."""
+    return await owned(session, Conversation, account_id, conversation_id)

@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -22,7 +21,7 @@ from emulator.api.control.access import ACCOUNT, GLOBAL
 from emulator.api.routing import Query, get, post
 from emulator.calls.bus import EndedEvent, TurnEvent
 from emulator.clock import parse_iso
-from emulator.domain import accounts, calls, overview
+from emulator.domain import accounts, calls, overview, owners
 from emulator.errors import Invalid, NotFound, not_found
 from emulator.journal import Filter
 from emulator.store import Call, Delivery, DeliveryAttempt, Transcript
@@ -180,12 +179,6 @@ class _Known:
         return wire.timeline_turn(turn, voice, tries)
 
 
-async def _find_call(session: Any, call_id: str) -> Call | None:
-    """Any account's call (the caller's right to it is checked after)."""
-    found: Call | None = await session.scalar(select(Call).where(Call.id == call_id))
-    return found
-
-
 async def _call_event(request: Request, row: Call) -> str:
     state = emu(request)
     async with state.store.read() as session:
@@ -201,7 +194,7 @@ async def call_timeline(request: Request) -> Response:
     state = emu(request)
     call_id = path_param(request, "call_id")
     async with state.store.read() as session:
-        first = await _find_call(session, call_id)
+        first = await owners.call(session, call_id)
     missing = not_found("Call", call_id)
     if first is None:
         raise missing
@@ -213,7 +206,7 @@ async def call_timeline(request: Request) -> Response:
         try:
             known = _Known(state.engine.unsaved(call_id), state.engine.unsaved_deliveries(call_id))
             async with state.store.read() as session:
-                row = await _find_call(session, call_id)
+                row = await owners.call(session, call_id)
                 if row is None:
                     return
                 await known.read(session, call_id)
@@ -239,7 +232,7 @@ async def call_timeline(request: Request) -> Response:
                         yield _sse("turn", wire.timeline_turn(event.row, event.delivery, tries))
                 elif isinstance(event, EndedEvent):
                     async with state.store.read() as session:
-                        row = await _find_call(session, call_id) or row
+                        row = await owners.call(session, call_id) or row
                     yield await _call_event(request, row)
                     yield _sse("ended", call_wire.ended(call_id, event.status, event.duration_seconds,
                                                        event.end_reason))

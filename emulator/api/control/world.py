@@ -4,12 +4,11 @@ callee answers outbound calls with a script."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,10 +19,8 @@ from emulator.api.control.access import ACCOUNT
 from emulator.api.routing import delete, get, patch, post, put
 from emulator.calls.callees import MAGIC_NUMBERS, Callee, Definition, parse_definition
 from emulator.calls.script import parse_turn
-from emulator.domain import dialing, imessage, messaging, whatsapp
+from emulator.domain import dialing, imessage, messaging, owners, whatsapp
 from emulator.errors import Conflict, Invalid, NotFound, Refused, not_found
-from emulator.store import Call as CallRow
-from emulator.store import Message, PhoneNumber, Record
 from emulator.webhooks import notify, triggered
 from emulator.wire import calls as call_wire
 from emulator.wire import control as wire
@@ -33,27 +30,23 @@ from emulator.wire import whatsapp as whatsapp_wire
 DRIVE_WAIT_SECONDS = 20.0
 
 
-async def _now_of(request: Request, owner: Callable[[], Select[Any]]) -> datetime:
+async def _now_of(request: Request, owner: Callable[[AsyncSession], Awaitable[str | None]]) -> datetime:
     """The time of the account something from outside happens to. An account key's request already runs on
     its account's clock; for the admin, while an account runs ahead of the emulator, the time (and the work
-    the request starts) follows the account `owner` selects (built only then): the one with the number, call or
+    the request starts) follows the account `owner` finds (asked only then): the one with the number, call or
     message."""
     state = emu(request)
     if access.caller(request).account_id is None and state.clock.ahead():
         async with state.store.read() as session:
-            account_id = await session.scalar(owner().limit(1))
+            account_id = await owner(session)
         clock.bind(account_id)
     return state.clock.now()
-
-
-def _number_owner(e164: str) -> Select[Any]:
-    return select(PhoneNumber.account_id).where(PhoneNumber.phone_number == e164, PhoneNumber.status == "active")
 
 
 async def inbound_sms(request: Request) -> Response:
     req = await parse(request, wire.InboundSms)
     state = emu(request)
-    now = await _now_of(request, lambda: _number_owner(req.to))
+    now = await _now_of(request, lambda session: owners.of_number(session, req.to))
     async with state.store.write() as session:
         group = req.group.model_dump(exclude_none=True) if isinstance(req.group, wire.GroupInbound) else req.group
         threaded = await messaging.receive(session, req.sender, req.to, req.body, req.media_urls or [],
@@ -68,7 +61,7 @@ async def inbound_reaction(request: Request) -> Response:
     """The participant of an iMessage conversation reacts to one of its messages (a tapback)."""
     req = await parse(request, wire.InboundReaction)
     state = emu(request)
-    now = await _now_of(request, lambda: select(Message.account_id).where(Message.id == req.message_id))
+    now = await _now_of(request, lambda session: owners.of_message(session, req.message_id))
     async with state.store.write() as session:
         row, threaded = await imessage.receive_reaction(session, req.message_id, req.reaction, now,
                                                         access.accounts_in_scope(request))
@@ -84,7 +77,7 @@ async def whatsapp_signup(request: Request) -> Response:
         whatsapp.offered(n.phone_number, n.display_name, n.phone_number_id) for n in req.numbers]
     state = emu(request)
     connection_id = path_param(request, "connection_id")
-    now = await _now_of(request, lambda: select(Record.account_id).where(Record.id == connection_id))
+    now = await _now_of(request, lambda session: owners.of_record(session, connection_id))
     async with state.store.write() as session:
         row = await whatsapp.set_status(session, connection_id, req.status, now, offers,
                                         access.accounts_in_scope(request))
@@ -105,7 +98,7 @@ async def inbound_call(request: Request) -> Response:
     req = await parse(request, wire.InboundCall)
     definition = _definition(req)
     state = emu(request)
-    now = await _now_of(request, lambda: _number_owner(req.to))
+    now = await _now_of(request, lambda session: owners.of_number(session, req.to))
     async with state.store.write() as session:
         placed = await dialing.inbound(session, req.sender, req.to, now,
                                        access.accounts_in_scope(request))
@@ -120,7 +113,7 @@ async def join_web_call(request: Request) -> Response:
     definition = _definition(req)
     state = emu(request)
     call_id = path_param(request, "call_id")
-    now = await _now_of(request, lambda: select(CallRow.account_id).where(CallRow.id == call_id))
+    now = await _now_of(request, lambda session: owners.of_call(session, call_id))
     async with state.store.write() as session:
         placed = await dialing.join_web(session, call_id, req.access_token, now, access.accounts_in_scope(request))
     call = placed.call
@@ -137,7 +130,7 @@ async def drive_caller(request: Request) -> Response:
     missing = not_found("Call", call_id)
     if found is None:
         async with state.store.read() as session:
-            row = await session.scalar(select(CallRow).where(CallRow.id == call_id))
+            row = await owners.call(session, call_id)
         access.check_account(request, row.account_id if row is not None else None, missing)
         assert row is not None
         if row.status in ("registered", "in-progress"):
