@@ -1284,3 +1284,23 @@ def test_a_turn_never_stays_open_past_the_longest_timeout() -> None:
     assert "No complete response" not in result.error
     assert result.chunks == [] and result.text == ""
     assert result.latency_ms < 1000
+
+
+def test_a_driven_callers_change_made_before_its_waiter_first_runs_is_seen() -> None:
+    """A driver asks to wait for a change and the engine puts a question before that wait first runs (the
+    loop has not got to it yet): the wait still ends with the change, not at its timeout."""
+    from emulator.calls.caller import DrivenCaller, Heard
+
+    async def scenario() -> tuple[bool, int]:
+        caller = DrivenCaller(wait=60)
+        asking = asyncio.ensure_future(caller.next_turn(Heard("Hello?")))  # runs first: puts the question
+        waiting = asyncio.ensure_future(caller.changed(60))  # asked for before the question, runs after it
+        for _ in range(5):  # a few turns of the loop, no wall time
+            await asyncio.sleep(0)
+        seen = waiting.done()
+        caller.answer(None)
+        await asking
+        waiting.cancel()
+        return seen, caller.asked
+
+    assert asyncio.run(scenario()) == (True, 1)

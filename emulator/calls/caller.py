@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -147,13 +148,18 @@ class DrivenCaller:
         self._answer.set_result(turn)
         return True
 
-    async def changed(self, timeout: float) -> None:
-        """Wait (at most `timeout` s) until a question is put or taken."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
+    def changed(self, timeout: float) -> Coroutine[Any, Any, None]:
+        """Wait (at most `timeout` s) until a question is put or taken after this call. The event is taken now,
+        not when the coroutine first runs: a change in between would otherwise go unseen."""
+        return _wait(self._changed, timeout)
 
     def _pulse(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
