@@ -7,11 +7,14 @@ through keys of their own; webhook receivers; SDK clients; emulators with specia
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 from agentphone import AgentPhone
 from helpers import http_client
@@ -20,6 +23,25 @@ from emulator.config import Settings
 from emulator.testing.inprocess import InProcessEmulator
 from emulator.testing.process import new_key
 from emulator.testing.receiver import OK, WebhookReceiver, echo, json_reply
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context() -> Iterator[None]:
+    """Every httpx client the suite builds (its own, the SDK's, the control client's) shares one default TLS
+    context: building one reads the CA bundle, tens of milliseconds of CPU per client, a sixth of the suite's
+    time when each request made a client. The suite talks plain HTTP to loopback; TLS settings other than the
+    default still get a context of their own."""
+    build = httpx_transports.create_ssl_context
+    shared = cache(lambda: build())
+
+    def create(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return shared()
+        return build(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx_transports, "create_ssl_context", create)
+        yield
 
 
 @pytest.fixture(scope="session")

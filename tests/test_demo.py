@@ -110,9 +110,12 @@ def test_demo_serves_until_ctrl_c_and_its_next_steps_work() -> None:
         assert rerun, out
         argv = shlex.split(rerun.group(1))
         assert argv[3:] == ["scenarios", "--base-url", base, "--target", f"{agent}/agent"]
+        # the printed command against the running demo, narrowed to one scenario (the demo just ran them all)
+        argv[3] = "scenarios/01_outbound_appointment.yaml"
         again = subprocess.run([sys.executable, "-m", "emulator", *argv[1:]], cwd=ROOT, capture_output=True,
                                text=True, timeout=READY_CAP)
         assert again.returncode == 0, again.stdout + again.stderr
+        assert "1/1 scenarios passed" in again.stdout, again.stdout
     assert proc.returncode == 0, "".join(seen)
     assert "Stopping the emulator and the example agent." in "".join(seen)
     assert_gone(port, agent_port)
