@@ -7,6 +7,7 @@ through keys of their own; webhook receivers; SDK clients; emulators with specia
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -47,8 +48,11 @@ def one_tls_context() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
     """The session's emulator: the app on a loop thread of its own, a real SQLite file, served by uvicorn."""
-    db = tmp_path_factory.mktemp("emulator") / "emulator.db"
-    with InProcessEmulator(Settings(db=str(db)), serve=True) as emulator:
+    db = os.environ.get("AGENTPHONE_EMULATOR_TEST_DB") or str(tmp_path_factory.mktemp("emulator") / "emulator.db")
+    with InProcessEmulator(Settings(db=db), serve=True) as emulator:
+        if db.startswith("postgresql"):  # a server database outlives the session: start from nothing
+            with emulator.client() as control:
+                control.post("/_emulator/reset", json={}).raise_for_status()
         yield emulator
 
 

@@ -359,3 +359,26 @@ def example_agent(**env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def stored_rows(emulator: Any, account_id: str | None = None, **where: str) -> dict[str, int]:
+    """Rows per table as the emulator's own store reads them (SQLite or PostgreSQL alike): of the tables that
+    have an `account_id` column, those of `account_id`; or, with `where` (column=value), of every table that
+    has those columns."""
+    from sqlalchemy import func, select
+
+    from emulator.store.models import Base
+
+    async def count() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        filters = {"account_id": account_id, **where} if account_id is not None else where
+        async with emulator.state.store.read() as session:
+            for table in Base.metadata.sorted_tables:
+                if all(name in table.c for name in filters):
+                    query = select(func.count()).select_from(table)
+                    for name, value in filters.items():
+                        query = query.where(table.c[name] == value)
+                    counts[table.name] = int(await session.scalar(query) or 0)
+        return counts
+
+    return dict(emulator.run(count(), timeout=30))

@@ -8,7 +8,6 @@ feedback and web calls. Tests that move the emulator clock start their own emula
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from helpers import advance, emulator_now, ok, parse, refused, set_account, wait_ended
+from helpers import advance, emulator_now, ok, parse, refused, set_account, stored_rows, wait_ended
 
 from emulator.phones import CA_AREA_CODES, line_type
 from emulator.testing import InProcessEmulator, new_key
@@ -614,16 +613,7 @@ def test_deleting_a_sub_account_removes_its_data(scale: httpx.Client, server: In
     assert entry["lineType"] == "voip"
 
     def rows_of(account: str) -> dict[str, int]:
-        with sqlite3.connect(server.db, timeout=10) as conn:
-            tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            counts = {}
-            for table in tables:
-                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                if "account_id" in columns:
-                    counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE account_id = ?",
-                                                 (account,)).fetchone()[0]
-        conn.close()
-        return counts
+        return stored_rows(server, account)
 
     before = rows_of(sub["id"])
     assert before["contacts"] == 1 and before["agents"] == 1 and before["phone_numbers"] == 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
-from helpers import ISO_MS
+from helpers import ISO_MS, stored_rows
 
 from emulator.testing import InProcessEmulator, new_key
 
@@ -24,9 +22,8 @@ def path(request: pytest.FixtureRequest, api: httpx.Client) -> str:
     return f"/v1/agents/{agent['id']}/webhook"
 
 
-def stored_webhooks(db: str, webhook_id: str) -> int:
-    with closing(sqlite3.connect(db, timeout=10)) as conn:
-        return conn.execute("SELECT COUNT(*) FROM webhooks WHERE id = ?", (webhook_id,)).fetchone()[0]
+def stored_webhooks(server: InProcessEmulator, webhook_id: str) -> int:
+    return stored_rows(server, id=webhook_id)["webhooks"]
 
 
 def put(api: httpx.Client, path: str, **fields: Any) -> dict[str, Any]:
@@ -160,10 +157,10 @@ def test_deleting_an_agent_removes_its_webhook(api: httpx.Client, server: InProc
     agent = api.post("/v1/agents", json={"name": "Short-lived"}).json()
     hook = put(api, f"/v1/agents/{agent['id']}/webhook")
     project = put(api, "/v1/webhooks")
-    assert stored_webhooks(server.db, hook["id"]) == 1
+    assert stored_webhooks(server, hook["id"]) == 1
     assert api.delete(f"/v1/agents/{agent['id']}").status_code == 200
-    assert stored_webhooks(server.db, hook["id"]) == 0
-    assert stored_webhooks(server.db, project["id"]) == 1
+    assert stored_webhooks(server, hook["id"]) == 0
+    assert stored_webhooks(server, project["id"]) == 1
     assert api.get(f"/v1/agents/{agent['id']}/webhook").status_code == 404
     assert api.get("/v1/webhooks").json() == project
     # A new agent does not inherit the old agent's webhook.

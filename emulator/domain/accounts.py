@@ -20,6 +20,9 @@ from emulator.store.models import Base, table
 
 ACCOUNTS = table(Account)
 _ROW = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("id")))
+# The same, holding the row until the transaction ends (a server database; SQLite's one writer needs none):
+# limits are read and spent under it, so two processes on one database cannot both spend the last of one.
+_LOCKED = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("id")).with_for_update())
 _BY_KEY = sql.Query(select(ACCOUNTS).where(ACCOUNTS.c.key == bindparam("key")))
 _ID_BY_KEY = sql.Query(select(ACCOUNTS.c.id).where(ACCOUNTS.c.key == bindparam("key")))
 # A key's account made on first use: INSERT unless another request (or another process on the same
@@ -50,16 +53,18 @@ async def id_by_key(session: AsyncSession, key: str) -> str | None:
     return found
 
 
-async def get(session: AsyncSession, account_id: str) -> Account:
-    account = (await session.execute(select(Account).where(Account.id == account_id))).scalar_one_or_none()
+async def get(session: AsyncSession, account_id: str, *, lock: bool = False) -> Account:
+    """The account as an entity to change (`lock`: held until the transaction ends), or the 404."""
+    query = select(Account).where(Account.id == account_id)
+    account = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
     if account is None:
         raise not_found("Account", account_id)
     return account
 
 
-async def row(session: AsyncSession, account_id: str) -> Any:
-    """The account as a row (read-only), or the 404."""
-    found = await sql.first(session, _ROW, id=account_id)
+async def row(session: AsyncSession, account_id: str, *, lock: bool = False) -> Any:
+    """The account as a row (read-only; `lock`: held until the transaction ends), or the 404."""
+    found = await sql.first(session, _LOCKED if lock else _ROW, id=account_id)
     if found is None:
         raise not_found("Account", account_id)
     return found

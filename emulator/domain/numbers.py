@@ -93,7 +93,7 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
     expires_at = _expiry(req.expires_at, now)
     if req.agent_id is not None:
         await agents.get(session, account_id, req.agent_id)
-    account = await accounts.row(session, account_id)
+    account = await accounts.row(session, account_id, lock=True)  # the limit is read and spent under the lock
     plan = get_plan(account.plan)
     used = await slots_used(session, account, plan)
     if used >= plan.number_limit:

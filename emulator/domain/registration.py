@@ -76,7 +76,7 @@ async def submit(session: AsyncSession, account_id: str, req: Registration, bala
     """Charge the fee and file the registration (in a new sub-account unless `create_sub_account` is false;
     `balance_cents` is the balance such a sub-account starts with)."""
     _check(req)
-    account = await accounts.get(session, account_id)
+    account = await accounts.get(session, account_id, lock=True)
     target_id = account.id
     if req.create_sub_account:
         name = req.brand_name or req.business_name or f"{req.first_name} {req.last_name}"

@@ -105,7 +105,9 @@ class Rollup:
         groups = [expr(src, dialect) for _, expr in self.keys]
         sums = [f"sum({expr(src, dialect)})" for _, expr in self.measures]
         return (f"INSERT INTO {self.table.name} ({', '.join(names)}) SELECT {', '.join(groups + sums)} "
-                f"FROM {src} WHERE {self.condition(src, dialect)} GROUP BY {', '.join(groups)}")
+                f"FROM {src} WHERE {self.condition(src, dialect)} "
+                # by position: a key may be a constant, which PostgreSQL refuses as a GROUP BY expression
+                f"GROUP BY {', '.join(str(i) for i in range(1, len(groups) + 1))}")
 
 
 def _table(name: str, keys: Iterable[str], measures: Iterable[str]) -> Table:

@@ -349,10 +349,24 @@ class Deliverer:
                     due += await sql.rows(session, _DUE, now=now)
                 else:
                     due += await sql.rows(session, _DUE_OF, now=now, account=account)
-        spawned = {delivery_id: (account_id, url) for delivery_id, account_id, url in due}
+        spawned = {delivery_id: (account_id, url) for delivery_id, account_id, url in due
+                   if delivery_id not in self._inflight}
+        if spawned and not self.store.is_sqlite:
+            spawned = await self._claim(spawned)
         for delivery_id, (account_id, url) in spawned.items():
             self._spawn(delivery_id, account_id, url)
         return len(spawned)
+
+    async def _claim(self, due: dict[str, tuple[str, str | None]]) -> dict[str, tuple[str, str | None]]:
+        """On a database several processes share: take the due retries only this process's UPDATE moved from
+        due to under way (another process's sweep that got there first takes the rest), so each is sent once."""
+        async with self.store.write() as session:
+            result = await session.execute(
+                update(Delivery).where(Delivery.id.in_(list(due)), Delivery.status == "pending",
+                                       Delivery.next_retry_at.is_not(None))
+                .values(next_retry_at=None).returning(Delivery.id))
+            claimed = set(result.scalars().all())
+        return {delivery_id: where for delivery_id, where in due.items() if delivery_id in claimed}
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for the attempts under way (used at shutdown and by benchmarks)."""
@@ -360,7 +374,10 @@ class Deliverer:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def recover(self) -> int:
-        """At start-up: deliveries a previous process left pending mid-attempt are retried now."""
+        """At start-up: deliveries a previous process left pending mid-attempt are retried now. On a database
+        other processes share, a pending delivery with no retry time may be one of theirs under way: left."""
+        if not self.store.is_sqlite:
+            return 0
         async with self.store.write() as session:
             result = await session.execute(
                 update(Delivery).where(Delivery.status == "pending", Delivery.next_retry_at.is_(None))
