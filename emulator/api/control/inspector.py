@@ -131,8 +131,12 @@ async def _delivery(request: Request) -> Delivery:
 async def get_delivery(request: Request) -> Response:
     row = await _delivery(request)
     async with emu(request).store.read() as session:
-        tries = await attempts.of_deliveries(session, [row.id])
-    return respond(wire.delivery_detail(row, tries.get(row.id, [])))
+        for _ in range(3):  # on a server database an attempt may land between the two reads: read both again
+            tries = (await attempts.of_deliveries(session, [row.id])).get(row.id, [])
+            if len(tries) == row.attempt_count:
+                break
+            row = await attempts.find(session, row.id) or row
+    return respond(wire.delivery_detail(row, tries))
 
 
 async def redeliver(request: Request) -> Response:
