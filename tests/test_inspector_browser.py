@@ -178,6 +178,7 @@ def test_a_live_call_fills_its_timeline_turn_by_turn(scene: Scene) -> None:
     page.locator("audio[aria-label='Call recording']").wait_for()
     assert page.locator(".detail-head .pill").first.inner_text() == "completed"
     assert call["id"] in page.locator(".facts").first.inner_text()
+    page.locator(".items .item", has_text="+14155550190").locator(".pill", has_text="completed").wait_for()  # the list
     _shot(page, "inspector-ended.png")
 
 
