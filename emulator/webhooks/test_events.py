@@ -2,45 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.clock import iso
 from emulator.domain import agents
-from emulator.store import Agent
+from emulator.webhooks.triggered import NOWHERE, SENDER, Built, agent_for
 from emulator.wire import events
 from emulator.wire.webhooks import WebhookTest
 
-TEST_SENDER = "+15555550100"
 TEST_MESSAGE = "This is a test webhook from AgentPhone."
 
 
-@dataclass
-class Sample:
-    agent_id: str | None
-    channel: str
-    data: dict[str, Any]
-    history: list[dict[str, Any]]
-
-
 async def sample(session: AsyncSession, account_id: str, agent_id: str | None, overrides: WebhookTest,
-                 now: datetime) -> Sample:
+                 now: datetime) -> Built:
     """The agent in the payload is the one asked for, else the account's first agent."""
-    if agent_id is not None:
-        agent: Agent | None = await agents.get(session, account_id, agent_id)
-    else:
-        agent = await session.scalar(select(Agent).where(Agent.account_id == account_id).order_by(Agent.pk))
+    agent = await agent_for(session, account_id, agent_id)
     number = None
     if agent is not None:
         attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
         number = attached[0] if attached else None
-    sender = overrides.sender or TEST_SENDER
-    to = overrides.to or (number.phone_number if number else "+15555550199")
+    sender = overrides.sender or SENDER
+    to = overrides.to or (number.phone_number if number else NOWHERE)
     text = overrides.message or TEST_MESSAGE
     channel = overrides.channel or "sms"
     if channel == "voice":
@@ -52,4 +38,4 @@ async def sample(session: AsyncSession, account_id: str, agent_id: str | None, o
                 "direction": "inbound", "channel": channel, "receivedAt": iso(now), "conversationId": None,
                 "numberId": number.id if number else None, "mediaUrls": []}
     history = [events.history_item(text, "inbound", channel, now)]
-    return Sample(agent.id if agent else None, channel, data, history)
+    return Built(agent.id if agent else None, channel, data, history)

@@ -44,7 +44,7 @@ class Built:
     channel: str
     data: dict[str, Any]
     history: list[dict[str, Any]]
-    message_id: str | None
+    message_id: str | None = None
 
 
 def merged(base: Any, overrides: Any) -> Any:
@@ -54,7 +54,8 @@ def merged(base: Any, overrides: Any) -> Any:
     return overrides
 
 
-async def _agent(session: AsyncSession, account_id: str, agent_id: str | None) -> Agent | None:
+async def agent_for(session: AsyncSession, account_id: str, agent_id: str | None) -> Agent | None:
+    """The agent asked for, else the account's first agent (None when it has none)."""
     if agent_id is not None:
         return await agents.get(session, account_id, agent_id)
     return await session.scalar(select(Agent).where(Agent.account_id == account_id).order_by(Agent.pk))
@@ -98,7 +99,7 @@ async def build(session: AsyncSession, account_id: str, event: str, channel: str
     channel = channel or allowed[0]
     if channel not in allowed:
         raise Invalid(f"Event {event} travels on {', '.join(allowed)}, not on {channel!r}.")
-    agent = await _agent(session, account_id, agent_id)
+    agent = await agent_for(session, account_id, agent_id)
     number = await _number(session, account_id, agent)
     other, said = sender or SENDER, text or TEXT
     if channel == "voice":
