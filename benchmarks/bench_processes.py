@@ -16,11 +16,9 @@ is where the ratio grows. Loopback only; it stops by itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import tempfile
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,16 +33,7 @@ for path in (ROOT, ROOT / "benchmarks"):
 from bench_rest import Result, Target, run_wrk  # noqa: E402
 
 from emulator.testing import EmulatorProcess, new_key  # noqa: E402
-
-
-async def _admin(server: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from emulator.testing.postgres import throwaway_database  # noqa: E402
 
 
 def _seed(base_url: str) -> tuple[str, str]:
@@ -78,23 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(args.pg, f"CREATE DATABASE {name}"))
-    database = args.pg.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with EmulatorProcess(db=database, args=["--log-level", "warning"]) as one, \
-                EmulatorProcess(db=database, args=["--log-level", "warning"]) as two, \
-                tempfile.TemporaryDirectory() as scripts:
-            key, agent_id = _seed(one.base_url)
-            singles, pairs = _targets(one.base_url, key, agent_id), _targets(two.base_url, key, agent_id, " (2)")
-            figures: dict[str, tuple[list[Result], list[Result]]] = {t.label: ([], []) for t in singles}
-            for _ in range(args.rounds):
-                for single, other in zip(singles, pairs, strict=True):
-                    figures[single.label][0].append(run_wrk(single, args.seconds, args.connections, 1, Path(scripts)))
-                    figures[single.label][1].append(_together([single, other], args.seconds,
-                                                              max(1, args.connections // 2), Path(scripts)))
-    finally:
-        asyncio.run(_admin(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with throwaway_database(args.pg, "bench") as database, \
+            EmulatorProcess(db=database, args=["--log-level", "warning"]) as one, \
+            EmulatorProcess(db=database, args=["--log-level", "warning"]) as two, \
+            tempfile.TemporaryDirectory() as scripts:
+        key, agent_id = _seed(one.base_url)
+        singles, pairs = _targets(one.base_url, key, agent_id), _targets(two.base_url, key, agent_id, " (2)")
+        figures: dict[str, tuple[list[Result], list[Result]]] = {t.label: ([], []) for t in singles}
+        for _ in range(args.rounds):
+            for single, other in zip(singles, pairs, strict=True):
+                figures[single.label][0].append(run_wrk(single, args.seconds, args.connections, 1, Path(scripts)))
+                figures[single.label][1].append(_together([single, other], args.seconds,
+                                                          max(1, args.connections // 2), Path(scripts)))
     print(f"{'endpoint':24} {'1 process req/s':>16} {'2 processes req/s':>18} {'ratio':>7}  errors")
     for label, (ones, twos) in figures.items():
         a, b = statistics.median(r.rps for r in ones), statistics.median(r.rps for r in twos)

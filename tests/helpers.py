@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from emulator.store.models import Base
 from emulator.testing import free_port
 from emulator.testing.control import wait_for_call
 from emulator.testing.process import READY_CAP_SECONDS
@@ -365,10 +367,6 @@ def stored_rows(emulator: Any, account_id: str | None = None, **where: str) -> d
     """Rows per table as the emulator's own store reads them (SQLite or PostgreSQL alike): of the tables that
     have an `account_id` column, those of `account_id`; or, with `where` (column=value), of every table that
     has those columns."""
-    from sqlalchemy import func, select
-
-    from emulator.store.models import Base
-
     async def count() -> dict[str, int]:
         counts: dict[str, int] = {}
         filters = {"account_id": account_id, **where} if account_id is not None else where

@@ -7,9 +7,7 @@ puts the session's emulator there."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +16,7 @@ import pytest
 from helpers import SENDER, http_client, ok, refused, settled, wait_log
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
+from emulator.testing.postgres import throwaway_database
 from emulator.testing.receiver import delayed, status
 
 SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
@@ -26,27 +25,12 @@ pytestmark = pytest.mark.skipif(not SERVER, reason="AGENTPHONE_EMULATOR_TEST_PG 
 ADMIN = "pg-admin-token"
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    assert SERVER is not None
-    conn = await asyncpg.connect(SERVER.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A fresh database on the server, dropped afterwards; its SQLAlchemy URL."""
     assert SERVER is not None
-    name = f"emulator_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
-    try:
-        yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with throwaway_database(SERVER) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

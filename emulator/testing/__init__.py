@@ -5,6 +5,7 @@
 - `receiver`: `WebhookReceiver`, a local webhook target that verifies signatures and answers as told.
 - `control`: `ControlClient`, the control API (`/_emulator/*`) and the wait for a call to end.
 - `plugin`: the pytest plugin (fixtures `agentphone_emulator`, `agentphone_webhook`, ...).
+- `postgres`: a throwaway database on a PostgreSQL server (`throwaway_database`).
 
 The names below import lazily, so `from emulator.testing import EmulatorProcess` does not load the app.
 """
