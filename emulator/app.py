@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
@@ -94,6 +95,8 @@ class CrashGuard:
         if refused is not None:  # before any handler: no route reads a NUL from the path or the query
             return await error_response(400, refused)(scope, receive, send)
         try:
+            if self.state is not None and self.state.shared.enabled:  # what other processes changed, first
+                await self.state.shared.refresh()
             await self.app(scope, receive, tracked)
         except Exception:
             log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
@@ -106,9 +109,20 @@ async def _sweeper(state: Emulator) -> None:
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         try:
+            await state.shared.refresh()  # the clocks other processes moved
             await sweep(state)
+            await state.shared.drop_idle_windows()
         except Exception:  # the sweeper must outlive a bad moment in the database
             log.exception("Clock sweep failed")
+
+
+async def start_up(state: Emulator) -> None:
+    """What a new server does once, before it serves: calls the last run left running are failed, deliveries
+    it left mid-attempt are retried, the fixtures of the command line are loaded."""
+    await calls_domain.abandon_unfinished(state.store, state.clock.now())
+    await state.deliverer.recover()
+    for path in state.settings.fixtures:
+        await load_documents(state, fixture_files.read(path))
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -118,12 +132,11 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
-        if settings.seed is not None:
-            ids.seed(settings.seed, salt=await state.store.row_count())
-        await calls_domain.abandon_unfinished(state.store, state.clock.now())
-        await state.deliverer.recover()
-        for path in settings.fixtures:
-            await load_documents(state, fixture_files.read(path))
+        await state.shared.start()
+        if settings.seed is not None:  # workers of one server draw apart: their IDs must never collide
+            ids.seed(settings.seed, salt=await state.store.row_count() + (os.getpid() if settings.worker else 0))
+        if not settings.worker:  # a worker's server did this before starting it
+            await start_up(state)
         sweeper = asyncio.create_task(_sweeper(state))
         try:
             yield

@@ -59,6 +59,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--public-url", default=env("PUBLIC_URL"),
                        help="the base URL clients reach the emulator at, for links it returns such as recordingUrl "
                             "(default http://HOST:PORT) [env AGENTPHONE_EMULATOR_PUBLIC_URL]")
+    serve.add_argument("--workers", type=int, default=env("WORKERS", "1"), metavar="N",
+                       help="serve with N processes sharing the port and the database (default 1) "
+                            "[env AGENTPHONE_EMULATOR_WORKERS]")
     serve.add_argument("--realtime", action="store_true", default=env_flag("REALTIME"),
                        help="pace simulated calls in wall-clock time (for demos) [env AGENTPHONE_EMULATOR_REALTIME]")
     serve.add_argument("--webhook-events", choices=["current", "skill-doc", "all"],
@@ -143,7 +146,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rate_limit=args.rate_limit or None, default_plan=args.default_plan, admin_token=args.admin_token or None,
         no_admin_token=args.no_admin_token,
         seed=args.seed, fixtures=list(args.fixtures), realtime=args.realtime, public_url=args.public_url,
-        webhook_events=args.webhook_events, validation_status=args.validation_status,
+        webhook_events=args.webhook_events, validation_status=args.validation_status, workers=args.workers,
     )
 
 
@@ -165,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "(choose from current, skill-doc, all)")
     if args.command == "serve" and args.validation_status not in (400, 422):
         parser.error(f"argument --validation-status: invalid choice {args.validation_status} (choose from 400, 422)")
+    if args.command == "serve" and not 1 <= args.workers <= 64:
+        parser.error(f"argument --workers: give a number of processes from 1 to 64 (got {args.workers})")
     if args.command == "serve" and args.admin_token and args.no_admin_token:
         parser.error("--admin-token and --no-admin-token contradict each other; give one of them")
     if args.command == "serve":

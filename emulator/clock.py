@@ -99,6 +99,10 @@ class Clock:
         while len(self._accounts) > MAX_ACCOUNTS:
             del self._accounts[next(iter(self._accounts))]
 
+    def runs_ahead(self, account_id: str) -> bool:
+        """Whether the account's clock has an offset of its own."""
+        return account_id in self._accounts
+
     def adopt(self, child_id: str, parent_id: str) -> None:
         """A new sub-account keeps its parent's time."""
         if parent_id in self._accounts:
@@ -113,6 +117,19 @@ class Clock:
     def reset(self) -> None:
         self._offset = timedelta(0)
         self._accounts.clear()
+
+    def dump(self) -> dict[str, object]:
+        """The offsets, for the other processes on the database (emulator/shared.py)."""
+        return {"offset": self._offset.total_seconds(),
+                "accounts": {account: extra.total_seconds() for account, extra in self._accounts.items()}}
+
+    def load(self, body: dict[str, object] | None) -> None:
+        body = body or {}
+        offset = body.get("offset", 0.0)
+        accounts = body.get("accounts") or {}
+        self._offset = timedelta(seconds=float(offset) if isinstance(offset, (int, float)) else 0.0)
+        assert isinstance(accounts, dict)
+        self._accounts = {account: timedelta(seconds=extra) for account, extra in accounts.items()}
 
 
 @contextmanager

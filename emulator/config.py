@@ -39,6 +39,8 @@ class Settings:
     fixtures: list[str] = field(default_factory=list)
     validation_status: int = 400  # the status of field-rule errors: 400 (skill doc) or 422 (FastAPI)
     webhook_events: str = "current"  # the event vocabulary: current | skill-doc | all
+    workers: int = 1  # processes serving the database together (serve --workers N)
+    worker: bool = False  # one of those workers: the start-up work (recovery, fixtures) was done before it
 
     @property
     def base_url(self) -> str:

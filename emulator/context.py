@@ -18,6 +18,7 @@ from emulator.config import Settings
 from emulator.domain import accounts
 from emulator.faults import ApiFault, FaultBook, WebhookFault
 from emulator.journal import Journal
+from emulator.shared import Shared, processes_share
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
 
@@ -74,14 +75,20 @@ class Emulator:
     engine: CallEngine = field(init=False)
     activity: Activity = field(init=False)  # what happened: the activity log and the inspector's live stream
     journal: Journal = field(init=False)  # the /v1 requests each key made
+    shared: Shared = field(init=False)  # what other processes on the database must see of the above
 
     def __post_init__(self) -> None:
         self._configured_keys = frozenset(self.settings.keys)
         self.activity = Activity(self.clock)
         self.journal = Journal(self.clock)
         self.faults.fired = self._fault_fired
+        self.shared = Shared(self.store, processes_share(self.settings.db, self.settings.workers))
+        self.shared.add("clock", self.clock)
+        self.shared.add("faults", self.faults)
+        self.shared.add("callees", self.callees)
+        self.shared.add("access", _Access(self))
         self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity,
-                                   vocabulary=self.settings.webhook_events)
+                                   vocabulary=self.settings.webhook_events, shared=self.shared)
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
                                  activity=self.activity)
         if self.settings.rate_limit:
@@ -118,17 +125,48 @@ class Emulator:
         await self.engine.abort(set(account_ids))
         async with self.store.write() as session:
             await accounts.remove(session, account_ids)
-        self.forget(account_ids, keys)
+        await self.forget(account_ids, keys)
         self.engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
+
+    async def rate_limited(self, key: str) -> float | None:
+        """Record a request of `key` against the rate limit: None if allowed, else seconds to wait."""
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        if self.shared.enabled:
+            return await self.shared.rate_window(key, limiter.per_second)
+        return limiter.retry_after(key)
+
+    async def take_api_fault(self, key: str, path: str) -> ApiFault | None:
+        """The armed API fault this request of `key` on `path` uses up, if any."""
+        faults = self.faults
+        if not faults.armed:
+            return None
+        if not self.shared.enabled:
+            return faults.take_api(key, path)
+        if not faults.pending(key, path):
+            return None
+        return await self.shared.change("faults", lambda: faults.take_api(key, path))
 
     def _fault_fired(self, fault: ApiFault | WebhookFault, where: str) -> None:
         account_id = fault.account_id if isinstance(fault, WebhookFault) else self.key_cache.get(fault.key)
         self.activity.fault_fired(fault, account_id, where)
 
-    def forget(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
+    async def forget(self, account_ids: Iterable[str], keys: Iterable[str] = (),
+                     added_keys: Iterable[str] = ()) -> None:
         """Drop what memory holds for these (removed or replaced) accounts and keys: callee scripts, faults,
-        cached keys, journaled requests, the activity backlog."""
-        gone = set(account_ids)
+        cached keys, journaled requests, the activity backlog; and with --strict-keys accept `added_keys` (of
+        fixtures just loaded). Every process on the database forgets them."""
+        gone, dropped, added = set(account_ids), set(keys), set(added_keys)
+
+        def forgotten() -> None:
+            self._forget(gone, dropped)
+            if self.settings.strict_keys:
+                self.fixture_keys |= added
+
+        await self.shared.change(SHARED, forgotten)
+
+    def _forget(self, gone: set[str], keys: set[str]) -> None:
         self.clock.forget(gone)
         keys = {*keys, *(key for key, account_id in self.key_cache.items() if account_id in gone)}
         for account_id in gone:
@@ -141,13 +179,36 @@ class Emulator:
 
     async def reset(self) -> None:
         """Back to an empty emulator: no calls, rows, scripts, faults, cached keys, journaled requests, activity
-        backlog or clock offset."""
+        backlog or clock offset (in every process on the database)."""
         await self.engine.abort()
         await self.store.wipe()
         self.engine.waits.wake_all()
-        self.clock.reset()
-        self.key_cache.clear()
-        self.faults.clear()
-        self.callees.clear()
+
+        def emptied() -> None:
+            self.clock.reset()
+            self.key_cache.clear()
+            self.faults.clear()
+            self.callees.clear()
+
+        await self.shared.change(SHARED, emptied)
         self.journal.clear()
         self.activity.clear()
+
+
+SHARED = ("access", "callees", "clock", "faults")  # every document of Emulator.shared
+
+
+class _Access:
+    """The shared document of who may use the API: the keys of fixtures loaded since start (strict mode). Any
+    change to it, or to the accounts, empties the other processes' key caches (an account was removed or a
+    fixture replaced it)."""
+
+    def __init__(self, state: Emulator) -> None:
+        self.state = state
+
+    def dump(self) -> dict[str, list[str]]:
+        return {"fixtureKeys": sorted(self.state.fixture_keys)}
+
+    def load(self, body: dict[str, list[str]] | None) -> None:
+        self.state.fixture_keys = set((body or {}).get("fixtureKeys") or [])
+        self.state.key_cache.clear()

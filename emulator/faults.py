@@ -122,6 +122,33 @@ class FaultBook:
             self._last_id.pop(account_id, None)
             self.outages.pop(account_id, None)
 
+    def dump(self) -> dict[str, object]:
+        """Pending faults (oldest first) and outages, for the other processes on the database (emulator/shared.py)."""
+        return {"faults": [{"api": vars(f)} if isinstance(f, ApiFault) else {"webhook": vars(f)}
+                           for f in self._armed.values()],
+                "outages": dict(self.outages)}
+
+    def load(self, body: dict[str, object] | None) -> None:
+        self._pending.clear()
+        self._armed.clear()
+        body = body or {}
+        armed = body.get("faults") or []
+        outages = body.get("outages") or {}
+        assert isinstance(armed, list) and isinstance(outages, dict)
+        for each in armed:
+            fault: Fault = ApiFault(**each["api"]) if "api" in each else WebhookFault(**each["webhook"])
+            self._pending.setdefault(self._owner(fault), []).append(fault)
+            self._armed[id(fault)] = fault
+        self.outages = dict(outages)
+
+    def pending(self, key: str, path: str) -> bool:
+        """Whether a request of `key` on `path` would meet an armed API fault."""
+        return any(isinstance(f, ApiFault) and f.remaining > 0 and (f.path is None or f.path == path)
+                   for f in self._pending.get(("api", key), ()))
+
+    def pending_webhook(self, account_id: str) -> bool:
+        return bool(self._pending.get(("webhook", account_id)))
+
     def begin_outage(self, account_id: str) -> None:
         """The account's API answers 503 until `end_outage` (a call turn's `api-error` fault)."""
         self.outages[account_id] = self.outages.get(account_id, 0) + 1

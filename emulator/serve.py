@@ -6,14 +6,26 @@ running calls as failed. So: bind the listening socket, take the database lock
 (emulator/store/lock.py), and only then build the app and run its start-up (recovery, fixtures).
 The banner is printed once the server answers requests. `create_app` itself takes no lock, so
 in-process harnesses can serve an app without one.
+
+With `--workers N` this process does the start-up work once (recovery, fixtures), then runs N worker
+processes on the one socket (uvicorn's supervisor, which restarts a worker that dies) and keeps the lock
+while they serve. They share the database, and what each holds in memory goes through emulator/shared.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
+import os
+import shutil
 import socket
 import sys
+import tempfile
+import threading
 from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -23,7 +35,11 @@ from emulator.config import Settings
 from emulator.exposure import secure, token_lines
 from emulator.store.lock import DatabaseInUse, DatabaseLock, lock_database
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 BACKLOG = 2048  # uvicorn's default
+WORKER_SETTINGS = "AGENTPHONE_EMULATOR_WORKER_SETTINGS"  # how a worker process learns its server's settings
 
 
 class PortUnavailable(Exception):
@@ -68,8 +84,9 @@ def database_label(settings: Settings, lock: DatabaseLock | None) -> str:
 
 def banner(settings: Settings, database: str, generated_token: bool = False) -> str:
     base = settings.base_url
+    workers = f", {settings.workers} worker processes" if settings.workers > 1 else ""
     return "\n".join([
-        f"agentphone-emulator {__version__} listening on {base} (database: {database})",
+        f"agentphone-emulator {__version__} listening on {base} (database: {database}{workers})",
         f"  inspector: {base}/",
         f"  docs:      {base}/docs",
         f"  health:    {base}/_emulator/health",
@@ -108,15 +125,72 @@ def serve(settings: Settings, log_level: str = "info", log_format: str = "text",
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return 1
         try:
-            from emulator.app import create_app
-
-            # Levels come from the logging config alone (log_level=None): uvicorn would set its own otherwise.
-            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level=None,
-                                    log_config=logs.config(log_level, log_format, access_log), access_log=access_log,
-                                    lifespan="on")
             text = banner(settings, database_label(settings, lock), exposure.generated)
-            _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
+            # Levels come from the logging config alone (log_level=None): uvicorn would set its own otherwise.
+            options = {"host": settings.host, "port": settings.port, "log_level": None, "access_log": access_log,
+                       "log_config": logs.config(log_level, log_format, access_log), "lifespan": "on"}
+            if settings.workers > 1:
+                _serve_workers(settings, sock, options, text)
+            else:
+                from emulator.app import create_app
+
+                config = uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+                _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
         finally:
             if lock is not None:
                 lock.release()
     return 0
+
+
+def _serve_workers(settings: Settings, sock: socket.socket, options: dict[str, object], text: str) -> None:
+    """Start-up once, here; then N workers serving `sock` until a signal stops them all."""
+    from uvicorn.supervisors import Multiprocess
+
+    scratch = None
+    if settings.db == ":memory:":  # one database for every worker, gone when the server stops
+        scratch = tempfile.mkdtemp(prefix="agentphone-emulator-")
+        settings = replace(settings, db=os.path.join(scratch, "emulator.db"))
+    try:
+        asyncio.run(_start_up(settings))
+        os.environ[WORKER_SETTINGS] = json.dumps(asdict(replace(settings, worker=True)))
+        config = uvicorn.Config("emulator.serve:worker_app", factory=True, workers=settings.workers,
+                                **options)  # type: ignore[arg-type]
+        threading.Thread(target=_announce, args=(settings.base_url, text), daemon=True).start()
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def _start_up(settings: Settings) -> None:
+    from emulator.app import start_up
+    from emulator.context import Emulator
+    from emulator.store import Store
+
+    state = Emulator(settings=settings, store=Store(settings.db))
+    await state.store.start()
+    try:
+        await state.shared.start()
+        await start_up(state)
+    finally:
+        await state.deliverer.close()
+        await state.store.close()
+
+
+def _announce(base_url: str, text: str) -> None:
+    """Print the banner once a worker answers."""
+    from emulator.waiting import NotReady, wait_for_emulator
+
+    try:
+        wait_for_emulator(base_url.replace("0.0.0.0", "127.0.0.1"), 600.0)
+    except NotReady:
+        return
+    print(text, flush=True)
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process (`uvicorn ... --factory`), from the settings its server left in the
+    environment."""
+    from emulator.app import create_app
+
+    return create_app(Settings(**json.loads(os.environ[WORKER_SETTINGS])))

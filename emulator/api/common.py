@@ -177,13 +177,11 @@ async def authenticate(request: Request, *, scoped: bool = True) -> str:
 async def _key_account(request: Request) -> str:
     state = emu(request)
     key = key_from_header(request.headers.get("authorization"))
-    if state.limiter is not None:
-        wait = state.limiter.retry_after(key)
-        if wait is not None:
-            seconds = max(1, math.ceil(wait))
-            raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
-                              f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
-    fault = state.faults.take_api(key, request.scope["path"]) if state.faults.armed else None
+    if state.limiter is not None and (wait := await state.rate_limited(key)) is not None:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
+                          f"per API key. Retry after {seconds} second(s).", headers={"Retry-After": str(seconds)})
+    fault = await state.take_api_fault(key, request.scope["path"]) if state.faults.armed else None
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         raise Injected(fault.status, f"Injected fault: this request was made to answer {fault.status} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from emulator import ids
@@ -188,6 +188,21 @@ class CalleeBook:
             scripts.update({(account_id, e164): d for e164, d in book.items()})
         return scripts
 
+    def dump(self) -> dict[str, Any]:
+        """Every script (accounts least recently used first), for the other processes on the database
+        (emulator/shared.py)."""
+        return {"everyone": {e164: d.to_json() for e164, d in self._everyone.items()},
+                "accounts": [[account_id, {e164: d.to_json() for e164, d in book.items()}]
+                             for account_id, book in self._accounts.items()]}
+
+    def load(self, body: dict[str, Any] | None) -> None:
+        body = body or {}
+        self.clear()
+        self._everyone.update({e164: _revived(data) for e164, data in (body.get("everyone") or {}).items()})
+        for account_id, book in body.get("accounts") or []:
+            self._accounts[account_id] = {e164: _revived(data) for e164, data in book.items()}
+            self._counted += len(book)
+
     def answer(self, e164: str, account_id: str | None = None) -> Callee:
         """The account's own script first, then one for everyone, then the magic numbers, else a generated
         caller."""
@@ -201,6 +216,11 @@ class CalleeBook:
         if magic is not None:
             return Callee([], "magic", magic=magic)
         return generated_callee()
+
+
+def _revived(data: dict[str, Any]) -> Definition:
+    definition = parse_definition(data)
+    return replace(definition, analysis=data["analysis"]) if data.get("analysis") is not None else definition
 
 
 def generated_callee() -> Callee:

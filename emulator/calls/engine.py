@@ -305,11 +305,12 @@ class CallEngine:
         setup = run.setup
         data = events.voice_turn_data(setup, transcript, confidence, turn.digits or None)
         signing = next((f for f in turn.fault if f in SIGNING_FAULTS), None)
-        attempt = self.deliverer.voice_attempt(setup.account_id, setup.agent.id, setup.hook, setup.call_id, data,
+        attempt = await self.deliverer.voice_attempt(setup.account_id, setup.agent.id, setup.hook, setup.call_id, data,
                                                run.history, run.now(), barge_in, fault=signing)
         outage = "api-error" in turn.fault
+        faults, shared = self.deliverer.faults, self.deliverer.shared
         if outage:  # the agent's own API calls fail while it answers this turn
-            self.deliverer.faults.begin_outage(setup.account_id)
+            await shared.change("faults", lambda: faults.begin_outage(setup.account_id))
         run.inflight = asyncio.ensure_future(self.deliverer.send_voice(attempt))
         try:
             reply = await run.inflight
@@ -321,7 +322,7 @@ class CallEngine:
         finally:
             run.inflight = None
             if outage:
-                self.deliverer.faults.end_outage(setup.account_id)
+                await shared.change("faults", lambda: faults.end_outage(setup.account_id))
         if "webhook-timeout" in turn.fault and attempt.request is not None:
             timeout = attempt.request.timeout
             reply = TurnReply(latency_ms=reply.latency_ms,

@@ -46,6 +46,7 @@ from emulator.store.inline import InlineSession
 from emulator.store.models import Base
 
 MEMORY = ":memory:"
+KEPT_BY_WIPE = frozenset({"shared_state"})
 log = logging.getLogger("emulator.store")
 
 
@@ -257,10 +258,12 @@ class Store:
             log.warning("WAL checkpoint failed: %s", done.exception())
 
     async def wipe(self) -> None:
-        """Delete every row of every table."""
+        """Delete every row of every table but the shared state's (a reset writes that afresh, so other processes
+        see the change: emulator/shared.py)."""
         async with self.write() as session:
             for table in reversed(Base.metadata.sorted_tables):
-                await session.execute(delete(table))
+                if table.name not in KEPT_BY_WIPE:
+                    await session.execute(delete(table))
 
 
 def _add_missing_columns(conn: Connection) -> None:

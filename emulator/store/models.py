@@ -325,3 +325,37 @@ class DeliveryAttempt(Base):
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for statements that read rows as tuples instead of entities."""
     return cast(Table, model.__table__)
+
+
+class SharedState(Base):
+    """What each process holds in memory but every process on the database must agree on, one JSON document per
+    kind (clock offsets, armed faults, callee scripts, accepted keys), and a version that changes with every
+    change (emulator/shared.py)."""
+
+    __tablename__ = "shared_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class RateWindow(Base):
+    """A key's requests in the last second, when several processes share the rate limit (emulator/shared.py)."""
+
+    __tablename__ = "rate_windows"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[list[float]] = mapped_column(JSON)
+    last: Mapped[float] = mapped_column(Float, index=True)
+
+
+class CallCommand(Base):
+    """A request to a live call made in a process that does not run it (end it, say a driven caller's line):
+    the process running the call carries it out and writes the answer back (emulator/calls/remote.py)."""
+
+    __tablename__ = "call_commands"
+    pk: Mapped[int] = _pk()
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

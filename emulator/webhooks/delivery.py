@@ -36,6 +36,7 @@ from emulator.clock import Clock
 from emulator.domain import webhooks
 from emulator.errors import Conflict
 from emulator.faults import FaultBook
+from emulator.shared import Shared
 from emulator.store import Delivery, DeliveryAttempt, Store, Webhook, sql
 from emulator.store.models import table
 from emulator.webhooks.lanes import Lanes
@@ -132,8 +133,9 @@ def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outco
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, transport: Transport | None = None,
                  faults: FaultBook | None = None, voice: VoiceSender | None = None,
-                 activity: Activity | None = None, vocabulary: str = "current") -> None:
+                 activity: Activity | None = None, vocabulary: str = "current", shared: Shared | None = None) -> None:
         self.store = store
+        self.shared = shared or Shared(store, enabled=False)  # armed faults, when several processes share them
         self.vocabulary = vocabulary  # the emulator's event vocabulary (an account may choose its own)
         self.clock = clock
         self.transport = transport or Transport()
@@ -171,7 +173,19 @@ class Deliverer:
         )
         return row
 
-    def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,
+    async def sign(self, account_id: str, secret: str, body: bytes, delivery_id: str, event: str,
+                   kind: str | None = None) -> tuple[bytes, dict[str, str], float]:
+        """`FaultBook.sign`: where processes share the armed faults, the latest ones, and a fault used here is
+        used up for all of them."""
+        shared = self.shared
+        if shared.enabled:
+            await shared.refresh()
+            if kind is None and self.faults.pending_webhook(account_id):
+                return await shared.change("faults", lambda: self.faults.sign(account_id, secret, body, delivery_id,
+                                                                             event))
+        return self.faults.sign(account_id, secret, body, delivery_id, event, kind=kind)
+
+    async def voice_attempt(self, account_id: str, agent_id: str, hook: Target | None, call_id: str,
                       data: dict[str, Any], history: list[dict[str, Any]], at: datetime,
                       cut_after_first: bool, fault: str | None = None) -> VoiceAttempt:
         """A voice turn's signed request (the turn's own `fault`, else an armed one) and its delivery row,
@@ -188,8 +202,8 @@ class Deliverer:
         if hook.event_types is not None and "agent.message" not in hook.event_types:
             row.webhook_id = row.url = None
             return VoiceAttempt(row, None, NO_VOICE_EVENTS)
-        signed, headers, delay = self.faults.sign(account_id, hook.secret, body.encode(), row.id, "agent.message",
-                                                  kind=fault)
+        signed, headers, delay = await self.sign(account_id, hook.secret, body.encode(), row.id, "agent.message",
+                                                 kind=fault)
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
                                              headers, delay))
 
@@ -283,7 +297,7 @@ class Deliverer:
         return outcome
 
     async def _send(self, row: Delivery, hook: Webhook, payload: bytes) -> tuple[Sent, Outcome]:
-        body, headers, delay = self.faults.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
+        body, headers, delay = await self.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
         if delay:
             await asyncio.sleep(delay)
         return Sent(hook.url, headers, body), await self.transport.post(hook.url, body, headers, hook.timeout)

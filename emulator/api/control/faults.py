@@ -27,12 +27,12 @@ async def add_fault(request: Request) -> Response:
                       "faults).")
     if req.status is not None:
         fault = ApiFault(key, req.status, req.count, req.path, req.retry_after)
-        state.faults.add(fault)
+        await state.shared.change("faults", lambda: state.faults.add(fault))
         return respond(wire.fault_added(fault.to_json()))
     if req.webhook == "delay" and req.delay_seconds <= 0:
         raise Invalid("A 'delay' webhook fault needs 'delaySeconds' greater than 0.")
     hook_fault = WebhookFault(await state.account_id_of(key), req.webhook or "", req.count, req.delay_seconds)
-    state.faults.add(hook_fault)
+    await state.shared.change("faults", lambda: state.faults.add(hook_fault))
     return respond(wire.fault_added(hook_fault.to_json()))
 
 
@@ -50,9 +50,9 @@ async def clear_faults(request: Request) -> Response:
     who = access.caller(request)
     state = emu(request)
     if who.admin:
-        state.faults.clear()
+        await state.shared.change("faults", state.faults.clear)
     else:
-        state.faults.forget(set(who.family), {who.key or ""})
+        await state.shared.change("faults", lambda: state.faults.forget(set(who.family), {who.key or ""}))
     return respond(success())
 
 

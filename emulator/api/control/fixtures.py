@@ -56,9 +56,8 @@ async def load_documents(state: Emulator, documents: list[tuple[str, Any]],
                 loaded = await fixtures.load(session, fixture, state.clock.now())
         except Problem as exc:
             raise _quietly(source, exc) if quiet else exc from None
-        state.forget(loaded.replaced, loaded.keys)
-        if state.settings.strict_keys:  # the keys strict mode accepts beyond those configured
-            state.fixture_keys |= set(loaded.keys)
+        # With --strict-keys the fixture's keys are accepted from now on, beyond those configured.
+        await state.forget(loaded.replaced, loaded.keys, added_keys=loaded.keys)
         totals = {k: totals.get(k, 0) + v for k, v in loaded.counts.items()}
         async with state.store.read() as session:
             loaded_ids = [a.id for key in loaded.keys if (a := await accounts.find_by_key(session, key)) is not None]

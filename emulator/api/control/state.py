@@ -87,10 +87,11 @@ async def move_clock(request: Request) -> Response:
     state = emu(request)
     current = state.clock.now(owner[0] if owner else None)
     target = _target(current, req)
-    if req.advance is not None:
-        state.clock.advance(req.advance, owner)
+    advance = req.advance
+    if advance is not None:
+        await state.shared.change("clock", lambda: state.clock.advance(advance, owner))
     else:
-        state.clock.set(target, owner)
+        await state.shared.change("clock", lambda: state.clock.set(target, owner))
     state.activity.clock_moved(req.advance if req.advance is not None else max((target - current).total_seconds(), 0),
                                owner)
     await sweep(state)

@@ -194,7 +194,8 @@ async def put_callee(request: Request) -> Response:
     analysis = validate(wire.CallAnalysis, data["analysis"]) if data.get("analysis") is not None else None
     definition = _stated(parse_definition(data), analysis)
     scope = await _scope(request)
-    emu(request).callees.define(e164, definition, scope)
+    state = emu(request)
+    await state.shared.change("callees", lambda: state.callees.define(e164, definition, scope))
     return respond(wire.callee(e164, definition, scope))
 
 
@@ -209,7 +210,8 @@ async def get_callee(request: Request) -> Response:
 
 async def delete_callee(request: Request) -> Response:
     e164 = _e164(request)
-    if not emu(request).callees.remove(e164, await _scope(request)):
+    state, scope = emu(request), await _scope(request)
+    if not await state.shared.change("callees", lambda: state.callees.remove(e164, scope)):
         raise _no_script(e164)
     return respond(wire.callee_removed(e164))
 
