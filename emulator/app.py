@@ -43,6 +43,7 @@ from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
 from emulator.api.control.fixtures import load_documents
 from emulator.api.routing import PrefixRouter, allowed_methods
+from emulator.calls.remote import Relay
 from emulator.config import Settings
 from emulator.context import Emulator
 from emulator.domain import calls as calls_domain
@@ -105,13 +106,18 @@ class CrashGuard:
             await error_response(500, CRASH)(scope, receive, send)
 
 
-async def _sweeper(state: Emulator) -> None:
+async def _sweeper(state: Emulator, relay: Relay) -> None:
+    rounds = 0
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
+        rounds += 1
         try:
             await state.shared.refresh()  # the clocks other processes moved
             await sweep(state)
-            await state.shared.drop_idle_windows()
+            if state.shared.enabled and state.limiter is not None:
+                await state.shared.drop_idle_windows()
+            if state.shared.enabled and rounds % 120 == 0:
+                await relay.drop_stale()
         except Exception:  # the sweeper must outlive a bad moment in the database
             log.exception("Clock sweep failed")
 
@@ -137,13 +143,17 @@ def create_app(settings: Settings) -> Starlette:
             ids.seed(settings.seed, salt=await state.store.row_count() + (os.getpid() if settings.worker else 0))
         if not settings.worker:  # a worker's server did this before starting it
             await start_up(state)
-        sweeper = asyncio.create_task(_sweeper(state))
+        tasks = [asyncio.create_task(_sweeper(state, relay))]
+        if state.shared.enabled:  # answer other processes' requests about the calls this one runs
+            tasks.append(asyncio.create_task(relay.serve()))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await relay.close()
             await state.engine.close()
             await state.deliverer.close()
             await state.store.close()
@@ -186,5 +196,6 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={Problem: on_problem, HTTPException: on_http_error},
     )
     app.router = PrefixRouter(routes, lifespan=lifespan)
+    relay = Relay(state, app)
     app.state.emulator = state
     return app

@@ -14,6 +14,7 @@ from emulator.api.common import authenticate, emu, paging, parse, path_param, re
 from emulator.api.routing import PAGED, Query, Resource, get, post
 from emulator.calls import recording
 from emulator.calls.bus import EndedEvent, Event, TurnEvent
+from emulator.calls.remote import relayed
 from emulator.domain import calls, dialing
 from emulator.wire import calls as wire
 
@@ -82,6 +83,7 @@ async def _call_detail(request: Request, account_id: str, call_id: str) -> dict[
                      snippet=state.engine.snippet(row.id))
 
 
+@relayed
 async def get_call(request: Request) -> Response:
     """With `?wait=true`: answered when the call has ended, or after `timeout` seconds with the call as it is."""
     account_id = await authenticate(request)
@@ -92,6 +94,7 @@ async def get_call(request: Request) -> Response:
     return respond(await _call_detail(request, account_id, call_id))
 
 
+@relayed
 async def get_transcript(request: Request) -> Response:
     account_id = await authenticate(request)
     async with emu(request).store.read() as session:
@@ -118,6 +121,7 @@ async def place_call(request: Request) -> Response:
     return respond(wire.placed_detail(detail, call, callee.source))
 
 
+@relayed
 async def end_call(request: Request) -> Response:
     account_id = await authenticate(request)
     state = emu(request)

@@ -354,8 +354,7 @@ class CallCommand(Base):
     __tablename__ = "call_commands"
     pk: Mapped[int] = _pk()
     call_id: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    body: Mapped[Any] = mapped_column(JSON, nullable=True)
-    done: Mapped[bool] = mapped_column(Boolean, default=False)
-    answer: Mapped[Any] = mapped_column(JSON, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # waiting | taken | answered
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)  # the request
+    answer: Mapped[Any] = mapped_column(JSON, nullable=True)  # the response
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -365,7 +365,7 @@ class Deliverer:
                     due += await sql.rows(session, _DUE_OF, now=now, account=account)
         spawned = {delivery_id: (account_id, url) for delivery_id, account_id, url in due
                    if delivery_id not in self._inflight}
-        if spawned and not self.store.is_sqlite:
+        if spawned and self.shared.enabled:  # other processes sweep the same retries
             spawned = await self._claim(spawned)
         for delivery_id, (account_id, url) in spawned.items():
             self._spawn(delivery_id, account_id, url)

@@ -167,6 +167,7 @@ class Health(Out):
     uptime_seconds: float
     database: str
     clock: Timestamp
+    process_id: int  # the process that answered (one of several with serve --workers N)
 
 
 class ClockState(Out):
@@ -277,9 +278,9 @@ class CalleeRemoved(Out):
 # --- rendering ---------------------------------------------------------------------------------------------
 
 
-def health(version: str, uptime_seconds: float, database: str, now: datetime) -> dict[str, Any]:
+def health(version: str, uptime_seconds: float, database: str, now: datetime, process_id: int) -> dict[str, Any]:
     return {"status": "ok", "version": version, "uptimeSeconds": round(uptime_seconds, 3), "database": database,
-            "clock": iso(now)}
+            "clock": iso(now), "processId": process_id}
 
 
 def clock(now: datetime, offset_seconds: float, account_id: str | None = None) -> dict[str, Any]:

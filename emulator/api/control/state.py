@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ MAX_BALANCE_CENTS = 2**63 - 1
 async def health(request: Request) -> Response:
     state = emu(request)
     return respond(wire.health(__version__, time.monotonic() - state.started_monotonic, state.store.label,
-                               state.clock.now()))
+                               state.clock.now(), os.getpid()))
 
 
 async def _clock_owner(request: Request, key: str | None) -> list[str] | None:

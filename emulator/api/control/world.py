@@ -18,6 +18,7 @@ from emulator.api.control import access
 from emulator.api.control.access import ACCOUNT
 from emulator.api.routing import delete, get, patch, post, put
 from emulator.calls.callees import MAGIC_NUMBERS, Callee, Definition, parse_definition
+from emulator.calls.remote import relayed
 from emulator.calls.script import parse_turn
 from emulator.domain import dialing, imessage, messaging, owners, whatsapp
 from emulator.errors import Conflict, Invalid, NotFound, Refused, not_found
@@ -121,6 +122,7 @@ async def join_web_call(request: Request) -> Response:
     return respond(call_wire.call(call, state.settings.base_url, False, agent_name=placed.agent.name))
 
 
+@relayed
 async def drive_caller(request: Request) -> Response:
     """A driven caller's next turn: answer the question the call is waiting on (`turn`), then hear the agent."""
     call_id = path_param(request, "call_id")

@@ -1,0 +1,257 @@
+"""Several processes on one database behave like one: `serve --workers 2` on a SQLite file, and two emulator
+processes on one PostgreSQL database (when AGENTPHONE_EMULATOR_TEST_PG names a server; .ci/run starts one).
+
+Each test works through two sides, `a` and `b`, that are known to be different processes: with workers, two
+keep-alive connections that `GET /_emulator/health` showed landing on different worker PIDs; on PostgreSQL,
+the two processes' own ports. What one side changes (faults, callee scripts, clock moves, strict keys, a
+reset), the other obeys at once; a live call running in one is read, waited for, driven and ended from the
+other; a rate limit counts both."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Line, fresh_number, ok, parse, refused, said, wait_until
+
+from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
+from emulator.testing.postgres import throwaway_database
+from emulator.testing.receiver import json_reply, say
+
+ADMIN = "shared-admin-token"
+SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
+FIXTURE_KEY = "sk_test_from_a_fixture_shared"
+RATE = 3
+READY_CAP = 120.0
+
+
+@dataclass
+class Sides:
+    """Two processes serving one database, and how to reach each of them."""
+
+    urls: tuple[str, str]
+    pinned: bool  # both sides share one port: a client keeps its connection (and so its process)
+    stack: ExitStack
+
+    def client(self, side: int, key: str | None = None) -> httpx.Client:
+        """A client that reaches process `side` (0 or 1) only."""
+        headers = {"X-Emulator-Admin-Token": ADMIN}
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
+        if not self.pinned:
+            return self.stack.enter_context(httpx.Client(base_url=self.urls[side], headers=headers, timeout=60))
+        return self._pinned[side](headers)
+
+    def pin(self) -> None:
+        """Find a connection to each worker; later clients of a side reuse that side's process id."""
+        pids: dict[int, int] = {}  # pid -> side
+        self._pids: list[int] = []
+        deadline = time.monotonic() + READY_CAP  # the second worker may still be starting
+        while len(self._pids) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=self.urls[0], timeout=60) as probe:
+                pid = ok(probe.get("/_emulator/health"))["processId"]
+            if pid not in pids:
+                pids[pid] = len(self._pids)
+                self._pids.append(pid)
+            time.sleep(0.02)
+        assert len(self._pids) == 2, "two workers never both answered"
+        self._pinned = [self._maker(0), self._maker(1)]
+
+    def _maker(self, side: int) -> Any:
+        def make(headers: dict[str, str]) -> httpx.Client:
+            for _ in range(200):
+                client = httpx.Client(base_url=self.urls[0], headers=headers, timeout=60,
+                                      limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+                if ok(client.get("/_emulator/health"))["processId"] == self._pids[side]:
+                    self.stack.callback(client.close)
+                    return client
+                client.close()
+            raise AssertionError(f"worker {self._pids[side]} took no new connection")
+        return make
+
+    def pid(self, client: httpx.Client) -> int:
+        return int(ok(client.get("/_emulator/health"))["processId"])
+
+
+def _workers(extra: list[str]) -> Iterator[Sides]:
+    with ExitStack() as stack:
+        proc = stack.enter_context(EmulatorProcess(args=["--workers", "2", "--admin-token", ADMIN, *extra]))
+        sides = Sides((proc.base_url, proc.base_url), True, stack)
+        sides.pin()
+        yield sides
+
+
+def _postgresql(extra: list[str]) -> Iterator[Sides]:
+    if not SERVER:
+        pytest.skip("AGENTPHONE_EMULATOR_TEST_PG names no PostgreSQL server (.ci/run starts one)")
+    with ExitStack() as stack:
+        url = stack.enter_context(throwaway_database(SERVER))
+        args = ["--admin-token", ADMIN, *extra]
+        first = stack.enter_context(EmulatorProcess(db=url, args=args))
+        second = stack.enter_context(EmulatorProcess(db=url, args=args))
+        yield Sides((first.base_url, second.base_url), False, stack)
+
+
+@pytest.fixture(scope="module", params=["workers", "postgresql"])
+def sides(request: pytest.FixtureRequest) -> Iterator[Sides]:
+    extra = ["--strict-keys", "--key", "sk_test_configured_shared"]
+    yield from (_workers if request.param == "workers" else _postgresql)(extra)
+
+
+@pytest.fixture()
+def key(sides: Sides) -> str:
+    """A fresh key that strict mode accepts (loaded as a fixture through side a)."""
+    fresh = new_key()
+    ok(sides.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": fresh}]}))
+    return fresh
+
+
+def test_two_different_processes_answer(sides: Sides) -> None:
+    a, b = sides.client(0), sides.client(1)
+    assert sides.pid(a) != sides.pid(b)
+
+
+def test_a_fault_armed_through_one_fires_once_in_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    ok(a.post("/_emulator/faults", json={"key": key, "status": 503, "count": 1, "path": "/v1/agents"}))
+    refused(b.get("/v1/agents"), 503, "Injected fault")
+    assert a.get("/v1/agents").status_code == 200  # used up by the other process
+    assert b.get("/v1/agents").status_code == 200
+    ok(b.post("/_emulator/faults", json={"key": key, "status": 429, "count": 2}))
+    assert ok(a.get("/_emulator/faults"))["api"] == [{"key": key, "status": 429, "remaining": 2, "path": None}]
+    ok(a.delete("/_emulator/faults"))
+    assert b.get("/v1/agents").status_code == 200  # cleared everywhere
+
+
+def test_a_webhook_fault_armed_through_one_signs_the_others_delivery(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver() as rx:
+        agent = ok(b.post("/v1/agents", json={"name": "SMS"}))
+        number = ok(b.post("/v1/numbers", json={"agentId": agent["id"]}))
+        hook = ok(b.post("/v1/webhooks", json={"url": rx.url_for("/hook")}))
+        rx.expect("/hook", hook["secret"])
+        ok(a.post("/_emulator/faults", json={"key": key, "webhook": "bad-signature", "count": 1}))
+        ok(b.post("/_emulator/sms", json={"from": "+14155550100", "to": number["phoneNumber"], "body": "one"}))
+        ok(b.post("/_emulator/sms", json={"from": "+14155550100", "to": number["phoneNumber"], "body": "two"}))
+        got = rx.wait_for(2, path="/hook")
+    verified = {g.data["message"]: g.error is None for g in got}
+    assert verified == {"one": False, "two": True}
+
+
+def test_a_callee_script_put_through_one_answers_a_call_placed_in_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver(default=json_reply({})) as voice:
+        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
+        line = Line.open(b, voice)
+        to = fresh_number()
+        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Scripted in the other process."}]}))
+        placed = ok(b.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to,
+                                               "waitForCompletion": True}))
+    assert placed["status"] == "completed"
+    assert placed["callee"] == "script"
+    assert said(placed) == [("Scripted in the other process.", "You said: Scripted in the other process.")]
+    ok(b.delete(f"/_emulator/callees/{to}"))
+    refused(a.get(f"/_emulator/callees/{to}"), 404, "No callee script")
+
+
+def test_a_clock_moved_through_one_is_the_others_time(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    moved = parse(ok(a.post("/_emulator/clock", json={"advance": 86_400 * 3}))["now"])
+    assert parse(ok(b.get("/_emulator/clock"))["now"]) >= moved
+    made = ok(b.post("/v1/agents", json={"name": "Later"}))
+    assert parse(made["createdAt"]) >= moved
+
+
+def test_strict_keys_loaded_through_one_are_accepted_by_the_other(sides: Sides) -> None:
+    fresh = new_key()
+    refused(sides.client(1, fresh).get("/v1/agents"), 401, "strict-keys")
+    ok(sides.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": fresh}]}))
+    assert ok(sides.client(1, fresh).get("/v1/agents"))["data"] == []
+
+
+def test_an_account_reset_through_one_is_gone_for_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    ok(b.post("/v1/agents", json={"name": "Before"}))  # b knows the key's account now
+    ok(a.post("/_emulator/reset", json={"key": key}))
+    assert ok(b.get("/v1/agents"))["data"] == []
+    ok(b.post("/v1/agents", json={"name": "After"}))  # into the key's new account, not the removed one
+    assert [x["name"] for x in ok(a.get("/v1/agents"))["data"]] == ["After"]
+
+
+def test_a_live_call_in_one_is_driven_read_and_ended_from_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver(default=json_reply({})) as voice:
+        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
+        line = Line.open(a, voice, beginMessage="Hello.")
+        to = fresh_number()
+        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "First."}], "drive": True}))
+        placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
+        route = f"/_emulator/calls/{placed['id']}/caller"
+        asked = ok(b.post(route, json={}))
+        assert asked["state"] == "asking" and asked["heard"]["text"] == "You said: First."
+        again = ok(b.post(route, json={"turn": {"say": "From the other process."}}))
+        assert again["heard"]["text"] == "You said: From the other process."
+        live = ok(b.get(f"/v1/calls/{placed['id']}"))  # the rows the call has not written yet, too
+        assert live["status"] == "in-progress"
+        assert said(live)[1:] == [("First.", "You said: First."),
+                                  ("From the other process.", "You said: From the other process.")]
+        ended = ok(b.post(f"/v1/calls/{placed['id']}/end"))
+        assert ended["status"] == "completed"
+        waited = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
+        assert waited["status"] == "completed"
+        assert ok(b.post(route, json={}))["state"] == "ended"
+
+
+def test_a_waiter_in_one_hears_the_end_of_a_call_in_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver(default=json_reply({})) as voice:
+        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
+        line = Line.open(a, voice)
+        to = fresh_number()
+        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Hi."}], "drive": True}))
+        placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))
+        ok(a.post(f"/_emulator/calls/{placed['id']}/caller", json={}))  # the call waits for its caller now
+        with httpx.Client(base_url=sides.urls[0], headers=dict(a.headers), timeout=60) as spare:
+            ok(spare.post(f"/_emulator/calls/{placed['id']}/caller", json={"turn": {"hangup": True}}))
+        done = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
+    assert done["status"] == "completed" and done["endReason"] == "caller-hangup"
+
+
+def test_a_rate_limit_counts_the_requests_of_both() -> None:
+    """Three requests a second per key, spread over two workers: the fourth within the second is refused."""
+    for make in (_workers, _postgresql) if SERVER else (_workers,):
+        for sides in make(["--rate-limit", str(RATE)]):
+            key = new_key()
+            clients = [sides.client(0, key), sides.client(1, key)]
+            for _ in range(5):  # a burst the machine spread over more than a second proves nothing: again
+                time.sleep(1.1)
+                started = time.monotonic()
+                codes = [clients[i % 2].get("/v1/agents").status_code for i in range(RATE + 1)]
+                if time.monotonic() - started < 0.9:
+                    break
+            assert codes == [200] * RATE + [429]
+
+
+def test_a_due_retry_is_sent_once_by_one_of_the_workers(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver(default=json_reply({}, status=500)) as rx:
+        agent = ok(a.post("/v1/agents", json={"name": "Retry"}))
+        number = ok(a.post("/v1/numbers", json={"agentId": agent["id"]}))
+        ok(a.post("/v1/webhooks", json={"url": rx.url_for("/hook")}))
+        ok(a.post("/_emulator/sms", json={"from": "+14155550100", "to": number["phoneNumber"], "body": "x"}))
+        rx.wait_for(1, path="/hook")
+
+        def attempts() -> int:
+            return int(ok(a.get("/v1/webhooks/deliveries"))["data"][0]["attemptCount"])
+
+        for made in (2, 3, 4):  # each clock move makes the next retry due, in both processes' sweeps
+            ok(b.post("/_emulator/clock", json={"key": key, "advance": 8000}))
+            wait_until(lambda made=made: attempts() >= made, f"attempt {made}")  # type: ignore[misc]
+        time.sleep(1.2)  # two sweeps of each process: a duplicate would have gone out by now
+        assert len(rx.received(path="/hook")) == attempts() == 4
