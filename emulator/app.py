@@ -118,6 +118,7 @@ async def _sweeper(state: Emulator, relay: Relay) -> None:
                 await state.shared.drop_idle_windows()
             if state.shared.enabled and rounds % 120 == 0:
                 await relay.drop_stale()
+                await state.journal.trim()
         except Exception:  # the sweeper must outlive a bad moment in the database
             log.exception("Clock sweep failed")
 

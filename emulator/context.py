@@ -80,9 +80,9 @@ class Emulator:
     def __post_init__(self) -> None:
         self._configured_keys = frozenset(self.settings.keys)
         self.activity = Activity(self.clock)
-        self.journal = Journal(self.clock)
-        self.faults.fired = self._fault_fired
         self.shared = Shared(self.store, processes_share(self.settings.db, self.settings.workers))
+        self.journal = Journal(self.clock, self.shared)
+        self.faults.fired = self._fault_fired
         self.shared.add("clock", self.clock)
         self.shared.add("faults", self.faults)
         self.shared.add("callees", self.callees)
@@ -165,6 +165,7 @@ class Emulator:
                 self.fixture_keys |= added
 
         await self.shared.change(SHARED, forgotten)
+        await self.journal.forget_stored(gone, dropped)
 
     def _forget(self, gone: set[str], keys: set[str]) -> None:
         self.clock.forget(gone)

@@ -2,7 +2,9 @@
 test can prove what its code asked of the API (WireMock-style verification).
 
 Bounded: at most MAX_ENTRIES requests and MAX_BYTES of them in all, the oldest dropped first; a body is
-kept up to BODY_LIMIT bytes. Held in memory only, and forgotten with the account (reset, fixture loads).
+kept up to BODY_LIMIT bytes. Held in memory, and forgotten with the account (reset, fixture loads). When
+several processes serve one database (emulator/shared.py) the journal is a table instead, written before
+each answer leaves, so any process lists every process's requests (MAX_ENTRIES of them).
 Requests the inspector itself sends (marked with the `X-Emulator-Inspector` header) are not journaled.
 """
 
@@ -18,9 +20,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlalchemy import bindparam, delete, func, or_, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.clock import Clock
+from emulator.shared import Shared
+from emulator.store import sql
+from emulator.store.models import JournalEntry, table
 
 MAX_ENTRIES = 10_000
 MAX_BYTES = 32 * 1024 * 1024
@@ -82,12 +88,79 @@ class Filter:
             tzinfo=UTC).timestamp())
 
 
+ENTRIES = table(JournalEntry)
+_INSERT = sql.Insert(ENTRIES)
+_NEWEST = sql.Query(select(func.max(ENTRIES.c.pk)))
+_TRIM = sql.Query(delete(ENTRIES).where(ENTRIES.c.pk <= bindparam("before")))
+
+
 class Journal:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, shared: Shared | None = None) -> None:
         self.clock = clock
+        self.shared = shared
         self._entries: deque[Entry] = deque()
         self._bytes = 0
         self._seq = 0
+
+    @property
+    def stored(self) -> bool:
+        """Whether entries go to the database (several processes share them) instead of memory."""
+        return self.shared is not None and self.shared.enabled
+
+    async def record(self, key: str | None, account_id: str | None, sub_account_id: str | None, method: str,
+                     path: str, raw_query: bytes, raw_body: bytes, body_truncated: bool, status: int | None,
+                     duration_ms: float) -> Entry:
+        """`add`, or where processes share the journal, a row written before the answer leaves."""
+        if not self.stored:
+            return self.add(key, account_id, sub_account_id, method, path, raw_query, raw_body, body_truncated,
+                            status, duration_ms)
+        assert self.shared is not None
+        stamp = time.time() + self.clock.offset_seconds
+        async with self.shared.store.write() as session:
+            row = await sql.insert(session, _INSERT, stamp=stamp, key=key, account_id=account_id,
+                                   sub_account_id=sub_account_id, method=method, path=path.replace("\x00", "\ufffd"),
+                                   raw_query=raw_query, raw_body=raw_body, body_truncated=body_truncated,
+                                   status=status, duration_ms=duration_ms)
+        return Entry(row.pk, stamp, key, account_id, sub_account_id, method, path, raw_query, raw_body,
+                     body_truncated, status, duration_ms, 0)
+
+    async def search(self, where: Filter, limit: int, newest_first: bool = False) -> tuple[list[Entry], int, int]:
+        """`find`, in the table when processes share the journal."""
+        if not self.stored:
+            return self.find(where, limit, newest_first)
+        assert self.shared is not None
+        query = select(ENTRIES).where(ENTRIES.c.pk > where.since_seq).order_by(ENTRIES.c.pk)
+        if where.keys is not None:
+            query = query.where(ENTRIES.c.key.in_(sorted(where.keys)))
+        if where.method is not None:
+            query = query.where(ENTRIES.c.method == where.method.upper())
+        async with self.shared.store.read() as session:
+            rows = (await session.execute(query)).all()
+        entries = [Entry(r.pk, r.stamp, r.key, r.account_id, r.sub_account_id, r.method, r.path, bytes(r.raw_query),
+                         bytes(r.raw_body), r.body_truncated, r.status, r.duration_ms, 0) for r in rows]
+        found = [entry for entry in entries if where.matches(entry)]
+        page = found[::-1][:limit] if newest_first else found[:limit]
+        return page, len(found), found[-1].seq if found else 0
+
+    async def trim(self) -> None:
+        """Keep the table's newest MAX_ENTRIES entries."""
+        if self.stored:
+            assert self.shared is not None
+            async with self.shared.store.write() as session:
+                newest = await sql.value(session, _NEWEST)
+                if newest is not None and newest > MAX_ENTRIES:
+                    await sql.run(session, _TRIM, before=newest - MAX_ENTRIES)
+
+    async def forget_stored(self, account_ids: Iterable[str], keys: Iterable[str] = ()) -> None:
+        """`forget`, in the table (the accounts' own rows went with them: these are their keys' and
+        sub-accounts')."""
+        gone, dropped = sorted(set(account_ids)), sorted(set(keys))
+        if self.stored and (gone or dropped):
+            assert self.shared is not None
+            async with self.shared.store.write() as session:
+                await session.execute(delete(ENTRIES).where(or_(ENTRIES.c.key.in_(dropped),
+                                                                ENTRIES.c.sub_account_id.in_(gone),
+                                                                ENTRIES.c.account_id.in_(gone))))
 
     @property
     def last_seq(self) -> int:
@@ -194,11 +267,11 @@ class Journaling:
             reading = replaying
         recorded = False
 
-        def record(status: int | None) -> None:
+        async def record(status: int | None) -> None:
             nonlocal recorded
             recorded = True
             key = _bearer(auth)
-            entry = self.journal.add(
+            entry = await self.journal.record(
                 key, self.account_of(key) if key else None, sub.decode("latin-1") if sub else None, scope["method"],
                 scope["path"], scope.get("query_string", b""), body[:BODY_LIMIT], truncated, status,
                 round((time.perf_counter() - started) * 1000, 3),
@@ -208,11 +281,11 @@ class Journaling:
 
         async def sending(message: Message) -> None:
             if not recorded and message["type"] == "http.response.start":
-                record(message["status"])
+                await record(message["status"])
             await send(message)
 
         try:
             await self.app(scope, reading, sending)
         finally:
             if not recorded:
-                record(None)
+                await record(None)

@@ -255,3 +255,20 @@ def test_a_due_retry_is_sent_once_by_one_of_the_workers(sides: Sides, key: str) 
             wait_until(lambda made=made: attempts() >= made, f"attempt {made}")  # type: ignore[misc]
         time.sleep(1.2)  # two sweeps of each process: a duplicate would have gone out by now
         assert len(rx.received(path="/hook")) == attempts() == 4
+
+
+def test_the_request_journal_lists_the_requests_every_process_answered(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    ok(a.post("/v1/agents", json={"name": "Made in a"}))
+    ok(b.post("/v1/agents", json={"name": "Made in b"}))
+    refused(b.get("/v1/agents/agent_missing"), 404, "agent_missing")
+    for side in (a, b):
+        made = ok(side.get("/_emulator/requests", params={"key": key}))["data"]
+        assert [(e["method"], e["path"], e["status"]) for e in made] == [
+            ("POST", "/v1/agents", 200), ("POST", "/v1/agents", 200), ("GET", "/v1/agents/agent_missing", 404)]
+        assert [e["body"] for e in made[:2]] == [{"name": "Made in a"}, {"name": "Made in b"}]
+        assert made[0]["seq"] < made[1]["seq"] < made[2]["seq"]
+    since = ok(a.get("/_emulator/requests", params={"key": key, "since": made[1]["seq"]}))["data"]
+    assert [e["path"] for e in since] == ["/v1/agents/agent_missing"]
+    ok(a.post("/_emulator/reset", json={"key": key}))
+    assert ok(b.get("/_emulator/requests", params={"key": key}))["data"] == []

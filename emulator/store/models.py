@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -358,3 +359,21 @@ class CallCommand(Base):
     body: Mapped[Any] = mapped_column(JSON, nullable=True)  # the request
     answer: Mapped[Any] = mapped_column(JSON, nullable=True)  # the response
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class JournalEntry(Base):
+    """A `/v1` request in the request journal, when several processes share it (emulator/journal.py)."""
+
+    __tablename__ = "journal_entries"
+    pk: Mapped[int] = _pk()  # the entry's sequence number
+    stamp: Mapped[float] = mapped_column(Float)
+    key: Mapped[str | None] = mapped_column(String(220), index=True, nullable=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sub_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    raw_query: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_truncated: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float)

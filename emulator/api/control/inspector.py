@@ -271,7 +271,8 @@ async def list_requests(request: Request) -> Response:
     where = Filter(keys=None if key is None else frozenset({key}), method=method, path=PATH.read(request),
                    since_seq=since_seq, since=since)
     journal = emu(request).journal
-    entries, total, newest = journal.find(where, int(JOURNAL_LIMIT.read(request)), ORDER.read(request) == "newest")
+    limit, newest_first = int(JOURNAL_LIMIT.read(request)), ORDER.read(request) == "newest"
+    entries, total, newest = await journal.search(where, limit, newest_first)
     return respond(wire.journal(entries, total, max(newest, since_seq)))
 
 
