@@ -17,7 +17,7 @@ from helpers import SENDER, http_client, ok, refused, settled, wait_log
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
 from emulator.testing.postgres import throwaway_database
-from emulator.testing.receiver import delayed, status
+from emulator.testing.receiver import delayed, say, status
 
 SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
 pytestmark = pytest.mark.skipif(not SERVER, reason="AGENTPHONE_EMULATOR_TEST_PG names no PostgreSQL server "
@@ -146,3 +146,23 @@ def test_a_due_retry_is_sent_once_by_one_of_the_processes(pair: tuple[EmulatorPr
         with pytest.raises(AssertionError):
             rx.wait_for(3, timeout=quiet)
         assert [r.webhook_id for r in rx.wait_for(2)] == [delivery_id, delivery_id]
+
+
+def test_a_process_starting_on_the_database_leaves_the_others_live_calls_alone(
+        pair: tuple[EmulatorProcess, EmulatorProcess], database: str) -> None:
+    """A new emulator on a shared database does not take the calls another is running for a last run's."""
+    key = new_key()
+    with http_client(pair[0].base_url, key) as api, WebhookReceiver() as voice:
+        voice.answer_turns_with(say("Hello there."))
+        agent = ok(api.post("/v1/agents", json={"name": "Live"}))
+        ok(api.post("/v1/numbers", json={"agentId": agent["id"]}))
+        hook = ok(api.post("/v1/webhooks", json={"url": voice.url}))
+        voice.secret = hook["secret"]
+        to = "+14155550177"
+        ok(api.put(f"/_emulator/callees/{to}", json={"turns": [], "drive": True}, params={"key": key}))
+        placed = ok(api.post("/v1/calls", json={"agentId": agent["id"], "toNumber": to}))
+        with EmulatorProcess(db=database, args=["--admin-token", ADMIN]) as third:
+            with http_client(third.base_url, key) as late:
+                assert ok(late.get(f"/v1/calls/{placed['id']}"))["status"] == "in-progress"
+        ok(api.post(f"/v1/calls/{placed['id']}/end"))
+        assert ok(api.get(f"/v1/calls/{placed['id']}"))["endReason"] != "emulator-restarted"
