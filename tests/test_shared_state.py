@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from helpers import Line, fresh_number, ok, parse, refused, said, wait_until
+from helpers import WAIT_CAP, Line, fresh_number, ok, parse, refused, said, wait_until
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
 from emulator.testing.postgres import throwaway_database
@@ -272,3 +273,17 @@ def test_the_request_journal_lists_the_requests_every_process_answered(sides: Si
     assert [e["path"] for e in since] == ["/v1/agents/agent_missing"]
     ok(a.post("/_emulator/reset", json={"key": key}))
     assert ok(b.get("/_emulator/requests", params={"key": key}))["data"] == []
+
+
+def test_a_web_call_waited_for_in_one_and_joined_in_the_other(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    agent = ok(a.post("/v1/agents", json={"name": "Web", "voiceMode": "hosted", "systemPrompt": "Be brief."}))
+    web = ok(a.post("/v1/calls/web", json={"agentId": agent["id"]}))
+    with ThreadPoolExecutor(1) as pool:
+        # The wait's own limit is far beyond the test's: answered at all, it was answered by the call's end.
+        waiting = pool.submit(b.get, f"/v1/calls/{web['id']}", params={"wait": "true", "timeout": 600})
+        time.sleep(0.5)  # the waiter is waiting (a join before it would only make the wait shorter)
+        ok(a.post(f"/_emulator/calls/web/{web['id']}/join", json={"accessToken": web["accessToken"],
+                                                                   "turns": [{"say": "Hello there"}]}))
+        done = ok(waiting.result(timeout=WAIT_CAP))
+    assert done["status"] == "completed" and said(done)[-1][0] == "Hello there"

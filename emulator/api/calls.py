@@ -68,7 +68,11 @@ async def wait_for_end(request: Request, account_id: str, call_id: str, seconds:
         return row.status in calls.LIVE or call_id in state.engine.runs
 
     while (left := deadline - asyncio.get_running_loop().time()) > 0:
-        if await state.engine.waits.wait(call_id, left, live, lambda: _gone(request)) != "woken":
+        # Where processes share the database, another may end the call (a web call another one joined): look
+        # at its row every so often too.
+        look = min(left, SHARED_LOOK_SECONDS) if state.shared.enabled else left
+        outcome = await state.engine.waits.wait(call_id, look, live, lambda: _gone(request))
+        if outcome in ("ended", "gone") or (outcome == "timeout" and look == left):
             return
 
 
@@ -136,6 +140,7 @@ async def end_call(request: Request) -> Response:
 
 
 HEARTBEAT_SECONDS = 15.0
+SHARED_LOOK_SECONDS = 0.25
 
 
 def _sse(event: str, data: Any) -> str:

@@ -79,7 +79,7 @@ def relayed(handler: Handler) -> Handler:
 async def _live(state: Emulator, call_id: str) -> bool:
     async with state.store.read() as session:
         row = await owners.call(session, call_id)
-    return row is not None and row.status in calls.LIVE and call_id not in state.engine.runs
+    return row is not None and row.status == "in-progress" and call_id not in state.engine.runs
 
 
 async def _relay(state: Emulator, request: Request, call_id: str) -> Response | None:
@@ -87,8 +87,13 @@ async def _relay(state: Emulator, request: Request, call_id: str) -> Response | 
     if not await _live(state, call_id):
         return None
     body = await request.body()
+    receive, replayed = request.receive, False
 
     async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()  # then what the server says (the client hung up)
+        replayed = True
         return {"type": "http.request", "body": body, "more_body": False}
 
     request._receive = replay  # the handler can still read the body if this process answers after all
