@@ -1,7 +1,12 @@
-"""Throughput of one emulator process against two on one PostgreSQL database, side by side in one run.
+"""Throughput of one emulator process against two on one database, side by side in one run.
 
     python benchmarks/bench_processes.py --pg postgresql+asyncpg://user@127.0.0.1:5432/postgres
                                          [--seconds 5] [--connections 16] [--rounds 3]
+    python benchmarks/bench_processes.py --workers [--seconds 5] [--connections 16] [--rounds 3]
+
+With `--workers`: `serve` against `serve --workers 2` on SQLite files of their own (each seeded the same
+way), every connection to the one port; the two alternate, endpoint by endpoint and round by round. With
+`--pg`:
 
 Creates a throwaway database on the server (dropped at the end), starts two emulators on it
 (`python -m emulator serve --db <it>`, each a child process with one uvicorn worker), seeds one account on
@@ -62,29 +67,62 @@ def _together(groups: list[Target], seconds: int, connections: int, scripts: Pat
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pg", required=True, help="a PostgreSQL server URL (postgresql+asyncpg://user@host/db)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pg", help="a PostgreSQL server URL (postgresql+asyncpg://user@host/db)")
+    where.add_argument("--workers", action="store_true", help="serve against serve --workers 2, on SQLite")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with throwaway_database(args.pg, "bench") as database, \
-            EmulatorProcess(db=database, args=["--log-level", "warning"]) as one, \
-            EmulatorProcess(db=database, args=["--log-level", "warning"]) as two, \
-            tempfile.TemporaryDirectory() as scripts:
-        key, agent_id = _seed(one.base_url)
-        singles, pairs = _targets(one.base_url, key, agent_id), _targets(two.base_url, key, agent_id, " (2)")
-        figures: dict[str, tuple[list[Result], list[Result]]] = {t.label: ([], []) for t in singles}
-        for _ in range(args.rounds):
-            for single, other in zip(singles, pairs, strict=True):
-                figures[single.label][0].append(run_wrk(single, args.seconds, args.connections, 1, Path(scripts)))
-                figures[single.label][1].append(_together([single, other], args.seconds,
-                                                          max(1, args.connections // 2), Path(scripts)))
+    figures = _workers(args) if args.workers else _processes(args)
     print(f"{'endpoint':24} {'1 process req/s':>16} {'2 processes req/s':>18} {'ratio':>7}  errors")
     for label, (ones, twos) in figures.items():
         a, b = statistics.median(r.rps for r in ones), statistics.median(r.rps for r in twos)
         errors = sum(r.errors for r in ones + twos)
         print(f"{label:24} {a:16,.0f} {b:18,.0f} {b / a if a else 0:6.2f}x  {errors}")
     return 0
+
+
+Figures = dict[str, tuple[list[Result], list[Result]]]
+
+
+def _workers(args: argparse.Namespace) -> Figures:
+    quiet = ["--log-level", "warning"]
+    with EmulatorProcess(args=quiet) as one, EmulatorProcess(args=[*quiet, "--workers", "2"]) as two, \
+            tempfile.TemporaryDirectory() as scripts:
+        _both_workers(two.base_url)
+        singles = _targets(one.base_url, *_seed(one.base_url))
+        doubles = _targets(two.base_url, *_seed(two.base_url), " (2)")
+        figures: Figures = {t.label: ([], []) for t in singles}
+        for _ in range(args.rounds):
+            for single, double in zip(singles, doubles, strict=True):
+                figures[single.label][0].append(run_wrk(single, args.seconds, args.connections, 1, Path(scripts)))
+                figures[single.label][1].append(run_wrk(double, args.seconds, args.connections, 1, Path(scripts)))
+    return figures
+
+
+def _both_workers(base_url: str) -> None:
+    """Until both workers answer (the second may still be starting when the first is healthy)."""
+    seen: set[int] = set()
+    while len(seen) < 2:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            seen.add(client.get("/_emulator/health").json()["processId"])
+
+
+def _processes(args: argparse.Namespace) -> Figures:
+    with throwaway_database(args.pg, "bench") as database, \
+            EmulatorProcess(db=database, args=["--log-level", "warning"]) as one, \
+            EmulatorProcess(db=database, args=["--log-level", "warning"]) as two, \
+            tempfile.TemporaryDirectory() as scripts:
+        key, agent_id = _seed(one.base_url)
+        singles, pairs = _targets(one.base_url, key, agent_id), _targets(two.base_url, key, agent_id, " (2)")
+        figures: Figures = {t.label: ([], []) for t in singles}
+        for _ in range(args.rounds):
+            for single, other in zip(singles, pairs, strict=True):
+                figures[single.label][0].append(run_wrk(single, args.seconds, args.connections, 1, Path(scripts)))
+                figures[single.label][1].append(_together([single, other], args.seconds,
+                                                          max(1, args.connections // 2), Path(scripts)))
+    return figures
 
 
 if __name__ == "__main__":

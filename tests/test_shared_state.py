@@ -101,16 +101,19 @@ def _postgresql(extra: list[str]) -> Iterator[Sides]:
 
 @pytest.fixture(scope="module", params=["workers", "postgresql"])
 def sides(request: pytest.FixtureRequest) -> Iterator[Sides]:
-    extra = ["--strict-keys", "--key", "sk_test_configured_shared"]
+    yield from (_workers if request.param == "workers" else _postgresql)([])
+
+
+@pytest.fixture(scope="module", params=["workers", "postgresql"])
+def strict(request: pytest.FixtureRequest) -> Iterator[Sides]:
+    """Two processes with --strict-keys and a rate limit of RATE requests a second per key."""
+    extra = ["--strict-keys", "--key", "sk_test_configured_shared", "--rate-limit", str(RATE)]
     yield from (_workers if request.param == "workers" else _postgresql)(extra)
 
 
 @pytest.fixture()
-def key(sides: Sides) -> str:
-    """A fresh key that strict mode accepts (loaded as a fixture through side a)."""
-    fresh = new_key()
-    ok(sides.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": fresh}]}))
-    return fresh
+def key() -> str:
+    return new_key()
 
 
 def test_two_different_processes_answer(sides: Sides) -> None:
@@ -169,11 +172,12 @@ def test_a_clock_moved_through_one_is_the_others_time(sides: Sides, key: str) ->
     assert parse(made["createdAt"]) >= moved
 
 
-def test_strict_keys_loaded_through_one_are_accepted_by_the_other(sides: Sides) -> None:
+def test_strict_keys_loaded_through_one_are_accepted_by_the_other(strict: Sides) -> None:
     fresh = new_key()
-    refused(sides.client(1, fresh).get("/v1/agents"), 401, "strict-keys")
-    ok(sides.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": fresh}]}))
-    assert ok(sides.client(1, fresh).get("/v1/agents"))["data"] == []
+    refused(strict.client(1, fresh).get("/v1/agents"), 401, "strict-keys")
+    ok(strict.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": fresh}]}))
+    time.sleep(1.1)  # a second of the rate limit's window has passed
+    assert ok(strict.client(1, fresh).get("/v1/agents"))["data"] == []
 
 
 def test_an_account_reset_through_one_is_gone_for_the_other(sides: Sides, key: str) -> None:
@@ -224,19 +228,18 @@ def test_a_waiter_in_one_hears_the_end_of_a_call_in_the_other(sides: Sides, key:
     assert done["status"] == "completed" and done["endReason"] == "caller-hangup"
 
 
-def test_a_rate_limit_counts_the_requests_of_both() -> None:
-    """Three requests a second per key, spread over two workers: the fourth within the second is refused."""
-    for make in (_workers, _postgresql) if SERVER else (_workers,):
-        for sides in make(["--rate-limit", str(RATE)]):
-            key = new_key()
-            clients = [sides.client(0, key), sides.client(1, key)]
-            for _ in range(5):  # a burst the machine spread over more than a second proves nothing: again
-                time.sleep(1.1)
-                started = time.monotonic()
-                codes = [clients[i % 2].get("/v1/agents").status_code for i in range(RATE + 1)]
-                if time.monotonic() - started < 0.9:
-                    break
-            assert codes == [200] * RATE + [429]
+def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:
+    """Three requests a second per key, spread over two processes: the fourth within the second is refused."""
+    key = new_key()
+    ok(strict.client(0).post("/_emulator/fixtures", json={"accounts": [{"key": key}]}))
+    clients = [strict.client(0, key), strict.client(1, key)]
+    for _ in range(5):  # a burst the machine spread over more than a second proves nothing: again
+        time.sleep(1.1)
+        started = time.monotonic()
+        codes = [clients[i % 2].get("/v1/agents").status_code for i in range(RATE + 1)]
+        if time.monotonic() - started < 0.9:
+            break
+    assert codes == [200] * RATE + [429]
 
 
 def test_a_due_retry_is_sent_once_by_one_of_the_workers(sides: Sides, key: str) -> None:
@@ -287,3 +290,17 @@ def test_a_web_call_waited_for_in_one_and_joined_in_the_other(sides: Sides, key:
                                                                    "turns": [{"say": "Hello there"}]}))
         done = ok(waiting.result(timeout=WAIT_CAP))
     assert done["status"] == "completed" and said(done)[-1][0] == "Hello there"
+
+
+def test_a_new_keys_first_requests_on_both_make_one_account_and_the_plan_limit_holds(sides: Sides) -> None:
+    """The free plan allows one number ever: a new key's first requests are ten buys at once, five on each
+    process; one account is made, and it gets exactly one number."""
+    fresh = new_key()
+    clients = [sides.client(side, fresh) for side in (0, 1) for _ in range(5)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(lambda c: c.post("/v1/numbers", json={}), clients))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] + [403] * (len(clients) - 1), [a.text for a in answers]
+    assert ok(clients[0].get("/v1/numbers"))["total"] == 1
+    owners = {ok(c.get(f"/_emulator/accounts/{fresh}"))["id"] for c in (sides.client(0), sides.client(1))}
+    assert len(owners) == 1
