@@ -43,7 +43,7 @@ from sqlalchemy.pool import StaticPool
 
 from emulator.store import rollups
 from emulator.store.inline import InlineSession
-from emulator.store.models import Base
+from emulator.store.models import Base, postgresql_partial_indexes
 
 MEMORY = ":memory:"
 log = logging.getLogger("emulator.store")
@@ -352,6 +352,8 @@ class _InlineWrite:
 def _create(conn: Connection) -> None:
     """Tables, columns and indexes (an older database gets the ones it lacks) and the rollups with their
     triggers."""
+    if conn.dialect.name == "postgresql":
+        postgresql_partial_indexes()
     Base.metadata.create_all(conn)
     _add_missing_columns(conn)
     for each in Base.metadata.sorted_tables:
