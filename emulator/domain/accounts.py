@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids
 from emulator.domain.paging import page
 from emulator.errors import Invalid, not_found
+from emulator.keys import KEY_RULE
 from emulator.plans import PLANS
 from emulator.store import Account, sql
 from emulator.store.models import Base, table
@@ -48,7 +49,6 @@ class _Create(sql.Query):
 _CREATE = _Create(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
                   {"postgresql": None})
 
-KEY_RULE = r"^sk_(?:live|test)_[A-Za-z0-9_\-]{1,200}$"  # stated in the served OpenAPI document too
 KEY_SHAPE = re.compile(KEY_RULE)
 
 
