@@ -362,7 +362,7 @@ def _create(conn: Connection) -> None:
     for each in older:
         for index in each.indexes:
             index.create(conn, checkfirst=True)
-    rollups.ensure(conn)
+    rollups.ensure(conn, new=not older)
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
