@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from emulator.errors import Forbidden, Invalid, Malformed
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -23,6 +21,8 @@ MAX_PATH = 4096
 
 def parse_yaml(text: str, source: str, quiet: bool = False) -> dict[str, Any]:
     """One fixture document from YAML (or JSON) text; `quiet` errors name the place, not the text."""
+    import yaml  # here: a server started without fixtures never reads YAML
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -7,16 +7,19 @@ the seeded test), and each run starts its processes side by side.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers import http_client, ok
+from helpers import Line, http_client, ok, parse
 
 from emulator.testing import EmulatorProcess, new_key
+from emulator.testing.receiver import WebhookReceiver, echo, held, json_reply
 
 SEED_ARGS = ["--seed", "7"]
 
@@ -170,3 +173,34 @@ def test_seeded_restart_does_not_reuse_ids(runs: Runs) -> None:
     assert second is not None
     created = list(written["ids"]) + write_seeded(second, written["key"])
     assert len(set(created)) == 4
+
+
+def test_a_call_cut_off_by_a_crash_ends_failed_at_the_next_start(tmp_path: Path) -> None:
+    """A process killed mid-call leaves the call in progress in the file; the next start marks it failed."""
+    db = str(tmp_path / "crashed.db")
+    key = new_key()
+    never = threading.Event()
+    first = EmulatorProcess(db=db)
+    with WebhookReceiver(default=json_reply({})) as voice:
+        voice.answer_turns_with(echo)
+        try:
+            first.start()
+            with client(first, key) as api:
+                line = Line.open(api, voice)
+                done = line.run([{"say": "Bye"}])  # a call that ended before the crash
+                voice.answer_turns_with(held(never))  # from now on the agent never answers
+                placed = line.place([{"say": "Hello?"}])
+                voice.wait_event("agent.message", call_id=placed["id"])
+                assert ok(api.get(f"/v1/calls/{placed['id']}"))["status"] == "in-progress"
+            assert first.proc is not None
+            first.proc.kill()  # no shutdown: nothing ends the call
+            first.proc.wait()
+        finally:
+            never.set()
+            first.stop()
+            first.cleanup()
+    with EmulatorProcess(db=db) as second, client(second, key) as api:
+        call = ok(api.get(f"/v1/calls/{placed['id']}"))
+        assert (call["status"], call["endReason"]) == ("failed", "emulator-restarted")
+        assert call["endedAt"] is not None and parse(call["endedAt"]) >= parse(call["startedAt"])
+        assert ok(api.get(f"/v1/calls/{done['id']}")) == done  # an ended call is left as it was

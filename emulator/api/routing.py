@@ -41,7 +41,7 @@ class Query:
     choices: tuple[str, ...] = ()
     required: bool = False  # the handler refuses the request without it (with its own sentence)
     pattern: str | None = None  # a string's rule, checked by the handler; an empty value counts as absent
-    listed: tuple[str, ...] = ()  # the values the document lists, checked by the handler with its own sentence
+    listed: Sequence[str] = ()  # the values the document lists, checked by the handler with its own sentence
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "date-time":

@@ -59,7 +59,8 @@ ASK_TEMPLATES = ("Can you tell me the {fact}?", "What about the {fact}?", "And t
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
+                              defer_build=True)
 
 
 class Temperament(_Model):

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.domain.paging import page
 from emulator.errors import Invalid, not_found
+from emulator.keys import KEY_RULE
 from emulator.plans import PLANS
 from emulator.store import Account, sql
 from emulator.store.models import Base, table
@@ -30,11 +31,24 @@ _ID_BY_KEY = sql.Query(select(ACCOUNTS.c.id).where(ACCOUNTS.c.key == bindparam("
 # the two; the statement is spelled per dialect, both the same `ON CONFLICT (key) DO NOTHING`.
 _NEW_COLUMNS: dict[str, Any] = {column.key: bindparam(column.key)
                                for column in ACCOUNTS.columns if not column.primary_key}
-_CREATE = sql.Query(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
-                    {"postgresql": postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
-                     .on_conflict_do_nothing(index_elements=["key"])})
 
-KEY_RULE = r"^sk_(?:live|test)_[A-Za-z0-9_\-]{1,200}$"  # stated in the served OpenAPI document too
+
+class _Create(sql.Query):
+    """The PostgreSQL spelling is made the first time it runs there: its dialect takes long to import, and a
+    process on SQLite never needs it."""
+
+    def statement_for(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql" and self.dialects["postgresql"] is None:
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            self.dialects["postgresql"] = (postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
+                                           .on_conflict_do_nothing(index_elements=["key"]))
+        return super().statement_for(dialect)
+
+
+_CREATE = _Create(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
+                  {"postgresql": None})
+
 KEY_SHAPE = re.compile(KEY_RULE)
 
 

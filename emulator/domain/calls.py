@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -155,11 +155,12 @@ def check_endable(call: Call) -> None:
         raise Refused(f"Call '{call.id}' already ended with status '{call.status}'.")
 
 
+# A Core statement: start-up then needs no ORM mapper configured.
+_ABANDON = sql.Query(update(CALLS).where(CALLS.c.status == "in-progress")
+                     .values(status="failed", end_reason="emulator-restarted", ended_at=bindparam("now")))
+
+
 async def abandon_unfinished(store: Store, now: datetime) -> int:
     """Calls left in progress by a previous process can never finish: mark them failed at start-up."""
     async with store.write() as session:
-        result = await session.execute(
-            update(Call).where(Call.status == "in-progress")
-            .values(status="failed", end_reason="emulator-restarted", ended_at=now)
-        )
-    return cast(CursorResult[Any], result).rowcount or 0
+        return await sql.run(session, _ABANDON, now=now)

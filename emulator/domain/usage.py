@@ -5,8 +5,10 @@ rows (emulator/store/rollups.py): totals from the tallies, windows and series fr
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -192,7 +194,28 @@ async def by_number(session: AsyncSession, account_id: str) -> list[NumberActivi
                            int(calls.get(n.id, 0))) for n in numbers]
 
 
-ZONES = tuple(sorted(available_timezones()))  # the names `zone` accepts (the served document lists them)
+class _Zones(Sequence[str]):
+    """The IANA time zone names, sorted, read on first use (finding them walks some 600 files of the zone
+    database, which no request but a usage one needs)."""
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(available_timezones()))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.names[index]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+
+ZONES = _Zones()  # the names `zone` accepts (the served document lists them)
 
 
 def zone(name: str) -> ZoneInfo:

@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from emulator.store import rollups
 from emulator.store.inline import InlineSession
-from emulator.store.models import Base
+from emulator.store.models import Base, postgresql_partial_indexes
 
 MEMORY = ":memory:"
 KEPT_BY_WIPE = frozenset({"shared_state"})
@@ -266,11 +266,11 @@ class Store:
                     await session.execute(delete(table))
 
 
-def _add_missing_columns(conn: Connection) -> None:
+def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
     """A database made by an earlier version lacks the columns added since: add them (every column added after
     the first release is nullable or has a server default, so old rows stay valid)."""
     inspector = inspect(conn)
-    for table in Base.metadata.sorted_tables:
+    for table in tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present:
@@ -355,12 +355,17 @@ class _InlineWrite:
 def _create(conn: Connection) -> None:
     """Tables, columns and indexes (an older database gets the ones it lacks) and the rollups with their
     triggers."""
-    Base.metadata.create_all(conn)
-    _add_missing_columns(conn)
-    for each in Base.metadata.sorted_tables:
+    if conn.dialect.name == "postgresql":
+        postgresql_partial_indexes()
+    present = set(inspect(conn).get_table_names())  # one look, not one per table: none in a new database
+    older = [table for table in Base.metadata.sorted_tables if table.name in present]
+    Base.metadata.create_all(conn, [table for table in Base.metadata.sorted_tables if table.name not in present],
+                             checkfirst=False)
+    _add_missing_columns(conn, older)  # the tables just created have every column and index already
+    for each in older:
         for index in each.indexes:
             index.create(conn, checkfirst=True)
-    rollups.ensure(conn)
+    rollups.ensure(conn, new=not older)
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:

@@ -44,6 +44,23 @@ def _id() -> Mapped[str]:
     return mapped_column(String(64), unique=True, index=True)
 
 
+def _partial(name: str, column: str, where: str) -> Index:
+    """An index of the rows `where` holds for. Only SQLite's option is named here (naming PostgreSQL's would import
+    that whole dialect into every process): `postgresql_partial_indexes` adds it before a PostgreSQL store creates
+    its tables."""
+    index = Index(name, column, sqlite_where=text(where))
+    index.info["where"] = where
+    return index
+
+
+def postgresql_partial_indexes() -> None:
+    """Give the partial indexes their PostgreSQL `WHERE` too (it imports the PostgreSQL dialect)."""
+    for each in Base.metadata.tables.values():
+        for index in each.indexes:
+            if "where" in index.info:
+                index.dialect_options["postgresql"]["where"] = text(index.info["where"])
+
+
 def _account(index: bool = True) -> Mapped[str]:
     """The owning account; tables whose indexes all lead with it (calls, messages, deliveries) need no index of
     its own."""
@@ -98,8 +115,7 @@ class Agent(Base):
 class PhoneNumber(Base):
     __tablename__ = "phone_numbers"
     __table_args__ = (
-        Index("ix_numbers_expiry", "expires_at", sqlite_where=text("status = 'active' AND expires_at IS NOT NULL"),
-              postgresql_where=text("status = 'active' AND expires_at IS NOT NULL")),
+        _partial("ix_numbers_expiry", "expires_at", "status = 'active' AND expires_at IS NOT NULL"),
     )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
@@ -141,8 +157,7 @@ class Call(Base):
         Index("ix_calls_account_time", "account_id", "started_at"),
         *(Index(f"ix_calls_account_{column}_time", "account_id", column, "started_at")
           for column in ("status", "direction", "type", "agent_id", "phone_number_id")),
-        Index("ix_calls_in_progress", "status", sqlite_where=text("status = 'in-progress'"),
-              postgresql_where=text("status = 'in-progress'")),
+        _partial("ix_calls_in_progress", "status", "status = 'in-progress'"),
     )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
@@ -235,8 +250,7 @@ class Delivery(Base):
         Index("ix_deliveries_account_time", "account_id", "created_at"),
         Index("ix_deliveries_account_agent_time", "account_id", "agent_id", "created_at"),
         # The retries the sweeper looks for twice a second: only pending rows are in this index.
-        Index("ix_deliveries_retry", "next_retry_at", sqlite_where=text("status = 'pending'"),
-              postgresql_where=text("status = 'pending'")),
+        _partial("ix_deliveries_retry", "next_retry_at", "status = 'pending'"),
     )
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()

@@ -262,21 +262,24 @@ store_meta = Table("store_meta", Base.metadata, Column("name", String(64), prima
                    Column("value", String(200), nullable=False))
 
 
-def ensure(conn: Connection) -> bool:
+def ensure(conn: Connection, new: bool = False) -> bool:
     """Make the triggers and rollups match their definitions (call after `create_all`, in a transaction).
-    Returns whether they were rebuilt: a new database, one made before rollups or by other definitions."""
+    Returns whether they were rebuilt: a new database, one made before rollups or by other definitions.
+    `new`: every table was just created, so there is no trigger to drop and no row to count."""
     dialect = conn.dialect.name
     wanted = fingerprint(dialect)
-    stored = conn.execute(text("SELECT value FROM store_meta WHERE name = 'rollups'")).scalar()
+    stored = None if new else conn.execute(text("SELECT value FROM store_meta WHERE name = 'rollups'")).scalar()
     if stored == wanted:
         return False
-    for source in SOURCES:
-        for name in trigger_names(source):
-            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {source.name}")))
-    for rollup_table in TABLES:
-        conn.execute(rollup_table.delete())
-    for rollup in ROLLUPS:
-        conn.execute(text(rollup.rebuild(dialect)))
+    if not new:
+        for source in SOURCES:
+            for name in trigger_names(source):
+                drop = f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {source.name}")
+                conn.execute(text(drop))
+        for rollup_table in TABLES:
+            conn.execute(rollup_table.delete())
+        for rollup in ROLLUPS:
+            conn.execute(text(rollup.rebuild(dialect)))
     triggers = sqlite_triggers if dialect == "sqlite" else postgresql_triggers
     for source in SOURCES:
         for statement in triggers(source):

@@ -24,9 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import clock as clock_module
@@ -64,6 +64,11 @@ _DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
 _DUE_OF = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(  # of an account ahead of the rest
     Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now"),
     Delivery.account_id == bindparam("account")))
+_DELIVERIES = table(Delivery)
+# A Core statement: start-up then needs no ORM mapper configured.
+_RETRY_LEFT = sql.Query(update(_DELIVERIES)
+                        .where(_DELIVERIES.c.status == "pending", _DELIVERIES.c.next_retry_at.is_(None))
+                        .values(next_retry_at=bindparam("now")))
 
 
 class Target(Protocol):
@@ -393,11 +398,7 @@ class Deliverer:
         if not self.store.is_sqlite:
             return 0
         async with self.store.write() as session:
-            result = await session.execute(
-                update(Delivery).where(Delivery.status == "pending", Delivery.next_retry_at.is_(None))
-                .values(next_retry_at=self.clock.now())
-            )
-        return cast(CursorResult[Any], result).rowcount or 0
+            return await sql.run(session, _RETRY_LEFT, now=self.clock.now())
 
     async def close(self) -> None:
         """Let attempts under way finish (a few seconds at most), then stop the rest."""

@@ -6,16 +6,18 @@ To add an agent setting: a field here (in `AgentFields`, `Agent` and `DEFAULTS`)
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from emulator.store import Agent as AgentRow
-from emulator.store import PhoneNumber as NumberRow
 from emulator.voices import DEFAULT_AGENT_VOICE
 from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
 from emulator.wire.rules import PhoneNumber, WebUrl, not_null
+
+if TYPE_CHECKING:
+    from emulator.store import Agent as AgentRow
+    from emulator.store import PhoneNumber as NumberRow
 
 VoiceMode = Literal["webhook", "hosted"]
 ModelTier = Literal["turbo", "balanced", "max"]

@@ -46,25 +46,26 @@ class Model(BaseModel):
     """A request body in camelCase (snake_case names are accepted too)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore",
-                              frozen=True)
+                              frozen=True, defer_build=True)
 
 
 class SnakeModel(BaseModel):
     """A request body the vendor spells in snake_case (messaging, registration)."""
 
-    model_config = ConfigDict(populate_by_name=True, strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class Out(BaseModel):
     """A response in camelCase."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
+                              defer_build=True)
 
 
 class SnakeOut(BaseModel):
     """A response in snake_case (the vendor spells messaging and registration bodies this way)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 T = TypeVar("T")

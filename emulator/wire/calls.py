@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from emulator.clock import iso
-from emulator.store import Call as CallRow
-from emulator.store import Transcript as TranscriptRow
 from emulator.wire.agents import ModelTier
 from emulator.wire.base import Json, Label, Model, Out, Page, Paragraph, Timestamp, page
 from emulator.wire.rules import PhoneNumber
 
 if TYPE_CHECKING:
     from emulator.domain.calls import Listed
+    from emulator.store import Call as CallRow
+    from emulator.store import Transcript as TranscriptRow
 
 # --- requests ----------------------------------------------------------------------------------------------
 

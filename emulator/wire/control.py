@@ -10,12 +10,6 @@ from pydantic.alias_generators import to_camel
 
 from emulator.clock import iso
 from emulator.plans import PLANS
-from emulator.store import Account as AccountRow
-from emulator.store import Call as CallRow
-from emulator.store import Conversation as ConversationRow
-from emulator.store import Delivery as DeliveryRow
-from emulator.store import Message as MessageRow
-from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Model, Out, Timestamp, Whole
 from emulator.wire.calls import Call, call
 from emulator.wire.conversations import Conversation, conversation
@@ -26,6 +20,12 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from emulator.calls.callees import Definition, Magic
+    from emulator.store import Account as AccountRow
+    from emulator.store import Call as CallRow
+    from emulator.store import Conversation as ConversationRow
+    from emulator.store import Delivery as DeliveryRow
+    from emulator.store import Message as MessageRow
+    from emulator.store import Reaction as ReactionRow
 
 # --- requests ----------------------------------------------------------------------------------------------
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from emulator.clock import iso
-from emulator.store import Conversation as ConversationRow
-from emulator.store import Message as MessageRow
-from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Out, Page, SnakeModel, Timestamp
 from emulator.wire.messages import Message, message
 from emulator.wire.rules import HttpsUrl
+
+if TYPE_CHECKING:
+    from emulator.store import Conversation as ConversationRow
+    from emulator.store import Message as MessageRow
+    from emulator.store import Reaction as ReactionRow
 
 # --- requests ----------------------------------------------------------------------------------------------
 

@@ -55,7 +55,8 @@ from emulator.wire.webhooks import EventTypes
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
+                              defer_build=True)
 
 
 class FxWebhook(_Model):

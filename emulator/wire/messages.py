@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.clock import iso
-from emulator.store import Message as MessageRow
-from emulator.store import Reaction as ReactionRow
 from emulator.wire.base import Json, Out, Page, SnakeModel, SnakeOut, Timestamp
 from emulator.wire.rules import LenientPhoneNumber, WebUrl, required
+
+if TYPE_CHECKING:
+    from emulator.store import Message as MessageRow
+    from emulator.store import Reaction as ReactionRow
 
 # --- requests ----------------------------------------------------------------------------------------------
 

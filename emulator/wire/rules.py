@@ -16,7 +16,7 @@ from pydantic import BaseModel, WithJsonSchema
 
 from emulator.calls.script import MAX_SAY, MAX_TURNS
 from emulator.clock import ISO_RULE
-from emulator.domain.accounts import KEY_RULE
+from emulator.keys import KEY_RULE
 from emulator.phones import E164_RULE, LENIENT_RULE
 from emulator.urls import MAX_URL, url_rule
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, Field, RootModel
+from pydantic import AfterValidator, AliasChoices, ConfigDict, Field, RootModel
 
 from emulator.clock import iso
 from emulator.store import Delivery as DeliveryRow
@@ -91,6 +91,8 @@ class Delivery(Out):
 
 class Deliveries(RootModel[list[Delivery]]):
     """An agent's delivery log: a bare array, as the vendor sends it."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class DeliveryPage(Out):
