@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from emulator.store import Store, sql
@@ -48,15 +47,15 @@ _WRITE = sql.Query(update(STATE).where(STATE.c.name == bindparam("key"))
                    .values(version=bindparam("version"), body=bindparam("body")))
 _ROW: dict[str, Any] = {"name": bindparam("name"), "version": bindparam("version"), "body": bindparam("body")}
 _MISSING = sql.Query(sqlite_insert(STATE).values(_ROW).on_conflict_do_nothing(index_elements=["name"]),
-                     {"postgresql": postgresql_insert(STATE).values(_ROW)
-                      .on_conflict_do_nothing(index_elements=["name"])})
+                     {"postgresql": sql.Later(lambda: sql.postgresql_insert(STATE).values(_ROW)
+                                              .on_conflict_do_nothing(index_elements=["name"]))})
 _WINDOW = sql.Query(select(WINDOWS.c.hits).where(WINDOWS.c.key == bindparam("key")).with_for_update())
 _WINDOW_ROW: dict[str, Any] = {"key": bindparam("key"), "hits": bindparam("hits"), "last": bindparam("last")}
 _SAVE_WINDOW = sql.Query(
     sqlite_insert(WINDOWS).values(_WINDOW_ROW).on_conflict_do_update(
         index_elements=["key"], set_={"hits": bindparam("hits"), "last": bindparam("last")}),
-    {"postgresql": postgresql_insert(WINDOWS).values(_WINDOW_ROW).on_conflict_do_update(
-        index_elements=["key"], set_={"hits": bindparam("hits"), "last": bindparam("last")})})
+    {"postgresql": sql.Later(lambda: sql.postgresql_insert(WINDOWS).values(_WINDOW_ROW).on_conflict_do_update(
+        index_elements=["key"], set_={"hits": bindparam("hits"), "last": bindparam("last")}))})
 _IDLE_WINDOWS = sql.Query(delete(WINDOWS).where(WINDOWS.c.last < bindparam("before")))
 
 _DIRTY = "dirty"  # a change is under way, or failed: load the document again whatever its version says

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
@@ -33,21 +32,9 @@ _NEW_COLUMNS: dict[str, Any] = {column.key: bindparam(column.key)
                                for column in ACCOUNTS.columns if not column.primary_key}
 
 
-class _Create(sql.Query):
-    """The PostgreSQL spelling is made the first time it runs there: its dialect takes long to import, and a
-    process on SQLite never needs it."""
-
-    def statement_for(self, dialect: Dialect) -> Any:
-        if dialect.name == "postgresql" and self.dialects["postgresql"] is None:
-            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-            self.dialects["postgresql"] = (postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
-                                           .on_conflict_do_nothing(index_elements=["key"]))
-        return super().statement_for(dialect)
-
-
-_CREATE = _Create(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
-                  {"postgresql": None})
+_CREATE = sql.Query(sqlite_insert(ACCOUNTS).values(_NEW_COLUMNS).on_conflict_do_nothing(index_elements=["key"]),
+                    {"postgresql": sql.Later(lambda: sql.postgresql_insert(ACCOUNTS).values(_NEW_COLUMNS)
+                                             .on_conflict_do_nothing(index_elements=["key"]))})
 
 KEY_SHAPE = re.compile(KEY_RULE)
 

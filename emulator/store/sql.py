@@ -161,13 +161,31 @@ class Query:
         self._plans: dict[str, Plan] = {}
 
     def statement_for(self, dialect: Dialect) -> Any:
-        return self.dialects.get(dialect.name, self.statement)
+        chosen = self.dialects.get(dialect.name, self.statement)
+        if isinstance(chosen, Later):
+            chosen = self.dialects[dialect.name] = chosen.build()
+        return chosen
 
     def plan(self, dialect: Dialect) -> Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
             plan = self._plans[dialect.name] = Plan.of(self.statement_for(dialect), dialect)
         return plan
+
+
+class Later:
+    """A dialect's statement built the first time it runs there: the PostgreSQL dialect takes long to import,
+    and a process on SQLite never needs it."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.build = build
+
+
+def postgresql_insert(table: Table) -> Any:
+    """`sqlalchemy.dialects.postgresql.insert(table)`, importing the dialect only now."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    return insert(table)
 
 
 class Insert(Query):
