@@ -17,6 +17,10 @@ With one process (`enabled` false) both are plain calls: `change` runs `mutate`,
 
 Versions are random (not counters), so a document rewritten after a reset can never pass for the one a
 process loaded before it. The rate limit has its own rows, one per key (`rate_window`).
+
+On a server database a look at the versions is a round trip, so concurrent requests share one: a request
+waits for a look that began after it arrived (that one sees every change committed before), starting one
+if there is none, and many requests in flight cost a few looks between them instead of one each.
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ class Shared:
         self.docs: dict[str, Doc] = {}
         self._seen: dict[str, str | None] = {}
         self._lock = asyncio.Lock()
+        self._looks = 0  # looks at the versions begun so far
+        self._look: asyncio.Future[None] | None = None  # the one under way
+        self._look_number = 0  # its number
 
     def add(self, name: str, doc: Doc) -> None:
         self.docs[name] = doc
@@ -100,6 +107,25 @@ class Shared:
         """Load what other processes changed since this one last looked."""
         if not self.enabled:
             return
+        if self.store.inline:  # SQLite: a look takes microseconds, and no await
+            return await self._look_now()
+        arrived = self._looks
+        while True:
+            look = self._look
+            if look is None or look.done():
+                self._looks += 1
+                number = self._look_number = self._looks
+                look = self._look = asyncio.ensure_future(self._look_now())
+                try:
+                    return await asyncio.shield(look)
+                finally:
+                    if self._look_number == number:
+                        self._look = None
+            if self._look_number > arrived:  # begun after this request arrived: it sees what this one must
+                return await asyncio.shield(look)
+            await asyncio.wait([look])  # begun before: let it end, then look again
+
+    async def _look_now(self) -> None:
         async with self.store.read() as session:
             versions = await sql.rows(session, _VERSIONS)
         seen = self._seen
