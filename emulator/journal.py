@@ -10,6 +10,7 @@ Requests the inspector itself sends (marked with the `X-Emulator-Inspector` head
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
@@ -101,6 +102,8 @@ class Journal:
         self._entries: deque[Entry] = deque()
         self._bytes = 0
         self._seq = 0
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[int]]] = []  # entries the next batch writes
+        self._writer: asyncio.Future[None] | None = None
 
     @property
     def stored(self) -> bool:
@@ -116,13 +119,45 @@ class Journal:
                             status, duration_ms)
         assert self.shared is not None
         stamp = time.time() + self.clock.offset_seconds
-        async with self.shared.store.write() as session:
-            row = await sql.insert(session, _INSERT, stamp=stamp, key=key, account_id=account_id,
-                                   sub_account_id=sub_account_id, method=method, path=path.replace("\x00", "\ufffd"),
-                                   raw_query=raw_query, raw_body=raw_body, body_truncated=body_truncated,
-                                   status=status, duration_ms=duration_ms)
-        return Entry(row.pk, stamp, key, account_id, sub_account_id, method, path, raw_query, raw_body,
+        values = {"stamp": stamp, "key": key, "account_id": account_id, "sub_account_id": sub_account_id,
+                  "method": method, "path": path.replace("\x00", "\ufffd"), "raw_query": raw_query,
+                  "raw_body": raw_body, "body_truncated": body_truncated, "status": status,
+                  "duration_ms": duration_ms}
+        if self.shared.store.inline:  # SQLite commits concurrent writes together already
+            async with self.shared.store.write() as session:
+                seq = (await sql.insert(session, _INSERT, **values)).pk
+        else:
+            seq = await self._batched(values)
+        return Entry(seq, stamp, key, account_id, sub_account_id, method, path, raw_query, raw_body,
                      body_truncated, status, duration_ms, 0)
+
+    async def _batched(self, values: dict[str, Any]) -> int:
+        """The entry's sequence number, once the batch it joined is written: entries of concurrent requests go
+        to the database in one INSERT, one transaction."""
+        entry: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, entry))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_batches())
+        return await entry
+
+    async def _write_batches(self) -> None:
+        assert self.shared is not None
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.shared.store.write() as session:
+                    result = await session.execute(ENTRIES.insert().returning(ENTRIES.c.pk,
+                                                                              sort_by_parameter_order=True),
+                                                   [values for values, _ in batch])
+                    seqs = list(result.scalars().all())
+            except Exception as exc:  # every request of the batch answers with the failure
+                for _, entry in batch:
+                    if not entry.done():
+                        entry.set_exception(exc)
+                continue
+            for (_, entry), seq in zip(batch, seqs, strict=True):
+                if not entry.done():
+                    entry.set_result(seq)
 
     async def search(self, where: Filter, limit: int, newest_first: bool = False) -> tuple[list[Entry], int, int]:
         """`find`, in the table when processes share the journal."""
