@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import httpx._transports.default as httpx_transports
@@ -22,6 +22,7 @@ from helpers import http_client
 
 from emulator.config import Settings
 from emulator.testing.inprocess import InProcessEmulator
+from emulator.testing.postgres import throwaway_database
 from emulator.testing.process import new_key
 from emulator.testing.receiver import OK, WebhookReceiver, echo, json_reply
 
@@ -45,15 +46,41 @@ def one_tls_context() -> Iterator[None]:
         yield
 
 
+PG_SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")  # a PostgreSQL server (.ci/run starts one)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `also_on_postgresql` runs twice where a PostgreSQL server is named: on the session's
+    emulator, and on one whose database is on that server."""
+    if PG_SERVER and "server" in metafunc.fixturenames and metafunc.definition.get_closest_marker("also_on_postgresql"):
+        metafunc.parametrize("server", ["sqlite", "postgresql"], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
-    """The session's emulator: the app on a loop thread of its own, a real SQLite file, served by uvicorn."""
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessEmulator]:
+    """The session's emulator: the app on a loop thread of its own, a real SQLite file, served by uvicorn (or
+    the database AGENTPHONE_EMULATOR_TEST_DB names: the whole suite on PostgreSQL)."""
     db = os.environ.get("AGENTPHONE_EMULATOR_TEST_DB") or str(tmp_path_factory.mktemp("emulator") / "emulator.db")
     with InProcessEmulator(Settings(db=db), serve=True) as emulator:
         if db.startswith("postgresql"):  # a server database outlives the session: start from nothing
             with emulator.client() as control:
                 control.post("/_emulator/reset", json={}).raise_for_status()
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[InProcessEmulator]:
+    """The same on a throwaway database of the PostgreSQL server, dropped afterwards."""
+    assert PG_SERVER is not None
+    with throwaway_database(PG_SERVER) as url, InProcessEmulator(Settings(db=url), serve=True) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest) -> InProcessEmulator:
+    """The emulator a module's tests share: the session's, or in the PostgreSQL run of a module marked
+    `also_on_postgresql`, the one on PostgreSQL."""
+    return cast(InProcessEmulator, request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_server"))
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from helpers import ISO_MS, emulator_now, fresh_number, iso, seed_account, tag, 
 
 from emulator.testing import InProcessEmulator, new_key
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 VENDOR_DEFAULTS: dict[str, Any] = {
     "description": None,
     "voiceMode": "webhook",

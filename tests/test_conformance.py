@@ -38,6 +38,8 @@ from emulator.testing.receiver import Answer, WebhookReceiver
 from emulator.wire.base import Error
 from emulator.wire.contacts import Contact
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 OPERATIONS = openapi.operations(create_app(Settings(db=":memory:")).routes)
 VENDOR_FILE = Path(__file__).parent / "data" / "agentphone-openapi.json"
 SHARED_FILE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "agentphone-openapi.json"

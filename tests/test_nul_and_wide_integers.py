@@ -18,6 +18,8 @@ from emulator.store.models import Base
 from emulator.testing.inprocess import InProcessEmulator
 from emulator.testing.process import new_key
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 
 def _refused_for_nul(resp: httpx.Response, *words: str) -> str:
     assert resp.status_code == 400, resp.text

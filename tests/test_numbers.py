@@ -11,6 +11,8 @@ from helpers import E164_NANP, ISO_MS, emulator_now, fresh_number, iso, seed_acc
 
 from emulator.testing import InProcessEmulator, new_key
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 
 def buy(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     resp = api.post("/v1/numbers", json=fields)

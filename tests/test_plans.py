@@ -10,6 +10,8 @@ import pytest
 
 from emulator.plans import PLANS, Plan
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 FREE, PRO, SCALE = PLANS["free"], PLANS["pro"], PLANS["scale"]
 
 

@@ -17,6 +17,8 @@ from emulator.config import Settings
 from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver, held, json_reply, say
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 CALL_KEYS = {
     "id", "agentId", "phoneNumberId", "phoneNumber", "fromNumber", "toNumber", "direction", "status", "startedAt",
     "endedAt", "durationSeconds", "lastTranscriptSnippet", "recordingUrl", "recordingAvailable",

@@ -23,6 +23,8 @@ from helpers import (
 from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 OTHER_SENDER = "+14155550124"
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ from test_events_vocabulary import CALL_ENDED_SCHEMA
 from emulator.testing import new_key
 from emulator.testing.receiver import WebhookReceiver
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 
 @pytest.fixture
 def hooked(api: httpx.Client, control: httpx.Client, key: str) -> Any:

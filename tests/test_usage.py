@@ -16,6 +16,8 @@ from emulator.config import Settings
 from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import OK, Reply, WebhookReceiver, status
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 STAT_KEYS = {
     "totalMessages", "messagesLast24h", "messagesLast7d", "messagesLast30d",
     "totalCalls", "callsLast24h", "callsLast7d", "callsLast30d",

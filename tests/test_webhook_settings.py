@@ -10,6 +10,8 @@ from helpers import ISO_MS, stored_rows
 
 from emulator.testing import InProcessEmulator, new_key
 
+pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
+
 WEBHOOK_KEYS = {"id", "url", "secret", "status", "contextLimit", "timeout", "createdAt"}
 
 
