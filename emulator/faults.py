@@ -146,8 +146,17 @@ class FaultBook:
         return any(isinstance(f, ApiFault) and f.remaining > 0 and (f.path is None or f.path == path)
                    for f in self._pending.get(("api", key), ()))
 
-    def pending_webhook(self, account_id: str) -> bool:
-        return bool(self._pending.get(("webhook", account_id)))
+    def pending_webhook(self, account_id: str) -> str | None:
+        """The kind of the webhook fault the account's next delivery meets, if any."""
+        for fault in self._pending.get(("webhook", account_id), ()):
+            if fault.remaining > 0:
+                assert isinstance(fault, WebhookFault)
+                return fault.kind
+        return None
+
+    def remember(self, account_id: str, delivery_id: str) -> None:
+        """The account's last delivery ID (what a reused-id fault reuses), when another process sent it."""
+        self._last_id[account_id] = delivery_id
 
     def begin_outage(self, account_id: str) -> None:
         """The account's API answers 503 until `end_outage` (a call turn's `api-error` fault)."""

@@ -305,3 +305,18 @@ def test_a_new_keys_first_requests_on_both_make_one_account_and_the_plan_limit_h
     assert ok(clients[0].get("/v1/numbers"))["total"] == 1
     owners = {ok(c.get(f"/_emulator/accounts/{fresh}"))["id"] for c in (sides.client(0), sides.client(1))}
     assert len(owners) == 1
+
+
+def test_a_reused_id_fault_reuses_the_id_another_process_sent(sides: Sides, key: str) -> None:
+    a, b = sides.client(0, key), sides.client(1, key)
+    with WebhookReceiver() as rx:
+        agent = ok(a.post("/v1/agents", json={"name": "SMS"}))
+        number = ok(a.post("/v1/numbers", json={"agentId": agent["id"]}))
+        ok(a.post("/v1/webhooks", json={"url": rx.url_for("/hook")}))
+        ok(a.post("/_emulator/sms", json={"from": "+14155550100", "to": number["phoneNumber"], "body": "one"}))
+        first = rx.wait_for(1, path="/hook")[0]
+        ok(b.post("/_emulator/faults", json={"key": key, "webhook": "reused-id", "count": 1}))
+        ok(b.post("/_emulator/sms", json={"from": "+14155550100", "to": number["phoneNumber"], "body": "two"}))
+        second = rx.wait_for(2, path="/hook")[1]
+    assert second.data["message"] == "two"
+    assert second.webhook_id == first.webhook_id

@@ -59,6 +59,8 @@ NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice tu
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
 _INSERT = sql.Insert(table(Delivery))
+_PREVIOUS = sql.Query(select(Delivery.id).where(Delivery.account_id == bindparam("account"),
+                                                Delivery.id != bindparam("id")).order_by(Delivery.pk.desc()).limit(1))
 _DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
     Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now")))
 _DUE_OF = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(  # of an account ahead of the rest
@@ -185,7 +187,13 @@ class Deliverer:
         shared = self.shared
         if shared.enabled:
             await shared.refresh()
-            if kind is None and self.faults.pending_webhook(account_id):
+            pending = self.faults.pending_webhook(account_id) if kind is None else None
+            if pending == "reused-id":  # the previous delivery may have gone out from another process
+                async with self.store.read() as session:
+                    previous = await sql.value(session, _PREVIOUS, account=account_id, id=delivery_id)
+                if previous is not None:
+                    self.faults.remember(account_id, previous)
+            if pending is not None:
                 return await shared.change("faults", lambda: self.faults.sign(account_id, secret, body, delivery_id,
                                                                              event))
         return self.faults.sign(account_id, secret, body, delivery_id, event, kind=kind)
