@@ -12,8 +12,6 @@ import pytest
 from emulator.testing import new_key
 from emulator.testing.receiver import Reply, WebhookReceiver
 
-pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
-
 
 def _refused(response: httpx.Response, status: int, phrase: str) -> None:
     assert response.status_code == status, response.text
