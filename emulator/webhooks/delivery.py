@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import clock as clock_module
 from emulator import ids
 from emulator.activity import Activity
+from emulator.calls import rows
 from emulator.clock import Clock
 from emulator.domain import webhooks
 from emulator.errors import Conflict
@@ -58,7 +59,14 @@ NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice tu
                   "heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
+DELIVERIES, WEBHOOKS, ATTEMPTS = table(Delivery), table(Webhook), table(DeliveryAttempt)
 _INSERT = sql.Insert(table(Delivery))
+_INSERT_ATTEMPT = sql.Insert(ATTEMPTS)
+# An attempt reads its delivery and its webhook, and logs itself, with prepared statements (emulator/store/sql.py).
+_ROW = sql.Query(select(DELIVERIES).where(DELIVERIES.c.id == bindparam("id")))
+_HOOK = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.id == bindparam("id")))
+_ATTEMPTS = sql.Query(select(func.count()).select_from(ATTEMPTS).where(ATTEMPTS.c.delivery_id == bindparam("id")))
+_LOGGED: dict[frozenset[str], sql.Query] = {}  # UPDATE of a delivery's columns after an attempt, per set of columns
 _DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
     Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now")))
 _DUE_OF = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(  # of an account ahead of the rest
@@ -128,6 +136,16 @@ def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outco
         next_retry_at=values.get("next_retry_at", row.next_retry_at) if values["status"] == "pending" else None,
         attempted_at=now,
     )
+
+
+def _logged(values: dict[str, Any]) -> sql.Query:
+    """The UPDATE that logs an attempt on its delivery: of exactly these columns (bound as `set_<column>`)."""
+    names = frozenset(values)
+    query = _LOGGED.get(names)
+    if query is None:
+        query = _LOGGED[names] = sql.Query(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("id")).values(
+            {name: bindparam(f"set_{name}") for name in sorted(names)}))
+    return query
 
 
 class Deliverer:
@@ -282,8 +300,8 @@ class Deliverer:
     async def attempt(self, delivery_id: str) -> Outcome | None:
         """One attempt of a pending delivery, recorded in the log; returns what the target did."""
         async with self.store.read() as session:
-            row = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
-            hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
+            row = await sql.first(session, _ROW, id=delivery_id)
+            hook = await sql.first(session, _HOOK, id=row.webhook_id) if row is not None and row.webhook_id else None
         if row is None or row.status != "pending":
             return None
         clock_module.bind(row.account_id)  # the attempt and its log run on the account's clock
@@ -296,7 +314,7 @@ class Deliverer:
         await self._record(row, outcome, sent=sent)
         return outcome
 
-    async def _send(self, row: Delivery, hook: Webhook, payload: bytes) -> tuple[Sent, Outcome]:
+    async def _send(self, row: Delivery, hook: Target, payload: bytes) -> tuple[Sent, Outcome]:
         body, headers, delay = await self.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
         if delay:
             await asyncio.sleep(delay)
@@ -344,10 +362,9 @@ class Deliverer:
         attempt = _attempt_row(row, values, sent, outcome, kind or ("first" if row.attempt_count == 0 else "retry"),
                                now)
         async with self.store.write() as session:
-            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
-            attempt.number = 1 + (await session.scalar(
-                select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.delivery_id == row.id)) or 0)
-            session.add(attempt)
+            await sql.run(session, _logged(values), id=row.id, **{f"set_{k}": v for k, v in values.items()})
+            attempt.number = 1 + (await sql.value(session, _ATTEMPTS, id=row.id) or 0)
+            await sql.insert(session, _INSERT_ATTEMPT, **rows.values(attempt))
         self.activity.delivery_attempt(row, attempt)
         return attempt
 
