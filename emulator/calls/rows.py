@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 
 from emulator.store import Delivery, DeliveryAttempt, Transcript, sql
 from emulator.store.models import table
@@ -31,7 +32,10 @@ T = TypeVar("T")
 
 def entity(model: type[T], **values: Any) -> T:
     """An entity of `model` holding `values` (unset columns read as None, and take their defaults when written)."""
-    made: T = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    mapper = model.__mapper__  # type: ignore[attr-defined]
+    if not mapper.configured:  # as the ORM's constructor would: attributes work once the mappers are configured
+        configure_mappers()
+    made: T = mapper.class_manager.new_instance()
     made.__dict__.update(values)
     return made
 
