@@ -5,7 +5,8 @@ The engine keeps a live call's rows in memory as entities (readers merge them wi
 them to live streams) and writes them in groups. Handing them to an ORM session to flush cost more CPU than the
 rest of the call together (unit-of-work bookkeeping and a statement compiled per object), so each table's rows go
 out as one Core `executemany` (emulator/store/sql.py) of the values the entities hold; the entities stay what
-they were, as detached as they are once an ORM session has committed them.
+they were, as detached as they are once an ORM session has committed them. A call's own row is inserted the same
+way when it is placed (`insert`).
 
 Since no session tracks them, they need not be made through the ORM's instrumented constructor and attributes
 either (an attribute event per value set, a tenth of a turn's CPU): `entity` makes one holding its values as
@@ -26,8 +27,15 @@ from emulator.store.models import table
 
 Row = Transcript | Delivery | DeliveryAttempt
 ORDER = (Transcript, Delivery, DeliveryAttempt)  # a transcript row first: its insertion order is its place
-_INSERTS: dict[type[Any], sql.Insert] = {model: sql.Insert(table(model)) for model in ORDER}
+_INSERTS: dict[type[Any], sql.Insert] = {}
 T = TypeVar("T")
+
+
+def _insert(model: type[Any]) -> sql.Insert:
+    found = _INSERTS.get(model)
+    if found is None:
+        found = _INSERTS[model] = sql.Insert(table(model))
+    return found
 
 
 def entity(model: type[T], **values: Any) -> T:
@@ -45,10 +53,18 @@ def assign(entity: Any, **values: Any) -> None:
     entity.__dict__.update(values)
 
 
-def values(entity: Row) -> dict[str, Any]:
+def values(entity: Any) -> dict[str, Any]:
     """The columns the entity was given (the others take their defaults, as an ORM insert gives them)."""
     given = entity.__dict__
-    return {key: given[key] for key in _INSERTS[type(entity)].defaults if key in given}
+    return {key: given[key] for key in _insert(type(entity)).defaults if key in given}
+
+
+async def insert(session: AsyncSession, entity: Any) -> None:
+    """Insert one entity of any model with a Core statement (no ORM flush), in the session's transaction; it gets
+    its primary key, and is afterwards as detached as a committed entity."""
+    query = _insert(type(entity))
+    written = await sql.insert(session, query, **values(entity))
+    assign(entity, **{query.pk: getattr(written, query.pk)})
 
 
 async def write(session: AsyncSession, rows: Sequence[Row]) -> None:
@@ -58,4 +74,4 @@ async def write(session: AsyncSession, rows: Sequence[Row]) -> None:
         grouped.setdefault(type(row), []).append(values(row))
     for model in ORDER:
         if model in grouped:
-            await sql.insert_many(session, _INSERTS[model], grouped[model])
+            await sql.insert_many(session, _insert(model), grouped[model])
