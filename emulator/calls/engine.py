@@ -500,16 +500,18 @@ class CallEngine:
                              and not (metadata or {}).get("recordingDisabled"))
             await sql.run(session, _END, call=setup.call_id, to_status=status, reason=run.end_reason, ended=ended_at,
                           duration=duration, recording=recording, snippet=run.snippet)
-            payloads = {
-                "call.ended": events.call_ended_data(setup, status, run.started_at, ended_at, duration,
-                                                     run.end_reason, run.rows, run.extra),
-                "agent.call_ended": events.agent_call_ended_data(
+
+            async def payload(name: str) -> dict[str, Any]:
+                if name == "call.ended":
+                    return events.call_ended_data(setup, status, run.started_at, ended_at, duration, run.end_reason,
+                                                  run.rows, run.extra)
+                return events.agent_call_ended_data(
                     setup, status, run.started_at, ended_at, duration, run.end_reason, run.rows,
                     await contacts.of_number(session, setup.account_id, setup.other_party),
-                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run))),
-            }
+                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run)))
+
             ended = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, notify.CALL_ENDED,
-                                      "voice", payloads, message_id=setup.call_id)
+                                      "voice", payload, message_id=setup.call_id)
         self._saved(run, batch)
         self.deliverer.launch(ended)
         self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))
