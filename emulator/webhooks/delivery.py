@@ -141,11 +141,12 @@ def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outco
 
 
 def _logged(values: dict[str, Any]) -> sql.Query:
-    """The UPDATE that logs an attempt on its delivery: of exactly these columns (bound as `set_<column>`)."""
+    """The UPDATE that logs an attempt on its delivery: of exactly these columns (bound as `set_<column>`; no bound
+    name is a column's, which an UPDATE run with parameters would take for one more column to set)."""
     names = frozenset(values)
     query = _LOGGED.get(names)
     if query is None:
-        query = _LOGGED[names] = sql.Query(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("id")).values(
+        query = _LOGGED[names] = sql.Query(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("delivery")).values(
             {name: bindparam(f"set_{name}") for name in sorted(names)}))
     return query
 
@@ -361,7 +362,7 @@ class Deliverer:
         attempt = _attempt_row(row, values, sent, outcome, kind or ("first" if row.attempt_count == 0 else "retry"),
                                now)
         async with self.store.write() as session:
-            await sql.run(session, _logged(values), id=row.id, **{f"set_{k}": v for k, v in values.items()})
+            await sql.run(session, _logged(values), delivery=row.id, **{f"set_{k}": v for k, v in values.items()})
             assign(attempt, number=1 + (await sql.value(session, _ATTEMPTS, id=row.id) or 0))
             await sql.insert(session, _INSERT_ATTEMPT, **columns_of(attempt))
         self.activity.delivery_attempt(row, attempt)
