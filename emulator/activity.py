@@ -135,8 +135,9 @@ class Activity:
 
     def publish_later(self, kind: str, accounts: Iterable[str | None],
                       make: Callable[[], tuple[str, dict[str, Any]]]) -> None:
-        """`publish` for a frequent happening (a call's turn): its line and figures (`make()`) are built at once
-        when the log or a subscriber takes them, else only if a subscriber that connects later reads the backlog."""
+        """`publish` for a frequent happening (a call's turns, start and end): its line and figures (`make()`) are
+        built at once when the log or a subscriber takes them, else only if a subscriber that connects later reads
+        the backlog."""
         if self._subscribers or log.isEnabledFor(logging.INFO):
             text, data = make()
             self.publish(kind, text, accounts, **data)
@@ -174,6 +175,10 @@ class Activity:
     # -- calls --------------------------------------------------------------------------------------------
 
     def call_placed(self, setup: CallSetup) -> None:
+        self.publish_later("call.placed", (setup.account_id,), lambda: self._placed(setup))
+
+    @staticmethod
+    def _placed(setup: CallSetup) -> tuple[str, dict[str, Any]]:
         agent = quote(setup.agent.name, 40)
         if setup.direction == "outbound":
             text = f"call {setup.call_id} placed: {setup.from_number} → {setup.to_number}, agent {agent} " \
@@ -182,14 +187,16 @@ class Activity:
             text = f"call {setup.call_id} joined from a browser: agent {agent}"
         else:
             text = f"call {setup.call_id} dialled in: {setup.from_number} → {setup.to_number}, agent {agent}"
-        self.publish("call.placed", text, [setup.account_id], callId=setup.call_id, direction=setup.direction,
-                     fromNumber=setup.from_number, toNumber=setup.to_number, agentId=setup.agent.id)
+        return text, {"callId": setup.call_id, "direction": setup.direction, "fromNumber": setup.from_number,
+                      "toNumber": setup.to_number, "agentId": setup.agent.id}
 
     def call_answered(self, setup: CallSetup) -> None:
-        magic = setup.callee.magic
-        how = f" ({magic.description})" if magic is not None else ""
-        self.publish("call.answered", f"call {setup.call_id} answered{how}", [setup.account_id],
-                     callId=setup.call_id)
+        def make() -> tuple[str, dict[str, Any]]:
+            magic = setup.callee.magic
+            how = f" ({magic.description})" if magic is not None else ""
+            return f"call {setup.call_id} answered{how}", {"callId": setup.call_id}
+
+        self.publish_later("call.answered", (setup.account_id,), make)
 
     def call_turn(self, setup: CallSetup, row: Transcript, number: int, delivery: Delivery | None) -> None:
         self.publish_later("call.turn", (setup.account_id,), lambda: self._turn(setup, row, number, delivery))
@@ -238,10 +245,13 @@ class Activity:
         return f"{caller} → {', '.join(agent)}"
 
     def call_ended(self, setup: CallSetup, status: str, reason: str | None, duration: int, turns: int) -> None:
-        why = f" ({reason})" if reason else ""
-        self.publish("call.ended", f"call {setup.call_id} ended: {status}{why} after {duration} s, "
-                                   f"{_plural(turns, 'turn')}", [setup.account_id],
-                     callId=setup.call_id, status=status, endReason=reason, durationSeconds=duration, turns=turns)
+        def make() -> tuple[str, dict[str, Any]]:
+            why = f" ({reason})" if reason else ""
+            return (f"call {setup.call_id} ended: {status}{why} after {duration} s, {_plural(turns, 'turn')}",
+                    {"callId": setup.call_id, "status": status, "endReason": reason, "durationSeconds": duration,
+                     "turns": turns})
+
+        self.publish_later("call.ended", (setup.account_id,), make)
 
     # -- messages -----------------------------------------------------------------------------------------
 
