@@ -417,7 +417,8 @@ class CallEngine:
         run.rows.append(row)
         attempts = self.deliverer.turn_attempts(delivery, row.id) if delivery is not None else []
         run.unsaved += [row] if delivery is None else [row, delivery, *attempts]
-        self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
+        if self.bus.listening(setup.call_id):  # a live transcript or timeline follows the call
+            self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
         self.activity.call_turn(setup, row, len(run.rows), delivery)
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
             batch = list(run.unsaved)
