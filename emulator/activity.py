@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator.clock import Clock, iso
@@ -74,6 +75,28 @@ class Happening:
         return scope is None or self.everyone or bool(self.accounts & scope)
 
 
+class _Deferred:
+    """A happening nobody took when it happened (the log is above INFO, nobody streams): what it is made from, kept
+    in the backlog and made into its `Happening` when a subscriber that connects later reads it."""
+
+    __slots__ = ("seq", "kind", "when", "accounts", "make", "_made")
+    everyone = False
+
+    def __init__(self, seq: int, kind: str, when: datetime, accounts: frozenset[str],
+                 make: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+        self.seq, self.kind, self.when, self.accounts, self.make = seq, kind, when, accounts, make
+        self._made: Happening | None = None
+
+    def visible_to(self, scope: frozenset[str] | None) -> bool:
+        return scope is None or bool(self.accounts & scope)
+
+    def happening(self) -> Happening:
+        if self._made is None:
+            text, data = self.make()
+            self._made = Happening(self.seq, self.kind, text, iso(self.when) or "", self.accounts, data)
+        return self._made
+
+
 class Subscription:
     """One live reader: a bounded queue of happenings; `overflowed` once it fell too far behind."""
 
@@ -95,7 +118,7 @@ class Activity:
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
         self._seq = 0
-        self._backlog: deque[Happening] = deque(maxlen=BACKLOG)
+        self._backlog: deque[Happening | _Deferred] = deque(maxlen=BACKLOG)
         self._subscribers: set[Subscription] = set()
 
     def publish(self, kind: str, text: str, accounts: Iterable[str | None] = (), *, log_it: bool = True,
@@ -109,6 +132,18 @@ class Activity:
         for subscriber in list(self._subscribers):
             subscriber.offer(happening)
         return happening
+
+    def publish_later(self, kind: str, accounts: Iterable[str | None],
+                      make: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+        """`publish` for a frequent happening (a call's turns, start and end): its line and figures (`make()`) are
+        built at once when the log or a subscriber takes them, else only if a subscriber that connects later reads
+        the backlog."""
+        if self._subscribers or log.isEnabledFor(logging.INFO):
+            text, data = make()
+            self.publish(kind, text, accounts, **data)
+            return
+        self._seq += 1
+        self._backlog.append(_Deferred(self._seq, kind, self.clock.now(), frozenset(a for a in accounts if a), make))
 
     @property
     def listened_to(self) -> bool:
@@ -124,7 +159,8 @@ class Activity:
         self._subscribers.discard(subscription)
 
     def recent(self, scope: frozenset[str] | None, since: int = 0) -> list[Happening]:
-        return [h for h in self._backlog if h.seq > since and h.visible_to(scope)]
+        return [h.happening() if isinstance(h, _Deferred) else h
+                for h in self._backlog if h.seq > since and h.visible_to(scope)]
 
     def forget(self, account_ids: Iterable[str]) -> None:
         """Drop the backlog of removed accounts (what was about them and nobody else)."""
@@ -139,6 +175,10 @@ class Activity:
     # -- calls --------------------------------------------------------------------------------------------
 
     def call_placed(self, setup: CallSetup) -> None:
+        self.publish_later("call.placed", (setup.account_id,), lambda: self._placed(setup))
+
+    @staticmethod
+    def _placed(setup: CallSetup) -> tuple[str, dict[str, Any]]:
         agent = quote(setup.agent.name, 40)
         if setup.direction == "outbound":
             text = f"call {setup.call_id} placed: {setup.from_number} → {setup.to_number}, agent {agent} " \
@@ -147,16 +187,22 @@ class Activity:
             text = f"call {setup.call_id} joined from a browser: agent {agent}"
         else:
             text = f"call {setup.call_id} dialled in: {setup.from_number} → {setup.to_number}, agent {agent}"
-        self.publish("call.placed", text, [setup.account_id], callId=setup.call_id, direction=setup.direction,
-                     fromNumber=setup.from_number, toNumber=setup.to_number, agentId=setup.agent.id)
+        return text, {"callId": setup.call_id, "direction": setup.direction, "fromNumber": setup.from_number,
+                      "toNumber": setup.to_number, "agentId": setup.agent.id}
 
     def call_answered(self, setup: CallSetup) -> None:
-        magic = setup.callee.magic
-        how = f" ({magic.description})" if magic is not None else ""
-        self.publish("call.answered", f"call {setup.call_id} answered{how}", [setup.account_id],
-                     callId=setup.call_id)
+        def make() -> tuple[str, dict[str, Any]]:
+            magic = setup.callee.magic
+            how = f" ({magic.description})" if magic is not None else ""
+            return f"call {setup.call_id} answered{how}", {"callId": setup.call_id}
+
+        self.publish_later("call.answered", (setup.account_id,), make)
 
     def call_turn(self, setup: CallSetup, row: Transcript, number: int, delivery: Delivery | None) -> None:
+        self.publish_later("call.turn", (setup.account_id,), lambda: self._turn(setup, row, number, delivery))
+
+    def _turn(self, setup: CallSetup, row: Transcript, number: int,
+              delivery: Delivery | None) -> tuple[str, dict[str, Any]]:
         details = row.details or {}
         said = self._turn_text(row, details)
         figures = []
@@ -169,13 +215,13 @@ class Activity:
         if details.get("error"):
             figures.append(f"error: {details['error']}")
         tail = f" ({'; '.join(figures)})" if figures else ""
-        self.publish("call.turn", f"call {setup.call_id} turn {number} {row.kind}: {said}{tail}", [setup.account_id],
-                     callId=setup.call_id, turnId=row.id, turnKind=row.kind,
-                     deliveryId=delivery.id if delivery is not None else None,
-                     httpStatus=delivery.http_status if delivery is not None else None,
-                     latencyMs=delivery.latency_ms if delivery is not None else None,
-                     firstChunkMs=details.get("firstChunkMs"), finalChunkMs=details.get("finalChunkMs"),
-                     chunks=len(details.get("chunks") or []), error=details.get("error"))
+        return f"call {setup.call_id} turn {number} {row.kind}: {said}{tail}", dict(
+            callId=setup.call_id, turnId=row.id, turnKind=row.kind,
+            deliveryId=delivery.id if delivery is not None else None,
+            httpStatus=delivery.http_status if delivery is not None else None,
+            latencyMs=delivery.latency_ms if delivery is not None else None,
+            firstChunkMs=details.get("firstChunkMs"), finalChunkMs=details.get("finalChunkMs"),
+            chunks=len(details.get("chunks") or []), error=details.get("error"))
 
     @staticmethod
     def _turn_text(row: Transcript, details: dict[str, Any]) -> str:
@@ -199,10 +245,13 @@ class Activity:
         return f"{caller} → {', '.join(agent)}"
 
     def call_ended(self, setup: CallSetup, status: str, reason: str | None, duration: int, turns: int) -> None:
-        why = f" ({reason})" if reason else ""
-        self.publish("call.ended", f"call {setup.call_id} ended: {status}{why} after {duration} s, "
-                                   f"{_plural(turns, 'turn')}", [setup.account_id],
-                     callId=setup.call_id, status=status, endReason=reason, durationSeconds=duration, turns=turns)
+        def make() -> tuple[str, dict[str, Any]]:
+            why = f" ({reason})" if reason else ""
+            return (f"call {setup.call_id} ended: {status}{why} after {duration} s, {_plural(turns, 'turn')}",
+                    {"callId": setup.call_id, "status": status, "endReason": reason, "durationSeconds": duration,
+                     "turns": turns})
+
+        self.publish_later("call.ended", (setup.account_id,), make)
 
     # -- messages -----------------------------------------------------------------------------------------
 

@@ -179,6 +179,36 @@ def test_a_happening_is_one_info_record_formatted_as_text_or_json(caplog: pytest
     assert "0123456789abcdef" not in text + json.dumps(parsed)
 
 
+def test_a_turn_nobody_took_is_told_in_full_to_a_later_subscriber(caplog: pytest.LogCaptureFixture) -> None:
+    """Above INFO and with nobody streaming, a turn's line is not built when it happens; the backlog still tells it
+    to whoever connects later, exactly as it would have been told then, in order with the other happenings."""
+    from emulator.calls.callees import Callee
+    from emulator.calls.setup import AgentView, CallSetup
+    from emulator.domain.calls import transcript_row
+
+    activity = Activity()
+    setup = CallSetup("call_1", "acct_1", AgentView("agent_1", "Bot", "webhook", None, None, None, None, 600_000, 1.0),
+                      None, Callee([], "script"), "outbound", "+14155550100", "+14155550142", "pn_1")
+    row = transcript_row("acct_1", "call_1", "speech", "Where is my order?", "It left today.",
+                         activity.clock.now(), details={"firstChunkMs": 1.0, "finalChunkMs": 2.0, "chunks": ["x"]})
+    built: list[str] = []
+    make = activity._turn
+    activity._turn = lambda *args: built.append("turn") or make(*args)  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="emulator.activity"):
+        activity.call_turn(setup, row, 2, None)
+        activity.call_ended(setup, "completed", "caller-finished", 4, 2)
+    assert built == [] and caplog.records == []
+    turn, ended = activity.recent(frozenset({"acct_1"}))
+    assert built == ["turn"]
+    assert (turn.seq, turn.kind, ended.seq, ended.kind) == (1, "call.turn", 2, "call.ended")
+    assert turn.text == 'call call_1 turn 2 speech: caller "Where is my order?" → agent "It left today."'
+    assert (turn.data["turnId"], turn.data["finalChunkMs"], turn.accounts) == (row.id, 2.0, frozenset({"acct_1"}))
+    assert activity.recent(frozenset({"acct_2"})) == [] and activity.recent(None, since=1) == [ended]
+    with caplog.at_level(logging.INFO, logger="emulator.activity"):  # logged: built at once, as before
+        activity.call_turn(setup, row, 3, None)
+    assert built == ["turn", "turn"] and caplog.records[-1].getMessage().startswith("call call_1 turn 3 speech")
+
+
 @pytest.mark.parametrize(("key", "shown"), [("sk_test_0123456789abcdef", "sk_test_…cdef"),
                                              ("sk_live_ABCDEFGH1234", "sk_live_…1234"), ("sk_test_demo", "sk_test_…"),
                                              ("whatever-else", "…else")])

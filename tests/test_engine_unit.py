@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from emulator import ids
 from emulator.api.common import status_of
+from emulator.calls import engine as engine_module
 from emulator.calls import timing
 from emulator.calls.bus import CallBus, EndedEvent, Event, TurnEvent
 from emulator.calls.callees import MAGIC_NUMBERS, Callee, CalleeBook, generated_callee
@@ -37,7 +38,7 @@ from emulator.calls.setup import CallSetup
 from emulator.clock import Clock, iso
 from emulator.domain import dialing
 from emulator.errors import Invalid
-from emulator.store import Account, Agent, Call, Delivery, PhoneNumber, Store, Transcript, Webhook
+from emulator.store import Account, Agent, Call, Delivery, DeliveryAttempt, PhoneNumber, Store, Transcript, Webhook
 from emulator.webhooks import signing
 from emulator.webhooks.delivery import NO_WEBHOOK, Deliverer, VoiceSender
 from emulator.webhooks.transport import RESPONSE_LIMIT, Outcome, Transport
@@ -374,6 +375,56 @@ def test_voice_turn_payload_and_delivery_rows() -> None:
             assert (row.channel, row.webhook_id, row.url, row.message_id) == ("voice", hook.id, HOOK_URL,
                                                                               setup.call_id)
             assert row.error_message is None and row.last_attempt_at is not None
+
+    run_async(main)
+
+
+def test_a_live_calls_rows_written_mid_call_are_read_once_with_their_deliveries(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every turn flushes (no wait for a second): what a reader of the live call sees mid-call is each turn once,
+    stored or not yet, with its voice delivery and the attempt tied to it; the call's snippet follows; after the
+    end every row is stored exactly once."""
+    monkeypatch.setattr(engine_module, "FLUSH_SECONDS", 0.0)
+    seen: list[tuple[list[str], list[str], list[str], str | None]] = []
+
+    async def main() -> None:
+        async with world(agent={"begin_message": GREETING}) as w:
+            agent = scripted(w)
+            agent.replies.extend([{"text": "One."}, {"text": "Two."}, {"text": "Three."}])
+
+            async def answer(request: TurnRequest) -> TurnReply:
+                async with w.store.read() as session:
+                    stored = list((await session.execute(select(Transcript).where(
+                        Transcript.call_id == setup.call_id).order_by(Transcript.pk))).scalars())
+                    tied = list((await session.execute(select(DeliveryAttempt.turn_id).order_by(
+                        DeliveryAttempt.pk))).scalars())
+                live = [r.id for r in w.engine.unsaved(setup.call_id) if r.id not in {s.id for s in stored}]
+                seen.append(([r.id for r in stored] + live, [r.response or "" for r in stored],
+                             [t or "" for t in tied], (await w.call_row(setup.call_id)).last_transcript_snippet))
+                return await agent(request)
+
+            w.deliverer.voice = answer
+            setup = await w.place([{"say": "First."}, {"say": "Second."}, {"say": "Third."}])
+            run = await w.run(setup)
+            rows = await w.rows(setup.call_id)
+            voice = await w.deliveries("agent.message")
+            async with w.store.read() as session:
+                attempts = list((await session.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.pk)))
+                                .scalars())
+
+        assert [r.id for r in rows] == [r.id for r in run.rows] and len(rows) == 4  # the greeting and three turns
+        assert [r.response for r in rows] == [GREETING, "One.", "Two.", "Three."]
+        # Asked on turn n, the reader sees the greeting and the n-1 turns before, all stored, each attempt tied.
+        for n, (ids_seen, responses, tied, snippet) in enumerate(seen):
+            assert ids_seen == [r.id for r in rows[:n + 1]]
+            assert responses == [GREETING, "One.", "Two.", "Three."][:n + 1]
+            assert tied == [r.id for r in rows[1:n + 1]]
+            assert snippet == [GREETING, "One.", "Two."][n]
+        assert [(d.status, d.attempt_count) for d in voice] == [("success", 1)] * 3
+        voice_ids = {d.id for d in voice}
+        assert [(a.delivery_id, a.turn_id, a.number) for a in attempts if a.delivery_id in voice_ids] == [
+            (d.id, r.id, 1) for d, r in zip(voice, rows[1:], strict=True)]
+        assert rows[-1].details is not None and rows[-1].details["chunks"] == ["Three."]
 
     run_async(main)
 

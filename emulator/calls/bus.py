@@ -47,6 +47,10 @@ class CallBus:
             if not queues:
                 del self._subscribers[call_id]
 
+    def listening(self, call_id: str) -> bool:
+        """Whether anyone follows the call (its events need not be built otherwise)."""
+        return call_id in self._subscribers
+
     def publish(self, call_id: str, event: Event) -> None:
         for queue in self._subscribers.get(call_id, ()):
             queue.put_nowait(event)

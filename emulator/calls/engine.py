@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 
 from emulator import clock as clock_module
 from emulator.activity import Activity
-from emulator.calls import analysis, disturb, timing, tools
+from emulator.calls import analysis, disturb, rows, timing, tools
 from emulator.calls.bus import CallBus, EndedEvent, TurnEvent
 from emulator.calls.caller import Caller, DrivenCaller, Heard, ScriptCaller
 from emulator.calls.hosted import HostedContext, HostedReply, Responder, RuleResponder, fill
@@ -34,7 +34,8 @@ from emulator.calls.waits import CallWaits
 from emulator.clock import Clock
 from emulator.domain import contacts
 from emulator.domain.calls import transcript_row
-from emulator.store import Account, Call, Delivery, DeliveryAttempt, Store, Transcript
+from emulator.store import Account, Call, Delivery, DeliveryAttempt, Store, Transcript, sql
+from emulator.store.models import table
 from emulator.webhooks import notify
 from emulator.webhooks.delivery import Deliverer
 from emulator.webhooks.voice import TurnReply
@@ -45,6 +46,18 @@ log = logging.getLogger("emulator.calls")
 FLUSH_SECONDS = 1.0
 CONFIDENCE = 0.95
 SNIPPET = 200
+CALLS, ACCOUNTS = table(Call), table(Account)
+_SNIPPET = sql.Query(update(CALLS).where(CALLS.c.id == bindparam("call"))
+                     .values(last_transcript_snippet=func.coalesce(bindparam("snippet"),
+                                                                   CALLS.c.last_transcript_snippet)))
+_ENDING = sql.Query(select(CALLS.c.call_metadata, ACCOUNTS.c.recording_enabled)
+                    .select_from(CALLS.outerjoin(ACCOUNTS, ACCOUNTS.c.id == CALLS.c.account_id))
+                    .where(CALLS.c.id == bindparam("call")))
+_END = sql.Query(update(CALLS).where(CALLS.c.id == bindparam("call")).values(
+    status=bindparam("to_status"), end_reason=bindparam("reason"), ended_at=bindparam("ended"),
+    duration_seconds=bindparam("duration"), recording_available=bindparam("recording"),
+    last_transcript_snippet=func.coalesce(bindparam("snippet"), CALLS.c.last_transcript_snippet)))
+_METADATA = sql.Query(update(CALLS).where(CALLS.c.id == bindparam("call")).values(call_metadata=bindparam("metadata")))
 
 
 @dataclass
@@ -404,7 +417,8 @@ class CallEngine:
         run.rows.append(row)
         attempts = self.deliverer.turn_attempts(delivery, row.id) if delivery is not None else []
         run.unsaved += [row] if delivery is None else [row, delivery, *attempts]
-        self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
+        if self.bus.listening(setup.call_id):  # a live transcript or timeline follows the call
+            self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
         self.activity.call_turn(setup, row, len(run.rows), delivery)
         if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
             batch = list(run.unsaved)
@@ -414,11 +428,10 @@ class CallEngine:
 
     async def _flush(self, run: CallRun, session: Any, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
         """Write `batch` of the call's unsaved rows and its latest snippet in the caller's transaction."""
-        session.add_all(batch)
+        await rows.write(session, batch)
         run.flushed_at = time.monotonic()
         if run.snippet is not None:
-            await session.execute(update(Call).where(Call.id == run.setup.call_id)
-                                  .values(last_transcript_snippet=run.snippet))
+            await sql.run(session, _SNIPPET, call=run.setup.call_id, snippet=run.snippet)
 
     @staticmethod
     def _saved(run: CallRun, batch: list[Transcript | Delivery | DeliveryAttempt]) -> None:
@@ -476,29 +489,30 @@ class CallEngine:
         duration = math.ceil(round(run.elapsed, 6)) if run.elapsed > 0 else 0  # no float noise rounded up
         batch = list(run.unsaved)
         async with self.store.write() as session:
-            call = await session.scalar(select(Call).where(Call.id == setup.call_id))
-            account = await session.scalar(select(Account).where(Account.id == setup.account_id))
-            if call is None:
+            found = await sql.first(session, _ENDING, call=setup.call_id)
+            if found is None:
                 return
-            await self._flush(run, session, batch)
-            call.status = status
-            call.end_reason = run.end_reason
-            call.ended_at = ended_at
-            call.duration_seconds = duration
-            call.recording_available = bool(account and account.recording_enabled and status == "completed"
-                                            and run.rows and not (call.call_metadata or {}).get("recordingDisabled"))
+            await rows.write(session, batch)
+            metadata = found.call_metadata
             if run.extra.get("transferredTo"):
-                call.call_metadata = {**(call.call_metadata or {}), "transferredTo": run.extra["transferredTo"]}
-            payloads = {
-                "call.ended": events.call_ended_data(setup, status, run.started_at, ended_at, duration,
-                                                     run.end_reason, run.rows, run.extra),
-                "agent.call_ended": events.agent_call_ended_data(
+                metadata = {**(metadata or {}), "transferredTo": run.extra["transferredTo"]}
+                await sql.run(session, _METADATA, call=setup.call_id, metadata=metadata)
+            recording = bool(found.recording_enabled and status == "completed" and run.rows
+                             and not (metadata or {}).get("recordingDisabled"))
+            await sql.run(session, _END, call=setup.call_id, to_status=status, reason=run.end_reason, ended=ended_at,
+                          duration=duration, recording=recording, snippet=run.snippet)
+
+            async def payload(name: str) -> dict[str, Any]:
+                if name == "call.ended":
+                    return events.call_ended_data(setup, status, run.started_at, ended_at, duration, run.end_reason,
+                                                  run.rows, run.extra)
+                return events.agent_call_ended_data(
                     setup, status, run.started_at, ended_at, duration, run.end_reason, run.rows,
                     await contacts.of_number(session, setup.account_id, setup.other_party),
-                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run))),
-            }
+                    analysis.derive(run.rows, setup.direction, run.end_reason, duration, self._stated(run)))
+
             ended = await notify.emit(self.deliverer, session, setup.account_id, setup.agent.id, notify.CALL_ENDED,
-                                      "voice", payloads, message_id=setup.call_id)
+                                      "voice", payload, message_id=setup.call_id)
         self._saved(run, batch)
         self.deliverer.launch(ended)
         self.bus.publish(setup.call_id, EndedEvent(setup.call_id, status, duration, run.end_reason))

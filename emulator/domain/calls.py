@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
+from emulator.calls import rows
 from emulator.domain.paging import Lister, Tally
 from emulator.domain.windows import Skip
 from emulator.errors import NotFound, Refused, not_found
@@ -31,9 +32,9 @@ def transcript_row(account_id: str, call_id: str, kind: str, transcript: str, re
                    row_id: str | None = None) -> Transcript:
     """One turn of a call (the engine's live turns and a fixture's past ones alike); empty details are dropped."""
     kept = {k: v for k, v in (details or {}).items() if v is not None and v != []}
-    return Transcript(id=row_id or ids.new_id("tx"), account_id=account_id, call_id=call_id, kind=kind,
-                      transcript=transcript, response=response, confidence=confidence, created_at=at,
-                      details=kept or None)
+    return rows.entity(Transcript, id=row_id or ids.new_id("tx"), account_id=account_id, call_id=call_id, kind=kind,
+                       transcript=transcript, response=response, confidence=confidence, created_at=at,
+                       details=kept or None)
 
 
 def new_call(account_id: str, agent_id: str | None, number: PhoneNumber, from_number: str, to_number: str,

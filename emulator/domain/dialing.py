@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
+from emulator.calls import rows
 from emulator.calls.callees import Callee
 from emulator.calls.setup import CallSetup
 from emulator.clock import iso, parse_iso
@@ -65,8 +66,7 @@ async def place(session: AsyncSession, account_id: str, req: PlaceCall, now: dat
                  voice=req.voice or agent.voice, initial_greeting=req.initial_greeting,
                  system_prompt=req.system_prompt, variables=req.variables,
                  call_metadata={"recordingDisabled": True} if req.disable_recording else None)
-    session.add(call)
-    await session.flush()
+    await rows.insert(session, call)  # a Core insert: an ORM flush of the one row cost more than the rest of placing it
     return await _placed(session, call, agent, hook)
 
 
@@ -81,8 +81,7 @@ async def inbound(session: AsyncSession, sender: str, to: str, now: datetime,
     agent = await agents.get(session, number.account_id, number.agent_id)
     hook = await webhooks.route(session, number.account_id, agent.id)
     call = calls.new_call(number.account_id, agent.id, number, caller, dialed, "inbound", now, voice=agent.voice)
-    session.add(call)
-    await session.flush()
+    await rows.insert(session, call)
     return await _placed(session, call, agent, hook)
 
 
@@ -101,8 +100,7 @@ async def web(session: AsyncSession, account_id: str, req: WebCall, now: datetim
                 phone_number=None, from_number="web", to_number=f"agent:{agent.id}", direction="web", type="web",
                 status="registered", started_at=now, recording_available=False, voice=agent.voice,
                 variables=req.variables, call_metadata=metadata)
-    session.add(call)
-    await session.flush()
+    await rows.insert(session, call)
     return await _placed(session, call, agent, await webhooks.route(session, account_id, agent.id))
 
 

@@ -32,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import clock as clock_module
 from emulator import ids
 from emulator.activity import Activity
+from emulator.calls.rows import assign, entity
+from emulator.calls.rows import values as columns_of
 from emulator.clock import Clock
 from emulator.domain import webhooks
 from emulator.errors import Conflict
@@ -58,9 +60,16 @@ NO_VOICE_EVENTS = "The webhook's eventTypes leave out agent.message, so voice tu
                   "heard silence."
 
 VoiceSender = Callable[[TurnRequest], Awaitable[TurnReply]]
+DELIVERIES, WEBHOOKS, ATTEMPTS = table(Delivery), table(Webhook), table(DeliveryAttempt)
 _INSERT = sql.Insert(table(Delivery))
 _PREVIOUS = sql.Query(select(Delivery.id).where(Delivery.account_id == bindparam("account"),
                                                 Delivery.id != bindparam("id")).order_by(Delivery.pk.desc()).limit(1))
+_INSERT_ATTEMPT = sql.Insert(ATTEMPTS)
+# An attempt reads its delivery and its webhook, and logs itself, with prepared statements (emulator/store/sql.py).
+_ROW = sql.Query(select(DELIVERIES).where(DELIVERIES.c.id == bindparam("id")))
+_HOOK = sql.Query(select(WEBHOOKS).where(WEBHOOKS.c.id == bindparam("id")))
+_ATTEMPTS = sql.Query(select(func.count()).select_from(ATTEMPTS).where(ATTEMPTS.c.delivery_id == bindparam("id")))
+_LOGGED: dict[frozenset[str], sql.Query] = {}  # UPDATE of a delivery's columns after an attempt, per set of columns
 _DUE = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(
     Delivery.status == "pending", Delivery.next_retry_at.is_not(None), Delivery.next_retry_at <= bindparam("now")))
 _DUE_OF = sql.Query(select(Delivery.id, Delivery.account_id, Delivery.url).where(  # of an account ahead of the rest
@@ -106,6 +115,7 @@ class VoiceAttempt:
     delivery: Delivery
     request: TurnRequest | None  # None when there is nowhere to send the turn
     refusal: str = NO_VOICE_WEBHOOK  # why, when there is not
+    raw: bytes = b""  # the payload as bytes, as signed (the request's body unless a fault changed it)
 
 
 @dataclass
@@ -125,8 +135,8 @@ def _body_unless_payload(body: bytes, payload: str) -> str | None:
 def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outcome: Outcome | None, kind: str,
                  now: datetime) -> DeliveryAttempt:
     """An event delivery's attempt as sent and answered; `values` are the delivery's columns after it."""
-    return DeliveryAttempt(
-        account_id=row.account_id, delivery_id=row.id, kind=kind, url=sent.url if sent else row.url,
+    return entity(
+        DeliveryAttempt, account_id=row.account_id, delivery_id=row.id, kind=kind, url=sent.url if sent else row.url,
         request_headers=dict(sent.headers) if sent else None,
         request_body=_body_unless_payload(sent.body, row.payload) if sent else None,
         http_status=values.get("http_status"), error_message=values.get("error_message"),
@@ -135,6 +145,17 @@ def _attempt_row(row: Delivery, values: dict[str, Any], sent: Sent | None, outco
         next_retry_at=values.get("next_retry_at", row.next_retry_at) if values["status"] == "pending" else None,
         attempted_at=now,
     )
+
+
+def _logged(values: dict[str, Any]) -> sql.Query:
+    """The UPDATE that logs an attempt on its delivery: of exactly these columns (bound as `set_<column>`; no bound
+    name is a column's, which an UPDATE run with parameters would take for one more column to set)."""
+    names = frozenset(values)
+    query = _LOGGED.get(names)
+    if query is None:
+        query = _LOGGED[names] = sql.Query(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("delivery")).values(
+            {name: bindparam(f"set_{name}") for name in sorted(names)}))
+    return query
 
 
 class Deliverer:
@@ -205,20 +226,21 @@ class Deliverer:
         not yet sent or written."""
         body = events.encode(events.envelope("agent.message", "voice", agent_id, data, at,
                                              history=recent(history, hook)))
-        row = Delivery(
-            id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=call_id,
+        # The row and its attempt are the engine's to write with the call's rows: made without ORM instrumentation.
+        row = entity(
+            Delivery, id=ids.new_id("dlv"), account_id=account_id, agent_id=agent_id, message_id=call_id,
             webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type="agent.message",
             channel="voice", payload=body, attempt_count=0, test=False, created_at=self.clock.now(),
         )
         if hook is None:
             return VoiceAttempt(row, None)
         if hook.event_types is not None and "agent.message" not in hook.event_types:
-            row.webhook_id = row.url = None
+            assign(row, webhook_id=None, url=None)
             return VoiceAttempt(row, None, NO_VOICE_EVENTS)
-        signed, headers, delay = await self.sign(account_id, hook.secret, body.encode(), row.id, "agent.message",
-                                                 kind=fault)
+        raw = body.encode()
+        signed, headers, delay = await self.sign(account_id, hook.secret, raw, row.id, "agent.message", kind=fault)
         return VoiceAttempt(row, TurnRequest(hook.url, hook.secret, hook.timeout, row.id, signed, cut_after_first,
-                                             headers, delay))
+                                             headers, delay), raw=raw)
 
     async def send_voice(self, attempt: VoiceAttempt) -> TurnReply:
         if attempt.request is None:
@@ -228,25 +250,21 @@ class Deliverer:
     def record_voice(self, attempt: VoiceAttempt, reply: TurnReply) -> Delivery:
         """Log the turn's one attempt on its row (the engine writes the row with the call's others)."""
         row = attempt.delivery
-        if attempt.request is not None:
-            row.attempt_count = 1
-            row.last_attempt_at = self.clock.now()
-        row.status = "success" if reply.ok and attempt.request is not None else "failed"
-        row.http_status = reply.http_status
-        row.error_message = reply.error
-        row.response_body = reply.body
-        row.latency_ms = reply.latency_ms
         request = attempt.request
+        now = self.clock.now()
+        assign(row, status="success" if reply.ok and request is not None else "failed", http_status=reply.http_status,
+               error_message=reply.error, response_body=reply.body, latency_ms=reply.latency_ms)
         if request is not None:
+            assign(row, attempt_count=1, last_attempt_at=now)
             if len(self._turn_logs) >= TURN_LOGS:
                 self._turn_logs.pop(next(iter(self._turn_logs)))
-            self._turn_logs[row.id] = DeliveryAttempt(
-                account_id=row.account_id, delivery_id=row.id, number=1, kind="first", url=request.url,
-                request_headers=dict(request.headers or {}),
-                request_body=_body_unless_payload(request.body, row.payload),
+            self._turn_logs[row.id] = entity(
+                DeliveryAttempt, account_id=row.account_id, delivery_id=row.id, number=1, kind="first",
+                url=request.url, request_headers=dict(request.headers or {}),
+                request_body=None if request.body == attempt.raw else _body_unless_payload(request.body, row.payload),
                 http_status=reply.http_status, error_message=reply.error, response_body=reply.body,
                 content_type="application/x-ndjson" if reply.streamed else None, streamed=reply.streamed,
-                latency_ms=reply.latency_ms, attempted_at=self.clock.now(),
+                latency_ms=reply.latency_ms, attempted_at=now,
             )
         return row
 
@@ -256,7 +274,7 @@ class Deliverer:
         found = self._turn_logs.pop(delivery.id, None)
         if found is None:
             return []
-        found.turn_id = turn_id
+        assign(found, turn_id=turn_id)
         return [found]
 
     def launch(self, rows: Iterable[Delivery]) -> None:
@@ -295,8 +313,8 @@ class Deliverer:
     async def attempt(self, delivery_id: str) -> Outcome | None:
         """One attempt of a pending delivery, recorded in the log; returns what the target did."""
         async with self.store.read() as session:
-            row = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
-            hook = await session.scalar(select(Webhook).where(Webhook.id == row.webhook_id)) if row else None
+            row = await sql.first(session, _ROW, id=delivery_id)
+            hook = await sql.first(session, _HOOK, id=row.webhook_id) if row is not None and row.webhook_id else None
         if row is None or row.status != "pending":
             return None
         clock_module.bind(row.account_id)  # the attempt and its log run on the account's clock
@@ -309,7 +327,7 @@ class Deliverer:
         await self._record(row, outcome, sent=sent)
         return outcome
 
-    async def _send(self, row: Delivery, hook: Webhook, payload: bytes) -> tuple[Sent, Outcome]:
+    async def _send(self, row: Delivery, hook: Target, payload: bytes) -> tuple[Sent, Outcome]:
         body, headers, delay = await self.sign(row.account_id, hook.secret, payload, row.id, row.event_type)
         if delay:
             await asyncio.sleep(delay)
@@ -357,10 +375,9 @@ class Deliverer:
         attempt = _attempt_row(row, values, sent, outcome, kind or ("first" if row.attempt_count == 0 else "retry"),
                                now)
         async with self.store.write() as session:
-            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
-            attempt.number = 1 + (await session.scalar(
-                select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.delivery_id == row.id)) or 0)
-            session.add(attempt)
+            await sql.run(session, _logged(values), delivery=row.id, **{f"set_{k}": v for k, v in values.items()})
+            assign(attempt, number=1 + (await sql.value(session, _ATTEMPTS, id=row.id) or 0))
+            await sql.insert(session, _INSERT_ATTEMPT, **columns_of(attempt))
         self.activity.delivery_attempt(row, attempt)
         return attempt
 

@@ -19,7 +19,7 @@ receives exactly the events it lists, from either vocabulary, whatever the accou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,16 +79,24 @@ async def vocabulary(session: AsyncSession, deliverer: Deliverer, account_id: st
     return deliverer.vocabulary
 
 
+Payloads = Mapping[str, dict[str, Any]] | Callable[[str], Awaitable[dict[str, Any]]]
+
+
 async def emit(deliverer: Deliverer, session: AsyncSession, account_id: str, agent_id: str | None,
-               happening: Happening, channel: str, payloads: Mapping[str, dict[str, Any]], *,
+               happening: Happening, channel: str, payloads: Payloads, *,
                history: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
                message_id: str | None = None, hook: Webhook | None = None, routed: bool = False) -> list[Delivery]:
-    """One delivery row per event the happening sends where the agent's events go (`payloads`: data by name)."""
+    """One delivery row per event the happening sends where the agent's events go (`payloads`: data by name, or
+    what builds the data of a name, so that the events of the other vocabulary are never built)."""
     if not routed:
         hook = await webhooks.route(session, account_id, agent_id)
     names = happening.names(await vocabulary(session, deliverer, account_id), hook.event_types if hook else None)
-    return [await deliverer.prepare(session, account_id, agent_id, name, channel, payloads[name], history=history,
-                                    state=state, message_id=message_id, hook=hook, routed=True) for name in names]
+    made = []
+    for name in names:
+        data = payloads[name] if isinstance(payloads, Mapping) else await payloads(name)
+        made.append(await deliverer.prepare(session, account_id, agent_id, name, channel, data, history=history,
+                                            state=state, message_id=message_id, hook=hook, routed=True))
+    return made
 
 
 async def message(deliverer: Deliverer, session: AsyncSession, threaded: Threaded) -> list[Delivery]:

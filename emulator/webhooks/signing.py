@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 
@@ -10,7 +9,7 @@ import time
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """`sha256=` + hex HMAC-SHA256 of `"{timestamp}.{raw body}"` with the webhook secret."""
     signed = timestamp.encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(secret.encode(), signed, "sha256").hex()  # one C call, as hmac.new(...).hexdigest()
 
 
 def headers(secret: str, body: bytes, delivery_id: str, event: str, timestamp: int | None = None) -> dict[str, str]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from emulator.webhooks import http
@@ -66,12 +65,10 @@ class Transport:
     def __init__(self) -> None:
         self.client = http.Client()
 
-    @asynccontextmanager
-    async def stream(self, url: str, body: bytes, headers: dict[str, str], method: str = "POST",
-                     params: dict[str, str] | None = None) -> AsyncIterator[http.Response]:
+    def stream(self, url: str, body: bytes, headers: dict[str, str], method: str = "POST",
+               params: dict[str, str] | None = None) -> AbstractAsyncContextManager[http.Response]:
         """The raw streamed response, for readers that consume it incrementally (voice NDJSON)."""
-        async with self.client.stream(url, body, headers, method, params) as response:
-            yield response
+        return self.client.stream(url, body, headers, method, params)
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
         return await self.request("POST", url, body, headers, timeout)
