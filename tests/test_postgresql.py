@@ -166,3 +166,20 @@ def test_a_process_starting_on_the_database_leaves_the_others_live_calls_alone(
                 assert ok(late.get(f"/v1/calls/{placed['id']}"))["status"] == "in-progress"
         ok(api.post(f"/v1/calls/{placed['id']}/end"))
         assert ok(api.get(f"/v1/calls/{placed['id']}"))["endReason"] != "emulator-restarted"
+
+
+def test_emulators_starting_at_once_on_a_new_database_both_start() -> None:
+    """Two processes making the tables of one new database at the same moment take turns."""
+    assert SERVER is not None
+    with throwaway_database(SERVER) as url:
+        procs = [EmulatorProcess(db=url, args=["--admin-token", ADMIN]) for _ in range(3)]
+        try:
+            with ThreadPoolExecutor(len(procs)) as pool:
+                list(pool.map(lambda proc: proc.start(), procs))
+            for proc in procs:
+                with admin(proc) as control:
+                    assert ok(control.get("/_emulator/health"))["status"] == "ok"
+        finally:
+            for proc in procs:
+                proc.stop()
+                proc.cleanup()

@@ -47,6 +47,7 @@ from emulator.store.models import Base, postgresql_partial_indexes
 
 MEMORY = ":memory:"
 KEPT_BY_WIPE = frozenset({"shared_state"})
+SCHEMA_LOCK = 0x4150_454D  # PostgreSQL advisory lock held while the tables are made
 log = logging.getLogger("emulator.store")
 
 
@@ -144,6 +145,8 @@ class Store:
             return
         assert self.engine is not None
         async with self.engine.begin() as conn:
+            if self.dialect_name == "postgresql":  # emulators starting at once on a new database take turns
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
             await conn.run_sync(_create)
 
     async def row_count(self) -> int:
