@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam
+from sqlalchemy import CursorResult, Table, bindparam, literal_column
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.type_api import TypeEngine
@@ -51,7 +51,7 @@ class Plan:
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect) -> Plan:
-        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        compiled = cast(SQLCompiler, _with_constants_inline(statement, dialect).compile(dialect=dialect))
         if not compiled.positional:
             raise ValueError(f"the {dialect.name} dialect uses named parameters; run the statement through "
                              "its engine instead")
@@ -104,6 +104,39 @@ class Plan:
                 values[index] = process(values[index])
             out.append(make(values))
         return out
+
+
+def _constant(bind: BindParameter[Any], dialect: Dialect) -> str | None:
+    """The SQL literal of a bind parameter that is a constant of its statement (`status == "active"`: an
+    anonymous parameter with a plain value), or None for any other parameter."""
+    value = bind.value
+    if not bind.unique or bind.expanding or bind.callable is not None or type(value) not in (str, int, bool):
+        return None
+    render = bind.type.dialect_impl(dialect).literal_processor(dialect)
+    return None if render is None else str(render(value))
+
+
+def _with_constants_inline(statement: ClauseElement, dialect: Dialect) -> ClauseElement:
+    """The statement with its constants written into the SQL instead of bound at each execution.
+
+    On SQLite this is what keeps a prepared statement prepared: a column that a partial index's WHERE names
+    (`calls.status`, `phone_numbers.status`, `webhook_deliveries.status`) compared with a bound value makes
+    SQLite prepare the statement again each time that value is bound (the plan may depend on it), which costs
+    several times the statement's own run. A literal never changes, so the plan is made once."""
+    if dialect.name != "sqlite":
+        return statement
+    literals: dict[int, str] = {}
+    for bind in visitors.iterate(statement):
+        if isinstance(bind, BindParameter) and (text := _constant(bind, dialect)) is not None:
+            literals[id(bind)] = text
+    if not literals:
+        return statement
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        text = literals.get(id(element))
+        return None if text is None else literal_column(text, element.type)
+
+    return cast(ClauseElement, visitors.replacement_traverse(cast(Any, statement), {}, replace))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""Hot statements (emulator/store/sql.py) on SQLite: the constants a statement declares are written into its SQL
+(a bound value compared with a column a partial index names makes SQLite prepare the statement again at every
+execution), and the rows read exactly as SQLAlchemy reads them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, and_, bindparam, create_engine, select
+from sqlalchemy.dialects import sqlite
+
+from emulator.store import sql
+
+META = MetaData()
+THINGS = Table("things", META, Column("pk", Integer, primary_key=True), Column("name", String(32)),
+               Column("status", String(16)), Column("rank", Integer), Column("on", Boolean))
+ROWS = [(1, "a", "active", 1, True), (2, "b", "it's", 1, False), (3, "c", "active", 2, True),
+        (4, "d", "retired", 1, True)]
+
+
+def _database(tmp_path: Path) -> sqlite3.Connection:
+    path = tmp_path / "things.db"
+    META.create_all(create_engine(f"sqlite:///{path}"))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE INDEX ix_active ON things (rank) WHERE status = 'active'")
+    conn.executemany("INSERT INTO things VALUES (?, ?, ?, ?, ?)", ROWS)
+    return conn
+
+
+def _run(conn: sqlite3.Connection, query: sql.Query, **params: object) -> list[tuple[object, ...]]:
+    plan = query.plan(sqlite.dialect())
+    text, args = plan.parameters(params)
+    return [tuple(row) for row in plan.read(conn.execute(text, args).fetchall())]
+
+
+def test_constants_are_written_into_the_sql_and_only_named_parameters_are_bound(tmp_path: Path) -> None:
+    conn = _database(tmp_path)
+    query = sql.Query(select(THINGS.c.name).where(
+        THINGS.c.status == "active", THINGS.c.on.is_(True), THINGS.c.rank == bindparam("rank")).order_by(THINGS.c.pk))
+    plan = query.plan(sqlite.dialect())
+    assert "'active'" in plan.sql
+    assert plan.sql.count("?") == 1
+    assert plan.build({"rank": 1}) == [1]
+    assert _run(conn, query, rank=1) == [("a",)]
+    assert _run(conn, query, rank=2) == [("c",)]
+
+
+def test_a_constant_with_a_quote_a_boolean_and_an_integer_match_the_rows_they_name(tmp_path: Path) -> None:
+    conn = _database(tmp_path)
+    quoted = sql.Query(select(THINGS.c.name).where(THINGS.c.status == "it's"))
+    assert _run(conn, quoted) == [("b",)]
+    off = sql.Query(select(THINGS.c.name).where(and_(THINGS.c.on == False, THINGS.c.rank == 1)))  # noqa: E712
+    assert _run(conn, off) == [("b",)]
+    paged = sql.Query(select(THINGS.c.name).order_by(THINGS.c.pk).limit(2).offset(1))
+    assert _run(conn, paged) == [("b",), ("c",)]
+
+
+def test_named_parameters_with_a_default_stay_bound_and_can_be_given(tmp_path: Path) -> None:
+    conn = _database(tmp_path)
+    query = sql.Query(select(THINGS.c.name).where(THINGS.c.status == bindparam("status", "active"))
+                      .order_by(THINGS.c.pk))
+    assert "'active'" not in query.plan(sqlite.dialect()).sql
+    assert _run(conn, query) == [("a",), ("c",)]
+    assert _run(conn, query, status="retired") == [("d",)]
