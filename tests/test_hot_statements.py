@@ -5,18 +5,35 @@ execution), and the rows read exactly as SQLAlchemy reads them."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, and_, bindparam, create_engine, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    select,
+    text,
+)
 from sqlalchemy.dialects import sqlite
 
 from emulator.store import sql
 
 META = MetaData()
 THINGS = Table("things", META, Column("pk", Integer, primary_key=True), Column("name", String(32)),
-               Column("status", String(16)), Column("rank", Integer), Column("on", Boolean))
-ROWS = [(1, "a", "active", 1, True), (2, "b", "it's", 1, False), (3, "c", "active", 2, True),
-        (4, "d", "retired", 1, True)]
+               Column("status", String(16)), Column("rank", Integer), Column("on", Boolean),
+               Column("data", JSON, nullable=True), Column("at", DateTime, nullable=True))
+ROWS = [(1, "a", "active", 1, True, '{"k": [1, 2]}', "2024-05-06 07:08:09.123456"),
+        (2, "b", "it's", 1, False, None, None), (3, "c", "active", 2, True, "5", "2024-05-06 07:08:09.000000"),
+        (4, "d", "retired", 1, True, "null", "2024-05-06 07:08:09")]
 
 
 def _database(tmp_path: Path) -> sqlite3.Connection:
@@ -24,7 +41,7 @@ def _database(tmp_path: Path) -> sqlite3.Connection:
     META.create_all(create_engine(f"sqlite:///{path}"))
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE INDEX ix_active ON things (rank) WHERE status = 'active'")
-    conn.executemany("INSERT INTO things VALUES (?, ?, ?, ?, ?)", ROWS)
+    conn.executemany("INSERT INTO things VALUES (?, ?, ?, ?, ?, ?, ?)", ROWS)
     return conn
 
 
@@ -63,3 +80,18 @@ def test_named_parameters_with_a_default_stay_bound_and_can_be_given(tmp_path: P
     assert "'active'" not in query.plan(sqlite.dialect()).sql
     assert _run(conn, query) == [("a",), ("c",)]
     assert _run(conn, query, status="retired") == [("d",)]
+
+
+def test_rows_read_as_sqlalchemy_reads_them(tmp_path: Path) -> None:
+    conn = _database(tmp_path)
+    statement = select(THINGS).order_by(THINGS.c.pk)
+    engine = create_engine(f"sqlite:///{tmp_path / 'things.db'}")
+    with engine.connect() as through_sqlalchemy:
+        expected = [tuple(row) for row in through_sqlalchemy.execute(statement)]
+        assert through_sqlalchemy.execute(text("SELECT count(*) FROM things")).scalar() == len(ROWS)
+    got = _run(conn, sql.Query(statement))
+    assert got == expected
+    assert got[0][5] == {"k": [1, 2]} and got[2][5] == 5 and got[1][5] is None and got[3][5] is None
+    assert got[0][6] == datetime(2024, 5, 6, 7, 8, 9, 123456) and got[1][4] is False
+    row = sql.Query(statement).plan(sqlite.dialect()).read(conn.execute("SELECT * FROM things").fetchall())[0]
+    assert (row.name, row.on, row.at) == ("a", True, datetime(2024, 5, 6, 7, 8, 9, 123456))
