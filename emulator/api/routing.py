@@ -193,9 +193,14 @@ class Resource(BaseRoute):
         self.tag = tag
         self.routes: list[ApiRoute] = [declared.route(self.prefix) for declared in routes]
         # Routes by segment count, in declaration order: a request only looks at the routes as long as its path.
-        self._by_length: dict[int, list[ApiRoute]] = {}
+        # Each as (template, its literal segments by position, its parameters by position, methods, route).
+        self._by_length: dict[int, list[tuple[str, tuple[tuple[int, str], ...], tuple[tuple[int, str], ...],
+                                              frozenset[str] | None, ApiRoute]]] = {}
         for route in self.routes:
-            self._by_length.setdefault(len(route.segments), []).append(route)
+            literals = tuple((index, part) for index, part in enumerate(route.segments) if part is not None)
+            methods = frozenset(route.methods) if route.methods is not None else None
+            self._by_length.setdefault(len(route.segments), []).append(
+                (route.path, literals, route.params, methods, route))
         # A template with a convertor (`{name:path}`) can span segments: such a resource matches as Starlette does.
         self._by_template = any(":" in part for route in self.routes for part in route.path.split("/")
                                 if part.startswith("{"))
@@ -209,6 +214,10 @@ class Resource(BaseRoute):
         prefix = self.prefix
         if path != prefix and not path.startswith(prefix + "/"):
             return Match.NONE, {}
+        return self.match_path(path, scope)
+
+    def match_path(self, path: str, scope: Scope) -> tuple[Match, Scope]:
+        """`matches` for a path already known to be under the prefix."""
         if self._by_template:
             return self._match_templates(scope)
         parts = path[1:].split("/")
@@ -219,20 +228,22 @@ class Resource(BaseRoute):
         # The first template that matches the path decides (as `allowed_methods` does): a literal path such as
         # /v1/location/refresh answers 405 to other methods instead of falling through to /v1/location/{id}.
         partial: tuple[Match, Scope] | None = None
-        for route in candidates:
-            if partial is not None and route.path != partial[1]["emulator.route"].path:
+        decided = ""
+        for template, literals, params, methods, route in candidates:
+            if partial is not None and template != decided:
                 continue
-            for want, part in zip(route.segments, parts, strict=True):
-                if want is not None and want != part:
+            for index, want in literals:
+                if parts[index] != want:
                     break
             else:
+                path_params = {name: parts[index] for index, name in params} if params else {}
+                outer = scope.get("path_params")
                 child: Scope = {"endpoint": route.endpoint, "emulator.route": route,
-                                "path_params": {**scope.get("path_params", {}),
-                                                **{name: parts[index] for index, name in route.params}}}
-                if route.methods is None or method in route.methods:
+                                "path_params": {**outer, **path_params} if outer else path_params}
+                if methods is None or method in methods:
                     return Match.FULL, child
                 if partial is None:
-                    partial = (Match.PARTIAL, child)
+                    partial, decided = (Match.PARTIAL, child), template
         return partial or (Match.NONE, {})
 
     def _match_templates(self, scope: Scope) -> tuple[Match, Scope]:
@@ -285,9 +296,10 @@ class PrefixRouter(Router):
         path = get_route_path(scope)
         second = path.find("/", 1)
         third = path.find("/", second + 1) if second > 0 else -1
+        by_prefix = self._by_prefix
         for prefix in (path[:third] if third > 0 else path, path[:second] if second > 0 else path):
-            for resource in self._by_prefix.get(prefix, ()):
-                match, child = resource.matches(scope)
+            for resource in by_prefix.get(prefix, ()):
+                match, child = resource.match_path(path, scope)
                 if match is Match.FULL:
                     scope.setdefault("router", self)
                     scope.update(child)
