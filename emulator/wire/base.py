@@ -147,7 +147,9 @@ def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
         kind = type(row)
         write = made.get(kind)
         if write is None:
-            write = made[kind] = _writer(fields, getattr(kind, "_fields", None))
+            # A named tuple class says its columns (SQLAlchemy's own Row class does not: each statement's differ).
+            positions = getattr(kind, "_fields", None)
+            write = made[kind] = _writer(fields, positions if isinstance(positions, tuple) else None)
         return write(row)
 
     return render
