@@ -95,3 +95,16 @@ def test_rows_read_as_sqlalchemy_reads_them(tmp_path: Path) -> None:
     assert got[0][6] == datetime(2024, 5, 6, 7, 8, 9, 123456) and got[1][4] is False
     row = sql.Query(statement).plan(sqlite.dialect()).read(conn.execute("SELECT * FROM things").fetchall())[0]
     assert (row.name, row.on, row.at) == ("a", True, datetime(2024, 5, 6, 7, 8, 9, 123456))
+
+
+def test_constants_of_another_kind_than_their_column_match_as_sqlalchemy_binds_them(tmp_path: Path) -> None:
+    conn = _database(tmp_path)
+    conn.execute("INSERT INTO things (pk, name, status, rank, \"on\") VALUES (5, 'e', '5', 3, 1)")
+    engine = create_engine(f"sqlite:///{tmp_path / 'things.db'}")
+    for statement in (select(THINGS.c.name).where(THINGS.c.status == 5),
+                      select(THINGS.c.name).where(THINGS.c.rank == "3"),
+                      select(THINGS.c.name).where(THINGS.c.rank == 1.0).order_by(THINGS.c.pk)):
+        with engine.connect() as through_sqlalchemy:
+            expected = [tuple(row) for row in through_sqlalchemy.execute(statement)]
+        assert expected
+        assert _run(conn, sql.Query(statement)) == expected

@@ -106,8 +106,13 @@ def _constant(bind: BindParameter[Any], dialect: Dialect) -> str | None:
     value = bind.value
     if not bind.unique or bind.expanding or bind.callable is not None or type(value) not in (str, int, bool):
         return None
-    render = bind.type.dialect_impl(dialect).literal_processor(dialect)
-    return None if render is None else str(render(value))
+    try:
+        if not isinstance(value, bind.type.python_type):
+            return None  # a constant of another kind than its column's (`text_column == 5`) stays bound
+        render = bind.type.dialect_impl(dialect).literal_processor(dialect)
+        return None if render is None else str(render(value))
+    except (NotImplementedError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _with_constants_inline(statement: ClauseElement, dialect: Dialect) -> ClauseElement:
