@@ -42,7 +42,7 @@ from emulator.api import (
 from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
 from emulator.api.control.fixtures import load_documents
-from emulator.api.routing import PrefixRouter, allowed_methods
+from emulator.api.routing import Dispatch, PrefixRouter, allowed_methods
 from emulator.calls.remote import Relay
 from emulator.config import Settings
 from emulator.context import Emulator
@@ -190,15 +190,18 @@ def create_app(settings: Settings) -> Starlette:
         accepted = entry.sub_account_id if entry.status is not None and entry.status < 400 else None
         state.activity.request([entry.account_id, accepted], entry.method, entry.path, entry.status, entry.seq)
 
+    router = PrefixRouter(routes, lifespan=lifespan)
+    handlers = {Problem: on_problem, HTTPException: on_http_error}
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(Journaling, journal=state.journal, account_of=lambda key: state.key_cache.get(key),
                                recorded=journaled),
-                    Middleware(CrashGuard, state)],
-        exception_handlers={Problem: on_problem, HTTPException: on_http_error},
+                    Middleware(CrashGuard, state),
+                    Middleware(Dispatch, router=router, handlers=handlers)],
+        exception_handlers=handlers,
     )
-    app.router = PrefixRouter(routes, lifespan=lifespan)
+    app.router = router
     relay = Relay(state, app)
     app.state.emulator = state
     return app

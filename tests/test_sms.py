@@ -217,6 +217,25 @@ def test_outbound_errors(api: httpx.Client, control: httpx.Client, line: dict[st
     assert api.get(f"/v1/numbers/{line['number']['id']}/messages").json()["total"] == 0
 
 
+def test_outbound_from_an_agent_sends_from_its_first_attached_active_number(
+        api: httpx.Client, control: httpx.Client, key: str, server: InProcessEmulator) -> None:
+    upgrade(control, key)
+    agent = make_agent(api, "Two lines")
+    first, second = buy_number(api, agent["id"]), buy_number(api, agent["id"])
+    sent = send(api, agent_id=agent["id"], to_number=SENDER, body="from the first")
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["from_number"] == first["phoneNumber"]
+    assert api.delete(f"/v1/agents/{agent['id']}/numbers/{first['id']}").status_code == 200
+    again = send(api, agent_id=agent["id"], to_number=SENDER, body="from the second")
+    assert again.status_code == 200, again.text
+    assert again.json()["from_number"] == second["phoneNumber"]
+    with server.client(new_key()) as other:
+        foreign = send(other, agent_id=agent["id"], to_number=SENDER, body="not mine")
+    assert foreign.status_code == 404
+    assert foreign.json()["detail"].startswith("Agent ")
+    assert api.get(f"/v1/numbers/{first['id']}/messages").json()["total"] == 1
+
+
 def test_outbound_delivers_message_sent(api: httpx.Client, line: dict[str, Any], rx: WebhookReceiver) -> None:
     set_webhook(api, rx, "/hook")
     resp = send(api, agent_id=line["agent"]["id"], to_number=SENDER, body="We open at 9")

@@ -152,13 +152,22 @@ def checked_key(key: str) -> str:
     return key
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """A request header's first value (`name` in lower case), read from the ASGI scope as Starlette's
+    `request.headers.get` reads it, without building the headers object on every request."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def authenticate(request: Request, *, scoped: bool = True) -> str:
     """The account ID behind the request's bearer key (created on first use unless keys are strict).
 
     With `X-Sub-Account-Id` (and `scoped`), the ID of that sub-account of the key's account instead.
     """
     account_id = await _key_account(request)
-    sub_id = request.headers.get("x-sub-account-id") if scoped else None
+    sub_id = header(request, b"x-sub-account-id") if scoped else None
     if sub_id:
         async with emu(request).store.read() as session:
             owner = await accounts.parent_of(session, sub_id)
@@ -176,7 +185,7 @@ async def authenticate(request: Request, *, scoped: bool = True) -> str:
 
 async def _key_account(request: Request) -> str:
     state = emu(request)
-    key = key_from_header(request.headers.get("authorization"))
+    key = key_from_header(header(request, b"authorization"))
     if state.limiter is not None and (wait := await state.rate_limited(key)) is not None:
         seconds = max(1, math.ceil(wait))
         raise RateLimited(f"Rate limit exceeded: at most {state.limiter.per_second} requests per second "
@@ -202,7 +211,7 @@ async def read_body(request: Request) -> bytes:
     """The raw body, refused when it is over the size limit (read straight from the ASGI messages, and kept
     on the request as Starlette's `request.body()` would keep it)."""
     limit = emu(request).settings.max_body_bytes
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     too_large = f"The request body is larger than the {limit // 1024} KiB limit."
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(too_large)

@@ -11,7 +11,7 @@ and a request skips every resource whose prefix it does not start with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +19,9 @@ from typing import Any
 from pydantic import BaseModel
 from starlette._utils import get_route_path
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.clock import ISO_RULE, parse_iso
 from emulator.errors import Invalid
@@ -192,9 +193,14 @@ class Resource(BaseRoute):
         self.tag = tag
         self.routes: list[ApiRoute] = [declared.route(self.prefix) for declared in routes]
         # Routes by segment count, in declaration order: a request only looks at the routes as long as its path.
-        self._by_length: dict[int, list[ApiRoute]] = {}
+        # Each as (template, its literal segments by position, its parameters by position, methods, route).
+        self._by_length: dict[int, list[tuple[str, tuple[tuple[int, str], ...], tuple[tuple[int, str], ...],
+                                              frozenset[str] | None, ApiRoute]]] = {}
         for route in self.routes:
-            self._by_length.setdefault(len(route.segments), []).append(route)
+            literals = tuple((index, part) for index, part in enumerate(route.segments) if part is not None)
+            methods = frozenset(route.methods) if route.methods is not None else None
+            self._by_length.setdefault(len(route.segments), []).append(
+                (route.path, literals, route.params, methods, route))
         # A template with a convertor (`{name:path}`) can span segments: such a resource matches as Starlette does.
         self._by_template = any(":" in part for route in self.routes for part in route.path.split("/")
                                 if part.startswith("{"))
@@ -208,6 +214,10 @@ class Resource(BaseRoute):
         prefix = self.prefix
         if path != prefix and not path.startswith(prefix + "/"):
             return Match.NONE, {}
+        return self.match_path(path, scope)
+
+    def match_path(self, path: str, scope: Scope) -> tuple[Match, Scope]:
+        """`matches` for a path already known to be under the prefix."""
         if self._by_template:
             return self._match_templates(scope)
         parts = path[1:].split("/")
@@ -218,20 +228,22 @@ class Resource(BaseRoute):
         # The first template that matches the path decides (as `allowed_methods` does): a literal path such as
         # /v1/location/refresh answers 405 to other methods instead of falling through to /v1/location/{id}.
         partial: tuple[Match, Scope] | None = None
-        for route in candidates:
-            if partial is not None and route.path != partial[1]["emulator.route"].path:
+        decided = ""
+        for template, literals, params, methods, route in candidates:
+            if partial is not None and template != decided:
                 continue
-            for want, part in zip(route.segments, parts, strict=True):
-                if want is not None and want != part:
+            for index, want in literals:
+                if parts[index] != want:
                     break
             else:
+                path_params = {name: parts[index] for index, name in params} if params else {}
+                outer = scope.get("path_params")
                 child: Scope = {"endpoint": route.endpoint, "emulator.route": route,
-                                "path_params": {**scope.get("path_params", {}),
-                                                **{name: parts[index] for index, name in route.params}}}
-                if route.methods is None or method in route.methods:
+                                "path_params": {**outer, **path_params} if outer else path_params}
+                if methods is None or method in methods:
                     return Match.FULL, child
                 if partial is None:
-                    partial = (Match.PARTIAL, child)
+                    partial, decided = (Match.PARTIAL, child), template
         return partial or (Match.NONE, {})
 
     def _match_templates(self, scope: Scope) -> tuple[Match, Scope]:
@@ -278,19 +290,57 @@ class PrefixRouter(Router):
             if isinstance(route, Resource):
                 self._by_prefix.setdefault(route.prefix, []).append(route)
 
+    def resolve(self, scope: Scope) -> Resource | None:
+        """The resource with a route for this HTTP request, path and method (the scope gains the route and its
+        path parameters), or None."""
+        path = get_route_path(scope)
+        second = path.find("/", 1)
+        third = path.find("/", second + 1) if second > 0 else -1
+        by_prefix = self._by_prefix
+        for prefix in (path[:third] if third > 0 else path, path[:second] if second > 0 else path):
+            for resource in by_prefix.get(prefix, ()):
+                match, child = resource.match_path(path, scope)
+                if match is Match.FULL:
+                    scope.setdefault("router", self)
+                    scope.update(child)
+                    return resource
+        return None
+
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = get_route_path(scope)
-            second = path.find("/", 1)
-            third = path.find("/", second + 1) if second > 0 else -1
-            for prefix in (path[:third] if third > 0 else path, path[:second] if second > 0 else path):
-                for resource in self._by_prefix.get(prefix, ()):
-                    match, child = resource.matches(scope)
-                    if match is Match.FULL:
-                        scope.setdefault("router", self)
-                        scope.update(child)
-                        return await resource.handle(scope, receive, send)
+        resource = self.resolve(scope) if scope["type"] == "http" else None
+        if resource is not None:
+            return await resource.handle(scope, receive, send)
         await super().app(scope, receive, send)
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class Dispatch:
+    """ASGI middleware, the innermost: a request for a resource's route goes straight to its endpoint, and the
+    endpoint's errors to the app's exception handlers (looked up by class, as Starlette does), without passing
+    Starlette's exception middleware and router on the way (three coroutines and a send wrapper per request).
+    Anything else (another route, a 404, a 405) goes on to them."""
+
+    def __init__(self, app: ASGIApp, router: PrefixRouter, handlers: Mapping[type[Exception], Handler]) -> None:
+        self.app = app
+        self.router = router
+        self.handlers = dict(handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resource = self.router.resolve(scope) if scope["type"] == "http" else None
+        if resource is None:
+            return await self.app(scope, receive, send)
+        request = Request(scope, receive, send)
+        try:
+            response = await scope["emulator.route"].endpoint(request)
+        except Exception as exc:
+            handler = next((self.handlers[kind] for kind in type(exc).__mro__ if kind in self.handlers), None)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+            exc.__traceback__ = None  # an exception instance raised again must not gather tracebacks
+        await response(scope, receive, send)
 
 
 def api_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[ApiRoute, str]]:

@@ -37,6 +37,14 @@ _WITH_NUMBERS = sql.Query(
     .where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account"))
     .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
 
+# An agent's first active number (its caller ID), whole: one row with the number's columns all null when it has
+# none, no row when there is no such agent.
+_FIRST_NUMBER = sql.Query(
+    select(*NUMBERS.c)
+    .select_from(AGENTS.outerjoin(NUMBERS, and_(NUMBERS.c.agent_id == AGENTS.c.id, NUMBERS.c.status == "active")))
+    .where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account"))
+    .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk).limit(1))
+
 
 class AttachedNumber(NamedTuple):
     id: str
@@ -61,6 +69,15 @@ async def with_numbers(session: AsyncSession, account_id: str, agent_id: str) ->
     numbers = [AttachedNumber(row.number_id, row.number_phone_number, row.number_status, row.number_type)
                for row in found if row.number_id is not None]
     return found[0], numbers
+
+
+async def first_number(session: AsyncSession, account_id: str, agent_id: str) -> Any:
+    """The account's agent's first active number (a row; the one it sends and calls from), None when it has none,
+    or the agent's 404."""
+    row = await sql.first(session, _FIRST_NUMBER, id=agent_id, account=account_id)
+    if row is None:
+        raise not_found("Agent", agent_id)
+    return row if row.id is not None else None
 
 
 async def _entity(session: AsyncSession, account_id: str, agent_id: str) -> Agent:

@@ -58,6 +58,10 @@ _AGENT_NAME = sql.Query(select(AGENTS.c.name).where(AGENTS.c.id == bindparam("ag
                                                     AGENTS.c.account_id == bindparam("account")))
 _AGENT_NAMES = sql.Query(select(AGENTS.c.id, AGENTS.c.name).where(
     AGENTS.c.account_id == bindparam("account"), AGENTS.c.id.in_(bindparam("agents", expanding=True))))
+# What a listed call shows (emulator/wire/calls.py `call`): a page reads no prompt, greeting, variables or metadata.
+LISTED = ("id", "account_id", "agent_id", "phone_number_id", "phone_number", "from_number", "to_number", "direction",
+          "type", "status", "voice", "started_at", "ended_at", "duration_seconds", "last_transcript_snippet",
+          "end_reason", "recording_available")
 _RECORDING = sql.Query(select(ACCOUNTS.c.recording_enabled).where(ACCOUNTS.c.id == bindparam("account")))
 _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.started_at.desc(), CALLS.c.pk.desc()], {
     "status": lambda value: CALLS.c.status == value,
@@ -67,7 +71,7 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
     "agent_id": lambda value: CALLS.c.agent_id == value,
     "number_id": lambda value: CALLS.c.phone_number_id == value,
     "older_than": lambda value: CALLS.c.started_at < value,
-})
+}, columns=LISTED)
 # A deep page of the unfiltered list starts where the day and hour buckets say (windows.Skip).
 _SKIP = Skip(usage_buckets, usage_buckets.c.kind == "call")
 DEEP = 1000  # offsets from which a page is located from the buckets

@@ -154,11 +154,10 @@ async def _sending_number(session: AsyncSession, account_id: str, agent_id: str 
             raise not_found("Active phone number", e164)
         number = found
     elif agent_id is not None:
-        agent = await agents.get(session, account_id, agent_id)
-        attached = (await agents.numbers_of(session, [agent.id]))[agent.id]
-        if not attached:
+        first = await agents.first_number(session, account_id, agent_id)
+        if first is None:
             raise Refused(f"Agent '{agent_id}' has no phone number to send from; attach or buy one first.")
-        number = attached[0]
+        number = first
     else:
         raise Refused("Say which number sends the message: give 'agent_id', 'number_id' or 'from_number'.")
     if number.status != "active":

@@ -25,12 +25,14 @@ class Lister:
     """One list endpoint's rows as Core statements: `where` always applies (its bind parameters are given to
     every call), each of `filters` when its value is given (not None); rows come in `order`.
 
+    A page's rows hold `columns` (every column of the table unless given: a list that shows a few reads no more).
     The page and count statements of each combination of filters are built on first use and kept
     (emulator/store/sql.py compiles each once)."""
 
     def __init__(self, table: Table, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
-                 filters: Mapping[str, Filter] | None = None) -> None:
+                 filters: Mapping[str, Filter] | None = None, columns: Sequence[str] | None = None) -> None:
         self.table = table
+        self.columns = [table.c[name] for name in columns] if columns is not None else list(table.columns)
         self.where = list(where)
         self.order = list(order)
         self.filters = dict(filters or {})
@@ -44,7 +46,7 @@ class Lister:
             # then those rows.
             keys = select(self.table.c.pk).where(*clauses).order_by(*self.order)
             keys = keys.limit(bindparam("limit")).offset(bindparam("offset"))
-            rows = select(self.table).where(self.table.c.pk.in_(keys.scalar_subquery())).order_by(*self.order)
+            rows = select(*self.columns).where(self.table.c.pk.in_(keys.scalar_subquery())).order_by(*self.order)
             count = select(func.count()).select_from(self.table).where(*clauses)
             made = self._made[chosen] = (sql.Query(rows), sql.Query(count))
         return made

@@ -18,16 +18,17 @@ Rows of both paths read alike, by attribute (the statement's column keys) and by
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam
+from sqlalchemy import JSON, CursorResult, Table, bindparam, literal_column
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.type_api import TypeEngine
@@ -48,10 +49,11 @@ class Plan:
     expanding: tuple[str, ...]  # IN (...) parameters, given as sequences
     row: Callable[[Sequence[Any]], Any] | None  # the row class's constructor, None for statements without rows
     results: tuple[tuple[int, Processor], ...]  # (column index, processor) of the columns that need one
+    reader: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None  # driver rows to rows, written out
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect) -> Plan:
-        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        compiled = cast(SQLCompiler, _with_constants_inline(statement, dialect).compile(dialect=dialect))
         if not compiled.positional:
             raise ValueError(f"the {dialect.name} dialect uses named parameters; run the statement through "
                              "its engine instead")
@@ -72,10 +74,11 @@ class Plan:
             names = [column.key for column in chosen]
             row = namedtuple("Row", names, rename=True)._make  # type: ignore[attr-defined]
             for index, column in enumerate(chosen):
-                processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                processor = _result_processor(column.type, dialect)
                 if processor is not None:
                     results.append((index, processor))
-        return cls(compiled.string, _builder(binds), tuple(expanding), row, tuple(results))
+        reader = _reader(row, len(chosen), results) if row is not None else None
+        return cls(compiled.string, _builder(binds), tuple(expanding), row, tuple(results), reader)
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL to run (IN lists expanded) and its positional parameters, converted for the driver."""
@@ -93,17 +96,46 @@ class Plan:
         return sql, flat
 
     def read(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        make = self.row
-        assert make is not None
-        if not self.results:
-            return [make(row) for row in rows]
-        out = []
-        for raw in rows:
-            values = list(raw)
-            for index, process in self.results:
-                values[index] = process(values[index])
-            out.append(make(values))
-        return out
+        assert self.reader is not None
+        return self.reader(rows)
+
+
+def _constant(bind: BindParameter[Any], dialect: Dialect) -> str | None:
+    """The SQL literal of a bind parameter that is a constant of its statement (`status == "active"`: an
+    anonymous parameter with a plain value), or None for any other parameter."""
+    value = bind.value
+    if not bind.unique or bind.expanding or bind.callable is not None or type(value) not in (str, int, bool):
+        return None
+    try:
+        if not isinstance(value, bind.type.python_type):
+            return None  # a constant of another kind than its column's (`text_column == 5`) stays bound
+        render = bind.type.dialect_impl(dialect).literal_processor(dialect)
+        return None if render is None else str(render(value))
+    except (NotImplementedError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _with_constants_inline(statement: ClauseElement, dialect: Dialect) -> ClauseElement:
+    """The statement with its constants written into the SQL instead of bound at each execution.
+
+    On SQLite this is what keeps a prepared statement prepared: a column that a partial index's WHERE names
+    (`calls.status`, `phone_numbers.status`, `webhook_deliveries.status`) compared with a bound value makes
+    SQLite prepare the statement again each time that value is bound (the plan may depend on it), which costs
+    several times the statement's own run. A literal never changes, so the plan is made once."""
+    if dialect.name != "sqlite":
+        return statement
+    literals: dict[int, str] = {}
+    for bind in visitors.iterate(statement):
+        if isinstance(bind, BindParameter) and (text := _constant(bind, dialect)) is not None:
+            literals[id(bind)] = text
+    if not literals:
+        return statement
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        text = literals.get(id(element))
+        return None if text is None else literal_column(text, element.type)
+
+    return cast(ClauseElement, visitors.replacement_traverse(cast(Any, statement), {}, replace))
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,42 @@ def _builder(binds: list[tuple[str, Any, Processor | None, bool]]) -> Callable[[
     source = "def build(p):\n    return [" + ", ".join(items) + "]\n"
     exec(source, env)  # noqa: S102 - the source is made above from the statement's own bind names
     return cast(Callable[[Mapping[str, Any]], list[Any]], env["build"])
+
+
+def _reader(make: Callable[[Sequence[Any]], Any], width: int,
+            results: list[tuple[int, Processor]]) -> Callable[[list[tuple[Any, ...]]], list[Any]]:
+    """A function from the driver's rows to rows of the statement, written out for it as `_builder` writes its
+    parameters: each value that needs converting goes through its processor in one expression per row."""
+    if not results:
+        return lambda rows: list(map(make, rows))
+    env: dict[str, Any] = {"make": make}
+    processed = dict(results)
+    items = []
+    for index in range(width):
+        if index in processed:
+            env[f"P{index}"] = processed[index]
+            items.append(f"P{index}(r[{index}])")
+        else:
+            items.append(f"r[{index}]")
+    source = "def read(rows):\n    return [make((" + ", ".join(items) + ",)) for r in rows]\n"
+    exec(source, env)  # noqa: S102 - the source is made above from column positions only
+    return cast(Callable[[list[tuple[Any, ...]]], list[Any]], env["read"])
+
+
+def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    impl = type_.dialect_impl(dialect)
+    if dialect.name == "sqlite" and isinstance(impl, JSON) and impl.result_processor(dialect, None) is not None:
+        # SQLAlchemy's SQLite JSON reads through two wrappers around the deserializer; this is the same
+        # conversion in one (a number stored in a JSON column reads as that number, as SQLAlchemy's does).
+        loads = getattr(dialect, "_json_deserializer", None) or json.loads
+
+        def process(value: Any) -> Any:
+            if value is None or not isinstance(value, str | bytes):
+                return value
+            return loads(value)
+
+        return process
+    return impl.result_processor(dialect, None)
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:

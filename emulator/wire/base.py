@@ -11,9 +11,7 @@ its model, or the other way round, fails those tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from operator import attrgetter
-from typing import Annotated, Any, Generic, TypeVar, get_args
+from typing import Annotated, Any, Generic, TypeVar, cast, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -143,18 +141,30 @@ def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
         wire = info.alias or name
         (stamps if _is_timestamp(info) else plain).append((wire, renames.get(name, name)))
 
-    names = [wire for wire, _ in plain]
-    read_plain = attrgetter(*[attr for _, attr in plain]) if len(plain) > 1 else None
-    read_stamps = [(wire, attrgetter(attr)) for wire, attr in stamps]
+    fields = [(wire, attr, False) for wire, attr in plain] + [(wire, attr, True) for wire, attr in stamps]
+    made: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
     def render(row: Any) -> dict[str, Any]:
-        if read_plain is not None:
-            out = dict(zip(names, read_plain(row), strict=True))
-        else:
-            out = {wire: getattr(row, attr) for wire, attr in plain}
-        for wire, read in read_stamps:
-            value: datetime | None = read(row)
-            out[wire] = iso(value)
-        return out
+        kind = type(row)
+        write = made.get(kind)
+        if write is None:
+            # A named tuple class says its columns (SQLAlchemy's own Row class does not: each statement's differ).
+            positions = getattr(kind, "_fields", None)
+            write = made[kind] = _writer(fields, positions if isinstance(positions, tuple) else None)
+        return write(row)
 
     return render
+
+
+def _writer(fields: list[tuple[str, str, bool]], positions: tuple[str, ...] | None) -> Callable[[Any], dict[str, Any]]:
+    """The render function of one kind of row, written out as one dict display: a row of a hot statement (a
+    named tuple) is read by position, anything else (an entity) by attribute."""
+    index = {name: i for i, name in enumerate(positions)} if positions is not None else {}
+    items = []
+    for wire, attr, stamp in fields:
+        read = f"row[{index[attr]}]" if attr in index else f"row.{attr}"
+        items.append(f"{wire!r}: {'iso(' + read + ')' if stamp else read}")
+    source = "def write(row):\n    return {" + ", ".join(items) + "}\n"
+    env: dict[str, Any] = {"iso": iso}
+    exec(source, env)  # noqa: S102 - the source is made from the model's field names and the row's columns
+    return cast(Callable[[Any], dict[str, Any]], env["write"])
