@@ -159,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
             await relay.close()
             await state.engine.close()
             await state.deliverer.close()
+            await state.shared.close()
             await state.store.close()
 
     routes: list[BaseRoute] = [

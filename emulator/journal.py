@@ -93,6 +93,7 @@ ENTRIES = table(JournalEntry)
 _INSERT = sql.Insert(ENTRIES)
 _NEWEST = sql.Query(select(func.max(ENTRIES.c.pk)))
 _TRIM = sql.Query(delete(ENTRIES).where(ENTRIES.c.pk <= bindparam("before")))
+_COPIED = [column.key for column in ENTRIES.columns if column.key != "pk"]
 
 
 class Journal:
@@ -145,11 +146,14 @@ class Journal:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.shared.store.write() as session:
-                    result = await session.execute(ENTRIES.insert().returning(ENTRIES.c.pk,
-                                                                              sort_by_parameter_order=True),
-                                                   [values for values, _ in batch])
-                    seqs = list(result.scalars().all())
+                if self.shared.raw is not None:  # PostgreSQL: numbers drawn from the sequence, rows copied in
+                    seqs = await self._copied([values for values, _ in batch])
+                else:
+                    async with self.shared.store.write() as session:
+                        result = await session.execute(
+                            ENTRIES.insert().returning(ENTRIES.c.pk, sort_by_parameter_order=True),
+                            [values for values, _ in batch])
+                        seqs = list(result.scalars().all())
             except Exception as exc:  # every request of the batch answers with the failure
                 for _, entry in batch:
                     if not entry.done():
@@ -176,6 +180,16 @@ class Journal:
         found = [entry for entry in entries if where.matches(entry)]
         page = found[::-1][:limit] if newest_first else found[:limit]
         return page, len(found), found[-1].seq if found else 0
+
+    async def _copied(self, rows: list[dict[str, Any]]) -> list[int]:
+        assert self.shared is not None and self.shared.raw is not None
+        async with self.shared.raw.acquire() as conn:
+            seqs = [row[0] for row in await conn.fetch(
+                "SELECT nextval(pg_get_serial_sequence('journal_entries', 'pk')) FROM generate_series(1, $1)",
+                len(rows))]
+            await conn.copy_records_to_table("journal_entries", columns=["pk", *_COPIED], records=[
+                (seq, *(row[name] for name in _COPIED)) for seq, row in zip(seqs, rows, strict=True)])
+        return seqs
 
     async def trim(self) -> None:
         """Keep the table's newest MAX_ENTRIES entries."""

@@ -174,6 +174,7 @@ async def _start_up(settings: Settings) -> None:
         await start_up(state)
     finally:
         await state.deliverer.close()
+        await state.shared.close()
         await state.store.close()
 
 

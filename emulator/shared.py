@@ -20,7 +20,9 @@ process loaded before it. The rate limit has its own rows, one per key (`rate_wi
 
 On a server database a look at the versions is a round trip, so concurrent requests share one: a request
 waits for a look that began after it arrived (that one sees every change committed before), starting one
-if there is none, and many requests in flight cost a few looks between them instead of one each.
+if there is none, and many requests in flight cost a few looks between them instead of one each. On
+PostgreSQL the looks (and the request journal's entries) go through a few asyncpg connections of their own
+(`raw`), a prepared statement each, without an ORM session around it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
 
 from emulator.store import Store, sql
 from emulator.store.models import RateWindow, SharedState, table
@@ -89,6 +92,7 @@ class Shared:
         self._looks = 0  # looks at the versions begun so far
         self._look: asyncio.Future[None] | None = None  # the one under way
         self._look_number = 0  # its number
+        self.raw: Any = None  # PostgreSQL: a small asyncpg pool for the hot statements of shared state
 
     def add(self, name: str, doc: Doc) -> None:
         self.docs[name] = doc
@@ -101,7 +105,17 @@ class Shared:
         async with self.store.write() as session:
             for name in self.docs:
                 await sql.run(session, _MISSING, name=name, version="", body=None)
+        if self.store.dialect_name == "postgresql":
+            import asyncpg  # type: ignore[import-untyped]
+
+            url = make_url(self.store.url).set(drivername="postgresql")
+            self.raw = await asyncpg.create_pool(url.render_as_string(hide_password=False), min_size=1, max_size=4)
         await self.refresh()
+
+    async def close(self) -> None:
+        if self.raw is not None:
+            pool, self.raw = self.raw, None
+            await pool.close()
 
     async def refresh(self) -> None:
         """Load what other processes changed since this one last looked."""
@@ -126,8 +140,12 @@ class Shared:
             await asyncio.wait([look])  # begun before: let it end, then look again
 
     async def _look_now(self) -> None:
-        async with self.store.read() as session:
-            versions = await sql.rows(session, _VERSIONS)
+        if self.raw is not None:
+            async with self.raw.acquire() as conn:
+                versions = [tuple(row) for row in await conn.fetch("SELECT name, version FROM shared_state")]
+        else:
+            async with self.store.read() as session:
+                versions = await sql.rows(session, _VERSIONS)
         seen = self._seen
         stale = [name for name, version in versions if name in seen and seen[name] != version]
         if not stale:
