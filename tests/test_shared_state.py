@@ -23,7 +23,7 @@ from helpers import WAIT_CAP, Line, fresh_number, ok, parse, refused, said, wait
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
 from emulator.testing.postgres import throwaway_database
-from emulator.testing.receiver import json_reply, say
+from emulator.testing.receiver import json_reply
 
 ADMIN = "shared-admin-token"
 SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
@@ -149,15 +149,14 @@ def test_a_webhook_fault_armed_through_one_signs_the_others_delivery(sides: Side
     assert verified == {"one": False, "two": True}
 
 
-def test_a_callee_script_put_through_one_answers_a_call_placed_in_the_other(sides: Sides, key: str) -> None:
+def test_a_callee_script_put_through_one_answers_a_call_placed_in_the_other(sides: Sides, key: str,
+                                                                            voice: WebhookReceiver) -> None:
     a, b = sides.client(0, key), sides.client(1, key)
-    with WebhookReceiver(default=json_reply({})) as voice:
-        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
-        line = Line.open(b, voice)
-        to = fresh_number()
-        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Scripted in the other process."}]}))
-        placed = ok(b.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to,
-                                               "waitForCompletion": True}))
+    line = Line.open(b, voice)
+    to = fresh_number()
+    ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Scripted in the other process."}]}))
+    placed = ok(b.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to,
+                                           "waitForCompletion": True}))
     assert placed["status"] == "completed"
     assert placed["callee"] == "script"
     assert said(placed) == [("Scripted in the other process.", "You said: Scripted in the other process.")]
@@ -190,42 +189,40 @@ def test_an_account_reset_through_one_is_gone_for_the_other(sides: Sides, key: s
     assert [x["name"] for x in ok(a.get("/v1/agents"))["data"]] == ["After"]
 
 
-def test_a_live_call_in_one_is_driven_read_and_ended_from_the_other(sides: Sides, key: str) -> None:
+def test_a_live_call_in_one_is_driven_read_and_ended_from_the_other(sides: Sides, key: str,
+                                                                    voice: WebhookReceiver) -> None:
     a, b = sides.client(0, key), sides.client(1, key)
-    with WebhookReceiver(default=json_reply({})) as voice:
-        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
-        line = Line.open(a, voice, beginMessage="Hello.")
-        to = fresh_number()
-        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "First."}], "drive": True}))
-        placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
-        route = f"/_emulator/calls/{placed['id']}/caller"
-        asked = ok(b.post(route, json={}))
-        assert asked["state"] == "asking" and asked["heard"]["text"] == "You said: First."
-        again = ok(b.post(route, json={"turn": {"say": "From the other process."}}))
-        assert again["heard"]["text"] == "You said: From the other process."
-        live = ok(b.get(f"/v1/calls/{placed['id']}"))  # the rows the call has not written yet, too
-        assert live["status"] == "in-progress"
-        assert said(live)[1:] == [("First.", "You said: First."),
-                                  ("From the other process.", "You said: From the other process.")]
-        ended = ok(b.post(f"/v1/calls/{placed['id']}/end"))
-        assert ended["status"] == "completed"
-        waited = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
-        assert waited["status"] == "completed"
-        assert ok(b.post(route, json={}))["state"] == "ended"
+    line = Line.open(a, voice, beginMessage="Hello.")
+    to = fresh_number()
+    ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "First."}], "drive": True}))
+    placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
+    route = f"/_emulator/calls/{placed['id']}/caller"
+    asked = ok(b.post(route, json={}))
+    assert asked["state"] == "asking" and asked["heard"]["text"] == "You said: First."
+    again = ok(b.post(route, json={"turn": {"say": "From the other process."}}))
+    assert again["heard"]["text"] == "You said: From the other process."
+    live = ok(b.get(f"/v1/calls/{placed['id']}"))  # the rows the call has not written yet, too
+    assert live["status"] == "in-progress"
+    assert said(live)[1:] == [("First.", "You said: First."),
+                              ("From the other process.", "You said: From the other process.")]
+    ended = ok(b.post(f"/v1/calls/{placed['id']}/end"))
+    assert ended["status"] == "completed"
+    waited = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
+    assert waited["status"] == "completed"
+    assert ok(b.post(route, json={}))["state"] == "ended"
 
 
-def test_a_waiter_in_one_hears_the_end_of_a_call_in_the_other(sides: Sides, key: str) -> None:
+def test_a_waiter_in_one_hears_the_end_of_a_call_in_the_other(sides: Sides, key: str,
+                                                              voice: WebhookReceiver) -> None:
     a, b = sides.client(0, key), sides.client(1, key)
-    with WebhookReceiver(default=json_reply({})) as voice:
-        voice.answer_turns_with(lambda r: say(f"You said: {r.transcript}"))
-        line = Line.open(a, voice)
-        to = fresh_number()
-        ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Hi."}], "drive": True}))
-        placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))
-        ok(a.post(f"/_emulator/calls/{placed['id']}/caller", json={}))  # the call waits for its caller now
-        with httpx.Client(base_url=sides.urls[0], headers=dict(a.headers), timeout=60) as spare:
-            ok(spare.post(f"/_emulator/calls/{placed['id']}/caller", json={"turn": {"hangup": True}}))
-        done = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
+    line = Line.open(a, voice)
+    to = fresh_number()
+    ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Hi."}], "drive": True}))
+    placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))
+    ok(a.post(f"/_emulator/calls/{placed['id']}/caller", json={}))  # the call waits for its caller now
+    with httpx.Client(base_url=sides.urls[0], headers=dict(a.headers), timeout=60) as spare:
+        ok(spare.post(f"/_emulator/calls/{placed['id']}/caller", json={"turn": {"hangup": True}}))
+    done = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
     assert done["status"] == "completed" and done["endReason"] == "caller-hangup"
 
 
