@@ -91,6 +91,8 @@ class Emulator:
                                    vocabulary=self.settings.webhook_events, shared=self.shared)
         self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
                                  activity=self.activity)
+        if self.shared.enabled:
+            self.engine.flush_seconds = 0.0
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
 

@@ -5,6 +5,7 @@ Everything here drives the emulator through its API and control API; nothing wri
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -70,6 +71,23 @@ def http_client(base_url: str, key: str | None = None, **headers: str) -> httpx.
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     return httpx.Client(base_url=base_url, headers=headers, timeout=30, verify=_tls())
+
+
+def live_events(response: httpx.Response, within: float | None = None) -> Iterator[tuple[str, Any]]:
+    """The events of a stream as they arrive; with `within`, a failure once a line (a heartbeat comment too)
+    arrives that many seconds after the first."""
+    name, data = "message", []
+    deadline = None if within is None else time.monotonic() + within
+    for line in response.iter_lines():
+        assert deadline is None or time.monotonic() < deadline, f"the stream went on past {within:g} s"
+        if not line:
+            if data:
+                yield name, json.loads("\n".join(data))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
 
 
 # --- times -----------------------------------------------------------------------------------------

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from gate_agent import GateAgent
-from helpers import ok, script, wait_ended
+from helpers import live_events, ok, script, wait_ended
 
 from emulator.testing import new_key
 from emulator.testing.receiver import WebhookReceiver, status
@@ -33,20 +32,6 @@ def sse(text: str) -> list[tuple[str, Any]]:
         if data:
             events.append((name, json.loads("\n".join(data))))
     return events
-
-
-def live_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
-    """The events of a stream as they arrive."""
-    name, data = "message", []
-    for line in response.iter_lines():
-        if not line:
-            if data:
-                yield name, json.loads("\n".join(data))
-            name, data = "message", []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
 
 
 def sms_line(api: httpx.Client, url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

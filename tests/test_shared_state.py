@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WAIT_CAP, Line, fresh_number, ok, parse, refused, said, wait_until
+from helpers import WAIT_CAP, Line, fresh_number, live_events, ok, parse, refused, said, wait_until
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
 from emulator.testing.postgres import throwaway_database
@@ -224,6 +224,57 @@ def test_a_waiter_in_one_hears_the_end_of_a_call_in_the_other(sides: Sides, key:
         ok(spare.post(f"/_emulator/calls/{placed['id']}/caller", json={"turn": {"hangup": True}}))
     done = ok(b.get(f"/v1/calls/{placed['id']}", params={"wait": "true", "timeout": 30}))
     assert done["status"] == "completed" and done["endReason"] == "caller-hangup"
+
+
+def _followed(client: httpx.Client, path: str, seen: list[tuple[str, Any]]) -> None:
+    """Read the stream at `path` until its `ended` event, keeping every event in `seen` as it arrives."""
+    with client.stream("GET", path) as stream:
+        assert stream.status_code == 200
+        for name, data in live_events(stream, within=WAIT_CAP):
+            seen.append((name, data))
+            if name == "ended":
+                return
+
+
+def test_a_live_call_in_one_is_streamed_live_from_the_other(sides: Sides, key: str, voice: WebhookReceiver) -> None:
+    """The transcript stream and the inspector's timeline, opened in the process that does not run the call, get
+    each turn while the call goes on, then its end."""
+    a = sides.client(0, key)
+    line = Line.open(a, voice)
+    to = fresh_number()
+    ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "First."}], "drive": True}))
+    placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
+    transcript: list[tuple[str, Any]] = []
+    timeline: list[tuple[str, Any]] = []
+    route = f"/_emulator/calls/{placed['id']}/caller"
+
+    def turns(seen: list[tuple[str, Any]]) -> list[str]:  # a timeline's turn holds the row under "turn"
+        return [(data["turn"] if seen is timeline else data)["transcript"] for name, data in list(seen)
+                if name == "turn"]
+
+    with ThreadPoolExecutor(2) as pool:
+        streams = [pool.submit(_followed, sides.client(1, key), f"/v1/calls/{placed['id']}/transcript/stream",
+                               transcript),
+                   pool.submit(_followed, sides.client(1, key), f"/_emulator/calls/{placed['id']}/timeline",
+                               timeline)]
+        wait_until(lambda: transcript and len(timeline) >= 2, "both streams connected")
+        ok(a.post(route, json={}))
+        ok(a.post(route, json={"turn": {"say": "Second."}}))
+        wait_until(lambda: "Second." in turns(transcript) and "Second." in turns(timeline),
+                   "both turns streamed while the call runs")
+        assert all(name != "ended" for name, _ in transcript + timeline)  # the call is still live
+        ok(a.post(route, json={"turn": {"hangup": True}}))
+        for stream in streams:
+            stream.result(timeout=WAIT_CAP)
+    assert transcript[0] == ("connected", {"callId": placed["id"], "status": "in-progress"})
+    assert turns(transcript) == turns(timeline) == ["First.", "Second.", "[caller hung up]"]
+    assert [data["response"] for name, data in transcript if name == "turn"] == \
+        ["You said: First.", "You said: Second.", None]
+    asked = [data["delivery"] for name, data in timeline if name == "turn"]
+    assert [len(voice["attempts"]) if voice else 0 for voice in asked] == [1, 1, 0]  # the signed requests
+    assert transcript[-1] == timeline[-1] == ("ended", transcript[-1][1])
+    assert transcript[-1][1]["status"] == "completed" and transcript[-1][1]["endReason"] == "caller-hangup"
+    assert timeline[-2][0] == "call" and timeline[-2][1]["status"] == "completed"
 
 
 def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:

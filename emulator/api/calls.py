@@ -12,13 +12,14 @@ from starlette.responses import Response, StreamingResponse
 
 from emulator.api.common import authenticate, emu, paging, parse, path_param, respond
 from emulator.api.routing import PAGED, Query, Resource, get, post
-from emulator.calls import recording
+from emulator.calls import following, recording
 from emulator.calls.bus import EndedEvent, Event, TurnEvent
 from emulator.calls.remote import relayed
 from emulator.domain import calls, dialing
 from emulator.wire import calls as wire
 
 if TYPE_CHECKING:
+    from emulator.context import Emulator
     from emulator.store import Transcript
 
 
@@ -153,6 +154,21 @@ def _sse_event(event: Event) -> str:
     return _sse("ended", wire.ended(event.call_id, event.status, event.duration_seconds, event.end_reason))
 
 
+async def _turns_elsewhere(state: Emulator, call_id: str, seen: set[str]) -> AsyncIterator[str]:
+    """The live turns and the end of a call another process runs, as it writes them (emulator/calls/following.py)."""
+    quiet = following.Quiet(HEARTBEAT_SECONDS)
+    async for row, turns in following.looks(state, call_id, lambda session: calls.transcripts(session, call_id)):
+        for turn in turns:
+            if turn.id not in seen:
+                seen.add(turn.id)
+                quiet.sent()
+                yield _sse("turn", wire.transcript(turn))
+        if not following.live(row):
+            yield _sse("ended", wire.ended(call_id, row.status, row.duration_seconds, row.end_reason))
+        elif quiet.due():
+            yield ": heartbeat\n\n"
+
+
 async def stream_transcript(request: Request) -> Response:
     """Server-Sent Events: `connected`, every turn so far, live turns, `ended`; heartbeat comments."""
     account_id = await authenticate(request)
@@ -174,6 +190,10 @@ async def stream_transcript(request: Request) -> Response:
                 yield _sse("turn", wire.transcript(turn))
             if row.status != "in-progress" and call_id not in state.engine.runs:
                 yield _sse("ended", wire.ended(call_id, row.status, row.duration_seconds, row.end_reason))
+                return
+            if following.elsewhere(state, call_id):
+                async for chunk in _turns_elsewhere(state, call_id, seen):
+                    yield chunk
                 return
             while True:
                 try:

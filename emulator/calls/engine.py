@@ -6,8 +6,9 @@ time, so a call runs as fast as its agent answers. Turns and the end are publish
 as typed events.
 
 A live call's transcript rows and voice deliveries are kept in memory and written at most
-once every FLUSH_SECONDS and when the call ends, so a turn costs no database round trip;
-readers of a live call merge `unsaved(call_id)` with what is stored.
+once every FLUSH_SECONDS (by the first turn after it) and when the call ends, so a turn costs no
+database round trip; readers of a live call merge `unsaved(call_id)` with what is stored. Where
+several processes share the database, each turn is written as it happens instead.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class CallEngine:
         self.runs: dict[str, CallRun] = {}
         self._by_call: dict[str, asyncio.Task[Any]] = {}
         self.waits = CallWaits()  # who waits for which call to end
+        # Where processes share the database, streams in the others read a call's turns from it: each turn is
+        # written as it happens (emulator/calls/following.py).
+        self.flush_seconds = FLUSH_SECONDS
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -420,7 +424,7 @@ class CallEngine:
         if self.bus.listening(setup.call_id):  # a live transcript or timeline follows the call
             self.bus.publish(setup.call_id, TurnEvent(row, delivery, attempts[0] if attempts else None))
         self.activity.call_turn(setup, row, len(run.rows), delivery)
-        if time.monotonic() - run.flushed_at >= FLUSH_SECONDS:
+        if time.monotonic() - run.flushed_at >= self.flush_seconds:
             batch = list(run.unsaved)
             async with self.store.write() as session:
                 await self._flush(run, session, batch)

@@ -19,6 +19,7 @@ from emulator.api.common import emu, parse, path_param, respond
 from emulator.api.control import access
 from emulator.api.control.access import ACCOUNT, GLOBAL
 from emulator.api.routing import Query, get, post
+from emulator.calls import following
 from emulator.calls.bus import EndedEvent, TurnEvent
 from emulator.clock import parse_iso
 from emulator.domain import accounts, calls, overview, owners
@@ -192,6 +193,28 @@ async def _call_event(request: Request, row: Call) -> str:
                                        snippet=state.engine.snippet(row.id)))
 
 
+async def _timeline_elsewhere(request: Request, call_id: str, seen: set[str]) -> AsyncIterator[str]:
+    """The live turns and the end of a call another process runs, as it writes them (emulator/calls/following.py)."""
+    quiet = following.Quiet(HEARTBEAT_SECONDS)
+
+    async def read(session: Any) -> _Known:
+        known = _Known([], [])
+        await known.read(session, call_id)
+        return known
+
+    async for row, known in following.looks(emu(request), call_id, read):
+        for turn in known.turns:
+            if turn.id not in seen:
+                seen.add(turn.id)
+                quiet.sent()
+                yield _sse("turn", known.render(turn))
+        if not following.live(row):
+            yield await _call_event(request, row)
+            yield _sse("ended", call_wire.ended(call_id, row.status, row.duration_seconds, row.end_reason))
+        elif quiet.due():
+            yield ": heartbeat\n\n"
+
+
 async def call_timeline(request: Request) -> Response:
     """`connected`, `call` (the call), each `turn` so far with its voice delivery (the signed request as sent,
     the raw reply), live turns, then `call` again and `ended`."""
@@ -220,6 +243,11 @@ async def call_timeline(request: Request) -> Response:
             for turn in known.turns:
                 seen.add(turn.id)
                 yield _sse("turn", known.render(turn))
+            if following.elsewhere(state, call_id) and following.live(row):
+                if follow:
+                    async for chunk in _timeline_elsewhere(request, call_id, seen):
+                        yield chunk
+                return
             if call_id not in state.engine.runs:
                 yield _sse("ended", call_wire.ended(call_id, row.status, row.duration_seconds, row.end_reason))
                 return
