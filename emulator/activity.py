@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from emulator.faults import ApiFault, WebhookFault
 
 if TYPE_CHECKING:
     from emulator.calls.setup import CallSetup
+    from emulator.feed import Feed
     from emulator.store import Delivery, DeliveryAttempt, Message, Transcript
 
 log = logging.getLogger("emulator.activity")
@@ -114,18 +116,28 @@ class Subscription:
             self.overflowed.set()
 
 
+def request_line(method: str, path: str, status: int | None) -> str:
+    return f"{method} {path} → {status}"
+
+
 class Activity:
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
         self._seq = 0
         self._backlog: deque[Happening | _Deferred] = deque(maxlen=BACKLOG)
         self._subscribers: set[Subscription] = set()
+        self.feed: Feed | None = None  # where processes share the database: every stream reads there instead
 
     def publish(self, kind: str, text: str, accounts: Iterable[str | None] = (), *, log_it: bool = True,
                 everyone: bool = False, **data: Any) -> Happening:
         self._seq += 1
         happening = Happening(self._seq, kind, text, iso(self.clock.now()) or "",
                               frozenset(a for a in accounts if a), data, log_it, everyone)
+        if self.feed is not None:  # journaled requests reach the streams from the journal's table
+            if log_it:
+                log.info(text, extra={"happening": happening})
+                self.feed.put(happening, time.time() + self.clock.offset_seconds)
+            return happening
         if log_it:  # the others (journaled requests) are kept by the journal, not in the backlog
             log.info(text, extra={"happening": happening})
             self._backlog.append(happening)
@@ -138,7 +150,7 @@ class Activity:
         """`publish` for a frequent happening (a call's turns, start and end): its line and figures (`make()`) are
         built at once when the log or a subscriber takes them, else only if a subscriber that connects later reads
         the backlog."""
-        if self._subscribers or log.isEnabledFor(logging.INFO):
+        if self._subscribers or self.feed is not None or log.isEnabledFor(logging.INFO):
             text, data = make()
             self.publish(kind, text, accounts, **data)
             return
@@ -148,7 +160,7 @@ class Activity:
     @property
     def listened_to(self) -> bool:
         """Whether anyone reads the live stream (happenings only for it can be skipped otherwise)."""
-        return bool(self._subscribers)
+        return bool(self._subscribers)  # (never with a feed: there, the streams read the journal's table)
 
     def subscribe(self, scope: frozenset[str] | None) -> Subscription:
         subscription = Subscription(scope)
@@ -170,6 +182,8 @@ class Activity:
 
     def clear(self) -> None:
         self._backlog.clear()
+        if self.feed is not None:
+            self.feed.clear()
 
     # --- what each kind of happening says (one call at the place it happens) ------------------------------
     # -- calls --------------------------------------------------------------------------------------------
@@ -330,5 +344,5 @@ class Activity:
 
     def request(self, accounts: list[str | None], method: str, path: str, status: int | None, seq: int) -> None:
         """A /v1 request entered the journal: for the live stream, not the log (access logs are off)."""
-        self.publish("request", f"{method} {path} → {status}", accounts, log_it=False,
+        self.publish("request", request_line(method, path, status), accounts, log_it=False,
                      method=method, path=path, status=status, journalSeq=seq)

@@ -119,6 +119,8 @@ async def _sweeper(state: Emulator, relay: Relay) -> None:
             if state.shared.enabled and rounds % 120 == 0:
                 await relay.drop_stale()
                 await state.journal.trim()
+                if state.activity.feed is not None:
+                    await state.activity.feed.trim()
         except Exception:  # the sweeper must outlive a bad moment in the database
             log.exception("Clock sweep failed")
 

@@ -17,6 +17,7 @@ from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
 from emulator.faults import ApiFault, FaultBook, WebhookFault
+from emulator.feed import Feed
 from emulator.journal import Journal
 from emulator.shared import Shared, processes_share
 from emulator.store import Account, Store
@@ -93,6 +94,7 @@ class Emulator:
                                  activity=self.activity)
         if self.shared.enabled:
             self.engine.flush_seconds = 0.0
+            self.activity.feed = Feed(self.store)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
 
@@ -168,6 +170,8 @@ class Emulator:
 
         await self.shared.change(SHARED, forgotten)
         await self.journal.forget_stored(gone, dropped)
+        if self.activity.feed is not None:
+            await self.activity.feed.forget(gone)
 
     def _forget(self, gone: set[str], keys: set[str]) -> None:
         self.clock.forget(gone)

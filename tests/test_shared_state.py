@@ -277,6 +277,48 @@ def test_a_live_call_in_one_is_streamed_live_from_the_other(sides: Sides, key: s
     assert timeline[-2][0] == "call" and timeline[-2][1]["status"] == "completed"
 
 
+def test_the_activity_stream_in_one_tells_what_happens_in_the_other(sides: Sides, key: str) -> None:
+    """A key's live stream of happenings, opened in one process, tells what the other did for that key (its
+    requests too, in order) and nothing about another key; a later reader in the other gets the backlog."""
+    a, b = sides.client(0, key), sides.client(1, key)
+    agent = ok(a.post("/v1/agents", json={"name": "Watched"}))
+    number = ok(a.post("/v1/numbers", json={"agentId": agent["id"]}))
+    other = new_key()
+    stranger = sides.client(0, other)
+    their_number = ok(stranger.post("/v1/numbers", json={}))
+    seen: list[tuple[str, Any]] = []
+    with b.stream("GET", "/_emulator/events", params={"key": key}) as stream:
+        assert stream.status_code == 200
+        for name, data in live_events(stream, within=WAIT_CAP):
+            seen.append((name, data))
+            if name == "live":  # what follows happens now, in the other process
+                ok(stranger.post("/_emulator/sms", json={"from": "+14155550161", "to": their_number["phoneNumber"],
+                                                         "body": "for someone else"}))
+                ok(a.get("/v1/agents"))
+                ok(a.post("/_emulator/sms", json={"from": "+14155550161", "to": number["phoneNumber"],
+                                                  "body": "Hello, watcher"}))
+            if name == "happening" and data["kind"] == "sms.in":
+                break
+    account_id = ok(a.get(f"/_emulator/accounts/{key}"))["id"]
+    names = [name for name, _ in seen]
+    live = [data for name, data in seen[names.index("live") + 1:] if name == "happening"]
+    assert all(h["accounts"] in ([], [account_id]) for h in live), live
+    assert not any("for someone else" in h["text"] for h in live)
+    texted = live[-1]
+    assert '"Hello, watcher"' in texted["text"] and texted["data"]["direction"] == "inbound"
+    asked = [i for i, h in enumerate(live) if h["kind"] == "request" and h["data"]["method"] == "GET"
+             and h["data"]["path"] == "/v1/agents" and h["data"]["status"] == 200]
+    assert len(asked) == 1 and asked[0] < len(live) - 1  # the request, before the text that followed it
+
+    later = a.get("/_emulator/events", params={"key": key, "follow": "false", "since": texted["seq"] - 1})
+    events = [data for name, data in (_sse_events(later.text)) if name == "happening"]
+    assert [h["kind"] for h in events] == ["sms.in"] and events[0]["seq"] == texted["seq"]
+
+
+def _sse_events(text: str) -> list[tuple[str, Any]]:
+    return list(live_events(httpx.Response(200, text=text)))
+
+
 def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:
     """Three requests a second per key, spread over two processes: the fourth within the second is refused."""
     key = new_key()

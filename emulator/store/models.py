@@ -391,3 +391,17 @@ class JournalEntry(Base):
     body_truncated: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class HappeningRow(Base):
+    """A happening for the activity log's live stream, when several processes share it (emulator/feed.py)."""
+
+    __tablename__ = "happenings"
+    pk: Mapped[int] = _pk()  # the happening's sequence number
+    stamp: Mapped[float] = mapped_column(Float)  # when it happened, as time.time() (ordered with the journal)
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(String(40))
+    accounts: Mapped[str] = mapped_column(Text)  # a JSON list
+    everyone: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[str] = mapped_column(Text)  # a JSON object

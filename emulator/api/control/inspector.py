@@ -24,6 +24,7 @@ from emulator.calls.bus import EndedEvent, TurnEvent
 from emulator.clock import parse_iso
 from emulator.domain import accounts, calls, overview, owners
 from emulator.errors import Invalid, NotFound, not_found
+from emulator.feed import Feed
 from emulator.journal import Filter
 from emulator.store import Call, Delivery, DeliveryAttempt, Transcript
 from emulator.webhooks import attempts
@@ -84,6 +85,8 @@ async def activity_stream(request: Request) -> Response:
     state = emu(request)
     after = int(AFTER_SEQ.read(request))
     follow = FOLLOW.read(request) == "true"
+    if state.activity.feed is not None:
+        return _stream(_fed(state.activity.feed, scope, after, follow))
     subscription = state.activity.subscribe(scope) if follow else None
 
     async def events() -> AsyncIterator[str]:
@@ -113,6 +116,24 @@ async def activity_stream(request: Request) -> Response:
                 state.activity.unsubscribe(subscription)
 
     return _stream(events())
+
+
+async def _fed(feed: Feed, scope: frozenset[str] | None, after: int, follow: bool) -> AsyncIterator[str]:
+    """`activity_stream` where processes share the database: every process's happenings (emulator/feed.py)."""
+    yield _sse("connected", {"scope": sorted(scope) if scope is not None else None})
+    backlog, last, last_entry = await feed.backlog(scope, after)
+    for item in backlog:
+        yield _sse("happening", wire.happening(item))
+    if not follow:
+        return
+    yield _sse("live", {"seq": max(last, after)})
+    quiet = following.Quiet(HEARTBEAT_SECONDS)
+    async for items in feed.follow(scope, last, last_entry):
+        for item in items:
+            quiet.sent()
+            yield _sse("happening", wire.happening(item))
+        if quiet.due():
+            yield ": heartbeat\n\n"
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
