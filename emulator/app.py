@@ -114,6 +114,11 @@ async def _sweeper(state: Emulator, relay: Relay) -> None:
         try:
             await state.shared.refresh()  # the clocks other processes moved
             await sweep(state)
+            leases = state.engine.leases
+            if leases is not None:  # this process is alive; the calls of those that are not end
+                await leases.renew()
+                if rounds % 4 == 0:
+                    await leases.reap(state.clock.now())
             if state.shared.enabled and state.limiter is not None:
                 await state.shared.drop_idle_windows()
             if state.shared.enabled and rounds % 120 == 0:
@@ -148,6 +153,9 @@ def create_app(settings: Settings) -> Starlette:
             ids.seed(settings.seed, salt=await state.store.row_count() + (os.getpid() if settings.worker else 0))
         if not settings.worker:  # a worker's server did this before starting it
             await start_up(state)
+        leases = state.engine.leases
+        if leases is not None:
+            await leases.renew()
         tasks = [asyncio.create_task(_sweeper(state, relay))]
         if state.shared.enabled:  # answer other processes' requests about the calls this one runs
             tasks.append(asyncio.create_task(relay.serve()))
@@ -160,6 +168,9 @@ def create_app(settings: Settings) -> Starlette:
                     await task
             await relay.close()
             await state.engine.close()
+            if leases is not None:
+                with contextlib.suppress(Exception):  # a lease left behind lapses by itself
+                    await leases.leave()
             await state.deliverer.close()
             await state.shared.close()
             await state.store.close()

@@ -19,6 +19,7 @@ from emulator.domain import accounts
 from emulator.faults import ApiFault, FaultBook, WebhookFault
 from emulator.feed import Feed
 from emulator.journal import Journal
+from emulator.leases import Leases
 from emulator.shared import Shared, processes_share
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
@@ -95,6 +96,7 @@ class Emulator:
         if self.shared.enabled:
             self.engine.flush_seconds = 0.0
             self.activity.feed = Feed(self.store)
+            self.engine.leases = Leases(self.store)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
 

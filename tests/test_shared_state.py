@@ -10,6 +10,7 @@ other; a rate limit counts both."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ class Sides:
     urls: tuple[str, str]
     pinned: bool  # both sides share one port: a client keeps its connection (and so its process)
     stack: ExitStack
+    processes: tuple[EmulatorProcess, ...] = ()  # each side's own process (not pinned)
 
     def client(self, side: int, key: str | None = None) -> httpx.Client:
         """A client that reaches process `side` (0 or 1) only."""
@@ -79,6 +81,15 @@ class Sides:
     def pid(self, client: httpx.Client) -> int:
         return int(ok(client.get("/_emulator/health"))["processId"])
 
+    def kill(self, side: int) -> None:
+        """Kill process `side` at once, as a crash would (a worker is then replaced by uvicorn's supervisor)."""
+        if self.pinned:
+            os.kill(self._pids[side], signal.SIGKILL)
+        else:
+            proc = self.processes[side].proc
+            assert proc is not None
+            proc.kill()
+
 
 def _workers(extra: list[str]) -> Iterator[Sides]:
     with ExitStack() as stack:
@@ -96,7 +107,9 @@ def _postgresql(extra: list[str]) -> Iterator[Sides]:
         args = ["--admin-token", ADMIN, *extra]
         first = stack.enter_context(EmulatorProcess(db=url, args=args))
         second = stack.enter_context(EmulatorProcess(db=url, args=args))
-        yield Sides((first.base_url, second.base_url), False, stack)
+        sides = Sides((first.base_url, second.base_url), False, stack)
+        sides.processes = (first, second)
+        yield sides
 
 
 @pytest.fixture(scope="module", params=["workers", "postgresql"])
@@ -109,6 +122,12 @@ def strict(request: pytest.FixtureRequest) -> Iterator[Sides]:
     """Two processes with --strict-keys and a rate limit of RATE requests a second per key."""
     extra = ["--strict-keys", "--key", "sk_test_configured_shared", "--rate-limit", str(RATE)]
     yield from (_workers if request.param == "workers" else _postgresql)(extra)
+
+
+@pytest.fixture(params=["workers", "postgresql"])
+def doomed(request: pytest.FixtureRequest) -> Iterator[Sides]:
+    """Two processes of their own, for a test that kills one."""
+    yield from (_workers if request.param == "workers" else _postgresql)([])
 
 
 @pytest.fixture()
@@ -317,6 +336,25 @@ def test_the_activity_stream_in_one_tells_what_happens_in_the_other(sides: Sides
 
 def _sse_events(text: str) -> list[tuple[str, Any]]:
     return list(live_events(httpx.Response(200, text=text)))
+
+
+def test_the_calls_of_a_process_that_died_end_failed_with_what_they_said(doomed: Sides, key: str,
+                                                                         voice: WebhookReceiver) -> None:
+    """A process killed mid-call stops renewing its lease: the other fails its live call (as a restart would),
+    keeping the turns it had said, instead of leaving it in progress for ever."""
+    a, b = doomed.client(0, key), doomed.client(1, key)
+    line = Line.open(a, voice)
+    to = fresh_number()
+    ok(a.put(f"/_emulator/callees/{to}", json={"turns": [{"say": "Before the crash."}], "drive": True}))
+    placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
+    ok(a.post(f"/_emulator/calls/{placed['id']}/caller", json={}))  # one turn said; the caller waits
+    assert ok(b.get(f"/v1/calls/{placed['id']}"))["status"] == "in-progress"
+    doomed.kill(0)
+    ended = wait_until(lambda: (found := ok(b.get(f"/v1/calls/{placed['id']}")))["status"] != "in-progress"
+                       and found, "the dead process's call ended")
+    assert ended["status"] == "failed" and ended["endReason"] == "emulator-restarted"
+    assert said(ended)[-1] == ("Before the crash.", "You said: Before the crash.")
+    assert ok(b.get("/v1/calls", params={"status": "in-progress"}))["data"] == []
 
 
 def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:

@@ -19,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -41,6 +41,9 @@ from emulator.webhooks import notify
 from emulator.webhooks.delivery import Deliverer
 from emulator.webhooks.voice import TurnReply
 from emulator.wire import events
+
+if TYPE_CHECKING:
+    from emulator.leases import Leases
 
 log = logging.getLogger("emulator.calls")
 
@@ -105,6 +108,7 @@ class CallEngine:
         # Where processes share the database, streams in the others read a call's turns from it: each turn is
         # written as it happens (emulator/calls/following.py).
         self.flush_seconds = FLUSH_SECONDS
+        self.leases: Leases | None = None  # where processes share the database: who runs which call
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -146,6 +150,8 @@ class CallEngine:
     async def _run_safely(self, run: CallRun) -> None:
         clock_module.bind(run.setup.account_id)  # the call runs on its account's clock, whoever started it
         try:
+            if self.leases is not None:
+                await self.leases.runs(run.setup.call_id)
             await self.run(run)
         except asyncio.CancelledError:
             # Shut down or reset mid-call: the call still ends (failed) with its call.ended event.
@@ -496,6 +502,8 @@ class CallEngine:
             found = await sql.first(session, _ENDING, call=setup.call_id)
             if found is None:
                 return
+            if self.leases is not None:
+                await self.leases.ran(session, setup.call_id)
             await rows.write(session, batch)
             metadata = found.call_metadata
             if run.extra.get("transferredTo"):

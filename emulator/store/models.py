@@ -405,3 +405,20 @@ class HappeningRow(Base):
     accounts: Mapped[str] = mapped_column(Text)  # a JSON list
     everyone: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[str] = mapped_column(Text)  # a JSON object
+
+
+class LiveProcess(Base):
+    """A process serving a database others share, while it renews its lease (emulator/leases.py)."""
+
+    __tablename__ = "live_processes"
+    process: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pid: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[float] = mapped_column(Float)  # time.time() of the last renewal
+
+
+class CallRunner(Base):
+    """Which process runs a live call, where processes share the database (emulator/leases.py)."""
+
+    __tablename__ = "call_runners"
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process: Mapped[str] = mapped_column(String(32), index=True)
