@@ -334,6 +334,31 @@ def test_the_activity_stream_in_one_tells_what_happens_in_the_other(sides: Sides
     assert [h["kind"] for h in events] == ["sms.in"] and events[0]["seq"] == texted["seq"]
 
 
+def test_the_activity_stream_goes_on_after_a_reset_of_everything(sides: Sides, key: str) -> None:
+    """Emptying every table does not make the stream's numbers start again under a reader in another process."""
+    a, admin = sides.client(0, key), sides.client(1)
+    number = ok(a.post("/v1/numbers", json={}))
+    for body in ("one", "two", "three"):
+        ok(a.post("/_emulator/sms", json={"from": "+14155550162", "to": number["phoneNumber"], "body": body}))
+    seen: list[tuple[str, Any]] = []
+    with admin.stream("GET", "/_emulator/events") as stream:
+        for name, data in live_events(stream, within=WAIT_CAP):
+            seen.append((name, data))
+            if name == "live":
+                ok(a.post("/_emulator/reset", json={}))
+                again = ok(a.post("/v1/numbers", json={}))
+                ok(a.post("/_emulator/sms", json={"from": "+14155550162", "to": again["phoneNumber"],
+                                                  "body": "after the reset"}))
+            if name == "happening" and data["kind"] == "sms.in" and "after the reset" in data["text"]:
+                break
+    names = [name for name, _ in seen]
+    live = [data for name, data in seen[names.index("live") + 1:] if name == "happening"]
+    kinds = [h["kind"] for h in live if h["kind"] != "request"]
+    assert kinds[0] == "reset" and kinds[-1] == "sms.in"
+    seqs = [h["seq"] for h in live if h["kind"] != "request"]
+    assert seqs == sorted(seqs) and seqs[0] > seen[names.index("live")][1]["seq"]
+
+
 def _sse_events(text: str) -> list[tuple[str, Any]]:
     return list(live_events(httpx.Response(200, text=text)))
 

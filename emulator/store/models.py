@@ -379,6 +379,7 @@ class JournalEntry(Base):
     """A `/v1` request in the request journal, when several processes share it (emulator/journal.py)."""
 
     __tablename__ = "journal_entries"
+    __table_args__ = {"sqlite_autoincrement": True}  # numbers never come back, a reset's emptying included
     pk: Mapped[int] = _pk()  # the entry's sequence number
     stamp: Mapped[float] = mapped_column(Float)
     key: Mapped[str | None] = mapped_column(String(220), index=True, nullable=True)
@@ -397,6 +398,7 @@ class HappeningRow(Base):
     """A happening for the activity log's live stream, when several processes share it (emulator/feed.py)."""
 
     __tablename__ = "happenings"
+    __table_args__ = {"sqlite_autoincrement": True}  # a reader goes on after a reset's emptying
     pk: Mapped[int] = _pk()  # the happening's sequence number
     stamp: Mapped[float] = mapped_column(Float)  # when it happened, as time.time() (ordered with the journal)
     kind: Mapped[str] = mapped_column(String(40))
