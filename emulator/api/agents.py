@@ -21,8 +21,8 @@ async def list_agents(request: Request) -> Response:
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
         rows, total = await agents.list_page(session, account_id, limit, offset)
-        numbers = await agents.numbers_of(session, [row.id for row in rows])
-    return respond(page([wire.agent(row, numbers[row.id]) for row in rows], total, offset))
+        numbers = await agents.listed_numbers(session, [row.id for row in rows])
+    return respond(page([wire.listed(row, numbers[row.id]) for row in rows], total, offset))
 
 
 async def create_agent(request: Request) -> Response:

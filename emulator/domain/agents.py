@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
@@ -15,7 +15,9 @@ from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook, sql
 from emulator.store.models import table
 from emulator.urls import check_url
-from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent
+from emulator.wire.agents import DEFAULTS, LISTED_SKIP, NULLABLE, AgentFields, UpdateAgent
+from emulator.wire.agents import Agent as AgentOut
+from emulator.wire.sqlite_json import object_sql
 
 # Reads and the insert run as Core statements on rows (emulator/store/sql.py); the rare updates and the
 # delete use the ORM entity (`_entity`).
@@ -24,10 +26,20 @@ NUMBERS = table(PhoneNumber)
 _GET = sql.Query(select(AGENTS).where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
 _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
                   .limit(bindparam("limit")).offset(bindparam("offset")))
+# The same page with each agent as the JSON text SQLite writes for it (where it can: `sql.renders_json`).
+_PAGE_JSON = sql.Query(
+    select(AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"))
+    .where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
+    .limit(bindparam("limit")).offset(bindparam("offset")))
 _COUNT = sql.Query(select(func.count()).select_from(AGENTS).where(AGENTS.c.account_id == bindparam("account")))
 _ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)),
                                             NUMBERS.c.status == "active")
                       .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
+# What a listed agent shows of its numbers.
+_LISTED_NUMBERS = sql.Query(
+    select(NUMBERS.c.agent_id, NUMBERS.c.id, NUMBERS.c.phone_number, NUMBERS.c.status, NUMBERS.c.type)
+    .where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)), NUMBERS.c.status == "active")
+    .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
 _INSERT = sql.Insert(AGENTS)
 # An agent with its active numbers in one statement (one row per number, or one row with no number).
 _NUMBER_COLUMNS = ("id", "phone_number", "status", "type")
@@ -96,8 +108,21 @@ async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[st
 
 
 async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Any], int]:
-    rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
+    """A page of the account's agents, newest first, and their total: rows with `id` and `wire` (the agent's
+    JSON, numbers aside) where SQLite writes it, else whole rows."""
+    query = _PAGE_JSON if sql.renders_json(session) else _PAGE
+    rows = await sql.rows(session, query, account=account_id, limit=limit, offset=offset)
     return rows, await sql.value(session, _COUNT, account=account_id)
+
+
+async def listed_numbers(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, list[Any]]:
+    """What `numbers_of` gives, only the columns a listed agent shows (id, phone_number, status, type)."""
+    wanted = list(agent_ids)
+    out: dict[str, list[Any]] = {agent_id: [] for agent_id in wanted}
+    if wanted:
+        for number in await sql.rows(session, _LISTED_NUMBERS, agents=wanted):
+            out[number.agent_id].append(number)
+    return out
 
 
 def check(values: dict[str, Any], merged: bool = False) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -216,7 +217,8 @@ VoiceList = Page[Voice]
 
 # --- rendering ---------------------------------------------------------------------------------------------
 
-_agent_columns = columns(Agent, skip=("numbers", "phone_numbers"))
+LISTED_SKIP = ("numbers", "phone_numbers")  # the fields `agent` adds to a row's columns
+_agent_columns = columns(Agent, skip=LISTED_SKIP)
 
 
 def agent_number(number: NumberRow) -> dict[str, Any]:
@@ -229,6 +231,16 @@ def agent(row: AgentRow, numbers: list[NumberRow]) -> dict[str, Any]:
     out["numbers"] = attached
     out["phoneNumbers"] = attached
     return out
+
+
+def listed(row: Any, numbers: list[NumberRow]) -> Any:
+    """A listed agent: `agent(row, numbers)`, or where the row holds its JSON text as SQLite wrote it (`wire`,
+    emulator/wire/sqlite_json.py), that text with the numbers added, for orjson to send as it is."""
+    text = getattr(row, "wire", None)
+    if text is None:
+        return agent(row, numbers)
+    attached = orjson.dumps([agent_number(n) for n in numbers]).decode() if numbers else "[]"
+    return orjson.Fragment(f'{text[:-1]},"numbers":{attached},"phoneNumbers":{attached}}}')
 
 
 def deleted(row: AgentRow, unassigned: list[str]) -> dict[str, Any]:

@@ -1,0 +1,81 @@
+"""Rows rendered by SQLite (emulator/wire/sqlite_json.py) read as the Python render functions write them: the same
+keys in the same order and values that parse to the same document, for awkward text, floats that 15 digits do
+not hold, JSON columns, nulls and timestamps, straight from a table and through the API's lists."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from helpers import buy_number, make_agent, ok, upgrade
+from sqlalchemy import create_engine, insert, literal_column, select
+
+from emulator.store.models import Agent, Base, table
+from emulator.wire import agents as wire
+from emulator.wire.sqlite_json import object_sql
+
+AGENTS = table(Agent)
+AWKWARD = 'quote " backslash \\ newline \n tab \t bell \x07 \x01 é 日本 🙂 </script>'
+TOOLS = [{"name": "look_up", "description": AWKWARD, "url": "https://tools.example/look", "method": "POST",
+          "parameters": {"type": "object", "big": 2**70, "ratio": 0.1, "list": [1, 2.5, None, True, "x"]}}]
+
+
+def _agent(**fields: Any) -> dict[str, Any]:
+    at = datetime(2025, 1, 2, 3, 4, 5, 678901)
+    values: dict[str, Any] = {**wire.DEFAULTS, "id": "agent_1", "account_id": "acct_1", "name": "Bot",
+                              "created_at": at, "updated_at": at}
+    return {**values, **fields}
+
+
+CASES = [
+    _agent(),
+    _agent(name=AWKWARD, description=AWKWARD, system_prompt="", custom_tools=TOOLS, enable_messaging=False,
+           enable_backchannel=False),
+    # floats that need 16 and 17 digits, one with an exponent; timestamps with no and with all microseconds
+    _agent(voice_speed=0.5000000000000001, interruption_sensitivity=0.30000000000000004,
+           created_at=datetime(2025, 1, 2, 3, 4, 5), updated_at=datetime(1999, 12, 31, 23, 59, 59, 999999)),
+    _agent(interruption_sensitivity=1e-07, voice_speed=2.0, max_silence_ms=3_600_000, custom_tools=[]),
+]
+
+
+@pytest.mark.parametrize("values", CASES)
+def test_sqlite_writes_an_agent_as_its_render_function_does(values: dict[str, Any]) -> None:
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine, tables=[AGENTS])
+    rendered = literal_column(object_sql(wire.Agent, AGENTS, skip=wire.LISTED_SKIP)).label("wire")
+    with engine.begin() as conn:
+        conn.execute(insert(AGENTS).values(values))
+        row = conn.execute(select(AGENTS)).one()
+        text = conn.execute(select(rendered).select_from(AGENTS)).scalar_one()
+    expected = wire.agent(row, [])
+    del expected["numbers"], expected["phoneNumbers"]
+    written = json.loads(text)
+    assert list(written) == list(expected)  # the same keys in the same order
+    assert written == expected
+    for name in ("voiceSpeed", "interruptionSensitivity"):  # the very same doubles, not nearly
+        assert written[name].hex() == expected[name].hex()
+
+
+def test_a_page_of_agents_shows_each_agent_as_its_own_get_does(api: httpx.Client, control: httpx.Client,
+                                                               key: str) -> None:
+    upgrade(control, key)
+    made = [make_agent(api, "Plain"),
+            make_agent(api, AWKWARD, description=AWKWARD, customTools=TOOLS, voiceSpeed=0.5000000000000001,
+                       interruptionSensitivity=0.30000000000000004, enableMessaging=False),
+            make_agent(api, "Hosted", voiceMode="hosted", systemPrompt="Be brief.", beginMessage="Hi")]
+    for _ in range(2):
+        buy_number(api, made[1]["id"])
+    buy_number(api, made[2]["id"])
+    listed = ok(api.get("/v1/agents"))
+    assert listed["total"] == 3 and listed["hasMore"] is False
+    assert [item["id"] for item in listed["data"]] == [agent["id"] for agent in reversed(made)]
+    for item in listed["data"]:
+        alone = ok(api.get(f"/v1/agents/{item['id']}"))
+        assert list(item) == list(alone)
+        assert item == alone
+    assert [len(item["numbers"]) for item in listed["data"]] == [1, 2, 0]
+    second = ok(api.get("/v1/agents", params={"limit": 1, "offset": 1}))
+    assert [item["id"] for item in second["data"]] == [made[1]["id"]] and second["hasMore"] is True
