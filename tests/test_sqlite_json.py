@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import buy_number, make_agent, ok, upgrade
+from helpers import buy_number, fresh_number, make_agent, ok, seed_account, tag, upgrade
 from sqlalchemy import create_engine, insert, literal_column, select
 
+from emulator.store import sql
 from emulator.store.models import Agent, Base, table
 from emulator.wire import agents as wire
 from emulator.wire.sqlite_json import object_sql
@@ -79,3 +80,54 @@ def test_a_page_of_agents_shows_each_agent_as_its_own_get_does(api: httpx.Client
     assert [len(item["numbers"]) for item in listed["data"]] == [1, 2, 0]
     second = ok(api.get("/v1/agents", params={"limit": 1, "offset": 1}))
     assert [item["id"] for item in second["data"]] == [made[1]["id"]] and second["hasMore"] is True
+
+
+@pytest.fixture
+def python_rendering() -> Any:
+    """A switch that makes the lists render every row in Python (as on PostgreSQL) while it is on."""
+    class Switch:
+        def __enter__(self) -> None:
+            self.before = sql._json_functions
+            sql._json_functions = False
+
+        def __exit__(self, *exc: object) -> None:
+            sql._json_functions = self.before
+
+    yield Switch()
+
+
+def _same(written: Any, rendered: Any) -> None:
+    assert written == rendered
+    for a, b in zip(written["data"], rendered["data"], strict=True):
+        assert list(a) == list(b)  # the same keys in the same order
+
+
+@pytest.mark.parametrize("recording", [True, False])
+def test_lists_written_by_sqlite_equal_the_python_rendering(control: httpx.Client, key: str, recording: bool,
+                                                            python_rendering: Any, server: Any) -> None:
+    t, first, second = tag(), fresh_number(), fresh_number()
+    seed_account(control, key, plan="scale", recordingEnabled=recording,
+                 agents=[{"id": f"agent_a{t}", "name": AWKWARD},
+                         {"id": f"agent_b{t}", "name": "B", "voiceSpeed": 1.25}],
+                 numbers=[{"id": f"pn_a{t}", "phoneNumber": first, "agentId": f"agent_a{t}"},
+                          {"id": f"pn_free{t}", "phoneNumber": second}],
+                 calls=[{"id": f"call_1{t}", "agentId": f"agent_a{t}", "numberId": f"pn_a{t}", "direction": "inbound",
+                         "from": "+14155559999", "startedAt": "2026-01-05T11:00:00.123456Z", "durationSeconds": 42,
+                         "lastTranscriptSnippet": AWKWARD[:200], "endReason": "hangup"},
+                        {"id": f"call_2{t}", "numberId": f"pn_free{t}", "to": "+14155559998", "status": "no-answer",
+                         "startedAt": "2026-01-05T12:00:00Z"},
+                        {"id": f"call_3{t}", "agentId": f"agent_a{t}", "numberId": f"pn_a{t}",
+                         "recordingAvailable": False, "to": "+14155559997", "startedAt": "2026-01-05T13:00:00Z",
+                         "durationSeconds": 5}])
+    with server.client(key) as api:
+        paths = ["/v1/agents", "/v1/calls", "/v1/calls?limit=2&offset=1", "/v1/calls?status=completed",
+                 f"/v1/agents/agent_a{t}/calls", f"/v1/numbers/pn_a{t}/calls"]
+        written = [ok(api.get(path)) for path in paths]
+        with python_rendering:
+            rendered = [ok(api.get(path)) for path in paths]
+    for a, b in zip(written, rendered, strict=True):
+        _same(a, b)
+    calls = {call["id"]: call for call in written[1]["data"]}
+    assert calls[f"call_1{t}"]["agentName"] == AWKWARD and calls[f"call_2{t}"]["agentName"] is None
+    assert (calls[f"call_1{t}"]["recordingUrl"] is not None) is recording
+    assert calls[f"call_3{t}"]["recordingUrl"] is None

@@ -59,12 +59,19 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def column_sql(table: Table, attr: str) -> str:
+    """The JSON value of the column `attr` of a row of `table`, as SQL."""
+    return value_sql(table.c[attr], f"{table.name}.{attr}")
+
+
+def pairs_sql(pairs: Iterable[tuple[str, str]]) -> str:
+    """`json_object(...)` of (wire name, SQL value) pairs, in their order."""
+    return "json_object(" + ", ".join(f"{quote(wire)}, {value}" for wire, value in pairs) + ")"
+
+
 def object_sql(model: type[BaseModel], table: Table, *, skip: Iterable[str] = (),
                source: dict[str, str] | None = None, extra: Iterable[tuple[str, str]] = ()) -> str:
     """`json_object(...)` of a row of `table` with the fields `columns(model, skip=..., source=...)` renders, in
     its order, followed by `extra` (wire name, SQL value) pairs."""
-    parts = []
-    for wire, attr, _stamp in wire_fields(model, skip=skip, source=source):
-        parts.append(f"{quote(wire)}, {value_sql(table.c[attr], f'{table.name}.{attr}')}")
-    parts += [f"{quote(wire)}, {value}" for wire, value in extra]
-    return "json_object(" + ", ".join(parts) + ")"
+    pairs = [(wire, column_sql(table, attr)) for wire, attr, _stamp in wire_fields(model, skip=skip, source=source)]
+    return pairs_sql([*pairs, *extra])
