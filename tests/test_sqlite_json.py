@@ -131,3 +131,42 @@ def test_lists_written_by_sqlite_equal_the_python_rendering(control: httpx.Clien
     assert calls[f"call_1{t}"]["agentName"] == AWKWARD and calls[f"call_2{t}"]["agentName"] is None
     assert (calls[f"call_1{t}"]["recordingUrl"] is not None) is recording
     assert calls[f"call_3{t}"]["recordingUrl"] is None
+
+
+def test_messages_written_by_sqlite_equal_the_python_rendering(control: httpx.Client, key: str,
+                                                               python_rendering: Any, server: Any) -> None:
+    t, sms_line, participant = tag(), fresh_number(), fresh_number()
+    seed_account(control, key, plan="scale",
+                 numbers=[{"id": f"pn_s{t}", "phoneNumber": sms_line}],
+                 conversations=[{"id": f"conv_{t}", "numberId": f"pn_s{t}", "participant": participant, "messages": [
+                     {"direction": "inbound", "body": AWKWARD, "at": "2026-01-05T10:00:00.000999Z",
+                      "mediaUrls": ["https://media.example/a.png", "https://media.example/b.png"]},
+                     {"direction": "outbound", "body": "", "at": "2026-01-05T10:00:05Z",
+                      "mediaUrls": ["https://media.example/c.png"]},
+                     {"direction": "outbound", "body": "plain", "at": "2026-01-05T10:00:06Z"}]}])
+    with server.client(key) as api:
+        line = ok(api.post("/v1/numbers", json={"type": "imessage"}))
+        sent = ok(control.post("/_emulator/sms", json={"from": participant, "to": line["phoneNumber"], "body": "hi"}))
+        message = sent["message"]
+        ok(api.post(f"/v1/messages/{message['id']}/reactions", json={"reaction": "love"}))
+        ok(control.post("/_emulator/reactions", json={"messageId": message["id"], "reaction": "like"}))
+        ok(api.post(f"/v1/messages/{message['id']}/reactions", json={"reaction": "laugh"}))
+        paths = [f"/v1/conversations/conv_{t}", f"/v1/conversations/conv_{t}/messages",
+                 f"/v1/conversations/conv_{t}/messages?limit=1", f"/v1/numbers/pn_s{t}/messages",
+                 f"/v1/conversations/{message['conversationId']}", f"/v1/numbers/{line['id']}/messages"]
+        written = [ok(api.get(path)) for path in paths]
+        with python_rendering:
+            rendered = [ok(api.get(path)) for path in paths]
+    for index, (a, b) in enumerate(zip(written, rendered, strict=True)):
+        if index in (0, 4):  # a conversation with its messages
+            assert list(a) == list(b) and a == b
+            a, b = {"data": a["messages"]}, {"data": b["messages"]}
+        _same(a, b)
+    media = written[1]["data"]
+    assert [m["mediaUrls"] for m in media] == [[], ["https://media.example/c.png"],
+                                               ["https://media.example/a.png", "https://media.example/b.png"]]
+    assert [m["mediaUrl"] for m in media] == [None, "https://media.example/c.png", "https://media.example/a.png"]
+    tapbacks = written[4]["messages"][0]["reactions"]
+    assert [(r["reactionType"], r["direction"]) for r in tapbacks] == [
+        ("love", "outbound"), ("like", "inbound"), ("laugh", "outbound")]
+    assert [r["fromNumber"] for r in tapbacks] == [line["phoneNumber"], participant, line["phoneNumber"]]
