@@ -15,7 +15,7 @@ from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook, sql
 from emulator.store.models import table
 from emulator.urls import check_url
-from emulator.wire.agents import DEFAULTS, LISTED_SKIP, NULLABLE, AgentFields, UpdateAgent
+from emulator.wire.agents import DEFAULTS, LISTED_SKIP, NULLABLE, AgentFields, UpdateAgent, numbers_sql
 from emulator.wire.agents import Agent as AgentOut
 from emulator.wire.sqlite_json import object_sql
 
@@ -26,11 +26,14 @@ NUMBERS = table(PhoneNumber)
 _GET = sql.Query(select(AGENTS).where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
 _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
                   .limit(bindparam("limit")).offset(bindparam("offset")))
-# The same page with each agent as the JSON text SQLite writes for it (where it can: `sql.renders_json`).
-_PAGE_JSON = sql.Query(
-    select(AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"))
-    .where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
-    .limit(bindparam("limit")).offset(bindparam("offset")))
+# Agents as the JSON text SQLite writes for them (where it can: `sql.renders_json`): the agent's columns and its
+# numbers' array (emulator/wire/agents.py `written`).
+_WRITTEN: tuple[Any, ...] = (AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"),
+            literal_column(numbers_sql(AGENTS, NUMBERS)).label("numbers"))
+_PAGE_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.account_id == bindparam("account"))
+                       .order_by(AGENTS.c.pk.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
+_GET_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.id == bindparam("id"),
+                                              AGENTS.c.account_id == bindparam("account")))
 _COUNT = sql.Query(select(func.count()).select_from(AGENTS).where(AGENTS.c.account_id == bindparam("account")))
 _ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)),
                                             NUMBERS.c.status == "active")
@@ -107,22 +110,32 @@ async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[st
     return out
 
 
-async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Any], int]:
-    """A page of the account's agents, newest first, and their total: rows with `id` and `wire` (the agent's
-    JSON, numbers aside) where SQLite writes it, else whole rows."""
-    query = _PAGE_JSON if sql.renders_json(session) else _PAGE
-    rows = await sql.rows(session, query, account=account_id, limit=limit, offset=offset)
-    return rows, await sql.value(session, _COUNT, account=account_id)
+async def list_page(session: AsyncSession, account_id: str, limit: int,
+                    offset: int) -> tuple[list[Any], dict[str, list[Any]], int]:
+    """A page of the account's agents, newest first, their active numbers, and their total. Where SQLite writes
+    them as JSON the rows are `written` ones (emulator/wire/agents.py) that hold their numbers, and the numbers
+    given are none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
+    if sql.renders_json(session):
+        rows = await sql.rows(session, _PAGE_JSON, account=account_id, limit=limit, offset=offset)
+        numbers: dict[str, list[Any]] = {}
+    else:
+        rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
+        numbers = {row.id: [] for row in rows}
+        if rows:
+            for number in await sql.rows(session, _LISTED_NUMBERS, agents=list(numbers)):
+                numbers[number.agent_id].append(number)
+    return rows, numbers, await sql.value(session, _COUNT, account=account_id)
 
 
-async def listed_numbers(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, list[Any]]:
-    """What `numbers_of` gives, only the columns a listed agent shows (id, phone_number, status, type)."""
-    wanted = list(agent_ids)
-    out: dict[str, list[Any]] = {agent_id: [] for agent_id in wanted}
-    if wanted:
-        for number in await sql.rows(session, _LISTED_NUMBERS, agents=wanted):
-            out[number.agent_id].append(number)
-    return out
+async def written(session: AsyncSession, account_id: str, agent_id: str) -> Any:
+    """The account's agent as SQLite writes it (a `written` row, emulator/wire/agents.py), or the 404; None where
+    the store does not write JSON (use `with_numbers`)."""
+    if not sql.renders_json(session):
+        return None
+    row = await sql.first(session, _GET_JSON, id=agent_id, account=account_id)
+    if row is None:
+        raise not_found("Agent", agent_id)
+    return row
 
 
 def check(values: dict[str, Any], merged: bool = False) -> None:

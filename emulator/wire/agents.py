@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from sqlalchemy import Table
 
 from emulator.voices import DEFAULT_AGENT_VOICE
 from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
 from emulator.wire.rules import PhoneNumber, WebUrl, not_null
+from emulator.wire.sqlite_json import pairs_sql
 
 if TYPE_CHECKING:
     from emulator.store import Agent as AgentRow
@@ -233,14 +235,26 @@ def agent(row: AgentRow, numbers: list[NumberRow]) -> dict[str, Any]:
     return out
 
 
+def numbers_sql(agents: Table, numbers: Table) -> str:
+    """The JSON array of an agent's active numbers as `agent_number` renders them, in the order they were attached,
+    as SQL over a row of `agents` (SQLite; emulator/wire/sqlite_json.py)."""
+    a, n = agents.name, numbers.name
+    number = pairs_sql([("id", f"{n}.id"), ("phoneNumber", f"{n}.phone_number"), ("status", f"{n}.status"),
+                        ("type", f"{n}.type")])
+    return (f"(SELECT json_group_array(json(attached.j)) FROM (SELECT {number} AS j FROM {n} "
+            f"WHERE {n}.agent_id = {a}.id AND {n}.status = 'active' ORDER BY {n}.attached_at, {n}.pk) AS attached)")
+
+
+def written(row: Any) -> Any:
+    """An agent SQLite wrote as JSON (a row with `wire`, the agent's columns, and `numbers`, its numbers' array):
+    `agent(...)`'s document, for orjson to send as it is."""
+    attached = row.numbers
+    return orjson.Fragment(f'{row.wire[:-1]},"numbers":{attached},"phoneNumbers":{attached}}}')
+
+
 def listed(row: Any, numbers: list[NumberRow]) -> Any:
-    """A listed agent: `agent(row, numbers)`, or where the row holds its JSON text as SQLite wrote it (`wire`,
-    emulator/wire/sqlite_json.py), that text with the numbers added, for orjson to send as it is."""
-    text = getattr(row, "wire", None)
-    if text is None:
-        return agent(row, numbers)
-    attached = orjson.dumps([agent_number(n) for n in numbers]).decode() if numbers else "[]"
-    return orjson.Fragment(f'{text[:-1]},"numbers":{attached},"phoneNumbers":{attached}}}')
+    """An agent of a page: `written(row)` where SQLite wrote it as JSON, else `agent(row, numbers)`."""
+    return agent(row, numbers) if getattr(row, "wire", None) is None else written(row)
 
 
 def deleted(row: AgentRow, unassigned: list[str]) -> dict[str, Any]:
