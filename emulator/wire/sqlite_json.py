@@ -9,8 +9,8 @@ and hand it to orjson as a `Fragment`; the Python render functions stay the refe
 Values are written as the Python side writes them:
 
 * timestamps: SQLAlchemy stores them as `YYYY-MM-DD HH:MM:SS.ffffff`; the wire form is the first 23 characters
-  with a `T` and a `Z` (milliseconds truncated, as `datetime.isoformat(timespec="milliseconds")` does); a value
-  stored in another form goes through `strftime`;
+  with a `T` for the space and a `Z` (milliseconds truncated, as `datetime.isoformat(timespec="milliseconds")`
+  does); a value stored in another form (no fraction) goes through `strftime`;
 * booleans (stored 0/1) as `true`/`false`; JSON columns as the JSON they hold;
 * floats as the shortest of 15 or 17 significant digits that reads back as the same double (SQLite's JSON
   writes 15, which for a few values is not the same number): the same float a client parses from
@@ -31,7 +31,7 @@ from emulator.wire.base import wire_fields
 
 def stamp_sql(column: str) -> str:
     """ISO-8601 with milliseconds and a Z of a timestamp column (NULL stays NULL)."""
-    return (f"CASE WHEN length({column}) = 26 THEN substr({column}, 1, 10) || 'T' || substr({column}, 12, 12) || 'Z' "
+    return (f"CASE WHEN length({column}) = 26 THEN replace(substr({column}, 1, 23), ' ', 'T') || 'Z' "
             f"ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {column}) END")
 
 
