@@ -5,6 +5,7 @@ not hold, JSON columns, nulls and timestamps, straight from a table and through 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import create_engine, insert, literal_column, select
 from emulator.store import sql
 from emulator.store.models import Agent, Base, table
 from emulator.wire import agents as wire
-from emulator.wire.sqlite_json import object_sql
+from emulator.wire.sqlite_json import object_sql, stamp_sql
 
 AGENTS = table(Agent)
 AWKWARD = 'quote " backslash \\ newline \n tab \t bell \x07 \x01 é 日本 🙂 </script>'
@@ -172,3 +173,14 @@ def test_messages_written_by_sqlite_equal_the_python_rendering(control: httpx.Cl
     assert [(r["reactionType"], r["direction"]) for r in tapbacks] == [
         ("love", "outbound"), ("like", "inbound"), ("laugh", "outbound")]
     assert [r["fromNumber"] for r in tapbacks] == [line["phoneNumber"], participant, line["phoneNumber"]]
+
+
+@pytest.mark.parametrize(("stored", "sent"), [
+    ("2025-01-02 03:04:05.678901", "2025-01-02T03:04:05.678Z"),  # SQLAlchemy's form: milliseconds truncated
+    ("2025-01-02 03:04:05.999999", "2025-01-02T03:04:05.999Z"),
+    ("2025-01-02 03:04:05", "2025-01-02T03:04:05.000Z"),  # written by other means, without a fraction
+    (None, None),
+])
+def test_a_stored_timestamp_is_sent_in_the_wire_form(stored: str | None, sent: str | None) -> None:
+    conn = sqlite3.connect(":memory:")
+    assert conn.execute(f"SELECT {stamp_sql('?1')}", (stored,)).fetchone()[0] == sent
