@@ -62,7 +62,7 @@ _ADD_MESSAGE = sql.Query(update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindp
                          .values(_ONE_MORE).returning(*CONVERSATIONS.c))
 # The same, finding the conversation by its number and participant (no row: there is none yet).
 _ADD_TO_THREAD = sql.Query(update(CONVERSATIONS).where(CONVERSATIONS.c.phone_number_id == bindparam("number"),
-                                                       CONVERSATIONS.c.participant == bindparam("participant"))
+                                                       CONVERSATIONS.c.participant == bindparam("who"))
                            .values(_ONE_MORE).returning(*CONVERSATIONS.c))
 _HISTORY = sql.Query(select(MESSAGES).where(MESSAGES.c.conversation_id == bindparam("conversation"))
                      .order_by(MESSAGES.c.received_at.desc(), MESSAGES.c.pk.desc()).limit(bindparam("limit")))
@@ -96,7 +96,7 @@ async def record(session: AsyncSession, number: Any, participant: str, direction
     follows the number's line type."""
     updated = None
     if conversation is None:  # the thread's count and latest message first: one statement finds and counts it
-        updated = await sql.first(session, _ADD_TO_THREAD, number=number.id, participant=participant, at=at,
+        updated = await sql.first(session, _ADD_TO_THREAD, number=number.id, who=participant, at=at,
                                   preview=body[:PREVIEW])
         if updated is not None and number.agent_id is not None and updated.agent_id != number.agent_id:
             await sql.run(session, _REASSIGN, conversation=updated.id, agent=number.agent_id)
