@@ -97,6 +97,9 @@ def test_a_page_of_agents_shows_each_agent_as_its_own_get_does(api: httpx.Client
     assert [len(item["numbers"]) for item in listed["data"]] == [1, 2, 0]
     second = ok(api.get("/v1/agents", params={"limit": 1, "offset": 1}))
     assert [item["id"] for item in second["data"]] == [made[1]["id"]] and second["hasMore"] is True
+    assert second["total"] == 3
+    beyond = ok(api.get("/v1/agents", params={"offset": 5}))  # no row to carry the count: counted on its own
+    assert beyond == {"data": [], "total": 3, "hasMore": False}
 
 
 def _same(written: Any, rendered: Any) -> None:

@@ -30,7 +30,10 @@ _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account
 # numbers' array (emulator/wire/agents.py `written`).
 _WRITTEN: tuple[Any, ...] = (AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"),
             literal_column(numbers_sql(AGENTS, NUMBERS)).label("numbers"))
-_PAGE_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.account_id == bindparam("account"))
+_COUNTED = AGENTS.alias("counted")
+_TOTAL = (select(func.count()).select_from(_COUNTED).where(_COUNTED.c.account_id == bindparam("account"))
+          .scalar_subquery().label("total"))  # not correlated: SQLite counts once per statement
+_PAGE_JSON = sql.Query(select(*_WRITTEN, _TOTAL).where(AGENTS.c.account_id == bindparam("account"))
                        .order_by(AGENTS.c.pk.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
 _GET_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.id == bindparam("id"),
                                               AGENTS.c.account_id == bindparam("account")))
@@ -113,10 +116,12 @@ async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[st
 async def list_page(session: AsyncSession, account_id: str, limit: int,
                     offset: int) -> tuple[list[Any], dict[str, list[Any]], int]:
     """A page of the account's agents, newest first, their active numbers, and their total. Where SQLite writes
-    them as JSON the rows are `written` ones (emulator/wire/agents.py) that hold their numbers, and the numbers
-    given are none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
+    them as JSON the rows are `written` ones (emulator/wire/agents.py) that hold their numbers (and the total),
+    and the numbers given are none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
     if sql.renders_json(session):
         rows = await sql.rows(session, _PAGE_JSON, account=account_id, limit=limit, offset=offset)
+        if rows:  # the page's statement counted them too
+            return rows, {}, rows[0].total
         numbers: dict[str, list[Any]] = {}
     else:
         rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
