@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Table
 
 from emulator.voices import DEFAULT_AGENT_VOICE
 from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
@@ -19,6 +18,8 @@ from emulator.wire.rules import PhoneNumber, WebUrl, not_null
 from emulator.wire.sqlite_json import pairs_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.store import Agent as AgentRow
     from emulator.store import PhoneNumber as NumberRow
 

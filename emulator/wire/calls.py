@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import Field
-from sqlalchemy import Table
 
 from emulator.clock import iso
 from emulator.wire.agents import ModelTier
@@ -15,6 +14,8 @@ from emulator.wire.rules import PhoneNumber
 from emulator.wire.sqlite_json import column_sql, pairs_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.domain.calls import Listed
     from emulator.store import Call as CallRow
     from emulator.store import Transcript as TranscriptRow

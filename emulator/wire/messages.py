@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Table
 
 from emulator.clock import iso
 from emulator.wire.base import Json, Out, Page, SnakeModel, SnakeOut, Timestamp
@@ -14,6 +13,8 @@ from emulator.wire.rules import LenientPhoneNumber, WebUrl, required
 from emulator.wire.sqlite_json import column_sql, pairs_sql, stamp_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.store import Message as MessageRow
     from emulator.store import Reaction as ReactionRow
 

@@ -22,11 +22,14 @@ Text escapes may differ from orjson's (`\\u0001` for `\\x01`, say); the parsed d
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Table
 
 from emulator.wire.base import wire_fields
+
+if TYPE_CHECKING:  # the wire models load without SQLAlchemy (the scenario commands use them); these functions
+    from sqlalchemy import Column, Table  # are called by the store's code, which has it
 
 
 def stamp_sql(column: str) -> str:
@@ -42,6 +45,8 @@ def _float_sql(column: str) -> str:
 
 def value_sql(column: Column[object], name: str) -> str:
     """The JSON value of one column of the row, as SQL (`name`: the column's qualified name)."""
+    from sqlalchemy import JSON, Boolean, DateTime, Float
+
     kind = column.type
     if isinstance(kind, DateTime):
         return stamp_sql(name)
