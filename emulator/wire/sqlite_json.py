@@ -11,12 +11,13 @@ Values are written as the Python side writes them:
 * timestamps: SQLAlchemy stores them as `YYYY-MM-DD HH:MM:SS.ffffff`; the wire form is the first 23 characters
   with a `T` for the space and a `Z` (milliseconds truncated, as `datetime.isoformat(timespec="milliseconds")`
   does); a value stored in another form (no fraction) goes through `strftime`;
-* booleans (stored 0/1) as `true`/`false`; JSON columns as the JSON they hold;
+* booleans (stored 0/1) as `true`/`false`; JSON columns as the JSON they hold, spelled as stored (the store
+  writes it compact, as orjson does);
 * floats as the shortest of 15 or 17 significant digits that reads back as the same double (SQLite's JSON
   writes 15, which for a few values is not the same number): the same float a client parses from
-  Python's shortest form, if not always the same digits.
+  Python's shortest form, if not always the same digits (`1.0e-05` for `1e-05`).
 
-Text escapes may differ from orjson's (`\\u0001` for `\\x01`, say); the parsed document is the same.
+Strings are escaped as orjson escapes them (control characters as `\\u00XX`, but for `\\b\\t\\n\\f\\r`).
 """
 
 from __future__ import annotations
