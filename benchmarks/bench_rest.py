@@ -12,7 +12,8 @@ uvicorn's default loop and HTTP implementations at log level warning:
 It seeds the emulator through its API (accounts on the largest plan, agents, numbers, calls, a conversation)
 and loads each endpoint in turn at a fixed number of keep-alive connections for a fixed time after a
 warm-up, the bare endpoint once per round like the others, and prints requests per second, p50 and p99
-latency and each endpoint's throughput as a ratio of the bare one measured in the same round. The emulator
+latency, the server's CPU time per request (user + system time of its process over the measured run, from
+`/proc`, with wrk) and each endpoint's throughput as a ratio of the bare one measured in the same round. The emulator
 keeps no response cache: every request reads or writes the database. No webhook is configured, so the
 writes that produce events (`POST /v1/messages`, `POST /_emulator/sms`) write their delivery rows as
 undeliverable and send nothing (`bench_sms.py` measures deliveries). The load generator is `wrk` when it
@@ -76,6 +77,12 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_s: float | None = None  # the server process's CPU time (user + system) over the measured run
+
+    @property
+    def cpu_us(self) -> float | None:
+        """The server's CPU time per completed request, in microseconds."""
+        return None if self.cpu_s is None or not self.requests else self.cpu_s / self.requests * 1e6
 
     @property
     def rps(self) -> float:
@@ -277,16 +284,43 @@ def prepare_emulator(base_url: str, number_keys: int) -> tuple[list[Target], lis
     return targets, notes
 
 
-def load(target: Target, args: argparse.Namespace, use_wrk: bool, script_dir: Path) -> Result:
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux `/proc`), or None where it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(target: Target, args: argparse.Namespace, use_wrk: bool, script_dir: Path, pid: int | None) -> Result:
     print(f"  {target.label:<40}", end="", flush=True)
     if use_wrk:
         if args.warmup > 0:
             run_wrk(target, args.warmup, args.connections, args.threads, script_dir)
+        before = cpu_seconds(pid)
         result = run_wrk(target, args.seconds, args.connections, args.threads, script_dir)
-    else:
+    else:  # the httpx client's warm-up is part of its run: the CPU figure covers it too
+        before = cpu_seconds(pid)
         result = run_httpx(target, args.warmup, args.seconds, args.connections)
-    print(f" {result.rps:>9,.0f} req/s", flush=True)
+    after = cpu_seconds(pid)
+    if before is not None and after is not None and use_wrk:
+        result.cpu_s = after - before
+    cpu = f" {result.cpu_us:>7,.0f} us CPU/request" if result.cpu_us is not None else ""
+    print(f" {result.rps:>9,.0f} req/s{cpu}", flush=True)
     return result
+
+
+def _cpu(results: list[Result]) -> str:
+    """The median CPU time per request of the server over these runs, as a column of the table."""
+    figures = [r.cpu_us for r in results if r.cpu_us is not None]
+    return f"{median(figures):>7,.0f}" if figures else f"{'-':>7}"
+
+
+def _pid(server: ServerProcess) -> int | None:
+    return server.proc.pid if server.proc is not None else None
 
 
 def median(values: list[float]) -> float:
@@ -316,12 +350,13 @@ def print_report(targets: list[Target], rounds: list[list[Result]], bares: list[
     for line in lines:
         print(textwrap.fill(line, width=110))
     print()
-    header = f"{'endpoint':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x bare':>7} {'goal':>6}"
+    header = (f"{'endpoint':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU us':>7} "
+              f"{'x bare':>7} {'goal':>6}")
     print(header)
     print("-" * len(header))
     bare_rps = median([b.rps for b in bares])
     print(f"{'bare GET /bare':<40} {bare_rps:>9,.0f} {median([b.p50_ms for b in bares]):>8.2f} "
-          f"{median([b.p99_ms for b in bares]):>8.2f} {sum(b.errors for b in bares):>7,} {1.0:>7.2f}")
+          f"{median([b.p99_ms for b in bares]):>8.2f} {sum(b.errors for b in bares):>7,} {_cpu(bares)} {1.0:>7.2f}")
     met = True
     for index, target in enumerate(targets):
         results = [row[index] for row in rounds]
@@ -331,7 +366,8 @@ def print_report(targets: list[Target], rounds: list[list[Result]], bares: list[
         met = met and ok
         rps, p50 = median([r.rps for r in results]), median([r.p50_ms for r in results])
         print(f"{target.name:<40} {rps:>9,.0f} {p50:>8.2f} "
-              f"{median([r.p99_ms for r in results]):>8.2f} {sum(r.errors for r in results):>7,} {ratio:>7.2f} "
+              f"{median([r.p99_ms for r in results]):>8.2f} {sum(r.errors for r in results):>7,} {_cpu(results)} "
+              f"{ratio:>7.2f} "
               f"{goal:>5}{'' if ok else ' !'}")
     print("-" * len(header))
     print("goals: " + ("every endpoint at or above its ratio" if met else "'!' marks an endpoint below its ratio"))
@@ -382,8 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bares: list[Result] = []
             for number in range(1, args.rounds + 1):
                 print(f" round {number}/{args.rounds}")
-                bares.append(load(bare, args, use_wrk, work))
-                rounds.append([load(target, args, use_wrk, work) for target in targets])
+                bares.append(load(bare, args, use_wrk, work, _pid(bare_server)))
+                rounds.append([load(target, args, use_wrk, work, _pid(emulator)) for target in targets])
         finally:
             for server in (emulator, bare_server):
                 server.stop()

@@ -8,7 +8,7 @@ Builds the emulator app (`emulator.app.create_app`, a temporary SQLite file) and
 1. the mean cost of one request through each app, sequentially and with `--concurrency` requests in flight
    (the emulator keeps no response cache: every GET reads the database);
 2. the mean cost of each stage of the emulator's handler on its own (authentication with a warm key cache,
-   opening and closing a read session, each of the two queries, rendering, JSON encoding);
+   opening and closing a read session, the agent as SQLite writes it and as rows, rendering, JSON encoding);
 3. unless `--no-profile`, the top functions of a cProfile run of the concurrent loop, by own time and by
    cumulative time.
 
@@ -153,32 +153,39 @@ async def profile(app: ASGIApp, state: Emulator, args: argparse.Namespace) -> No
     request.scope["app"] = app
     account_id = await authenticate(request)
     async with state.store.read() as session:
-        row = await agents.get(session, account_id, agent_id)
-        numbers = await agents.numbers_of(session, [row.id])
+        written = await agents.written(session, account_id, agent_id)
+        row, numbers = await agents.with_numbers(session, account_id, agent_id)
 
     async def open_close() -> None:
         async with state.store.read():
             pass
 
-    async def get_row() -> None:
+    async def get_written() -> None:
         async with state.store.read() as session:
-            await agents.get(session, account_id, agent_id)
+            await agents.written(session, account_id, agent_id)
 
-    async def get_numbers() -> None:
+    async def get_rows() -> None:
         async with state.store.read() as session:
-            await agents.numbers_of(session, [agent_id])
+            await agents.with_numbers(session, account_id, agent_id)
 
     async def do_render() -> None:
-        render.agent(row, numbers[row.id])
+        render.agent(row, numbers)
+
+    async def encode_written() -> None:
+        respond(render.written(written))
 
     async def encode() -> None:
-        respond(render.agent(row, numbers[row.id]))
+        respond(render.agent(row, numbers))
 
     stages: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("authenticate (warm key cache)", lambda: authenticate(request)),
         ("store.read() open + close, no query", open_close),
-        ("  + agents.get (row by id)", get_row),
-        ("  + agents.numbers_of", get_numbers),
+    ]
+    if written is not None:  # SQLite: the handler reads the agent as the JSON text SQLite writes
+        stages += [("  + agents.written (agent + numbers, JSON)", get_written),
+                   ("render.written + respond (JSON)", encode_written)]
+    stages += [  # the rows and the Python rendering (PostgreSQL's path, and the reference)
+        ("  + agents.with_numbers (rows)", get_rows),
         ("render.agent", do_render),
         ("render.agent + respond (JSON)", encode),
     ]

@@ -20,9 +20,8 @@ async def list_agents(request: Request) -> Response:
     account_id = await authenticate(request)
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
-        rows, total = await agents.list_page(session, account_id, limit, offset)
-        numbers = await agents.numbers_of(session, [row.id for row in rows])
-    return respond(page([wire.agent(row, numbers[row.id]) for row in rows], total, offset))
+        rows, numbers, total = await agents.list_page(session, account_id, limit, offset)
+    return respond(page([wire.listed(row, numbers.get(row.id, [])) for row in rows], total, offset))
 
 
 async def create_agent(request: Request) -> Response:
@@ -36,8 +35,12 @@ async def create_agent(request: Request) -> Response:
 
 async def get_agent(request: Request) -> Response:
     account_id = await authenticate(request)
+    agent_id = path_param(request, "agent_id")
     async with emu(request).store.read() as session:
-        row, numbers = await agents.with_numbers(session, account_id, path_param(request, "agent_id"))
+        found = await agents.written(session, account_id, agent_id)
+        if found is not None:
+            return respond(wire.written(found))
+        row, numbers = await agents.with_numbers(session, account_id, agent_id)
     return respond(wire.agent(row, numbers))
 
 

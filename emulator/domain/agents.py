@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids, phones
@@ -15,7 +15,9 @@ from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook, sql
 from emulator.store.models import table
 from emulator.urls import check_url
-from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent
+from emulator.wire.agents import DEFAULTS, LISTED_SKIP, NULLABLE, AgentFields, UpdateAgent, numbers_sql
+from emulator.wire.agents import Agent as AgentOut
+from emulator.wire.sqlite_json import object_sql
 
 # Reads and the insert run as Core statements on rows (emulator/store/sql.py); the rare updates and the
 # delete use the ORM entity (`_entity`).
@@ -24,10 +26,26 @@ NUMBERS = table(PhoneNumber)
 _GET = sql.Query(select(AGENTS).where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
 _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
                   .limit(bindparam("limit")).offset(bindparam("offset")))
+# Agents as the JSON text SQLite writes for them (where it can: `sql.renders_json`): the agent's columns and its
+# numbers' array (emulator/wire/agents.py `written`).
+_WRITTEN: tuple[Any, ...] = (AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"),
+            literal_column(numbers_sql(AGENTS, NUMBERS)).label("numbers"))
+_COUNTED = AGENTS.alias("counted")
+_TOTAL = (select(func.count()).select_from(_COUNTED).where(_COUNTED.c.account_id == bindparam("account"))
+          .scalar_subquery().label("total"))  # not correlated: SQLite counts once per statement
+_PAGE_JSON = sql.Query(select(*_WRITTEN, _TOTAL).where(AGENTS.c.account_id == bindparam("account"))
+                       .order_by(AGENTS.c.pk.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
+_GET_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.id == bindparam("id"),
+                                              AGENTS.c.account_id == bindparam("account")))
 _COUNT = sql.Query(select(func.count()).select_from(AGENTS).where(AGENTS.c.account_id == bindparam("account")))
 _ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)),
                                             NUMBERS.c.status == "active")
                       .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
+# What a listed agent shows of its numbers.
+_LISTED_NUMBERS = sql.Query(
+    select(NUMBERS.c.agent_id, NUMBERS.c.id, NUMBERS.c.phone_number, NUMBERS.c.status, NUMBERS.c.type)
+    .where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)), NUMBERS.c.status == "active")
+    .order_by(NUMBERS.c.attached_at, NUMBERS.c.pk))
 _INSERT = sql.Insert(AGENTS)
 # An agent with its active numbers in one statement (one row per number, or one row with no number).
 _NUMBER_COLUMNS = ("id", "phone_number", "status", "type")
@@ -95,9 +113,34 @@ async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[st
     return out
 
 
-async def list_page(session: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Any], int]:
-    rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
-    return rows, await sql.value(session, _COUNT, account=account_id)
+async def list_page(session: AsyncSession, account_id: str, limit: int,
+                    offset: int) -> tuple[list[Any], dict[str, list[Any]], int]:
+    """A page of the account's agents, newest first, their active numbers, and their total. Where SQLite writes
+    them as JSON the rows are `written` ones (emulator/wire/agents.py) that hold their numbers (and the total),
+    and the numbers given are none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
+    if sql.renders_json(session):
+        rows = await sql.rows(session, _PAGE_JSON, account=account_id, limit=limit, offset=offset)
+        if rows:  # the page's statement counted them too
+            return rows, {}, rows[0].total
+        numbers: dict[str, list[Any]] = {}
+    else:
+        rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)
+        numbers = {row.id: [] for row in rows}
+        if rows:
+            for number in await sql.rows(session, _LISTED_NUMBERS, agents=list(numbers)):
+                numbers[number.agent_id].append(number)
+    return rows, numbers, await sql.value(session, _COUNT, account=account_id)
+
+
+async def written(session: AsyncSession, account_id: str, agent_id: str) -> Any:
+    """The account's agent as SQLite writes it (a `written` row, emulator/wire/agents.py), or the 404; None where
+    the store does not write JSON (use `with_numbers`)."""
+    if not sql.renders_json(session):
+        return None
+    row = await sql.first(session, _GET_JSON, id=agent_id, account=account_id)
+    if row is None:
+        raise not_found("Agent", agent_id)
+    return row
 
 
 def check(values: dict[str, Any], merged: bool = False) -> None:

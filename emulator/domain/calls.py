@@ -17,6 +17,7 @@ from emulator.errors import NotFound, Refused, not_found
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
 from emulator.store.models import table
 from emulator.store.rollups import call_tally, usage_buckets
+from emulator.wire.calls import listed_sql
 
 STATUSES = ("registered", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail",
             "canceled")
@@ -71,7 +72,7 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
     "agent_id": lambda value: CALLS.c.agent_id == value,
     "number_id": lambda value: CALLS.c.phone_number_id == value,
     "older_than": lambda value: CALLS.c.started_at < value,
-}, columns=LISTED)
+}, columns=LISTED, wire=(("id", "agent_id", "recording_available"), listed_sql(CALLS, AGENTS)))
 # A deep page of the unfiltered list starts where the day and hour buckets say (windows.Skip).
 _SKIP = Skip(usage_buckets, usage_buckets.c.kind == "call")
 DEEP = 1000  # offsets from which a page is located from the buckets
@@ -123,7 +124,7 @@ async def listed(session: AsyncSession, account_id: str, limit: int, offset: int
     rows, total = await list_page(session, account_id, limit, offset, **filters)
     ids_ = sorted({row.agent_id for row in rows if row.agent_id})
     names: dict[str, str] = {}
-    if ids_:
+    if ids_ and getattr(rows[0], "wire", None) is None:  # rows SQLite wrote as JSON hold their agent's name
         names = dict(await sql.rows(session, _AGENT_NAMES, account=account_id, agents=ids_))
     return Listed(rows, total, await recording_enabled(session, account_id), names)
 

@@ -14,6 +14,7 @@ from emulator.errors import not_found
 from emulator.store import Conversation, Message, Reaction, sql
 from emulator.store.models import table
 from emulator.store.rollups import conversation_tally, message_tally
+from emulator.wire.messages import message_sql
 
 CONVERSATIONS, MESSAGES, REACTIONS = table(Conversation), table(Message), table(Reaction)
 _GET = sql.Query(select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id"),
@@ -27,7 +28,7 @@ _MESSAGES = Lister(MESSAGES, [], [MESSAGES.c.received_at.desc(), MESSAGES.c.pk.d
     "number_id": lambda value: MESSAGES.c.phone_number_id == value,
     "before": lambda value: MESSAGES.c.received_at < value,
     "after": lambda value: MESSAGES.c.received_at > value,
-})
+}, wire=(("id",), message_sql(MESSAGES, REACTIONS)))
 _REACTIONS = sql.Query(select(REACTIONS).where(REACTIONS.c.message_id.in_(bindparam("messages", expanding=True)))
                        .order_by(REACTIONS.c.pk))
 
@@ -83,8 +84,8 @@ def _ms_end(when: datetime) -> datetime:
 
 
 async def reactions_for(session: AsyncSession, messages: list[Any]) -> dict[str, list[Any]]:
-    """Reactions (rows) of each message, oldest first."""
-    if not messages:
+    """Reactions (rows) of each message, oldest first (none for rows SQLite wrote as JSON: those hold theirs)."""
+    if not messages or getattr(messages[0], "wire", None) is not None:
         return {}
     out: dict[str, list[Any]] = {}
     for row in await sql.rows(session, _REACTIONS, messages=[m.id for m in messages]):

@@ -51,14 +51,19 @@ _INSERT = sql.Insert(MESSAGES)
 # One more message in the conversation: the count, and the latest message's time and preview unless this one is
 # older (a fixture loads the past); the conversation starts no later than its earliest message.
 _newer = (bindparam("at") >= CONVERSATIONS.c.last_message_at) | (CONVERSATIONS.c.message_count == 0)
-_ADD_MESSAGE = sql.Query(
-    update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation")).values(
-        message_count=CONVERSATIONS.c.message_count + 1,
-        last_message_at=case((_newer, bindparam("at")), else_=CONVERSATIONS.c.last_message_at),
-        last_message_preview=case((_newer, bindparam("preview")), else_=CONVERSATIONS.c.last_message_preview),
-        created_at=case((bindparam("at") < CONVERSATIONS.c.created_at, bindparam("at")),
-                        else_=CONVERSATIONS.c.created_at),
-    ).returning(*CONVERSATIONS.c))
+_ONE_MORE = {
+    "message_count": CONVERSATIONS.c.message_count + 1,
+    "last_message_at": case((_newer, bindparam("at")), else_=CONVERSATIONS.c.last_message_at),
+    "last_message_preview": case((_newer, bindparam("preview")), else_=CONVERSATIONS.c.last_message_preview),
+    "created_at": case((bindparam("at") < CONVERSATIONS.c.created_at, bindparam("at")),
+                       else_=CONVERSATIONS.c.created_at),
+}
+_ADD_MESSAGE = sql.Query(update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation"))
+                         .values(_ONE_MORE).returning(*CONVERSATIONS.c))
+# The same, finding the conversation by its number and participant (no row: there is none yet).
+_ADD_TO_THREAD = sql.Query(update(CONVERSATIONS).where(CONVERSATIONS.c.phone_number_id == bindparam("number"),
+                                                       CONVERSATIONS.c.participant == bindparam("who"))
+                           .values(_ONE_MORE).returning(*CONVERSATIONS.c))
 _HISTORY = sql.Query(select(MESSAGES).where(MESSAGES.c.conversation_id == bindparam("conversation"))
                      .order_by(MESSAGES.c.received_at.desc(), MESSAGES.c.pk.desc()).limit(bindparam("limit")))
 
@@ -89,7 +94,14 @@ async def record(session: AsyncSession, number: Any, participant: str, direction
 
     Every message is written here (sent, received, or loaded from a fixture), so its channel always
     follows the number's line type."""
-    conversation = conversation or await open_conversation(session, number, participant, at)
+    updated = None
+    if conversation is None:  # the thread's count and latest message first: one statement finds and counts it
+        updated = await sql.first(session, _ADD_TO_THREAD, number=number.id, who=participant, at=at,
+                                  preview=body[:PREVIEW])
+        if updated is not None and number.agent_id is not None and updated.agent_id != number.agent_id:
+            await sql.run(session, _REASSIGN, conversation=updated.id, agent=number.agent_id)
+            updated = updated._replace(agent_id=number.agent_id)
+        conversation = updated or await open_conversation(session, number, participant, at)
     inbound = direction == "inbound"
     message = await sql.insert(
         session, _INSERT, id=message_id or ids.new_id("msg"), account_id=number.account_id, agent_id=number.agent_id,
@@ -99,7 +111,8 @@ async def record(session: AsyncSession, number: Any, participant: str, direction
         body=body, direction=direction, status=status or ("received" if inbound else "sent"),
         channel=channel_of(number), media_urls=media or None, received_at=at,
     )
-    updated = await sql.first(session, _ADD_MESSAGE, conversation=conversation.id, at=at, preview=body[:PREVIEW])
+    if updated is None:
+        updated = await sql.first(session, _ADD_MESSAGE, conversation=conversation.id, at=at, preview=body[:PREVIEW])
     return Threaded(message, updated, number)
 
 

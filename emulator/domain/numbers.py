@@ -110,19 +110,21 @@ async def buy(session: AsyncSession, account_id: str, req: BuyNumber, now: datet
         )
     number = await add(session, account_id, await _unused_number(session, country, req.area_code), now,
                        country=country, kind=req.type or "sms", agent_id=req.agent_id, external_id=req.external_id,
-                       expires_at=expires_at)
+                       expires_at=expires_at, unused=True)
     await sql.run(session, _CHARGE, account=account_id, price=plan.number_price_cents)
     return number
 
 
 async def add(session: AsyncSession, account_id: str, e164: str, now: datetime, *, country: str | None = None,
               kind: str = "sms", agent_id: str | None = None, external_id: str | None = None,
-              expires_at: datetime | None = None, status: str = "active", number_id: str | None = None) -> Any:
+              expires_at: datetime | None = None, status: str = "active", number_id: str | None = None,
+              unused: bool = False) -> Any:
     """Provision a number (a row) for the account (no limit or price: `buy` checks those; fixtures call this
     directly).
 
-    An active number is unique across the emulator: a number another account holds is a conflict."""
-    if status == "active" and await find_active(session, e164) is not None:
+    An active number is unique across the emulator: a number another account holds is a conflict (`unused`:
+    the caller has just looked, in this write)."""
+    if status == "active" and not unused and await find_active(session, e164) is not None:
         raise Conflict(f"Phone number {e164} is already active in another account.")
     released = status == "released"
     return await sql.insert(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
@@ -30,24 +30,42 @@ class Lister:
     (emulator/store/sql.py compiles each once)."""
 
     def __init__(self, table: Table, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
-                 filters: Mapping[str, Filter] | None = None, columns: Sequence[str] | None = None) -> None:
+                 filters: Mapping[str, Filter] | None = None, columns: Sequence[str] | None = None,
+                 wire: tuple[Sequence[str], str] | None = None) -> None:
         self.table = table
         self.columns = [table.c[name] for name in columns] if columns is not None else list(table.columns)
         self.where = list(where)
         self.order = list(order)
         self.filters = dict(filters or {})
         self._made: dict[frozenset[str], tuple[sql.Query, sql.Query]] = {}
+        # (columns, SQL of the row's JSON): where SQLite writes a page's rows as JSON (`sql.renders_json`), rows
+        # hold those columns and the JSON text as `wire` (emulator/wire/sqlite_json.py)
+        self.wire = wire
+        self._wire_made: dict[frozenset[str], sql.Query] = {}
+
+    def _wire_query(self, chosen: frozenset[str]) -> sql.Query:
+        made = self._wire_made.get(chosen)
+        if made is None:
+            assert self.wire is not None
+            names, rendered = self.wire
+            made = self._wire_made[chosen] = sql.Query(
+                select(*(self.table.c[name] for name in names), literal_column(rendered).label("wire"))
+                .where(self.table.c.pk.in_(self._keys(chosen))).order_by(*self.order))
+        return made
+
+    def _clauses(self, chosen: frozenset[str]) -> list[ColumnElement[bool]]:
+        return [*self.where, *(self.filters[name](bindparam(name)) for name in sorted(chosen))]
+
+    def _keys(self, chosen: frozenset[str]) -> Any:
+        """The page's keys first, from the index alone (skipping `offset` entries without reading their rows)."""
+        keys = select(self.table.c.pk).where(*self._clauses(chosen)).order_by(*self.order)
+        return keys.limit(bindparam("limit")).offset(bindparam("offset")).scalar_subquery()
 
     def _queries(self, chosen: frozenset[str]) -> tuple[sql.Query, sql.Query]:
         made = self._made.get(chosen)
         if made is None:
-            clauses = [*self.where, *(self.filters[name](bindparam(name)) for name in sorted(chosen))]
-            # The page's keys first, from the index alone (skipping `offset` entries without reading their rows),
-            # then those rows.
-            keys = select(self.table.c.pk).where(*clauses).order_by(*self.order)
-            keys = keys.limit(bindparam("limit")).offset(bindparam("offset"))
-            rows = select(*self.columns).where(self.table.c.pk.in_(keys.scalar_subquery())).order_by(*self.order)
-            count = select(func.count()).select_from(self.table).where(*clauses)
+            rows = select(*self.columns).where(self.table.c.pk.in_(self._keys(chosen))).order_by(*self.order)
+            count = select(func.count()).select_from(self.table).where(*self._clauses(chosen))
             made = self._made[chosen] = (sql.Query(rows), sql.Query(count))
         return made
 
@@ -58,7 +76,9 @@ class Lister:
 
     async def rows(self, session: AsyncSession, limit: int, offset: int, **params: Any) -> list[Any]:
         chosen, given = self._split(params)
-        return await sql.rows(session, self._queries(chosen)[0], limit=limit, offset=offset, **given)
+        query = self._wire_query(chosen) if self.wire is not None and sql.renders_json(session) else \
+            self._queries(chosen)[0]
+        return await sql.rows(session, query, limit=limit, offset=offset, **given)
 
     async def count(self, session: AsyncSession, **params: Any) -> int:
         chosen, given = self._split(params)

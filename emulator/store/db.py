@@ -387,8 +387,12 @@ def _sqlite_engine(url: Any, checkpoints: bool = True) -> Engine:
     def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # transactions are the store's: BEGIN, SAVEPOINT, COMMIT
         _sqlite_pragmas(dbapi_connection, _record)
-        if not checkpoints:
+        if not checkpoints:  # the writer
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+            # Each write is a SAVEPOINT inside the batch: the first change to a page copies it to the savepoint's
+            # journal, a temporary file by default (a write() per page); in memory, a message with its delivery
+            # row is about 30 us quicker to insert.
+            dbapi_connection.execute("PRAGMA temp_store=MEMORY")
 
     return engine
 

@@ -294,6 +294,24 @@ def _statement(session: AsyncSession, query: Query) -> Any:
     return query.statement_for(bind.dialect)
 
 
+_json_functions: bool | None = None
+
+
+def renders_json(session: Any) -> bool:
+    """Whether the session runs inline on SQLite with its JSON functions, so a list may read its rows as JSON text
+    SQLite writes (emulator/wire/sqlite_json.py) instead of rendering them in Python."""
+    global _json_functions
+    if _inline(session) is None:
+        return False
+    if _json_functions is None:
+        try:
+            session.raw.execute("SELECT json_object('a', 1)").fetchall()
+            _json_functions = True
+        except Exception:  # noqa: BLE001 - an SQLite built without its JSON functions
+            _json_functions = False
+    return _json_functions
+
+
 async def rows(session: AsyncSession, query: Query, **params: Any) -> list[Any]:
     """Every row the statement returns."""
     inline = _inline(session)

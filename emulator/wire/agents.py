@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from emulator.voices import DEFAULT_AGENT_VOICE
 from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
 from emulator.wire.rules import PhoneNumber, WebUrl, not_null
+from emulator.wire.sqlite_json import pairs_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.store import Agent as AgentRow
     from emulator.store import PhoneNumber as NumberRow
 
@@ -216,7 +220,8 @@ VoiceList = Page[Voice]
 
 # --- rendering ---------------------------------------------------------------------------------------------
 
-_agent_columns = columns(Agent, skip=("numbers", "phone_numbers"))
+LISTED_SKIP = ("numbers", "phone_numbers")  # the fields `agent` adds to a row's columns
+_agent_columns = columns(Agent, skip=LISTED_SKIP)
 
 
 def agent_number(number: NumberRow) -> dict[str, Any]:
@@ -229,6 +234,28 @@ def agent(row: AgentRow, numbers: list[NumberRow]) -> dict[str, Any]:
     out["numbers"] = attached
     out["phoneNumbers"] = attached
     return out
+
+
+def numbers_sql(agents: Table, numbers: Table) -> str:
+    """The JSON array of an agent's active numbers as `agent_number` renders them, in the order they were attached,
+    as SQL over a row of `agents` (SQLite; emulator/wire/sqlite_json.py)."""
+    a, n = agents.name, numbers.name
+    number = pairs_sql([("id", f"{n}.id"), ("phoneNumber", f"{n}.phone_number"), ("status", f"{n}.status"),
+                        ("type", f"{n}.type")])
+    return (f"(SELECT json_group_array(json(attached.j)) FROM (SELECT {number} AS j FROM {n} "
+            f"WHERE {n}.agent_id = {a}.id AND {n}.status = 'active' ORDER BY {n}.attached_at, {n}.pk) AS attached)")
+
+
+def written(row: Any) -> Any:
+    """An agent SQLite wrote as JSON (a row with `wire`, the agent's columns, and `numbers`, its numbers' array):
+    `agent(...)`'s document, for orjson to send as it is."""
+    attached = row.numbers
+    return orjson.Fragment(f'{row.wire[:-1]},"numbers":{attached},"phoneNumbers":{attached}}}')
+
+
+def listed(row: Any, numbers: list[NumberRow]) -> Any:
+    """An agent of a page: `written(row)` where SQLite wrote it as JSON, else `agent(row, numbers)`."""
+    return agent(row, numbers) if getattr(row, "wire", None) is None else written(row)
 
 
 def deleted(row: AgentRow, unassigned: list[str]) -> dict[str, Any]:

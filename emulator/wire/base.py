@@ -125,6 +125,22 @@ def _is_timestamp(info: FieldInfo) -> bool:
                for arg in get_args(info.annotation) for meta in getattr(arg, "__metadata__", ()))
 
 
+def wire_fields(model: type[BaseModel], *, skip: Iterable[str] = (),
+                source: dict[str, str] | None = None) -> list[tuple[str, str, bool]]:
+    """(wire name, row attribute, is a timestamp) of each field `columns` renders, in the order it renders them:
+    the other fields in the model's order, then the timestamps."""
+    renames = source or {}
+    skipped = set(skip)
+    plain: list[tuple[str, str, bool]] = []
+    stamps: list[tuple[str, str, bool]] = []
+    for name, info in model.model_fields.items():
+        if name in skipped:
+            continue
+        stamp = _is_timestamp(info)
+        (stamps if stamp else plain).append((info.alias or name, renames.get(name, name), stamp))
+    return plain + stamps
+
+
 def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
             source: dict[str, str] | None = None) -> Callable[[Any], dict[str, Any]]:
     """A function that copies a row's attributes into the model's wire names.
@@ -132,16 +148,7 @@ def columns(model: type[BaseModel], *, skip: Iterable[str] = (),
     Each field reads the row attribute of its own (snake_case) name, or `source[name]` where the column
     is called otherwise; timestamp fields are sent in ISO form. Fields in `skip` are left to the caller.
     """
-    renames = source or {}
-    plain: list[tuple[str, str]] = []
-    stamps: list[tuple[str, str]] = []
-    for name, info in model.model_fields.items():
-        if name in skip:
-            continue
-        wire = info.alias or name
-        (stamps if _is_timestamp(info) else plain).append((wire, renames.get(name, name)))
-
-    fields = [(wire, attr, False) for wire, attr in plain] + [(wire, attr, True) for wire, attr in stamps]
+    fields = wire_fields(model, skip=skip, source=source)
     made: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
     def render(row: Any) -> dict[str, Any]:

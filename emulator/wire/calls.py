@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from pydantic import Field
 
 from emulator.clock import iso
 from emulator.wire.agents import ModelTier
 from emulator.wire.base import Json, Label, Model, Out, Page, Paragraph, Timestamp, page
 from emulator.wire.rules import PhoneNumber
+from emulator.wire.sqlite_json import column_sql, pairs_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.domain.calls import Listed
     from emulator.store import Call as CallRow
     from emulator.store import Transcript as TranscriptRow
@@ -172,9 +176,45 @@ def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list
     return out
 
 
+def listed_sql(calls: Table, agents: Table) -> str:
+    """A listed call as SQLite writes it (emulator/wire/sqlite_json.py): what `call` renders for a page, its agent's
+    name read by the statement, `recordingUrl` null (`listed_call` writes it in where it shows)."""
+    def column(attr: str) -> str:
+        return column_sql(calls, attr)
+
+    name = (f"(SELECT {agents.name}.name FROM {agents.name} WHERE {agents.name}.id = {calls.name}.agent_id "
+            f"AND {agents.name}.account_id = {calls.name}.account_id)")
+    return pairs_sql([
+        ("id", column("id")), ("agentId", column("agent_id")), ("agentName", name),
+        ("phoneNumberId", column("phone_number_id")), ("phoneNumber", column("phone_number")),
+        ("fromNumber", column("from_number")), ("toNumber", column("to_number")), ("direction", column("direction")),
+        ("type", column("type")), ("status", column("status")), ("voice", column("voice")),
+        ("startedAt", column("started_at")), ("endedAt", column("ended_at")),
+        ("durationSeconds", column("duration_seconds")), ("lastTranscriptSnippet", column("last_transcript_snippet")),
+        ("endReason", column("end_reason")), ("recordingUrl", "NULL"),
+        ("recordingAvailable", column("recording_available")),
+    ])
+
+
+_NO_RECORDING = '"recordingUrl":null,'
+
+
+def listed_call(row: Any, base_url: str, recording_enabled: bool, agent_names: dict[str, str]) -> Any:
+    """A call of a page: `call(...)`, or where the row holds the JSON text SQLite wrote for it (`wire`), that text
+    (with its recording's URL where one shows), for orjson to send as it is."""
+    text = getattr(row, "wire", None)
+    if text is None:
+        return call(row, base_url, recording_enabled, agent_name=agent_names.get(row.agent_id or ""))
+    if recording_enabled and row.recording_available:
+        # the last key but one: no text value can hold this unescaped, and only `recordingAvailable` follows it
+        at = text.rindex(_NO_RECORDING)
+        url = orjson.dumps(f"{base_url}/v1/calls/{row.id}/recording").decode()
+        text = f'{text[:at]}"recordingUrl":{url},{text[at + len(_NO_RECORDING):]}'
+    return orjson.Fragment(text)
+
+
 def call_page(listed: Listed, offset: int, base_url: str) -> dict[str, Any]:
-    items = [call(row, base_url, listed.recording, agent_name=listed.agent_names.get(row.agent_id or ""))
-             for row in listed.rows]
+    items = [listed_call(row, base_url, listed.recording, listed.agent_names) for row in listed.rows]
     return page(items, listed.total, offset)
 
 

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from emulator.clock import iso
 from emulator.wire.base import Json, Out, Page, SnakeModel, Timestamp
-from emulator.wire.messages import Message, message
+from emulator.wire.messages import Message, listed_message
 from emulator.wire.rules import HttpsUrl
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def conversation(row: ConversationRow, messages: list[MessageRow] | None = None,
         "createdAt": iso(row.created_at),
     }
     if messages is not None:
-        out["messages"] = [message(m, (reactions or {}).get(m.id)) for m in messages]
+        out["messages"] = [listed_message(m, reactions or {}) for m in messages]
     return out
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.clock import iso
 from emulator.wire.base import Json, Out, Page, SnakeModel, SnakeOut, Timestamp
 from emulator.wire.rules import LenientPhoneNumber, WebUrl, required
+from emulator.wire.sqlite_json import column_sql, pairs_sql, stamp_sql
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from emulator.store import Message as MessageRow
     from emulator.store import Reaction as ReactionRow
 
@@ -134,9 +138,46 @@ def message(row: MessageRow, reactions: list[ReactionRow] | None = None) -> dict
     }
 
 
+def message_sql(messages: Table, reactions: Table) -> str:
+    """A message as SQLite writes it (emulator/wire/sqlite_json.py): what `message` renders, its reactions
+    (oldest first, as `reaction` renders them) read by a subquery."""
+    m, r = messages.name, reactions.name
+
+    def column(attr: str) -> str:
+        return column_sql(messages, attr)
+
+    ours = f"CASE WHEN {m}.direction = 'inbound' THEN {m}.to_number ELSE {m}.from_number END"
+    reaction_sql = pairs_sql([
+        ("id", f"{r}.id"), ("reactionType", f"{r}.reaction"),
+        ("fromNumber", f"coalesce(nullif({r}.from_number, ''), {ours})"),
+        ("direction", f"coalesce(nullif({r}.direction, ''), 'outbound')"), ("createdAt", stamp_sql(f"{r}.created_at")),
+    ])
+    # a subquery's value loses its JSON type: json() gives it back
+    tapbacks = (f"json((SELECT json_group_array(json(tapback.j)) FROM (SELECT {reaction_sql} AS j FROM {r} "
+                f"WHERE {r}.message_id = {m}.id ORDER BY {r}.pk) AS tapback))")
+    media = f"{m}.media_urls"
+    return pairs_sql([
+        ("id", column("id")), ("from", column("from_number")), ("from_", column("from_number")),
+        ("to", column("to_number")), ("fromNumber", column("from_number")), ("toNumber", column("to_number")),
+        ("body", column("body")), ("direction", column("direction")), ("status", column("status")),
+        ("channel", column("channel")), ("conversationId", column("conversation_id")),
+        ("numberId", column("phone_number_id")), ("mediaUrl", f"json_extract({media}, '$[0]')"),
+        ("mediaUrls", f"CASE WHEN {media} IS NULL OR {media} = 'null' THEN json('[]') ELSE json({media}) END"),
+        ("reactions", tapbacks), ("replyTo", "NULL"), ("receivedAt", column("received_at")),
+        ("senderIdentifier", f"CASE WHEN {m}.direction = 'inbound' THEN {m}.from_number END"),
+    ])
+
+
+def listed_message(row: Any, reactions: dict[str, list[ReactionRow]]) -> Any:
+    """A message of a page: `message(...)`, or where the row holds the JSON text SQLite wrote for it (`wire`, its
+    reactions included), that text, for orjson to send as it is."""
+    text = getattr(row, "wire", None)
+    return message(row, reactions.get(row.id)) if text is None else orjson.Fragment(text)
+
+
 def message_page(rows: list[MessageRow], reactions: dict[str, list[ReactionRow]], has_more: bool,
                  total: int) -> dict[str, Any]:
-    return {"data": [message(row, reactions.get(row.id)) for row in rows], "hasMore": has_more, "total": total}
+    return {"data": [listed_message(row, reactions) for row in rows], "hasMore": has_more, "total": total}
 
 
 def sent(row: MessageRow) -> dict[str, Any]:
