@@ -312,7 +312,8 @@ def report(args: argparse.Namespace, results: list[dict[str, float]], load_befor
                         ("event-loop probe GET /_emulator/health p50", "probe_p50"),
                         ("event-loop probe GET /_emulator/health p99", "probe_p99"),
                         ("emulator CPU (cores busy)", "emulator_cpu"), ("webhook app CPU (cores busy)", "app_cpu")):
-        print(f"{label:<44} {med(name + '_quiet'):>9.2f} {med(name + '_burst'):>9.2f} {med_ratio(name):>6.2f}x")
+        times = f"{med_ratio(name):>6.2f}x" if all(r[name + "_quiet"] for r in results) else f"{'-':>7}"
+        print(f"{label:<44} {med(name + '_quiet'):>9.2f} {med(name + '_burst'):>9.2f} {times}")
     print(f"{'samples per phase (writes)':<44} {med('write_n_quiet'):>9.0f} {med('write_n_burst'):>9.0f}")
     print(f"{'B max during the burst: write / probe (ms)':<44} {'':>9} "
           f"{med('write_max_burst'):>5.0f} / {med('probe_max_burst'):.0f}")
