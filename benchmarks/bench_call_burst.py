@@ -32,7 +32,9 @@ app's reply in each (exit status 1 otherwise). Printed per round and as medians 
 * how long until every call had ended (burst start to the last `call.ended` at the app), calls per second, and
   how many calls were live at once at most (from each POST's answer to its `call.ended`);
 * B's write latency and the health probe's, p50 / p99, in both phases, and the ratio burst / quiet;
-* the CPU time (Linux `/proc`) of the emulator and of the webhook app in each phase.
+* the CPU time (Linux `/proc`) of the emulator and of the webhook app per second of each phase (cores busy; the
+  emulator's for each round too: the wall times follow how much of a core it got), and the emulator's CPU per
+  caller turn.
 
 Goals: `POST /v1/calls` p99 under 250 ms and B's writes p99 under 100 ms during 200 concurrent calls. The machine
 is shared (two cores for the emulator, the app, the bystander and the burst's client), so compare the ratios of
@@ -289,7 +291,8 @@ def report_round(number: int, figures: dict[str, float]) -> None:
           f"max {f['post_max']:6.1f} ms;"
           f" all ended {f['all_ended_s']:5.2f} s, {f['live_at_once']:.0f} live at once;"
           f" B's writes p99 {f['write_p99_quiet']:5.1f} -> {f['write_p99_burst']:6.1f} ms,"
-          f" probe p99 {f['probe_p99_quiet']:5.1f} -> {f['probe_p99_burst']:6.1f} ms", flush=True)
+          f" probe p99 {f['probe_p99_quiet']:5.1f} -> {f['probe_p99_burst']:6.1f} ms;"
+          f" emulator {f['emulator_cpu_burst']:.2f} cores busy", flush=True)
 
 
 def report(args: argparse.Namespace, results: list[dict[str, float]], load_before: str) -> None:
