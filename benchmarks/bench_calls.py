@@ -7,7 +7,8 @@ Over HTTP (the default) it starts two child processes on free loopback ports:
 
 * the emulator (`python -m emulator serve`, a fresh temporary SQLite file, log level warning), and
 * a webhook app (Starlette on uvicorn, this file with `--serve-webhook`) that answers every voice
-  `agent.message` at once with `{"text": "..."}`, acknowledges other events, and records for every request
+  `agent.message` at once with `{"text": "..."}` (or `delayMs` ms late, when the hook URL has `?delayMs=N`:
+  `bench_call_burst.py` uses it for calls that last), acknowledges other events, and records for every request
   its event, call id, arrival time (wall clock) and its own handling time (from the start of the handler to
   the response object, so uvicorn's HTTP parsing is outside it).
 
@@ -132,6 +133,12 @@ def webhook_app() -> Starlette:
         started = time.perf_counter()
         payload = json.loads(await request.body())
         event = payload.get("event")
+        # `?delayMs=N` on the hook URL: voice turns are answered N ms late (an agent that thinks), outside handleMs
+        delay = float(request.query_params.get("delayMs") or 0) / 1000
+        if delay > 0 and event == "agent.message":
+            slept = time.perf_counter()
+            await asyncio.sleep(delay)
+            started += time.perf_counter() - slept
         call_id = (payload.get("data") or {}).get("callId")
         response = JSONResponse(answer if event == "agent.message" else {"received": True})
         arrived = time.time()

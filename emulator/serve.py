@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from emulator import __version__, logs
+from emulator import __version__, heap, logs
 from emulator.config import Settings
 from emulator.exposure import secure, token_lines
 from emulator.store.lock import DatabaseInUse, DatabaseLock, lock_database
@@ -106,6 +106,7 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started and not self.should_exit:
             self.on_ready()
+            heap.freeze_start_up()
 
 
 def serve(settings: Settings, log_level: str = "info", log_format: str = "text", access_log: bool = False) -> int:

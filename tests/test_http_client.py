@@ -194,3 +194,58 @@ def test_a_target_that_closes_mid_answer_is_an_error_and_one_that_closes_when_id
         await client.aclose()
 
     run(work)
+
+
+def test_a_connection_idle_for_longer_than_the_idle_limit_is_not_reused() -> None:
+    # A target closes idle connections after its keep-alive timeout; a request written as that close is on its way
+    # is lost. Connections idle for `idle_seconds` or more are closed and replaced instead of reused.
+    now = [100.0]
+
+    async def work() -> None:
+        async with Server(fixed(b"{}")) as server:
+            client = Client(idle_seconds=1.5, clock=lambda: now[0])
+            await post(client, server.url)
+            now[0] += 1.4
+            await post(client, server.url)
+            assert server.connections == 1  # idle 1.4 s: reused
+            now[0] += 1.5
+            assert await post(client, server.url) == (200, {"content-type": "application/json",
+                                                             "content-length": "2"}, b"{}")
+            assert server.connections == 2  # idle 1.5 s: a new connection
+            await asyncio.sleep(0.05)
+            assert server.open == 1  # and the stale one was closed, not left open
+            await client.aclose()
+
+    run(work)
+
+
+
+def test_a_request_is_not_written_on_a_connection_the_target_is_closing_for_idleness() -> None:
+    # The race with a target's keep-alive timeout, made certain: this target answers the first request on a
+    # connection and closes the connection, unanswered, when a second one arrives on it (its close crossed the
+    # request). Once a connection was idle past the limit, the next request goes out on a new one and is answered.
+    now = [100.0]
+
+    async def first_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _body: bytes) -> bool:
+        if served.get(writer):
+            return False
+        served[writer] = True
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        return True
+
+    served: dict[asyncio.StreamWriter, bool] = {}
+
+    async def work() -> None:
+        async with Server(first_only) as server:
+            client = Client(clock=lambda: now[0])
+            assert (await post(client, server.url))[0] == 200
+            now[0] += client.idle_seconds
+            assert (await post(client, server.url))[0] == 200
+            assert server.connections == 2 and len(server.requests) == 2
+            now[0] += 0.1
+            with pytest.raises(ConnectionClosed):  # within the limit the connection is reused: the race it avoids
+                await post(client, server.url)
+            await client.aclose()
+
+    run(work)

@@ -6,7 +6,8 @@ most of a webhook turn's CPU on machinery this never uses (URL and header models
 hooks, an async-library shim) and assigns queued requests to pooled connections in time quadratic in the
 queue. This one writes the request itself, parses the answer with httptools (the C parser uvicorn
 uses, a dependency of uvicorn[standard]) on an asyncio protocol, and keeps idle connections per origin
-with a FIFO of waiters when an origin is at its connection limit, so every step is O(1).
+with a FIFO of waiters when an origin is at its connection limit, so every step is O(1). An idle connection
+is reused for `IDLE_SECONDS` only, less than the keep-alive timeouts targets close idle connections after.
 
 What it does not do, on purpose: follow redirects (a 3xx is the webhook's answer), decode content
 encodings (it asks for none), use proxies from the environment, retry. Timeouts are the caller's
@@ -18,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +29,11 @@ import httptools
 
 MAX_CONNECTIONS_PER_ORIGIN = 256  # a bound, not a target: concurrency is decided by whoever sends
 MAX_IDLE_PER_ORIGIN = 64
+# An idle connection is reused for this long only. A target closes its idle connections after a keep-alive timeout
+# of its own (gunicorn 2 s, uvicorn and Node.js 5 s), and a request written while that close is on its way is lost:
+# the target "closed the connection before its answer was complete" though it was healthy. Under the shortest of
+# those timeouts the race does not arise; a new loopback or LAN connection costs far less than a lost turn.
+IDLE_SECONDS = 1.5
 
 
 class ConnectionClosed(ConnectionError):
@@ -71,6 +78,7 @@ class _Connection(asyncio.Protocol):
         self.origin = origin
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.idle_since = 0.0  # when it last went back to its pool (the client's clock)
         self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
@@ -192,8 +200,11 @@ class _Pool:
 
 
 class Client:
-    def __init__(self, max_per_origin: int = MAX_CONNECTIONS_PER_ORIGIN) -> None:
+    def __init__(self, max_per_origin: int = MAX_CONNECTIONS_PER_ORIGIN, idle_seconds: float = IDLE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_per_origin = max_per_origin
+        self.idle_seconds = idle_seconds
+        self._clock = clock
         self._pools: dict[Origin, _Pool] = {}
         self._ssl: ssl.SSLContext | None = None
         self._split: dict[str, tuple[Origin, str]] = {}
@@ -218,16 +229,19 @@ class Client:
         return found
 
     async def _acquire(self, origin: Origin) -> _Connection:
-        """An idle connection to the origin, else a new one once the origin is under its limit."""
+        """An idle connection to the origin (not idle for too long), else a new one once the origin is under its
+        limit."""
         pool = self._pools.get(origin)
         if pool is None:
             pool = self._pools[origin] = _Pool()
         while True:
+            now = self._clock()
             while pool.idle:
                 connection = pool.idle.pop()
-                if not connection.closed:
+                if not connection.closed and now - connection.idle_since < self.idle_seconds:
                     connection._reset()
                     return connection
+                connection.close()  # closed by the target, or idle so long that the target may be closing it
                 pool.open -= 1
             if pool.open < self.max_per_origin:
                 break
@@ -261,6 +275,7 @@ class Client:
     def _release(self, connection: _Connection) -> None:
         pool = self._pools[connection.origin]
         if connection.reusable and len(pool.idle) < MAX_IDLE_PER_ORIGIN:
+            connection.idle_since = self._clock()
             pool.idle.append(connection)
         else:
             connection.close()
