@@ -133,10 +133,12 @@ async def _sweeper(state: Emulator, relay: Relay) -> None:
 async def start_up(state: Emulator) -> None:
     """What a new server does once, before it serves: calls the last run left running are failed, deliveries
     it left mid-attempt are retried, the fixtures of the command line are loaded. On a server database other
-    emulators may be running calls: those are left alone."""
-    if state.store.is_sqlite:
-        await calls_domain.abandon_unfinished(state.store, state.clock.now())
-    await state.deliverer.recover()
+    emulators may be running calls: those are left alone. A database the store has just made holds no run's
+    leftovers: there is nothing to look for."""
+    if not state.store.created:
+        if state.store.is_sqlite:
+            await calls_domain.abandon_unfinished(state.store, state.clock.now())
+        await state.deliverer.recover()
     for path in state.settings.fixtures:
         await load_documents(state, fixture_files.read(path))
 

@@ -104,6 +104,7 @@ class Store:
         # could share, so it goes through the async engine like any other database.
         self.inline = self.is_sqlite and url.database not in (None, "", MEMORY)
         self._write_lock = asyncio.Lock()
+        self.created = False  # whether start() found no schema and made it: a new database, with nothing to recover
         self.engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._reader: Engine | None = None
@@ -135,11 +136,20 @@ class Store:
         if self._tmpdir:
             os.makedirs(self._tmpdir, mode=0o700, exist_ok=True)
         if self.inline:
+            from emulator.store import schema  # not at the top: `python -m emulator.store.schema` imports this module
+
             assert self._reader is not None and self._writer is not None
             with self._writer.connect() as conn:
-                _raw(conn).execute("BEGIN IMMEDIATE")
-                _create(conn)
-                _raw(conn).execute("COMMIT")
+                raw = _raw(conn)
+                raw.execute("BEGIN IMMEDIATE")
+                script = schema.statements() if _empty(raw) else []
+                if script:  # a new database: the schema as rendered once (emulator/store/schema.py)
+                    for statement in script:
+                        raw.execute(statement)
+                    self.created = True
+                else:
+                    self.created = _create(conn)
+                raw.execute("COMMIT")
             self._read_conn = self._reader.connect()
             self._write_conn = self._writer.connect()
             return
@@ -147,7 +157,7 @@ class Store:
         async with self.engine.begin() as conn:
             if self.dialect_name == "postgresql":  # emulators starting at once on a new database take turns
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
-            await conn.run_sync(_create)
+            self.created = await conn.run_sync(_create)
 
     async def row_count(self) -> int:
         """Rows in every table together (0 for a new database)."""
@@ -355,9 +365,16 @@ class _InlineWrite:
             await batch.wait()
 
 
-def _create(conn: Connection) -> None:
+def _empty(raw: sqlite3.Connection) -> bool:
+    """Whether a SQLite database has no schema at all (a new file)."""
+    return raw.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
+
+
+def _create(conn: Connection) -> bool:
     """Tables, columns and indexes (an older database gets the ones it lacks) and the rollups with their
-    triggers."""
+    triggers. Returns whether the database had none of the tables (a new one). A new SQLite database runs
+    what this renders, from emulator/store/sqlite_schema.sql: a change here shows in `python -m
+    emulator.store.schema`."""
     if conn.dialect.name == "postgresql":
         postgresql_partial_indexes()
     present = set(inspect(conn).get_table_names())  # one look, not one per table: none in a new database
@@ -369,6 +386,7 @@ def _create(conn: Connection) -> None:
         for index in each.indexes:
             index.create(conn, checkfirst=True)
     rollups.ensure(conn, new=not older)
+    return not older
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
