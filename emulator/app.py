@@ -18,31 +18,10 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import fixture_files, ids
-from emulator.api import (
-    agents,
-    calls,
-    contacts,
-    conversations,
-    credits,
-    feedback,
-    location,
-    messages,
-    nul,
-    numbers,
-    openapi,
-    registration,
-    root,
-    sip_trunks,
-    sub_accounts,
-    usage,
-    verification,
-    webhooks,
-    whatsapp,
-)
+from emulator.api import agents, nul, openapi, root
 from emulator.api import control as control_api
 from emulator.api.common import error_response, on_problem
-from emulator.api.control.fixtures import load_documents
-from emulator.api.routing import Dispatch, PrefixRouter, allowed_methods
+from emulator.api.routing import Dispatch, PrefixRouter, Resource, allowed_methods
 from emulator.calls.remote import Relay
 from emulator.config import Settings
 from emulator.context import Emulator
@@ -114,7 +93,7 @@ async def _sweeper(state: Emulator, relay: Relay) -> None:
         try:
             await state.shared.refresh()  # the clocks other processes moved
             await sweep(state)
-            leases = state.engine.leases
+            leases = state.leases
             if leases is not None:  # this process is alive; the calls of those that are not end
                 await leases.renew()
                 if rounds % 4 == 0:
@@ -139,8 +118,34 @@ async def start_up(state: Emulator) -> None:
         if state.store.is_sqlite:
             await calls_domain.abandon_unfinished(state.store, state.clock.now())
         await state.deliverer.recover()
-    for path in state.settings.fixtures:
-        await load_documents(state, fixture_files.read(path))
+    if state.settings.fixtures:
+        from emulator.api.control.fixtures import load_documents
+
+        for path in state.settings.fixtures:
+            await load_documents(state, fixture_files.read(path))
+
+
+# The API's other resources, in the order they are tried, by prefix and module: each module is imported when a
+# request first reaches its prefix (or the routes are listed), so start-up imports only what the agents' routes
+# and health need.
+LATER = [
+    ("/v1/agents", "webhooks", "per_agent"),
+    ("/v1/numbers", "numbers", "resource"),
+    ("/v1/calls", "calls", "resource"),
+    ("/v1/conversations", "conversations", "resource"),
+    ("/v1/messages", "messages", "resource"),
+    ("/v1/webhooks", "webhooks", "project"),
+    ("/v1/usage", "usage", "resource"),
+    ("/v1/contacts", "contacts", "resource"),
+    ("/v1/sub-accounts", "sub_accounts", "resource"),
+    ("/v1/register", "registration", "resource"),
+    ("/v1/verify", "verification", "resource"),
+    ("/v1/sip-trunks", "sip_trunks", "resource"),
+    ("/v1/location", "location", "resource"),
+    ("/v1/feedback", "feedback", "resource"),
+    ("/credits", "credits", "resource"),
+    ("/integrations/whatsapp", "whatsapp", "resource"),
+]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -155,7 +160,7 @@ def create_app(settings: Settings) -> Starlette:
             ids.seed(settings.seed, salt=await state.store.row_count() + (os.getpid() if settings.worker else 0))
         if not settings.worker:  # a worker's server did this before starting it
             await start_up(state)
-        leases = state.engine.leases
+        leases = state.leases
         if leases is not None:
             await leases.renew()
         tasks = [asyncio.create_task(_sweeper(state, relay))]
@@ -169,7 +174,8 @@ def create_app(settings: Settings) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await relay.close()
-            await state.engine.close()
+            if state.engine_made is not None:
+                await state.engine_made.close()
             if leases is not None:
                 with contextlib.suppress(Exception):  # a lease left behind lapses by itself
                     await leases.leave()
@@ -179,23 +185,8 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         agents.resource,  # first: GET /v1/agents/{id} is the hottest route, and resources are tried in order
-        webhooks.per_agent,
-        numbers.resource,
-        calls.resource,
-        conversations.resource,
-        messages.resource,
-        webhooks.project,
-        usage.resource,
-        contacts.resource,
-        sub_accounts.resource,
-        registration.resource,
-        verification.resource,
-        sip_trunks.resource,
-        location.resource,
-        feedback.resource,
-        credits.resource,
-        whatsapp.resource,
-        *control_api.resources,
+        *(Resource.later(prefix, f"emulator.api.{module}", name) for prefix, module, name in LATER),
+        *control_api.resources(),
         *openapi.routes,
         *root.routes,
     ]

@@ -7,12 +7,12 @@ import time
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emulator.activity import Activity
 from emulator.bounded import KEY_CACHE_LIMIT, RATE_WINDOW_LIMIT, Lru
 from emulator.calls.bus import CallBus
 from emulator.calls.callees import CalleeBook
-from emulator.calls.engine import CallEngine
 from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
@@ -23,6 +23,9 @@ from emulator.leases import Leases
 from emulator.shared import Shared, processes_share
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
+
+if TYPE_CHECKING:
+    from emulator.calls.engine import CallEngine
 
 
 class RateLimiter:
@@ -74,10 +77,11 @@ class Emulator:
     faults: FaultBook = field(default_factory=FaultBook)
     bus: CallBus = field(default_factory=CallBus)
     callees: CalleeBook = field(default_factory=CalleeBook)
-    engine: CallEngine = field(init=False)
+    _engine: CallEngine | None = field(default=None, init=False, repr=False)  # made by the first call: `engine`
     activity: Activity = field(init=False)  # what happened: the activity log and the inspector's live stream
     journal: Journal = field(init=False)  # the /v1 requests each key made
     shared: Shared = field(init=False)  # what other processes on the database must see of the above
+    leases: Leases | None = field(default=None, init=False)  # where processes share the database
 
     def __post_init__(self) -> None:
         self._configured_keys = frozenset(self.settings.keys)
@@ -91,14 +95,31 @@ class Emulator:
         self.shared.add("access", _Access(self))
         self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity,
                                    vocabulary=self.settings.webhook_events, shared=self.shared)
-        self.engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
-                                 activity=self.activity)
+        # Where processes share the database: who runs which call (the engine's, once made), and the happenings of all.
+        self.leases = Leases(self.store) if self.shared.enabled else None
         if self.shared.enabled:
-            self.engine.flush_seconds = 0.0
             self.activity.feed = Feed(self.store)
-            self.engine.leases = Leases(self.store)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)
+
+    @property
+    def engine(self) -> CallEngine:
+        """The call engine, made when something first needs it (a server starts without its code)."""
+        if self._engine is None:
+            from emulator.calls.engine import CallEngine
+
+            engine = CallEngine(self.store, self.clock, self.deliverer, self.bus, realtime=self.settings.realtime,
+                                activity=self.activity)
+            if self.shared.enabled:
+                engine.flush_seconds = 0.0
+                engine.leases = self.leases
+            self._engine = engine
+        return self._engine
+
+    @property
+    def engine_made(self) -> CallEngine | None:
+        """The call engine if anything made it; else no call runs here and no one waits for one."""
+        return self._engine
 
     def accepts(self, key: str) -> bool:
         """Whether the key may be used: any key, or with --strict-keys only those configured at start and those
@@ -128,11 +149,14 @@ class Emulator:
 
     async def remove_accounts(self, account_ids: list[str], keys: Iterable[str] = ()) -> None:
         """Remove accounts with everything they own: running calls, rows, and what memory holds for them."""
-        await self.engine.abort(set(account_ids))
+        engine = self.engine_made
+        if engine is not None:
+            await engine.abort(set(account_ids))
         async with self.store.write() as session:
             await accounts.remove(session, account_ids)
         await self.forget(account_ids, keys)
-        self.engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
+        if engine is not None:
+            engine.waits.wake_all()  # waiters of removed calls look again (and find them gone)
 
     async def rate_limited(self, key: str) -> float | None:
         """Record a request of `key` against the rate limit: None if allowed, else seconds to wait."""
@@ -189,9 +213,12 @@ class Emulator:
     async def reset(self) -> None:
         """Back to an empty emulator: no calls, rows, scripts, faults, cached keys, journaled requests, activity
         backlog or clock offset (in every process on the database)."""
-        await self.engine.abort()
+        engine = self.engine_made
+        if engine is not None:
+            await engine.abort()
         await self.store.wipe()
-        self.engine.waits.wake_all()
+        if engine is not None:
+            engine.waits.wake_all()
 
         def emptied() -> None:
             self.clock.reset()

@@ -6,11 +6,15 @@ declarations and the wire models they name, so there is no second listing of rou
 
 `Resource` groups the routes under one path prefix, so the order in which a resource's routes are tried
 (literal paths such as `/v1/agents/voices` before `/v1/agents/{agent_id}`) is decided in its own module,
-and a request skips every resource whose prefix it does not start with.
+and a request skips every resource whose prefix it does not start with. The app can name a resource by its
+prefix and module (`Resource.later`): the module is imported when a request first reaches that prefix or
+the routes are listed (the OpenAPI document), so a server starts without the code of the resources its
+clients have not used yet.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -190,20 +194,51 @@ class Resource(BaseRoute):
 
     def __init__(self, prefix: str, routes: Sequence[Declared], tag: str) -> None:
         self.prefix = prefix.rstrip("/")
-        self.tag = tag
-        self.routes: list[ApiRoute] = [declared.route(self.prefix) for declared in routes]
+        self._source: tuple[str, str] | None = None
+        self._tag = tag
+        self._routes: list[ApiRoute] = [declared.route(self.prefix) for declared in routes]
         # Routes by segment count, in declaration order: a request only looks at the routes as long as its path.
         # Each as (template, its literal segments by position, its parameters by position, methods, route).
         self._by_length: dict[int, list[tuple[str, tuple[tuple[int, str], ...], tuple[tuple[int, str], ...],
                                               frozenset[str] | None, ApiRoute]]] = {}
-        for route in self.routes:
+        for route in self._routes:
             literals = tuple((index, part) for index, part in enumerate(route.segments) if part is not None)
             methods = frozenset(route.methods) if route.methods is not None else None
             self._by_length.setdefault(len(route.segments), []).append(
                 (route.path, literals, route.params, methods, route))
         # A template with a convertor (`{name:path}`) can span segments: such a resource matches as Starlette does.
-        self._by_template = any(":" in part for route in self.routes for part in route.path.split("/")
+        self._by_template = any(":" in part for route in self._routes for part in route.path.split("/")
                                 if part.startswith("{"))
+
+    @classmethod
+    def later(cls, prefix: str, module: str, name: str = "resource") -> Resource:
+        """The resource `name` of `module`, which serves `prefix`, imported when it is first needed."""
+        resource = cls.__new__(cls)
+        resource.prefix = prefix.rstrip("/")
+        resource._source = (module, name)
+        return resource
+
+    def _load(self) -> None:
+        assert self._source is not None
+        module, name = self._source
+        declared = getattr(importlib.import_module(module), name)
+        if not isinstance(declared, Resource) or declared.prefix != self.prefix:
+            raise LookupError(f"{module}.{name} is not the resource of {self.prefix}")
+        self._tag, self._routes = declared.tag, declared.routes
+        self._by_length, self._by_template = declared._by_length, declared._by_template
+        self._source = None
+
+    @property
+    def routes(self) -> list[ApiRoute]:
+        if self._source is not None:
+            self._load()
+        return self._routes
+
+    @property
+    def tag(self) -> str:
+        if self._source is not None:
+            self._load()
+        return self._tag
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Starlette's matching (the first route whose path matches; FULL when its method does too, else
@@ -218,6 +253,8 @@ class Resource(BaseRoute):
 
     def match_path(self, path: str, scope: Scope) -> tuple[Match, Scope]:
         """`matches` for a path already known to be under the prefix."""
+        if self._source is not None:
+            self._load()
         if self._by_template:
             return self._match_templates(scope)
         parts = path[1:].split("/")
@@ -357,10 +394,13 @@ def allowed_methods(routes: Sequence[BaseRoute], path: str) -> list[str]:
     """The methods served at `path`: those of the first route template that matches it.
 
     Literal paths come before parameterised ones in each resource, so `/v1/agents/voices` answers with
-    its own methods, not with those of `/v1/agents/{agent_id}`."""
+    its own methods, not with those of `/v1/agents/{agent_id}`. Only the resources whose prefix the path is
+    under are looked into (their routes match nothing else)."""
     template: str | None = None
     methods: set[str] = set()
-    for route, _tag in api_routes(routes):
+    under = [route for route in routes
+             if not isinstance(route, Resource) or path == route.prefix or path.startswith(route.prefix + "/")]
+    for route, _tag in api_routes(under):
         if template is None and route.path_regex.match(path):
             template = route.path
         if route.path == template:

@@ -9,7 +9,16 @@ request journal).
 
 from __future__ import annotations
 
-from emulator.api.control import faults, fixtures, inspector, records, state, world
+from emulator.api.control import state
+from emulator.api.routing import Resource
 
-resources = [state.resource, fixtures.resource, faults.resource, world.resource, records.resource,
-             inspector.resource]
+
+def resources() -> list[Resource]:
+    """The control API's resources for an app: health is in `state`, answered from the start; the others are
+    imported when a request first needs them."""
+    return [state.resource,
+            Resource.later("/_emulator/fixtures", "emulator.api.control.fixtures"),
+            Resource.later("/_emulator/faults", "emulator.api.control.faults"),
+            Resource.later("/_emulator", "emulator.api.control.world"),
+            Resource.later("/_emulator", "emulator.api.control.records"),
+            Resource.later("/_emulator", "emulator.api.control.inspector")]
