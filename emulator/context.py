@@ -17,15 +17,14 @@ from emulator.clock import Clock
 from emulator.config import Settings
 from emulator.domain import accounts
 from emulator.faults import ApiFault, FaultBook, WebhookFault
-from emulator.feed import Feed
 from emulator.journal import Journal
-from emulator.leases import Leases
 from emulator.shared import Shared, processes_share
 from emulator.store import Account, Store
 from emulator.webhooks.delivery import Deliverer
 
 if TYPE_CHECKING:
     from emulator.calls.engine import CallEngine
+    from emulator.leases import Leases
 
 
 class RateLimiter:
@@ -95,9 +94,11 @@ class Emulator:
         self.shared.add("access", _Access(self))
         self.deliverer = Deliverer(self.store, self.clock, faults=self.faults, activity=self.activity,
                                    vocabulary=self.settings.webhook_events, shared=self.shared)
-        # Where processes share the database: who runs which call (the engine's, once made), and the happenings of all.
-        self.leases = Leases(self.store) if self.shared.enabled else None
-        if self.shared.enabled:
+        if self.shared.enabled:  # who runs which call (the engine's, once made), and every process's happenings
+            from emulator.feed import Feed
+            from emulator.leases import Leases
+
+            self.leases = Leases(self.store)
             self.activity.feed = Feed(self.store)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)

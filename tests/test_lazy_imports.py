@@ -1,7 +1,8 @@
 """What a process loads is what it uses: the server on SQLite reads no YAML, makes no personas and needs no
 PostgreSQL, starts without the code of the API's resources other than the agents' and health (each is imported
-when a request first reaches it) and without the call engine (made for the first call); the scenario commands
-need no database. Each check imports in a fresh interpreter and reads its `sys.modules`."""
+when a request first reaches it), without the call engine (made for the first call) and without what only
+processes sharing a database use (leases, the shared feed of happenings); the scenario commands need no
+database. Each check imports in a fresh interpreter and reads its `sys.modules`."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def start_and_stop():
 asyncio.run(start_and_stop())
 """)
     assert packages(modules, "yaml", "faker", "jsonschema", "sqlalchemy.dialects.postgresql") == set()
-    assert packages(modules, *LATER, "emulator.calls.engine") == set()
+    assert packages(modules, *LATER, "emulator.calls.engine", "emulator.leases", "emulator.feed") == set()
     with sqlite3.connect(db) as conn:  # it did start: the schema is there
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"accounts", "calls", "webhook_deliveries", "store_meta"} <= tables
