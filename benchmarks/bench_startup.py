@@ -11,8 +11,9 @@ server listening and the first answer. Beside the wall time, the CPU time the pr
 first answered (from /proc, on Linux): steadier than the wall time on a machine shared with other work.
 
 Then, on the emulator just started, the first `POST /v1/agents` and the first `GET /v1/agents` are timed
-(what a client pays for anything the emulator leaves to first use), and the time from spawn until that
-first agent was created.
+(what a client pays for anything the emulator leaves to first use), the time from spawn until that first
+agent was created, and the first request to three resources whose code is imported on first use
+(`POST /v1/numbers`, `GET /v1/calls`, `GET /v1/usage`).
 
 The emulator package's bytecode is compiled first (as `pip install` does for an installed package), so
 that a checkout on a machine setting PYTHONDONTWRITEBYTECODE is not measured compiling its sources at
@@ -54,6 +55,7 @@ class Figures:
     first_post: list[float] = field(default_factory=list)
     first_get: list[float] = field(default_factory=list)
     to_agent: list[float] = field(default_factory=list)  # spawn to the first agent created
+    first_other: dict[str, list[float]] = field(default_factory=dict)  # the first request to other resources
 
 
 def cpu_seconds(pid: int) -> float:
@@ -95,6 +97,13 @@ def run(cmd: list[str], url: str, figures: Figures, first_requests: str | None =
                 figures.first_get.append(time.perf_counter() - before)
                 if created.status_code != 200 or listed.json()["total"] != 1:
                     raise RuntimeError(f"the first requests failed: {created.status_code} {listed.text[:200]}")
+                for method, path, body in (("POST", "/v1/numbers", {"agentId": created.json()["id"]}),
+                                           ("GET", "/v1/calls", None), ("GET", "/v1/usage", None)):
+                    before = time.perf_counter()
+                    answer = client.request(method, f"{first_requests}{path}", json=body, headers=KEY)
+                    figures.first_other.setdefault(f"first {method} {path}", []).append(time.perf_counter() - before)
+                    if answer.status_code != 200:
+                        raise RuntimeError(f"{method} {path} failed: {answer.status_code} {answer.text[:200]}")
     finally:
         proc.terminate()
         try:
@@ -139,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(line("first POST /v1/agents", emulator.first_post))
     print(line("first GET /v1/agents", emulator.first_get))
     print(line("spawn to the first agent created", emulator.to_agent))
+    for label, times in emulator.first_other.items():
+        print(line(label, times))
     return 0
 
 
