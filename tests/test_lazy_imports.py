@@ -108,6 +108,8 @@ def test_a_resource_whose_module_serves_another_prefix_is_refused() -> None:
     wrong = Resource.later("/v1/elsewhere", "emulator.api.usage")
     with pytest.raises(LookupError, match="is not the resource of /v1/elsewhere"):
         list(wrong.routes)
+    with pytest.raises(LookupError, match="there is no module emulator.api.nowhere"):  # at once, not on first use
+        Resource.later("/v1/nowhere", "emulator.api.nowhere")
 
 
 @pytest.mark.parametrize("module", ["emulator.scenarios.cli", "emulator.scenarios.export"])

@@ -15,6 +15,7 @@ clients have not used yet.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,7 +213,10 @@ class Resource(BaseRoute):
 
     @classmethod
     def later(cls, prefix: str, module: str, name: str = "resource") -> Resource:
-        """The resource `name` of `module`, which serves `prefix`, imported when it is first needed."""
+        """The resource `name` of `module`, which serves `prefix`, imported when it is first needed (the module
+        is looked for at once: a name that finds none fails the app's start, not its first request)."""
+        if importlib.util.find_spec(module) is None:
+            raise LookupError(f"there is no module {module} for the resource of {prefix}")
         resource = cls.__new__(cls)
         resource.prefix = prefix.rstrip("/")
         resource._source = (module, name)
