@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator import __version__
+from emulator import __version__, heap
 from emulator.config import DEFAULT_DB, Settings, env, env_flag, read_keys_file
 from emulator.logs import FORMATS, LEVELS
 from emulator.plans import PLANS
@@ -174,16 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve" and args.admin_token and args.no_admin_token:
         parser.error("--admin-token and --no-admin-token contradict each other; give one of them")
     if args.command == "serve":
-        # Start-up makes some hundred thousand objects (modules, classes, tables, statements) that live as long as
-        # the process: the collector's passes over them while they are made find nothing. It is off until the
-        # server is ready (`emulator.serve.collect_from_now_on`), and then leaves them out of its passes for good.
-        gc.disable()
+        heap.hold_during_start_up()  # the collector is off until the server is ready (emulator/heap.py)
         try:
             from emulator.serve import serve
 
             return serve(settings_from(args), args.log_level, args.log_format, args.access_log)
         finally:
-            gc.enable()
+            heap.release()
     if args.command == "scenario" and args.action == "export":
         from emulator.scenarios.export import export_command
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import gc
 import json
 import os
 import shutil
@@ -96,14 +95,6 @@ def banner(settings: Settings, database: str, generated_token: bool = False) -> 
     ])
 
 
-def collect_from_now_on() -> None:
-    """The server is ready: what start-up made is kept out of the garbage collector's passes (it lives as long as
-    the process), and the collector, off while it was made (emulator/cli.py), collects what requests leave."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
 class _Server(uvicorn.Server):
     """uvicorn's server, calling `on_ready` once start-up is complete and the socket is being served."""
 
@@ -145,16 +136,11 @@ def serve(settings: Settings, log_level: str = "info", log_format: str = "text",
                 from emulator.app import create_app
 
                 config = uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
-                _Server(config, on_ready=lambda: _ready(text)).run(sockets=[sock])
+                _Server(config, on_ready=lambda: print(text, flush=True)).run(sockets=[sock])
         finally:
             if lock is not None:
                 lock.release()
     return 0
-
-
-def _ready(text: str) -> None:
-    collect_from_now_on()
-    print(text, flush=True)
 
 
 def _serve_workers(settings: Settings, sock: socket.socket, options: dict[str, object], text: str) -> None:
@@ -167,7 +153,7 @@ def _serve_workers(settings: Settings, sock: socket.socket, options: dict[str, o
         settings = replace(settings, db=os.path.join(scratch, "emulator.db"))
     try:
         asyncio.run(_start_up(settings))
-        collect_from_now_on()
+        heap.freeze_start_up()  # this process supervises from now on; the workers start their own way
         os.environ[WORKER_SETTINGS] = json.dumps(asdict(replace(settings, worker=True)))
         config = uvicorn.Config("emulator.serve:worker_app", factory=True, workers=settings.workers,
                                 **options)  # type: ignore[arg-type]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Connection, String, Table, create_engine
 
+from emulator import heap
 from emulator.app import create_app
 from emulator.cli import main
 from emulator.config import Settings
-from emulator.serve import collect_from_now_on
 from emulator.store import Store, schema
 from emulator.store import db as db_module
 from emulator.store.models import Base
@@ -28,28 +28,30 @@ def collector() -> Iterator[None]:
     """The collector as the test found it, afterwards."""
     was = gc.isenabled()
     yield
+    heap.release()
     gc.unfreeze()
     (gc.enable if was else gc.disable)()
 
 
-def test_the_collector_is_back_once_the_server_is_ready_and_leaves_out_what_start_up_made(collector: None) -> None:
-    gc.disable()
-    made = [object() for _ in range(10)]  # noqa: F841 (alive across the freeze)
-    gc.unfreeze()
-    collect_from_now_on()
-    assert gc.isenabled()
-    assert gc.get_freeze_count() > 0
-
-
-def test_a_collector_already_on_is_left_as_it_is(collector: None) -> None:
+def test_the_collector_is_off_during_start_up_and_back_once_the_server_is_ready(collector: None) -> None:
     gc.enable()
-    gc.unfreeze()
-    collect_from_now_on()
+    heap.hold_during_start_up()
+    assert not gc.isenabled()
+    heap.freeze_start_up()
     assert gc.isenabled()
-    assert gc.get_freeze_count() == 0  # in-process servers (tests, harnesses) keep their collector's state
+    heap.release()  # nothing more to give back
+    assert gc.isenabled()
+
+
+def test_a_collector_something_else_turned_off_stays_off(collector: None) -> None:
+    gc.disable()
+    heap.hold_during_start_up()
+    heap.freeze_start_up()
+    assert not gc.isenabled()
 
 
 def test_a_serve_that_refuses_to_start_turns_the_collector_back_on(collector: None) -> None:
+    gc.enable()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
