@@ -81,7 +81,7 @@ DEEP = 1000  # offsets from which a page is located from the buckets
 # The total of a list with equality filters is a sum over the call tally (a few rows per agent and number).
 _TOTAL = Tally(call_tally, "calls", {"status": "status", "direction": "direction", "call_type": "type",
                                      "agent_id": "agent_id", "number_id": "phone_number_id"})
-_SEARCH = NumberSearch(_LIST, _TOTAL)
+SEARCH = NumberSearch(_LIST, _TOTAL)
 
 
 async def get(session: AsyncSession, account_id: str, call_id: str) -> Any:
@@ -100,7 +100,7 @@ async def list_page(
     filters = {"status": status or None, "direction": direction or None, "call_type": call_type or None,
                "agent_id": agent_id or None, "number_id": number_id or None}
     if search:  # from the index of numbers where it can serve the text (emulator/domain/search.py)
-        searched = await _SEARCH.page(session, account_id, limit, offset, search.strip(), filters)
+        searched = await SEARCH.page(session, account_id, limit, offset, search.strip(), filters)
         if searched is not None:
             return searched
     pattern = f"%{search.strip()}%" if search else None
