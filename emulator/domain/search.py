@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, case, func, select, type_coerce
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator.domain.paging import Lister, Tally
@@ -40,6 +41,17 @@ FILTERS = {"status": "status", "direction": "direction", "call_type": "type", "a
            "number_id": "phone_number_id"}
 _WILDCARDS = re.compile("[%_]")
 Matched = dict[str, dict[str, tuple[int, int]]]  # side -> number -> (calls the filters hold for, every call)
+
+
+# PostgreSQL plans a prepared statement once for any values after a few runs, and a plan for any pattern cannot
+# use the trigram index (it reads every rollup row of the account instead): in a search's read, each statement is
+# planned for its values.
+_CUSTOM_PLANS = sql_text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def _on_postgresql(session: AsyncSession) -> bool:
+    bind = None if getattr(session, "inline", None) is not None else session.bind
+    return bind is not None and bind.dialect.name == "postgresql"
 
 
 def fts_query(text: str) -> str | None:
@@ -115,6 +127,8 @@ class NumberSearch:
                        given: dict[str, Any]) -> Matched | None:
         """The numbers of the account the text matches, on each side, with calls the filters hold for; None when
         it matches too many numbers."""
+        if _on_postgresql(session):
+            await session.execute(_CUSTOM_PLANS)
         found = await sql.rows(session, self._statements(tuple(sorted(given))).numbers, account=account_id,
                                pattern=f"%{text}%", fts=query, cap=MATCHED + 1, **given)
         if len(found) > MATCHED:
