@@ -1,4 +1,4 @@
-"""A search of an account's calls by number (`GET /v1/calls?search=`) that reads no call it does not show.
+"""A search of an account's calls by number (`GET /v1/calls?search=`) that counts its matches without reading them.
 
 A search is `from_number LIKE '%text%' OR to_number LIKE '%text%'` with the list's other filters, newest first
 (the text's own `%` and `_` are LIKE's wildcards, as they have always been). Read from the calls, it costs as much
@@ -10,7 +10,8 @@ as the account has calls. Here it costs as much as the numbers it matches and th
 2. The total: those calls added up, less the calls from one matched number to another, counted on both sides
    (the index of (from_number, to_number) counts them).
 3. The page: the newest `offset + limit` calls of each matched number on each side, each read in time order from
-   its (number, started_at) index, merged in the list's order.
+   its (number, started_at) index, merged in the list's order; or, where that is expected to read more (a deep
+   page, numbers the filters rarely hold for), the list walked in its order as before, each call checked.
 
 A text with no run of three characters between wildcards, or one that matches more numbers than a few seeks are
 worth, is not served here (`NumberSearch.page` gives None): the caller reads the calls as before.
@@ -33,7 +34,9 @@ from emulator.store.rollups import call_numbers
 from emulator.store.search import search_numbers, search_numbers_fts
 
 CALLS = table(Call)
-MATCHED = 256  # numbers a text may match (in every account together) before the calls are read instead
+# Numbers a text may match before the calls are read instead: on SQLite those of every account together, on
+# PostgreSQL the account's, once per side.
+MATCHED = 256
 STREAMS = 32  # the account's matched numbers, on each side, whose calls are read in time order
 PYTHON_ROW = 3  # a row handed to Python costs about as much as SQLite's check of this many rows
 # The list's filters (as emulator/domain/calls.py names them) and their columns, in the rollup and in `calls`.
@@ -143,8 +146,8 @@ class NumberSearch:
 
     async def page(self, session: AsyncSession, account_id: str, limit: int, offset: int, text: str,
                    filters: Mapping[str, Any]) -> tuple[list[Any], int] | None:
-        """The page of the account's calls `text` is part of a number of (and the filters given, not None, hold
-        for) and their total; None when the calls must be read instead."""
+        """The page of the account's calls with `text` in one of their numbers (of those the filters given, not
+        None, hold for) and their total; None when the calls must be read instead."""
         query = fts_query(text)
         if query is None:
             return None
