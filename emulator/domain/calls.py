@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator import ids
 from emulator.calls import rows
 from emulator.domain.paging import Lister, Tally
+from emulator.domain.search import NumberSearch
 from emulator.domain.windows import Skip
 from emulator.errors import NotFound, Refused, not_found
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
@@ -81,6 +82,7 @@ DEEP = 1000  # offsets from which a page is located from the buckets
 # The total of a list with equality filters is a sum over the call tally (a few rows per agent and number).
 _TOTAL = Tally(call_tally, "calls", {"status": "status", "direction": "direction", "call_type": "type",
                                      "agent_id": "agent_id", "number_id": "phone_number_id"})
+SEARCH = NumberSearch(_LIST, _TOTAL)
 
 
 async def get(session: AsyncSession, account_id: str, call_id: str) -> Any:
@@ -96,9 +98,13 @@ async def list_page(
     direction: str | None = None, call_type: str | None = None, search: str | None = None,
     agent_id: str | None = None, number_id: str | None = None,
 ) -> tuple[list[Any], int]:
-    pattern = f"%{search.strip()}%" if search else None
     filters = {"status": status or None, "direction": direction or None, "call_type": call_type or None,
                "agent_id": agent_id or None, "number_id": number_id or None}
+    if search:  # from the index of numbers where it can serve the text (emulator/domain/search.py)
+        searched = await SEARCH.page(session, account_id, limit, offset, search.strip(), filters)
+        if searched is not None:
+            return searched
+    pattern = f"%{search.strip()}%" if search else None
     if pattern is None and offset >= DEEP and not any(filters.values()):
         found = await _SKIP.locate(session, offset, account=account_id)
         rows = [] if found is None else await _LIST.rows(session, limit, found[1], account=account_id,

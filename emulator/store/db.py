@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from emulator.store import rollups
+from emulator.store import rollups, search
 from emulator.store.inline import InlineSession
 from emulator.store.models import Base, postgresql_partial_indexes
 
@@ -386,6 +386,7 @@ def _create(conn: Connection) -> bool:
         for index in each.indexes:
             index.create(conn, checkfirst=True)
     rollups.ensure(conn, new=not older)
+    search.ensure(conn, new=not older)  # after the rollups: it indexes call_numbers
     return not older
 
 

@@ -152,11 +152,13 @@ class Webhook(Base):
 
 class Call(Base):
     __tablename__ = "calls"
-    # Each list of calls (all, by status, direction, type, agent, number) reads its page in index order.
+    # Each list of calls (all, by status, direction, type, agent, number) reads its page in index order; a search
+    # reads the calls of each number it matches in order, and those between two of them (emulator/domain/search.py).
     __table_args__ = (
         Index("ix_calls_account_time", "account_id", "started_at"),
         *(Index(f"ix_calls_account_{column}_time", "account_id", column, "started_at")
-          for column in ("status", "direction", "type", "agent_id", "phone_number_id")),
+          for column in ("status", "direction", "type", "agent_id", "phone_number_id", "from_number", "to_number")),
+        Index("ix_calls_account_from_to", "account_id", "from_number", "to_number"),
         _partial("ix_calls_in_progress", "status", "status = 'in-progress'"),
     )
     pk: Mapped[int] = _pk()

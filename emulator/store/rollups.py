@@ -135,6 +135,10 @@ delivery_events = _table("delivery_events", ("account_id", "grain", "bucket", "e
                          ("deliveries",))
 # Per day and per hour by agent: messages, and completed calls with their seconds (usage per agent).
 agent_buckets = _table("agent_buckets", ("account_id", "grain", "bucket", "agent_id", "kind"), ("n", "seconds"))
+# Calls per number on each side of the call, with the call list's filters: a search's total
+# (emulator/domain/search.py). A call counts under its from_number, and under its to_number when that differs.
+call_numbers = _table("call_numbers", ("account_id", "number", "side", "agent_id", "phone_number_id", "status",
+                                       "direction", "type"), ("calls",))
 
 _CALL_SECONDS = where("coalesce({row}.duration_seconds, 0)")
 _COMPLETED = where("{row}.status = 'completed'")
@@ -192,6 +196,14 @@ ROLLUPS: tuple[Rollup, ...] = (
         (("n", ONE), ("seconds", _CALL_SECONDS)), watch=("started_at", "agent_id", "status", "duration_seconds"),
         only=_COMPLETED),
         "started_at"),
+    *(Rollup(call_numbers, CALLS, (("account_id", col("account_id")), ("number", col(f"{side}_number")),
+                                   ("side", const(f"'{side}'")), ("agent_id", key("agent_id")),
+                                   ("phone_number_id", key("phone_number_id")), ("status", col("status")),
+                                   ("direction", col("direction")), ("type", col("type"))),
+             (("calls", ONE),), watch=("from_number", "to_number", "agent_id", "phone_number_id", "status", "direction",
+                                       "type"),
+             only=where("{row}.to_number <> {row}.from_number") if side == "to" else None)
+      for side in ("from", "to")),
 )
 TABLES = tuple(dict.fromkeys(rollup.table for rollup in ROLLUPS))
 SOURCES = tuple(dict.fromkeys(rollup.source for rollup in ROLLUPS))

@@ -88,6 +88,22 @@ CREATE TABLE call_commands (
 
 CREATE INDEX ix_call_commands_call_id ON call_commands (call_id);
 
+CREATE TABLE call_numbers (
+	account_id VARCHAR(64) NOT NULL, 
+	number VARCHAR(64) NOT NULL, 
+	side VARCHAR(64) NOT NULL, 
+	agent_id VARCHAR(64) NOT NULL, 
+	phone_number_id VARCHAR(64) NOT NULL, 
+	status VARCHAR(64) NOT NULL, 
+	direction VARCHAR(64) NOT NULL, 
+	type VARCHAR(64) NOT NULL, 
+	calls BIGINT NOT NULL, 
+	PRIMARY KEY (account_id, number, side, agent_id, phone_number_id, status, direction, type)
+)
+ WITHOUT ROWID
+
+;
+
 CREATE TABLE call_runners (
 	call_id VARCHAR(64) NOT NULL, 
 	process VARCHAR(32) NOT NULL, 
@@ -145,11 +161,17 @@ CREATE INDEX ix_calls_account_agent_id_time ON calls (account_id, agent_id, star
 
 CREATE INDEX ix_calls_account_direction_time ON calls (account_id, direction, started_at);
 
+CREATE INDEX ix_calls_account_from_number_time ON calls (account_id, from_number, started_at);
+
+CREATE INDEX ix_calls_account_from_to ON calls (account_id, from_number, to_number);
+
 CREATE INDEX ix_calls_account_phone_number_id_time ON calls (account_id, phone_number_id, started_at);
 
 CREATE INDEX ix_calls_account_status_time ON calls (account_id, status, started_at);
 
 CREATE INDEX ix_calls_account_time ON calls (account_id, started_at);
+
+CREATE INDEX ix_calls_account_to_number_time ON calls (account_id, to_number, started_at);
 
 CREATE INDEX ix_calls_account_type_time ON calls (account_id, type, started_at);
 
@@ -568,9 +590,11 @@ CREATE TRIGGER rollup_calls_insert AFTER INSERT ON calls BEGIN
   INSERT INTO usage_buckets (account_id, grain, bucket, kind, n, seconds, segments) SELECT NEW.account_id, 'h', substr(NEW.started_at, 1, 13), 'call', (1), (coalesce(NEW.duration_seconds, 0)), (0) WHERE 1 = 1 ON CONFLICT (account_id, grain, bucket, kind) DO UPDATE SET n = usage_buckets.n + excluded.n, seconds = usage_buckets.seconds + excluded.seconds, segments = usage_buckets.segments + excluded.segments;
   INSERT INTO agent_buckets (account_id, grain, bucket, agent_id, kind, n, seconds) SELECT NEW.account_id, 'd', substr(NEW.started_at, 1, 10), coalesce(NEW.agent_id, ''), 'call', (1), (coalesce(NEW.duration_seconds, 0)) WHERE NEW.status = 'completed' ON CONFLICT (account_id, grain, bucket, agent_id, kind) DO UPDATE SET n = agent_buckets.n + excluded.n, seconds = agent_buckets.seconds + excluded.seconds;
   INSERT INTO agent_buckets (account_id, grain, bucket, agent_id, kind, n, seconds) SELECT NEW.account_id, 'h', substr(NEW.started_at, 1, 13), coalesce(NEW.agent_id, ''), 'call', (1), (coalesce(NEW.duration_seconds, 0)) WHERE NEW.status = 'completed' ON CONFLICT (account_id, grain, bucket, agent_id, kind) DO UPDATE SET n = agent_buckets.n + excluded.n, seconds = agent_buckets.seconds + excluded.seconds;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT NEW.account_id, NEW.from_number, 'from', coalesce(NEW.agent_id, ''), coalesce(NEW.phone_number_id, ''), NEW.status, NEW.direction, NEW.type, (1) WHERE 1 = 1 ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT NEW.account_id, NEW.to_number, 'to', coalesce(NEW.agent_id, ''), coalesce(NEW.phone_number_id, ''), NEW.status, NEW.direction, NEW.type, (1) WHERE NEW.to_number <> NEW.from_number ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
 END;
 
-CREATE TRIGGER rollup_calls_update AFTER UPDATE OF agent_id, direction, duration_seconds, phone_number_id, started_at, status, type ON calls BEGIN
+CREATE TRIGGER rollup_calls_update AFTER UPDATE OF agent_id, direction, duration_seconds, from_number, phone_number_id, started_at, status, to_number, type ON calls BEGIN
   INSERT INTO call_tally (account_id, agent_id, phone_number_id, status, direction, type, calls, seconds) SELECT OLD.account_id, coalesce(OLD.agent_id, ''), coalesce(OLD.phone_number_id, ''), OLD.status, OLD.direction, OLD.type, -(1), -(coalesce(OLD.duration_seconds, 0)) WHERE 1 = 1 AND (OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_tally.calls + excluded.calls, seconds = call_tally.seconds + excluded.seconds;
   INSERT INTO call_tally (account_id, agent_id, phone_number_id, status, direction, type, calls, seconds) SELECT NEW.account_id, coalesce(NEW.agent_id, ''), coalesce(NEW.phone_number_id, ''), NEW.status, NEW.direction, NEW.type, (1), (coalesce(NEW.duration_seconds, 0)) WHERE 1 = 1 AND (OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_tally.calls + excluded.calls, seconds = call_tally.seconds + excluded.seconds;
   INSERT INTO usage_buckets (account_id, grain, bucket, kind, n, seconds, segments) SELECT OLD.account_id, 'd', substr(OLD.started_at, 1, 10), 'call', -(1), -(coalesce(OLD.duration_seconds, 0)), -(0) WHERE 1 = 1 AND (OLD.started_at IS NOT NEW.started_at OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, grain, bucket, kind) DO UPDATE SET n = usage_buckets.n + excluded.n, seconds = usage_buckets.seconds + excluded.seconds, segments = usage_buckets.segments + excluded.segments;
@@ -581,6 +605,10 @@ CREATE TRIGGER rollup_calls_update AFTER UPDATE OF agent_id, direction, duration
   INSERT INTO agent_buckets (account_id, grain, bucket, agent_id, kind, n, seconds) SELECT NEW.account_id, 'd', substr(NEW.started_at, 1, 10), coalesce(NEW.agent_id, ''), 'call', (1), (coalesce(NEW.duration_seconds, 0)) WHERE NEW.status = 'completed' AND (OLD.started_at IS NOT NEW.started_at OR OLD.agent_id IS NOT NEW.agent_id OR OLD.status IS NOT NEW.status OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, grain, bucket, agent_id, kind) DO UPDATE SET n = agent_buckets.n + excluded.n, seconds = agent_buckets.seconds + excluded.seconds;
   INSERT INTO agent_buckets (account_id, grain, bucket, agent_id, kind, n, seconds) SELECT OLD.account_id, 'h', substr(OLD.started_at, 1, 13), coalesce(OLD.agent_id, ''), 'call', -(1), -(coalesce(OLD.duration_seconds, 0)) WHERE OLD.status = 'completed' AND (OLD.started_at IS NOT NEW.started_at OR OLD.agent_id IS NOT NEW.agent_id OR OLD.status IS NOT NEW.status OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, grain, bucket, agent_id, kind) DO UPDATE SET n = agent_buckets.n + excluded.n, seconds = agent_buckets.seconds + excluded.seconds;
   INSERT INTO agent_buckets (account_id, grain, bucket, agent_id, kind, n, seconds) SELECT NEW.account_id, 'h', substr(NEW.started_at, 1, 13), coalesce(NEW.agent_id, ''), 'call', (1), (coalesce(NEW.duration_seconds, 0)) WHERE NEW.status = 'completed' AND (OLD.started_at IS NOT NEW.started_at OR OLD.agent_id IS NOT NEW.agent_id OR OLD.status IS NOT NEW.status OR OLD.duration_seconds IS NOT NEW.duration_seconds) ON CONFLICT (account_id, grain, bucket, agent_id, kind) DO UPDATE SET n = agent_buckets.n + excluded.n, seconds = agent_buckets.seconds + excluded.seconds;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT OLD.account_id, OLD.from_number, 'from', coalesce(OLD.agent_id, ''), coalesce(OLD.phone_number_id, ''), OLD.status, OLD.direction, OLD.type, -(1) WHERE 1 = 1 AND (OLD.from_number IS NOT NEW.from_number OR OLD.to_number IS NOT NEW.to_number OR OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type) ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT NEW.account_id, NEW.from_number, 'from', coalesce(NEW.agent_id, ''), coalesce(NEW.phone_number_id, ''), NEW.status, NEW.direction, NEW.type, (1) WHERE 1 = 1 AND (OLD.from_number IS NOT NEW.from_number OR OLD.to_number IS NOT NEW.to_number OR OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type) ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT OLD.account_id, OLD.to_number, 'to', coalesce(OLD.agent_id, ''), coalesce(OLD.phone_number_id, ''), OLD.status, OLD.direction, OLD.type, -(1) WHERE OLD.to_number <> OLD.from_number AND (OLD.from_number IS NOT NEW.from_number OR OLD.to_number IS NOT NEW.to_number OR OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type) ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
+  INSERT INTO call_numbers (account_id, number, side, agent_id, phone_number_id, status, direction, type, calls) SELECT NEW.account_id, NEW.to_number, 'to', coalesce(NEW.agent_id, ''), coalesce(NEW.phone_number_id, ''), NEW.status, NEW.direction, NEW.type, (1) WHERE NEW.to_number <> NEW.from_number AND (OLD.from_number IS NOT NEW.from_number OR OLD.to_number IS NOT NEW.to_number OR OLD.agent_id IS NOT NEW.agent_id OR OLD.phone_number_id IS NOT NEW.phone_number_id OR OLD.status IS NOT NEW.status OR OLD.direction IS NOT NEW.direction OR OLD.type IS NOT NEW.type) ON CONFLICT (account_id, number, side, agent_id, phone_number_id, status, direction, type) DO UPDATE SET calls = call_numbers.calls + excluded.calls;
 END;
 
 CREATE TRIGGER rollup_messages_insert AFTER INSERT ON messages BEGIN
@@ -635,4 +663,20 @@ END;
 
 DELETE FROM store_meta WHERE store_meta.name = 'rollups';
 
-INSERT INTO store_meta (name, value) VALUES ('rollups', 'f529b573fa9a60b8');
+INSERT INTO store_meta (name, value) VALUES ('rollups', '548db901087e7e99');
+
+CREATE TABLE search_numbers (id INTEGER PRIMARY KEY, number VARCHAR(64) NOT NULL UNIQUE, refs INTEGER NOT NULL);
+
+CREATE VIRTUAL TABLE search_numbers_fts USING fts5(number, content='search_numbers', content_rowid='id', tokenize='trigram');
+
+CREATE TRIGGER search_numbers_added AFTER INSERT ON search_numbers BEGIN INSERT INTO search_numbers_fts (rowid, number) VALUES (NEW.id, NEW.number); END;
+
+CREATE TRIGGER search_numbers_removed AFTER DELETE ON search_numbers BEGIN INSERT INTO search_numbers_fts (search_numbers_fts, rowid, number) VALUES ('delete', OLD.id, OLD.number); END;
+
+CREATE TRIGGER search_call_numbers_added AFTER INSERT ON call_numbers BEGIN INSERT INTO search_numbers (number, refs) VALUES (NEW.number, 1) ON CONFLICT (number) DO UPDATE SET refs = refs + 1; END;
+
+CREATE TRIGGER search_call_numbers_removed AFTER DELETE ON call_numbers BEGIN UPDATE search_numbers SET refs = refs - 1 WHERE number = OLD.number; DELETE FROM search_numbers WHERE number = OLD.number AND refs <= 0; END;
+
+DELETE FROM store_meta WHERE store_meta.name = 'search';
+
+INSERT INTO store_meta (name, value) VALUES ('search', '5cba1804a5c7310a');
