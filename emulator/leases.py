@@ -76,11 +76,14 @@ class Leases:
 
     async def reap(self, now: datetime) -> int:
         """Fail the calls of processes whose lease lapsed, and forget those processes. Returns the calls failed."""
+        async with self.store.read() as session:  # a look every few seconds in every process: no write lock
+            lapsed = [process for (process,) in await sql.rows(session, _LAPSED, before=time.time() - LEASE_SECONDS)
+                      if process != self.process]  # this one is alive, only late: it renews on its next round
+        if not lapsed:
+            return 0
         failed = 0
         async with self.store.write() as session:
-            for (process,) in await sql.rows(session, _LAPSED, before=time.time() - LEASE_SECONDS):
-                if process == self.process:  # this one is alive, only late: it renews on its next round
-                    continue
+            for process in lapsed:
                 failed += await sql.run(session, _FAIL, who=process, now=now, live=list(calls.LIVE))
                 await sql.run(session, _FORGET_RUNS, who=process)
                 await sql.run(session, _FORGET, who=process)
