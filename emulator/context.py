@@ -99,6 +99,7 @@ class Emulator:
             from emulator.leases import Leases
 
             self.leases = Leases(self.store)
+            self.deliverer.process = self.leases.process
             self.activity.feed = Feed(self.store)
         if self.settings.rate_limit:
             self.limiter = RateLimiter(self.settings.rate_limit, RATE_WINDOW_LIMIT)

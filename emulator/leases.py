@@ -6,8 +6,11 @@ worker that uvicorn's supervisor replaces, or an emulator that was killed, would
 for ever. So each process holds a lease: its row in `live_processes`, renewed every RENEW_SECONDS, and each
 call it runs has a row in `call_runners` naming it, from the call's start to its end. Every process looks for
 leases not renewed for LEASE_SECONDS: the calls of such a process are failed (`emulator-restarted`, as a
-restart fails them) and its rows removed. A lease measures real time, not the emulator's clock (which tests
-move), so the processes' hosts must agree on the time to within a few seconds.
+restart fails them) and its rows removed. Its deliveries are not left behind either: a pending one names the
+process that made or claimed it (`claimed_by`), and one still under way or queued (no retry time) becomes due,
+for any process's sweep to send again, as a restart retries them on one process. A lease measures real time,
+not the emulator's clock (which tests move), so the processes' hosts must agree on the time to within a few
+seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from emulator.domain import calls
 from emulator.store import sql
-from emulator.store.models import Call, CallRunner, LiveProcess, table
+from emulator.store.models import Call, CallRunner, Delivery, LiveProcess, table
 
 if TYPE_CHECKING:
     from emulator.store import Store
@@ -44,6 +47,12 @@ _FAIL = sql.Query(update(CALLS).where(
     CALLS.c.status.in_(bindparam("live", expanding=True)),
     CALLS.c.id.in_(select(RUNNERS.c.call_id).where(RUNNERS.c.process == bindparam("who")).scalar_subquery()))
     .values(status="failed", end_reason="emulator-restarted", ended_at=bindparam("now")))
+DELIVERIES = table(Delivery)
+# A pending delivery with no retry time is under way in the process that claimed it (emulator/webhooks/delivery.py):
+# due now, for any process's sweep to claim and send again.
+_RELEASE = sql.Query(update(DELIVERIES).where(
+    DELIVERIES.c.status == "pending", DELIVERIES.c.next_retry_at.is_(None), DELIVERIES.c.claimed_by == bindparam("who"))
+    .values(next_retry_at=bindparam("now"), claimed_by=None))
 _FORGET_RUNS = sql.Query(delete(RUNNERS).where(RUNNERS.c.process == bindparam("who")))
 _FORGET = sql.Query(delete(PROCESSES).where(PROCESSES.c.process == bindparam("who")))
 
@@ -75,7 +84,8 @@ class Leases:
         await sql.run(session, _RAN, call=call_id)
 
     async def reap(self, now: datetime) -> int:
-        """Fail the calls of processes whose lease lapsed, and forget those processes. Returns the calls failed."""
+        """Fail the calls of processes whose lease lapsed, make the deliveries they had under way due again (the
+        target may get one twice, as with any retry), and forget those processes. Returns the calls failed."""
         async with self.store.read() as session:  # a look every few seconds in every process: no write lock
             lapsed = [process for (process,) in await sql.rows(session, _LAPSED, before=time.time() - LEASE_SECONDS)
                       if process != self.process]  # this one is alive, only late: it renews on its next round
@@ -85,6 +95,7 @@ class Leases:
         async with self.store.write() as session:
             for process in lapsed:
                 failed += await sql.run(session, _FAIL, who=process, now=now, live=list(calls.LIVE))
+                await sql.run(session, _RELEASE, who=process, now=now)
                 await sql.run(session, _FORGET_RUNS, who=process)
                 await sql.run(session, _FORGET, who=process)
         return failed

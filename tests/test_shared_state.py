@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from helpers import WAIT_CAP, Line, fresh_number, live_events, ok, parse, refuse
 
 from emulator.testing import EmulatorProcess, WebhookReceiver, new_key
 from emulator.testing.postgres import throwaway_database
-from emulator.testing.receiver import json_reply
+from emulator.testing.receiver import OK, held, json_reply
 
 ADMIN = "shared-admin-token"
 SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
@@ -363,10 +364,11 @@ def _sse_events(text: str) -> list[tuple[str, Any]]:
     return list(live_events(httpx.Response(200, text=text)))
 
 
-def test_the_calls_of_a_process_that_died_end_failed_with_what_they_said(doomed: Sides, key: str,
-                                                                         voice: WebhookReceiver) -> None:
-    """A process killed mid-call stops renewing its lease: the other fails its live call (as a restart would),
-    keeping the turns it had said, instead of leaving it in progress for ever."""
+def test_what_a_process_that_died_had_under_way_is_ended_or_sent_by_the_other(doomed: Sides, key: str,
+                                                                              voice: WebhookReceiver) -> None:
+    """A process killed mid-call and mid-delivery stops renewing its lease. The other fails its live call (as a
+    restart would), keeping the turns it had said, instead of leaving it in progress for ever; and sends again
+    the delivery whose attempt the dead process never finished, instead of leaving it pending for ever."""
     a, b = doomed.client(0, key), doomed.client(1, key)
     line = Line.open(a, voice)
     to = fresh_number()
@@ -374,12 +376,31 @@ def test_the_calls_of_a_process_that_died_end_failed_with_what_they_said(doomed:
     placed = ok(a.post("/v1/calls", json={"agentId": line.agent["id"], "toNumber": to}))  # runs in a
     ok(a.post(f"/_emulator/calls/{placed['id']}/caller", json={}))  # one turn said; the caller waits
     assert ok(b.get(f"/v1/calls/{placed['id']}"))["status"] == "in-progress"
-    doomed.kill(0)
-    ended = wait_until(lambda: (found := ok(b.get(f"/v1/calls/{placed['id']}")))["status"] != "in-progress"
-                       and found, "the dead process's call ended")
-    assert ended["status"] == "failed" and ended["endReason"] == "emulator-restarted"
-    assert said(ended)[-1] == ("Before the crash.", "You said: Before the crash.")
-    assert ok(b.get("/v1/calls", params={"status": "in-progress"}))["data"] == []
+    texter = new_key()
+    a_texts, b_texts = doomed.client(0, texter), doomed.client(1, texter)
+    gate = threading.Event()
+    with WebhookReceiver() as rx:
+        rx.route("/held", held(gate), OK)  # a's attempt is held until a is gone; the next one is answered
+        rx.secret = ok(a_texts.post("/v1/webhooks", json={"url": rx.url_for("/held")}))["secret"]
+        texting = ok(a_texts.post("/v1/agents", json={"name": "Texts"}))
+        number = ok(a_texts.post("/v1/numbers", json={"agentId": texting["id"]}))
+        ok(a_texts.post("/_emulator/sms", json={"from": "+14155550123", "to": number["phoneNumber"], "body": "hi"}))
+        first = rx.wait_for(1, path="/held")[0]  # under way in a
+        [pending] = ok(b_texts.get("/v1/webhooks/deliveries"))["data"]
+        assert pending["status"] == "pending" and pending["attemptCount"] == 0
+        doomed.kill(0)
+        ended = wait_until(lambda: (found := ok(b.get(f"/v1/calls/{placed['id']}")))["status"] != "in-progress"
+                           and found, "the dead process's call ended")
+        assert ended["status"] == "failed" and ended["endReason"] == "emulator-restarted"
+        assert said(ended)[-1] == ("Before the crash.", "You said: Before the crash.")
+        assert ok(b.get("/v1/calls", params={"status": "in-progress"}))["data"] == []
+        sent = wait_until(lambda: (found := ok(b_texts.get("/v1/webhooks/deliveries"))["data"])[0]["status"]
+                          != "pending" and found, "the dead process's delivery sent again")
+        gate.set()
+        assert [(d["id"], d["status"], d["attemptCount"]) for d in sent] == [(pending["id"], "success", 1)]
+        again = rx.received(path="/held")
+        assert len(again) == 2 and again[1].body == first.body and again[1].webhook_id == first.webhook_id
+        assert rx.bad_signatures == []  # both signed with the hook's secret
 
 
 def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:

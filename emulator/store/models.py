@@ -274,6 +274,9 @@ class Delivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     next_retry_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Where processes share the database: the process (its lease, emulator/leases.py) that made or claimed the
+    # attempt under way; if it dies, another process makes the delivery due again.
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Contact(Base):

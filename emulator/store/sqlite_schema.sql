@@ -517,6 +517,7 @@ CREATE TABLE webhook_deliveries (
 	last_attempt_at DATETIME, 
 	next_retry_at DATETIME, 
 	created_at DATETIME NOT NULL, 
+	claimed_by VARCHAR(32), 
 	PRIMARY KEY (pk)
 )
 

@@ -173,6 +173,7 @@ class Deliverer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: set[str] = set()
         self._turn_logs: dict[str, DeliveryAttempt] = {}
+        self.process: str | None = None  # this process's lease, where processes share the database
         # Event attempts wait in a lane per (account, target URL), a few in flight each (emulator/webhooks/lanes.py):
         # a slow target holds back only its own account's deliveries to it.
         self.lanes = Lanes(self._attempt_safely, track=self._track)
@@ -198,6 +199,7 @@ class Deliverer:
             webhook_id=hook.id if hook else None, url=hook.url if hook else None, event_type=event,
             channel=channel, payload=events.encode(payload), status="pending" if hook else "failed",
             error_message=None if hook else NO_WEBHOOK, attempt_count=0, test=test, created_at=now,
+            claimed_by=self.process if hook else None,
         )
         return row
 
@@ -408,7 +410,7 @@ class Deliverer:
             result = await session.execute(
                 update(Delivery).where(Delivery.id.in_(list(due)), Delivery.status == "pending",
                                        Delivery.next_retry_at.is_not(None))
-                .values(next_retry_at=None).returning(Delivery.id))
+                .values(next_retry_at=None, claimed_by=self.process).returning(Delivery.id))
             claimed = set(result.scalars().all())
         return {delivery_id: where for delivery_id, where in due.items() if delivery_id in claimed}
 
