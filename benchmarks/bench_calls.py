@@ -30,6 +30,11 @@ it completed with all its turns. Printed per level:
 * the emulator process's CPU time per caller turn over the level (Linux `/proc`), which depends much less
   than wall times on other work running on the machine.
 
+After the levels: calls/s at the highest concurrency over concurrency 1 (the goal: 3x), and beside it the two
+ceilings that level's CPU sets on that ratio: one event loop doing the emulator's work for every call (1 / its CPU
+per call, over the calls/s of concurrency 1), and the machine's cores running all three processes (cores / the
+CPU per call of the emulator, the webhook app and this client together). A ratio can reach neither.
+
 With `--in-process` no server runs: the call engine is driven directly (a real store in a temporary SQLite
 file, a fake voice turn that answers at once, a fake transport for `call.ended`), calls one after the other,
 which isolates the engine's per-turn cost; `--profile FILE` writes a cProfile of that run and prints the top
@@ -223,6 +228,7 @@ class Level:
     seconds: float
     errors: list[str]
     cpu_seconds: float | None = None  # the emulator process's CPU time during the level
+    others_cpu_seconds: float | None = None  # the webhook app's and this client's together
 
 
 def prepare(base_url: str, hook_url: str, turns: int) -> tuple[str, str]:
@@ -356,24 +362,51 @@ def run_http(args: argparse.Namespace, levels: list[int]) -> int:
                     print("warm-up failed:\n  " + "\n  ".join(warm.errors[:10]), file=sys.stderr)
                     return 1
             pid = emulator.proc.pid if emulator.proc is not None else 0
+            others = [app.proc.pid if app.proc is not None else 0, os.getpid()]
+            measured: list[tuple[Level, dict[str, float]]] = []
             for concurrency in levels:
-                cpu_before = cpu_seconds(pid)
+                cpu_before, others_before = cpu_seconds(pid), [cpu_seconds(other) for other in others]
                 level = asyncio.run(place_calls(base_url, hook_base, key, agent_id, args.calls, concurrency,
                                                 args.timeout))
-                cpu_after = cpu_seconds(pid)
+                cpu_after, others_after = cpu_seconds(pid), [cpu_seconds(other) for other in others]
                 if cpu_before is not None and cpu_after is not None:
                     level.cpu_seconds = cpu_after - cpu_before
+                if None not in others_before and None not in others_after:
+                    level.others_cpu_seconds = sum(others_after) - sum(others_before)  # type: ignore[arg-type]
                 collect(base_url, hook_base, key, level, args.turns)
-                report_level(level, args.turns)
+                measured.append((level, report_level(level, args.turns)))
                 if level.errors:
                     failed = True
                     print(f"  {len(level.errors)} problem(s):\n    " + "\n    ".join(level.errors[:10]),
                           file=sys.stderr)
+            report_scaling(measured)
         finally:
             emulator.stop()
             emulator.log.unlink(missing_ok=True)
             app.stop()
     return 1 if failed else 0
+
+
+def report_scaling(measured: list[tuple[Level, dict[str, float]]]) -> None:
+    """Calls/s at the highest concurrency over concurrency 1 (the goal: 3x), beside the two ceilings the CPU
+    measured at the highest level sets: one event loop running all of the emulator's work for a call (its CPU per
+    call, on one core), and the machine (every process's CPU per call, on all its cores)."""
+    first = next((figures for level, figures in measured if level.concurrency == 1), None)
+    top_level, top = max(measured, key=lambda pair: pair[0].concurrency)
+    done = sum(1 for t in top_level.calls if t.ended_arrived is not None)
+    if first is None or top_level.concurrency == 1 or not done or not first["calls_per_s"]:
+        return
+    print(f"\nconcurrency {top_level.concurrency} / concurrency 1: {top['calls_per_s'] / first['calls_per_s']:.2f}x "
+          "calls/s (goal: 3x)")
+    if top_level.cpu_seconds is None or top_level.others_cpu_seconds is None:
+        return
+    emulator_ms = top_level.cpu_seconds * 1000 / done
+    all_ms = (top_level.cpu_seconds + top_level.others_cpu_seconds) * 1000 / done
+    cores = os.cpu_count() or 1
+    print(f"  CPU per call at concurrency {top_level.concurrency}: emulator {emulator_ms:.2f} ms, "
+          f"with the webhook app and this client {all_ms:.2f} ms")
+    print(f"  ceilings over concurrency 1: one event loop {1000 / emulator_ms / first['calls_per_s']:.2f}x, "
+          f"{cores} cores for all three {cores * 1000 / all_ms / first['calls_per_s']:.2f}x")
 
 
 # --- in process ----------------------------------------------------------------------------------------------------
