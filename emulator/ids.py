@@ -1,9 +1,17 @@
-"""Resource IDs with the real service's prefixes, from one random source that `--seed` can fix."""
+"""Resource IDs with the real service's prefixes, from one random source that `--seed` can fix.
+
+An ID is its prefix and 24 hex digits. Unseeded, the first 11 are the time in milliseconds and the other 13
+random: the IDs of rows written one after another sort together, so the unique index on each table's `id`
+grows at its end (a page or two touched per batch of writes) instead of at a random leaf per row, which
+costs a page read and a WAL frame each once an index outgrows the cache. Seeded, every digit comes from the
+seeded source, as reproducible as before."""
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import time
 
 _rng: random.Random | None = None
 
@@ -33,6 +41,8 @@ def token(nbytes: int = 12) -> str:
 
 
 def new_id(prefix: str) -> str:
+    if _rng is None:
+        return f"{prefix}_{time.time_ns() // 1_000_000:011x}{os.urandom(7).hex()[:13]}"
     return f"{prefix}_{token(12)}"
 
 
