@@ -270,16 +270,21 @@ class Activity:
     # -- messages -----------------------------------------------------------------------------------------
 
     def sms(self, message: Message, deliveries: list[Delivery]) -> None:
+        self.publish_later(f"sms.{'in' if message.direction == 'inbound' else 'out'}", (message.account_id,),
+                           lambda: self._sms(message, deliveries))
+
+    @staticmethod
+    def _sms(message: Message, deliveries: list[Delivery]) -> tuple[str, dict[str, Any]]:
         way = "in" if message.direction == "inbound" else "out"
         channel = "MMS" if message.media_urls and message.channel == "sms" else message.channel.upper()
         channel = "iMessage" if channel == "IMESSAGE" else channel
         sent = [d for d in deliveries if d.status == "pending"]
         hooks = f"{_plural(len(sent), 'delivery')} queued" if sent else "no webhook: undeliverable"
         media = f" + {_plural(len(message.media_urls or []), 'media file')}" if message.media_urls else ""
-        self.publish(f"sms.{way}", f"{channel} {way} {message.id} {message.from_number} → {message.to_number}: "
-                                   f"{quote(message.body)}{media} ({hooks})", [message.account_id],
-                     messageId=message.id, conversationId=message.conversation_id, direction=message.direction,
-                     channel=message.channel, deliveries=[d.id for d in deliveries])
+        return (f"{channel} {way} {message.id} {message.from_number} → {message.to_number}: "
+                f"{quote(message.body)}{media} ({hooks})",
+                {"messageId": message.id, "conversationId": message.conversation_id, "direction": message.direction,
+                 "channel": message.channel, "deliveries": [d.id for d in deliveries]})
 
     # -- deliveries ---------------------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def check_area_code(area_code: str, country: str) -> None:
 
 def generate(country: str, area_code: str | None) -> str:
     """A random number in the area code: exchange 2xx-9xx (not N11, not 555), any line."""
-    rng = ids.rng()
+    rng = ids.plain_rng()
     if area_code is None:
         area_code = rng.choice(CA_DEFAULT_AREA_CODES if country == "CA" else US_DEFAULT_AREA_CODES)
     while True:

@@ -37,7 +37,7 @@ MAX_BUTTONS = 10
 
 
 def _digits(count: int) -> str:
-    return "".join(str(ids.rng().randrange(10)) for _ in range(count))
+    return "".join(str(ids.plain_rng().randrange(10)) for _ in range(count))
 
 
 def offered(phone_number: str | None = None, display_name: str | None = None,
