@@ -17,7 +17,7 @@ import yaml
 from helpers import Line, fresh_number, ok, wait_ended
 
 from emulator.scenarios import cli as scenario_cli
-from emulator.scenarios.export import export, export_command, to_yaml
+from emulator.scenarios.export import export, export_command, from_conversation, to_yaml
 from emulator.scenarios.model import build
 from emulator.testing import InProcessEmulator
 from emulator.testing.receiver import Received, Reply, WebhookReceiver, json_reply, say, streamed
@@ -120,6 +120,17 @@ def test_an_exported_sms_thread(api: httpx.Client, control: httpx.Client) -> Non
                                     {"send": "Thanks!", "after": "2h",
                                      "expect": {"contains": "You're welcome, have a great day."}}]
     build(yaml.safe_load(to_yaml(scenario)), "exported")
+
+
+def test_a_reply_written_within_the_millisecond_of_its_message_is_its_expectation() -> None:
+    """Times on the wire are to the millisecond: a message and its reply can share one. The API lists them newest
+    first in the order they were written, and the export keeps that order for equal times."""
+    at = "2026-12-01T10:00:00.000Z"
+    listed = [{"direction": "outbound", "body": "Yes, 9 to 5.", "receivedAt": at},
+              {"direction": "inbound", "body": "Hi, are you open?", "receivedAt": at}]
+    scenario = from_conversation({"id": "conv_1", "participant": "+14155550151", "messages": listed},
+                                 {"name": "Texting Bot"})
+    assert scenario["messages"] == [{"send": "Hi, are you open?", "expect": {"contains": "Yes, 9 to 5."}}]
 
 
 def test_the_export_command(server: InProcessEmulator, api: httpx.Client, agent: WebhookReceiver, key: str,

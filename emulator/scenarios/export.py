@@ -126,7 +126,10 @@ def from_call(call: dict[str, Any], agent: dict[str, Any], deliveries: list[dict
 
 
 def from_conversation(conversation: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
-    messages = sorted(conversation.get("messages") or [], key=lambda m: m.get("receivedAt") or "")
+    # The API lists a conversation's messages newest first, in the order they were written when their times (to
+    # the millisecond) are equal: reversed, then sorted stably by time, a reply sent within the millisecond of
+    # its message still follows it.
+    messages = sorted(reversed(conversation.get("messages") or []), key=lambda m: m.get("receivedAt") or "")
     steps: list[dict[str, Any]] = []
     last: datetime | None = None
     for message in messages:
