@@ -176,10 +176,10 @@ def create_app(settings: Settings) -> Starlette:
             await relay.close()
             if state.engine_made is not None:
                 await state.engine_made.close()
-            if leases is not None:
-                with contextlib.suppress(Exception):  # a lease left behind lapses by itself
-                    await leases.leave()
             await state.deliverer.close()
+            if leases is not None:  # after the deliveries: what they left undone goes to the other processes
+                with contextlib.suppress(Exception):  # a lease left behind lapses by itself
+                    await leases.leave(state.clock.now())
             await state.shared.close()
             await state.store.close()
 

@@ -100,8 +100,10 @@ class Leases:
                 await sql.run(session, _FORGET, who=process)
         return failed
 
-    async def leave(self) -> None:
-        """At a clean shutdown (the calls of this process have ended already)."""
+    async def leave(self, now: datetime) -> None:
+        """At a clean shutdown (the calls of this process have ended already, its deliveries' attempts finished or
+        stopped): the deliveries it leaves pending become due for the other processes."""
         async with self.store.write() as session:
+            await sql.run(session, _RELEASE, who=self.process, now=now)
             await sql.run(session, _FORGET_RUNS, who=self.process)
             await sql.run(session, _FORGET, who=self.process)

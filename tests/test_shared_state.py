@@ -82,6 +82,15 @@ class Sides:
     def pid(self, client: httpx.Client) -> int:
         return int(ok(client.get("/_emulator/health"))["processId"])
 
+    def stop(self, side: int) -> None:
+        """Stop process `side` as Ctrl-C or a supervisor's SIGTERM would: its shutdown runs."""
+        if self.pinned:
+            os.kill(self._pids[side], signal.SIGTERM)
+        else:
+            proc = self.processes[side].proc
+            assert proc is not None
+            proc.terminate()
+
     def kill(self, side: int) -> None:
         """Kill process `side` at once, as a crash would (a worker is then replaced by uvicorn's supervisor)."""
         if self.pinned:
@@ -401,6 +410,27 @@ def test_what_a_process_that_died_had_under_way_is_ended_or_sent_by_the_other(do
         again = rx.received(path="/held")
         assert len(again) == 2 and again[1].body == first.body and again[1].webhook_id == first.webhook_id
         assert rx.bad_signatures == []  # both signed with the hook's secret
+
+
+def test_a_delivery_a_process_stops_with_is_sent_by_the_other(doomed: Sides) -> None:
+    """A process stopped cleanly gives its attempts a few seconds, stops the rest, and leaves the deliveries it
+    did not finish due at once, for the other process to send (instead of pending for ever)."""
+    key = new_key()
+    a, b = doomed.client(0, key), doomed.client(1, key)
+    gate = threading.Event()
+    with WebhookReceiver() as rx:
+        rx.route("/held", held(gate), OK)
+        rx.secret = ok(a.post("/v1/webhooks", json={"url": rx.url_for("/held")}))["secret"]
+        number = ok(a.post("/v1/numbers", json={"agentId": ok(a.post("/v1/agents", json={"name": "T"}))["id"]}))
+        ok(a.post("/_emulator/sms", json={"from": "+14155550124", "to": number["phoneNumber"], "body": "bye"}))
+        first = rx.wait_for(1, path="/held")[0]  # under way in a
+        doomed.stop(0)
+        sent = wait_until(lambda: (found := ok(b.get("/v1/webhooks/deliveries"))["data"])[0]["status"]
+                          != "pending" and found, "the stopped process's delivery sent by the other")
+        gate.set()
+        assert [(d["status"], d["attemptCount"]) for d in sent] == [("success", 1)]
+        again = rx.received(path="/held")
+        assert len(again) == 2 and again[1].webhook_id == first.webhook_id and rx.bad_signatures == []
 
 
 def test_a_rate_limit_counts_the_requests_of_both(strict: Sides) -> None:
