@@ -9,6 +9,7 @@ from pathlib import Path
 from helpers import ok
 
 from emulator.config import Settings
+from emulator.store import documents
 from emulator.testing import InProcessEmulator, new_key
 
 ADDED = [("accounts", "webhook_events"), ("webhooks", "event_types"), ("conversations", "group_info"),
@@ -20,7 +21,9 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
     key = new_key()
     with InProcessEmulator(Settings(db=str(db))) as first, first.client(key) as api:
         ok(api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}))
-    with sqlite3.connect(db) as conn:  # the file as an earlier version left it
+    with sqlite3.connect(db) as conn:  # the file as an earlier version left it (with no stored documents either)
+        documents.remove(conn)
+        conn.execute("DELETE FROM store_meta WHERE name = 'documents'")
         for table, column in ADDED:
             conn.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     with InProcessEmulator(Settings(db=str(db))) as second, second.client(key) as api, second.client() as control:

@@ -21,7 +21,7 @@ async def list_agents(request: Request) -> Response:
     limit, offset = paging(request)
     async with emu(request).store.read() as session:
         rows, numbers, total = await agents.list_page(session, account_id, limit, offset)
-    return respond(page([wire.listed(row, numbers.get(row.id, [])) for row in rows], total, offset))
+    return respond(wire.agent_page(rows, numbers, total, offset))
 
 
 async def create_agent(request: Request) -> Response:

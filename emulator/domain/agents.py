@@ -13,11 +13,10 @@ from emulator import ids, phones
 from emulator.domain.lookup import owned
 from emulator.errors import Invalid, Refused, not_found
 from emulator.store import Agent, Call, Conversation, Message, PhoneNumber, Webhook, sql
+from emulator.store.documents import agent_documents
 from emulator.store.models import table
 from emulator.urls import check_url
-from emulator.wire.agents import DEFAULTS, LISTED_SKIP, NULLABLE, AgentFields, UpdateAgent, numbers_sql
-from emulator.wire.agents import Agent as AgentOut
-from emulator.wire.sqlite_json import object_sql
+from emulator.wire.agents import DEFAULTS, NULLABLE, AgentFields, UpdateAgent, document_sql
 
 # Reads and the insert run as Core statements on rows (emulator/store/sql.py); the rare updates and the
 # delete use the ORM entity (`_entity`).
@@ -26,17 +25,20 @@ NUMBERS = table(PhoneNumber)
 _GET = sql.Query(select(AGENTS).where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
 _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account")).order_by(AGENTS.c.pk.desc())
                   .limit(bindparam("limit")).offset(bindparam("offset")))
-# Agents as the JSON text SQLite writes for them (where it can: `sql.renders_json`): the agent's columns and its
-# numbers' array (emulator/wire/agents.py `written`).
-_WRITTEN: tuple[Any, ...] = (AGENTS.c.id, literal_column(object_sql(AgentOut, AGENTS, skip=LISTED_SKIP)).label("wire"),
-            literal_column(numbers_sql(AGENTS, NUMBERS)).label("numbers"))
+# Agents as the JSON text SQLite keeps for them (where it can: `sql.renders_json`), the agent with its numbers
+# (emulator/store/documents.py; emulator/wire/agents.py `written`), written at once for a row without one.
+_DOCUMENTS = agent_documents
+_WRITTEN: tuple[Any, ...] = (
+    literal_column(f"coalesce({_DOCUMENTS.name}.body, {document_sql(AGENTS, NUMBERS)})").label("wire"),)
+_WITH_DOCUMENTS = AGENTS.outerjoin(_DOCUMENTS, _DOCUMENTS.c.pk == AGENTS.c.pk)
 _COUNTED = AGENTS.alias("counted")
 _TOTAL = (select(func.count()).select_from(_COUNTED).where(_COUNTED.c.account_id == bindparam("account"))
           .scalar_subquery().label("total"))  # not correlated: SQLite counts once per statement
-_PAGE_JSON = sql.Query(select(*_WRITTEN, _TOTAL).where(AGENTS.c.account_id == bindparam("account"))
+_PAGE_JSON = sql.Query(select(*_WRITTEN, _TOTAL).select_from(_WITH_DOCUMENTS)
+                       .where(AGENTS.c.account_id == bindparam("account"))
                        .order_by(AGENTS.c.pk.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
-_GET_JSON = sql.Query(select(*_WRITTEN).where(AGENTS.c.id == bindparam("id"),
-                                              AGENTS.c.account_id == bindparam("account")))
+_GET_JSON = sql.Query(select(*_WRITTEN).select_from(_WITH_DOCUMENTS)
+                      .where(AGENTS.c.id == bindparam("id"), AGENTS.c.account_id == bindparam("account")))
 _COUNT = sql.Query(select(func.count()).select_from(AGENTS).where(AGENTS.c.account_id == bindparam("account")))
 _ATTACHED = sql.Query(select(NUMBERS).where(NUMBERS.c.agent_id.in_(bindparam("agents", expanding=True)),
                                             NUMBERS.c.status == "active")
@@ -116,12 +118,13 @@ async def numbers_of(session: AsyncSession, agent_ids: Iterable[str]) -> dict[st
 async def list_page(session: AsyncSession, account_id: str, limit: int,
                     offset: int) -> tuple[list[Any], dict[str, list[Any]], int]:
     """A page of the account's agents, newest first, their active numbers, and their total. Where SQLite writes
-    them as JSON the rows are `written` ones (emulator/wire/agents.py) that hold their numbers (and the total),
-    and the numbers given are none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
+    them as JSON the rows are their documents (JSON text, emulator/store/documents.py) and the numbers given are
+    none; else whole rows, and each one's numbers (id, phone_number, status, type)."""
     if sql.renders_json(session):
-        rows = await sql.rows(session, _PAGE_JSON, account=account_id, limit=limit, offset=offset)
-        if rows:  # the page's statement counted them too
-            return rows, {}, rows[0].total
+        written = await sql.tuples(session, _PAGE_JSON, account=account_id, limit=limit, offset=offset)
+        if written:  # the page's statement counted them too
+            return [document for document, _total in written], {}, written[0][1]
+        rows: list[Any] = []
         numbers: dict[str, list[Any]] = {}
     else:
         rows = await sql.rows(session, _PAGE, account=account_id, limit=limit, offset=offset)

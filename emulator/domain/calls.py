@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator import ids
 from emulator.calls import rows
-from emulator.domain.paging import Lister, Tally
+from emulator.domain.paging import Lister, Tally, Wire
 from emulator.domain.search import NumberSearch
 from emulator.domain.windows import Skip
 from emulator.errors import NotFound, Refused, not_found
 from emulator.store import Account, Agent, Call, PhoneNumber, Store, Transcript, sql
+from emulator.store.documents import call_documents
 from emulator.store.models import table
 from emulator.store.rollups import call_tally, usage_buckets
-from emulator.wire.calls import listed_sql
+from emulator.wire.calls import listed_sql, named_sql
 
 STATUSES = ("registered", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "voicemail",
             "canceled")
@@ -73,7 +74,8 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
     "agent_id": lambda value: CALLS.c.agent_id == value,
     "number_id": lambda value: CALLS.c.phone_number_id == value,
     "older_than": lambda value: CALLS.c.started_at < value,
-}, columns=LISTED, wire=(("id", "agent_id", "recording_available"), listed_sql(CALLS, AGENTS)))
+}, columns=LISTED, wire=Wire(("id", "agent_id", "recording_available"), listed_sql(CALLS, AGENTS, named=False),
+                             call_documents, lambda document: named_sql(document, CALLS, AGENTS)))
 # A deep page of the unfiltered list starts where the day and hour buckets say (windows.Skip).
 _SKIP = Skip(usage_buckets, usage_buckets.c.kind == "call")
 DEEP = 1000  # offsets from which a page is located from the buckets

@@ -9,9 +9,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emulator.domain.lookup import owned
-from emulator.domain.paging import Lister, Tally
+from emulator.domain.paging import Lister, Tally, Wire
 from emulator.errors import not_found
 from emulator.store import Conversation, Message, Reaction, sql
+from emulator.store.documents import message_documents
 from emulator.store.models import table
 from emulator.store.rollups import conversation_tally, message_tally
 from emulator.wire.messages import message_sql
@@ -28,7 +29,7 @@ _MESSAGES = Lister(MESSAGES, [], [MESSAGES.c.received_at.desc(), MESSAGES.c.pk.d
     "number_id": lambda value: MESSAGES.c.phone_number_id == value,
     "before": lambda value: MESSAGES.c.received_at < value,
     "after": lambda value: MESSAGES.c.received_at > value,
-}, wire=(("id",), message_sql(MESSAGES, REACTIONS)))
+}, wire=Wire(("id",), message_sql(MESSAGES, REACTIONS), message_documents))
 _REACTIONS = sql.Query(select(REACTIONS).where(REACTIONS.c.message_id.in_(bindparam("messages", expanding=True)))
                        .order_by(REACTIONS.c.pk))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, literal_column, select
@@ -21,6 +22,22 @@ async def page(session: AsyncSession, query: Select[Any], limit: int, offset: in
     return rows, total
 
 
+@dataclass(frozen=True)
+class Wire:
+    """How SQLite writes a list's rows as JSON (emulator/wire/sqlite_json.py): the columns a row also holds, the SQL
+    of a row's document, and where documents are kept (emulator/store/documents.py) the table of them, read by
+    `pk` with the SQL as the fallback; `dress` turns the document read into the one sent (SQL to SQL)."""
+
+    columns: Sequence[str]
+    sql: str
+    stored: Table | None = None
+    dress: Callable[[str], str] | None = None
+
+    def column(self) -> str:
+        body = self.sql if self.stored is None else f"coalesce({self.stored.name}.body, {self.sql})"
+        return body if self.dress is None else self.dress(body)
+
+
 class Lister:
     """One list endpoint's rows as Core statements: `where` always applies (its bind parameters are given to
     every call), each of `filters` when its value is given (not None); rows come in `order`.
@@ -31,26 +48,28 @@ class Lister:
 
     def __init__(self, table: Table, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
                  filters: Mapping[str, Filter] | None = None, columns: Sequence[str] | None = None,
-                 wire: tuple[Sequence[str], str] | None = None) -> None:
+                 wire: Wire | None = None) -> None:
         self.table = table
         self.columns = [table.c[name] for name in columns] if columns is not None else list(table.columns)
         self.where = list(where)
         self.order = list(order)
         self.filters = dict(filters or {})
         self._made: dict[frozenset[str], tuple[sql.Query, sql.Query]] = {}
-        # (columns, SQL of the row's JSON): where SQLite writes a page's rows as JSON (`sql.renders_json`), rows
-        # hold those columns and the JSON text as `wire` (emulator/wire/sqlite_json.py)
+        # where SQLite writes a page's rows as JSON (`sql.renders_json`), rows hold `wire.columns` and the JSON text
+        # as `wire`
         self.wire = wire
         self._wire_made: dict[frozenset[str], sql.Query] = {}
 
     def _wire_query(self, chosen: frozenset[str]) -> sql.Query:
         made = self._wire_made.get(chosen)
         if made is None:
-            assert self.wire is not None
-            names, rendered = self.wire
+            wire = self.wire
+            assert wire is not None
+            rows = select(*(self.table.c[name] for name in wire.columns), literal_column(wire.column()).label("wire"))
+            if wire.stored is not None:
+                rows = rows.select_from(self.table.outerjoin(wire.stored, wire.stored.c.pk == self.table.c.pk))
             made = self._wire_made[chosen] = sql.Query(
-                select(*(self.table.c[name] for name in names), literal_column(rendered).label("wire"))
-                .where(self.table.c.pk.in_(self._keys(chosen))).order_by(*self.order))
+                rows.where(self.table.c.pk.in_(self._keys(chosen))).order_by(*self.order))
         return made
 
     def _clauses(self, chosen: frozenset[str]) -> list[ColumnElement[bool]]:

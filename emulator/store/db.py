@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from emulator.store import rollups, search
+from emulator.store import documents, rollups, search
 from emulator.store.inline import InlineSession
 from emulator.store.models import Base, postgresql_partial_indexes
 
@@ -146,6 +146,8 @@ class Store:
                 if script:  # a new database: the schema as rendered once (emulator/store/schema.py)
                     for statement in script:
                         raw.execute(statement)
+                    if not documents.has_json(raw):
+                        documents.remove(raw)
                     self.created = True
                 else:
                     self.created = _create(conn)
@@ -387,6 +389,7 @@ def _create(conn: Connection) -> bool:
             index.create(conn, checkfirst=True)
     rollups.ensure(conn, new=not older)
     search.ensure(conn, new=not older)  # after the rollups: it indexes call_numbers
+    documents.ensure(conn, new=not older)
     return not older
 
 

@@ -39,6 +39,12 @@ class InlineSession:
             return []
         return plan.read(found)
 
+    def fetch_raw(self, query: Query, params: dict[str, Any]) -> list[Any]:
+        """The driver's rows as they come (tuples, no value converted)."""
+        self._flush_pending()
+        sql, args = query.plan(self._connection.dialect).parameters(params)
+        return self._raw.execute(sql, args).fetchall()
+
     def run(self, query: Query, params: dict[str, Any]) -> int:
         self._flush_pending()
         plan = query.plan(self._connection.dialect)

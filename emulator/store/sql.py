@@ -320,6 +320,15 @@ async def rows(session: AsyncSession, query: Query, **params: Any) -> list[Any]:
     return list((await session.execute(_statement(session, query), params)).all())
 
 
+async def tuples(session: AsyncSession, query: Query, **params: Any) -> list[Any]:
+    """Every row the statement returns, by position only, its values as the driver reads them (for columns that
+    need no conversion: text, integers)."""
+    inline = _inline(session)
+    if inline is not None:
+        return inline.fetch_raw(query, params)
+    return list((await session.execute(_statement(session, query), params)).tuples())
+
+
 async def first(session: AsyncSession, query: Query, **params: Any) -> Any:
     """The first row, or None."""
     inline = _inline(session)

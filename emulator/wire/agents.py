@@ -13,9 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from emulator.voices import DEFAULT_AGENT_VOICE
-from emulator.wire.base import Json, Label, Model, NonEmpty, Out, Page, Paragraph, Prompt, Timestamp, Whole, columns
+from emulator.wire.base import (
+    Json,
+    Label,
+    Model,
+    NonEmpty,
+    Out,
+    Page,
+    Paragraph,
+    Prompt,
+    Timestamp,
+    Whole,
+    columns,
+    page,
+    written_page,
+)
 from emulator.wire.rules import PhoneNumber, WebUrl, not_null
-from emulator.wire.sqlite_json import pairs_sql
+from emulator.wire.sqlite_json import object_sql, pairs_sql
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -246,16 +260,26 @@ def numbers_sql(agents: Table, numbers: Table) -> str:
             f"WHERE {n}.agent_id = {a}.id AND {n}.status = 'active' ORDER BY {n}.attached_at, {n}.pk) AS attached)")
 
 
+def document_sql(agents: Table, numbers: Table) -> str:
+    """The whole document `written` makes of a row, as SQL over a row of `agents` (SQLite): what
+    emulator/store/documents.py keeps for each agent."""
+    wire = object_sql(Agent, agents, skip=LISTED_SKIP)
+    attached = numbers_sql(agents, numbers)
+    return (f"(SELECT substr(doc.wire, 1, length(doc.wire) - 1) || ',\"numbers\":' || doc.numbers || "
+            f"',\"phoneNumbers\":' || doc.numbers || '}}' FROM (SELECT {wire} AS wire, {attached} AS numbers) AS doc)")
+
+
 def written(row: Any) -> Any:
-    """An agent SQLite wrote as JSON (a row with `wire`, the agent's columns, and `numbers`, its numbers' array):
-    `agent(...)`'s document, for orjson to send as it is."""
-    attached = row.numbers
-    return orjson.Fragment(f'{row.wire[:-1]},"numbers":{attached},"phoneNumbers":{attached}}}')
+    """An agent SQLite wrote as JSON (a row with `wire`, `agent(...)`'s document: `document_sql`), for orjson to
+    send as it is."""
+    return orjson.Fragment(row.wire)
 
 
-def listed(row: Any, numbers: list[NumberRow]) -> Any:
-    """An agent of a page: `written(row)` where SQLite wrote it as JSON, else `agent(row, numbers)`."""
-    return agent(row, numbers) if getattr(row, "wire", None) is None else written(row)
+def agent_page(rows: list[Any], numbers: dict[str, list[NumberRow]], total: int, offset: int) -> dict[str, Any]:
+    """A page of agents: the documents SQLite wrote (JSON text), else `agent(row, its numbers)` of each row."""
+    if rows and isinstance(rows[0], str):
+        return written_page(rows, total, offset)
+    return page([agent(row, numbers.get(row.id, [])) for row in rows], total, offset)
 
 
 def deleted(row: AgentRow, unassigned: list[str]) -> dict[str, Any]:

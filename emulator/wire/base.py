@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Generic, TypeVar, cast, get_args
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
@@ -101,6 +102,12 @@ class Success(Out):
 def page(items: list[dict[str, Any]], total: int, offset: int) -> dict[str, Any]:
     """The list envelope every paged endpoint shares: `data`, `total`, `hasMore`."""
     return {"data": items, "total": total, "hasMore": offset + len(items) < total}
+
+
+def written_page(documents: list[str], total: int, offset: int) -> dict[str, Any]:
+    """`page` of items SQLite wrote as JSON text, for orjson to send as they are."""
+    return {"data": orjson.Fragment("[" + ",".join(documents) + "]"), "total": total,
+            "hasMore": offset + len(documents) < total}
 
 
 def success() -> dict[str, Any]:

@@ -176,14 +176,23 @@ def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list
     return out
 
 
-def listed_sql(calls: Table, agents: Table) -> str:
+def agent_name_sql(calls: Table, agents: Table) -> str:
+    """The name of a call's agent (NULL when it has none or it was deleted), as SQL over a row of `calls`."""
+    return (f"(SELECT {agents.name}.name FROM {agents.name} WHERE {agents.name}.id = {calls.name}.agent_id "
+            f"AND {agents.name}.account_id = {calls.name}.account_id)")
+
+
+UNNAMED = '"agentName":null,'  # in a document written with `named=False`: no text value can hold it unescaped
+
+
+def listed_sql(calls: Table, agents: Table, named: bool = True) -> str:
     """A listed call as SQLite writes it (emulator/wire/sqlite_json.py): what `call` renders for a page, its agent's
-    name read by the statement, `recordingUrl` null (`listed_call` writes it in where it shows)."""
+    name read by the statement (`named=False`: null, for `named_sql` to write in), `recordingUrl` null
+    (`listed_call` writes it in where it shows)."""
     def column(attr: str) -> str:
         return column_sql(calls, attr)
 
-    name = (f"(SELECT {agents.name}.name FROM {agents.name} WHERE {agents.name}.id = {calls.name}.agent_id "
-            f"AND {agents.name}.account_id = {calls.name}.account_id)")
+    name = agent_name_sql(calls, agents) if named else "NULL"
     return pairs_sql([
         ("id", column("id")), ("agentId", column("agent_id")), ("agentName", name),
         ("phoneNumberId", column("phone_number_id")), ("phoneNumber", column("phone_number")),
@@ -194,6 +203,13 @@ def listed_sql(calls: Table, agents: Table) -> str:
         ("endReason", column("end_reason")), ("recordingUrl", "NULL"),
         ("recordingAvailable", column("recording_available")),
     ])
+
+
+def named_sql(document: str, calls: Table, agents: Table) -> str:
+    """A call's document written with `named=False` (the SQL `document`), with its agent's name written in."""
+    name = agent_name_sql(calls, agents)
+    return (f"CASE WHEN {calls.name}.agent_id IS NULL THEN {document} ELSE replace({document}, '{UNNAMED}', "
+            f"'\"agentName\":' || json_quote({name}) || ',') END")
 
 
 _NO_RECORDING = '"recordingUrl":null,'

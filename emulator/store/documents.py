@@ -1,0 +1,171 @@
+"""Listed rows' JSON, kept by SQLite: each agent's, call's and message's document as a list shows it, written
+by triggers in the transaction that writes the row, so a page reads 20 stored texts instead of SQLite building
+20 JSON objects of 18-25 values each (and Python nothing per row).
+
+A document is exactly what SQLite would write for the row at read time (emulator/wire/sqlite_json.py, the
+SQL of emulator/wire/agents.py, calls.py and messages.py), kept in a table of its own keyed by the row's `pk`:
+
+- `agent_documents`: an agent with its active numbers (`written` in emulator/wire/agents.py). Triggers on
+  `agents` write it; triggers on `phone_numbers` write it again for the agents a number joins or leaves.
+- `call_documents`: a listed call with `"agentName":null` (`listed_sql(..., named=False)`): the reading
+  statement writes the agent's name in, so a renamed or deleted agent changes no stored document.
+- `message_documents`: a message with its reactions; triggers on `reactions` write it again.
+
+A row's document is written after every insert and update of the row and removed with it. Reads join the
+documents by `pk` and fall back to the expression itself where a row has none (`COALESCE` evaluates it only
+then), so a missing document costs time, never a wrong or lost row. Only SQLite keeps them (PostgreSQL's path
+renders in Python); a database made before them gets them at start-up (`ensure`), filled from the rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, text
+
+from emulator.store.rollups import store_meta
+
+# Not in Base.metadata: created and removed by the statements below, their rows written by the triggers.
+_meta = MetaData()
+
+
+def _documents(name: str) -> Table:
+    return Table(name, _meta, Column("pk", Integer, primary_key=True), Column("body", Text, nullable=False))
+
+
+agent_documents = _documents("agent_documents")
+call_documents = _documents("call_documents")
+message_documents = _documents("message_documents")
+
+
+@dataclass(frozen=True)
+class Follows:
+    """Another table whose rows are part of a document: a change of one of its rows (of `columns`, for an update;
+    None: any) writes again the documents of the source rows `rows` names, given how the changed row is named
+    (NEW or OLD)."""
+
+    table: str
+    rows: Callable[[str], str]
+    columns: tuple[str, ...] | None = None
+    when: Callable[[str], str] | None = None  # a changed row that can be part of none: its triggers skip it
+
+    def only(self, *rows: str) -> str:
+        return "" if self.when is None else " WHEN " + " OR ".join(f"({self.when(row)})" for row in rows)
+
+
+@dataclass(frozen=True)
+class Kind:
+    documents: Table
+    source: str  # the table whose rows they are
+    body: str  # the SQL of a row's document, over the source table's columns (`source.column`)
+    follows: tuple[Follows, ...] = ()
+
+    def written(self, where: str) -> str:
+        """The statement writing the documents of the source rows `where` holds for."""
+        return (f"INSERT OR REPLACE INTO {self.documents.name} (pk, body) SELECT {self.source}.pk, {self.body} "
+                f"FROM {self.source} WHERE {where}")
+
+    def triggers(self) -> list[tuple[str, str]]:
+        name, source = self.documents.name, self.source
+        kept = self.written(f"{source}.pk = NEW.pk")
+        out = [(f"{name}_added", f"CREATE TRIGGER {name}_added AFTER INSERT ON {source} BEGIN {kept}; END"),
+               (f"{name}_changed", f"CREATE TRIGGER {name}_changed AFTER UPDATE ON {source} BEGIN {kept}; END"),
+               (f"{name}_removed", f"CREATE TRIGGER {name}_removed AFTER DELETE ON {source} BEGIN "
+                                   f"DELETE FROM {name} WHERE pk = OLD.pk; END")]
+        for other in self.follows:
+            prefix = f"{name}_{other.table}"
+            changed = f"AFTER UPDATE OF {', '.join(other.columns)}" if other.columns else "AFTER UPDATE"
+            either = f"({other.rows('OLD')}) OR ({other.rows('NEW')})"
+            out += [
+                (f"{prefix}_added", f"CREATE TRIGGER {prefix}_added AFTER INSERT ON {other.table}"
+                                    f"{other.only('NEW')} BEGIN {self.written(other.rows('NEW'))}; END"),
+                (f"{prefix}_changed", f"CREATE TRIGGER {prefix}_changed {changed} ON {other.table}"
+                                      f"{other.only('OLD', 'NEW')} BEGIN {self.written(either)}; END"),
+                (f"{prefix}_removed", f"CREATE TRIGGER {prefix}_removed AFTER DELETE ON {other.table}"
+                                      f"{other.only('OLD')} BEGIN {self.written(other.rows('OLD'))}; END"),
+            ]
+        return out
+
+
+def kinds() -> tuple[Kind, ...]:
+    """The documents kept (their SQL comes from the wire modules, imported only when the schema is made)."""
+    from emulator.store.models import Agent, Call, Message, PhoneNumber, Reaction, table
+    from emulator.wire.agents import document_sql
+    from emulator.wire.calls import listed_sql
+    from emulator.wire.messages import message_sql
+
+    agents, calls, messages = table(Agent), table(Call), table(Message)
+    return (
+        Kind(agent_documents, "agents", document_sql(agents, table(PhoneNumber)), (
+            Follows("phone_numbers", lambda row: f"agents.id = {row}.agent_id",
+                    ("agent_id", "status", "phone_number", "type", "attached_at", "id"),
+                    lambda row: f"{row}.agent_id IS NOT NULL"),)),
+        Kind(call_documents, "calls", listed_sql(calls, agents, named=False)),
+        Kind(message_documents, "messages", message_sql(messages, table(Reaction)), (
+            Follows("reactions", lambda row: f"messages.id = {row}.message_id"),)),
+    )
+
+
+def _statements() -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    made = kinds()
+    tables = [f"CREATE TABLE {kind.documents.name} (pk INTEGER PRIMARY KEY, body TEXT NOT NULL)" for kind in made]
+    triggers = [trigger for kind in made for trigger in kind.triggers()]
+    fills = [kind.written("1") for kind in made]
+    return tables, triggers, fills
+
+
+def fingerprint() -> str:
+    tables, triggers, fills = _statements()
+    return hashlib.sha256("\n".join([*tables, *(sql for _, sql in triggers), *fills]).encode()).hexdigest()[:16]
+
+
+def ensure(conn: Connection, new: bool = False) -> bool:
+    """Give a SQLite database the documents as defined now (call after `rollups.ensure`, in the same transaction):
+    a new one, or one whose stored fingerprint differs, gets the tables and triggers afresh and, unless `new`,
+    every row's document. Returns whether they were made now."""
+    if conn.dialect.name != "sqlite" or not has_json(conn.connection.dbapi_connection):
+        return False
+    wanted = fingerprint()
+    if not new and conn.execute(text("SELECT value FROM store_meta WHERE name = 'documents'")).scalar() == wanted:
+        return False
+    tables, triggers, fills = _statements()
+    if not new:
+        for name, _ in triggers:
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        for each in _meta.tables.values():
+            conn.execute(text(f"DROP TABLE IF EXISTS {each.name}"))
+    for statement in tables:
+        conn.execute(text(statement))
+    if not new:
+        for statement in fills:
+            conn.execute(text(statement))
+    for _, statement in triggers:
+        conn.execute(text(statement))
+    conn.execute(store_meta.delete().where(store_meta.c.name == "documents"))
+    conn.execute(store_meta.insert().values(name="documents", value=wanted))
+    return True
+
+
+def remove(raw: sqlite3.Connection) -> None:
+    """Drop the documents' triggers and tables (a new database made from the schema script on a SQLite without
+    the JSON functions: its writes could not run them)."""
+    prefixes = tuple(f"{name}_" for name in _meta.tables)
+    names = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for name in (name for name in names if name.startswith(prefixes)):
+        raw.execute(f"DROP TRIGGER {name}")
+    for each in _meta.tables.values():
+        raw.execute(f"DROP TABLE IF EXISTS {each.name}")
+
+
+def has_json(raw: object) -> bool:
+    """Whether the SQLite connection has the JSON functions the documents are written with (every build since
+    3.38 has them; without them no trigger is made and the lists render in Python)."""
+    try:
+        assert isinstance(raw, sqlite3.Connection)
+        raw.execute("SELECT json_object('a', 1)").fetchall()
+    except (sqlite3.Error, AssertionError):
+        return False
+    return True

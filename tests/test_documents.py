@@ -1,0 +1,160 @@
+"""The JSON SQLite keeps for each agent, call and message (emulator/store/documents.py) stays what the row reads
+as now through every kind of change, lists stay the Python rendering, a row without its document is listed all
+the same, and a database made before the documents gets them, filled, at start-up."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Line, fresh_number, make_agent, ok, seed_account, tag, upgrade
+
+from emulator.store import documents, sql
+from emulator.testing import InProcessEmulator, new_key
+from emulator.testing.receiver import WebhookReceiver
+
+LISTS = ["/v1/agents", "/v1/calls", "/v1/calls?status=completed"]
+
+
+def _account(db: str, key: str) -> str:
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("SELECT id FROM accounts WHERE key = ?", (key,)).fetchone()[0])
+
+
+def _stale(db: str, account: str) -> dict[str, list[Any]]:
+    """Per documents table, the account's rows whose stored document is not what the row reads as now (or that
+    have none), and stored documents of no row."""
+    out: dict[str, list[Any]] = {}
+    with sqlite3.connect(db) as conn:
+        for kind in documents.kinds():
+            name, source = kind.documents.name, kind.source
+            now = dict(conn.execute(f"SELECT {source}.pk, {kind.body} FROM {source} "
+                                    f"WHERE {source}.account_id = ?", (account,)).fetchall())
+            kept = dict(conn.execute(f"SELECT d.pk, d.body FROM {name} AS d JOIN {source} ON {source}.pk = d.pk "
+                                     f"WHERE {source}.account_id = ?", (account,)).fetchall())
+            orphans = conn.execute(f"SELECT count(*) FROM {name} WHERE pk NOT IN (SELECT pk FROM {source})")
+            out[name] = [pk for pk in now if kept.get(pk) != now[pk]] + ["orphan"] * orphans.fetchone()[0]
+    return out
+
+
+@pytest.fixture
+def python_rendering() -> Any:
+    class Switch:  # the lists render every row in Python (as on PostgreSQL) while it is on
+        def __enter__(self) -> None:
+            self.before = sql._json_functions
+            sql._json_functions = False
+
+        def __exit__(self, *exc: object) -> None:
+            sql._json_functions = self.before
+
+    return Switch()
+
+
+def _as_rendered(api: httpx.Client, paths: list[str], python_rendering: Any) -> list[Any]:
+    written = [ok(api.get(path)) for path in paths]
+    with python_rendering:
+        rendered = [ok(api.get(path)) for path in paths]
+    for a, b in zip(written, rendered, strict=True):
+        assert a == b
+        for x, y in zip(a.get("data", a.get("messages", [])), b.get("data", b.get("messages", [])), strict=True):
+            assert list(x) == list(y)  # the same keys in the same order
+    return written
+
+
+def test_documents_follow_every_change_of_their_rows(server: InProcessEmulator, control: httpx.Client,
+                                                     python_rendering: Any, voice: WebhookReceiver) -> None:
+    if "://" in server.db:
+        pytest.skip("the documents are kept on SQLite only (the suite runs on a server database)")
+    key, t = new_key(), tag()
+    upgrade(control, key)
+    participant = fresh_number()
+    seed_account(control, key, plan="scale",
+                 agents=[{"id": f"agent_k{t}", "name": "Kept"}, {"id": f"agent_g{t}", "name": "Gone"}],
+                 numbers=[{"id": f"pn_k{t}", "phoneNumber": fresh_number(), "agentId": f"agent_k{t}"},
+                          {"id": f"pn_g{t}", "phoneNumber": fresh_number()}],
+                 calls=[{"id": f"call_k{t}", "agentId": f"agent_k{t}", "numberId": f"pn_k{t}", "to": fresh_number(),
+                         "startedAt": "2026-01-05T11:00:00Z", "durationSeconds": 7},
+                        {"id": f"call_g{t}", "agentId": f"agent_g{t}", "numberId": f"pn_g{t}", "to": fresh_number(),
+                         "startedAt": "2026-01-05T12:00:00Z"}],
+                 conversations=[{"id": f"conv_{t}", "numberId": f"pn_k{t}", "participant": participant,
+                                 "messages": [{"direction": "inbound", "body": "hello",
+                                               "at": "2026-01-05T10:00:00Z"}]}])
+    account = _account(server.db, key)
+    with server.client(key) as api:
+        assert _stale(server.db, account) == {"agent_documents": [], "call_documents": [], "message_documents": []}
+        extra = ok(api.post("/v1/numbers", json={"agentId": f"agent_k{t}"}))  # a number joins
+        ok(api.patch(f"/v1/agents/agent_k{t}", json={"name": "Renamed", "voiceSpeed": 0.5000000000000001}))
+        ok(api.delete(f"/v1/agents/agent_k{t}/numbers/{extra['id']}"))  # ... and leaves
+        moved = ok(api.post("/v1/numbers", json={"agentId": f"agent_g{t}"}))
+        ok(api.post(f"/v1/agents/agent_k{t}/numbers", json={"numberId": moved["id"]}))  # from one agent to another
+        ok(api.delete(f"/v1/numbers/{moved['id']}"))  # released
+        ok(api.delete(f"/v1/agents/agent_g{t}"))
+        imessage = ok(api.post("/v1/numbers", json={"type": "imessage"}))
+        message = ok(control.post("/_emulator/sms", json={"from": participant, "to": imessage["phoneNumber"],
+                                                           "body": "hi"}))["message"]
+        ok(api.post(f"/v1/messages/{message['id']}/reactions", json={"reaction": "love"}))
+        ok(control.post("/_emulator/reactions", json={"messageId": message["id"], "reaction": "like"}))
+        line = Line.open(api, voice, voiceMode="hosted", systemPrompt="Be brief.")
+        live = line.run([{"say": "Hello?"}, {"say": "Goodbye."}])  # a call written as it goes, then ended
+        assert _stale(server.db, account) == {"agent_documents": [], "call_documents": [], "message_documents": []}
+        written = _as_rendered(api, [*LISTS, f"/v1/conversations/conv_{t}",
+                                     f"/v1/conversations/{message['conversationId']}"], python_rendering)
+    agents = {agent["id"]: agent for agent in written[0]["data"]}
+    assert f"agent_g{t}" not in agents
+    kept = agents[f"agent_k{t}"]
+    assert kept["name"] == "Renamed" and kept["voiceSpeed"] == 0.5000000000000001
+    assert [n["id"] for n in kept["numbers"]] == [f"pn_k{t}"] == [n["id"] for n in kept["phoneNumbers"]]
+    calls = {call["id"]: call for call in written[1]["data"]}
+    assert calls[f"call_k{t}"]["agentName"] == "Renamed"  # the agent renamed after the call was written
+    assert calls[f"call_g{t}"]["agentName"] is None  # its agent deleted
+    assert calls[live["id"]]["status"] == live["status"] and calls[live["id"]]["endedAt"] == live["endedAt"]
+    assert [r["reactionType"] for r in written[4]["messages"][0]["reactions"]] == ["love", "like"]
+
+
+def test_a_row_without_its_document_is_listed_all_the_same(make_emulator: Callable[..., InProcessEmulator],
+                                                            python_rendering: Any) -> None:
+    emulator, key = make_emulator(), new_key()
+    with emulator.client() as control, emulator.client(key) as api:
+        t = tag()
+        seed_account(control, key, plan="scale", agents=[{"id": f"agent_u{t}", "name": "Undocumented"}],
+                     numbers=[{"id": f"pn_{t}", "phoneNumber": fresh_number(), "agentId": f"agent_u{t}"}],
+                     calls=[{"agentId": f"agent_u{t}", "numberId": f"pn_{t}", "to": fresh_number()},
+                            {"numberId": f"pn_{t}", "to": fresh_number()}])
+        agent = ok(api.get(f"/v1/agents/agent_u{t}"))
+        make_agent(api, "Documented")
+        before = _as_rendered(api, LISTS, python_rendering)
+        with sqlite3.connect(emulator.db) as conn:
+            conn.execute("DELETE FROM agent_documents WHERE pk = (SELECT pk FROM agents WHERE id = ?)", (agent["id"],))
+            conn.execute("DELETE FROM call_documents WHERE pk = (SELECT min(pk) FROM calls)")
+        assert _stale(emulator.db, _account(emulator.db, key))["agent_documents"] != []
+        assert _as_rendered(api, LISTS, python_rendering) == before
+        assert ok(api.get(f"/v1/agents/{agent['id']}")) == before[0]["data"][1]
+
+
+def test_a_database_made_before_the_documents_gets_them_filled(make_emulator: Callable[..., InProcessEmulator],
+                                                               python_rendering: Any, tmp_path: Any) -> None:
+    db, key = str(tmp_path / "older.db"), new_key()
+    first = make_emulator(db=db)
+    with first.client() as control, first.client(key) as api:
+        t = tag()
+        seed_account(control, key, plan="scale", agents=[{"id": f"agent_o{t}", "name": "Older"}],
+                     numbers=[{"id": f"pn_{t}", "phoneNumber": fresh_number()}],
+                     calls=[{"agentId": f"agent_o{t}", "numberId": f"pn_{t}", "to": fresh_number()}])
+        agent = ok(api.get(f"/v1/agents/agent_o{t}"))
+        ok(api.post("/v1/numbers", json={"agentId": agent["id"]}))
+        before = _as_rendered(api, LISTS, python_rendering)
+    first.stop()
+    with sqlite3.connect(db) as conn:  # the file as a version before the documents left it
+        documents.remove(conn)
+        conn.execute("DELETE FROM store_meta WHERE name = 'documents'")
+    second = make_emulator(db=db)
+    with second.client(key) as api:
+        assert _stale(db, _account(db, key)) == {"agent_documents": [], "call_documents": [], "message_documents": []}
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM agent_documents").fetchone()[0] == 1
+        assert _as_rendered(api, LISTS, python_rendering) == before
+        renamed = ok(api.patch(f"/v1/agents/{agent['id']}", json={"name": "Newer"}))  # the triggers are there too
+        assert ok(api.get("/v1/agents"))["data"] == [renamed]
