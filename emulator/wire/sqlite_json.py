@@ -3,8 +3,9 @@ model's render function (`emulator/wire/base.py` `columns`) writes them.
 
 A page of 20 agents is 480 values: SQLite turning each into a Python object, Python converting the timestamps
 to datetimes and back to ISO text and building a dict per row, then orjson encoding them costs several times
-what SQLite spends writing the same JSON text in C. So the hot lists read each row as its JSON text on SQLite
-and hand it to orjson as a `Fragment`; the Python render functions stay the reference (and PostgreSQL's path).
+what SQLite spends writing the same JSON text in C. So on SQLite the hot lists read each row as the JSON text
+this SQL writes (stored when the row is written: emulator/store/documents.py) and hand it to orjson as a
+`Fragment`; the Python render functions stay the reference (and PostgreSQL's path).
 
 Values are written as the Python side writes them:
 
