@@ -158,3 +158,31 @@ def test_a_database_made_before_the_documents_gets_them_filled(make_emulator: Ca
         assert _as_rendered(api, LISTS, python_rendering) == before
         renamed = ok(api.patch(f"/v1/agents/{agent['id']}", json={"name": "Newer"}))  # the triggers are there too
         assert ok(api.get("/v1/agents"))["data"] == [renamed]
+
+
+def test_an_account_removed_or_a_reset_of_everything_leaves_no_document_behind(
+        make_emulator: Callable[..., InProcessEmulator]) -> None:
+    emulator = make_emulator()
+    keys = [new_key(), new_key()]
+    with emulator.client() as control:
+        for key in keys:
+            t = tag()
+            seed_account(control, key, plan="scale", agents=[{"id": f"agent_{t}", "name": "A"}],
+                         numbers=[{"id": f"pn_{t}", "phoneNumber": fresh_number(), "agentId": f"agent_{t}"}],
+                         calls=[{"agentId": f"agent_{t}", "numberId": f"pn_{t}", "to": fresh_number()}],
+                         conversations=[{"id": f"conv_{t}", "numberId": f"pn_{t}", "participant": fresh_number(),
+                                         "messages": [{"direction": "inbound", "body": "hi",
+                                                       "at": "2026-01-05T10:00:00Z"}]}])
+        kept = _account(emulator.db, keys[1])
+
+        def counts() -> list[int]:
+            with sqlite3.connect(emulator.db) as conn:
+                return [conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+                        for table in documents.tables()]
+
+        assert counts() == [2, 2, 2]
+        ok(control.post("/_emulator/reset", json={"key": keys[0]}))  # one account: its rows and their documents
+        assert counts() == [1, 1, 1]
+        assert _stale(emulator.db, kept) == {"agent_documents": [], "call_documents": [], "message_documents": []}
+        ok(control.post("/_emulator/reset", json={}))  # everything
+        assert counts() == [0, 0, 0]

@@ -15,7 +15,7 @@ from emulator.domain.paging import page
 from emulator.errors import Invalid, not_found
 from emulator.keys import KEY_RULE
 from emulator.plans import PLANS
-from emulator.store import Account, sql
+from emulator.store import Account, documents, sql
 from emulator.store.models import Base, table
 
 ACCOUNTS = table(Account)
@@ -110,9 +110,13 @@ async def remove(session: AsyncSession, account_ids: list[str]) -> None:
     """Delete the accounts and every row they own (reset, sub-account deletion and fixture loads all use this)."""
     if not account_ids:
         return
+    stored = sql.renders_json(session)  # SQLite keeps documents of the listed rows (emulator/store/documents.py)
     for each in reversed(Base.metadata.sorted_tables):
         column = each.c.get("account_id")
         if column is not None:
+            forget = documents.forgotten(each, account_ids) if stored else None
+            if forget is not None:
+                await session.execute(forget)
             await session.execute(delete(each).where(column.in_(account_ids)))
     await session.execute(delete(Account).where(Account.id.in_(account_ids)))
 

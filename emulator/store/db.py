@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from emulator.store import documents, rollups, search
+from emulator.store import documents, rollups, search, sql
 from emulator.store.inline import InlineSession
 from emulator.store.models import Base, postgresql_partial_indexes
 
@@ -276,6 +276,9 @@ class Store:
         """Delete every row of every table but the shared state's (a reset writes that afresh, so other processes
         see the change: emulator/shared.py)."""
         async with self.write() as session:
+            if sql.renders_json(session):  # SQLite's documents of listed rows (emulator/store/documents.py), at once
+                for table in documents.tables():
+                    await session.execute(text(f"DELETE FROM {table.name}"))
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name not in KEPT_BY_WIPE:
                     await session.execute(delete(table))

@@ -11,7 +11,9 @@ SQL of emulator/wire/agents.py, calls.py and messages.py), kept in a table of it
   statement writes the agent's name in, so a renamed or deleted agent changes no stored document.
 - `message_documents`: a message with its reactions; triggers on `reactions` write it again.
 
-A row's document is written after every insert and update of the row and removed with it. Reads join the
+A row's document is written after every insert and update of the row. An agent's goes with it (a trigger); calls
+and messages are only deleted with their account, and their documents with them, in one statement (`forgotten`:
+emulator/domain/accounts.py `remove`; a wipe empties the tables). Reads join the
 documents by `pk` and fall back to the expression itself where a row has none (`COALESCE` evaluates it only
 then), so a missing document costs time, never a wrong or lost row. Only SQLite keeps them (PostgreSQL's path
 renders in Python); a database made before them gets them at start-up (`ensure`), filled from the rows.
@@ -24,7 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, text
+from sqlalchemy import Column, Connection, Delete, Integer, MetaData, Table, Text, delete, select, text
 
 from emulator.store.rollups import store_meta
 
@@ -62,6 +64,7 @@ class Kind:
     source: str  # the table whose rows they are
     body: str  # the SQL of a row's document, over the source table's columns (`source.column`)
     follows: tuple[Follows, ...] = ()
+    alone: bool = True  # whether a row can be deleted on its own (else only with its account: `forget`)
 
     def written(self, where: str) -> str:
         """The statement writing the documents of the source rows `where` holds for."""
@@ -72,9 +75,10 @@ class Kind:
         name, source = self.documents.name, self.source
         kept = self.written(f"{source}.pk = NEW.pk")
         out = [(f"{name}_added", f"CREATE TRIGGER {name}_added AFTER INSERT ON {source} BEGIN {kept}; END"),
-               (f"{name}_changed", f"CREATE TRIGGER {name}_changed AFTER UPDATE ON {source} BEGIN {kept}; END"),
-               (f"{name}_removed", f"CREATE TRIGGER {name}_removed AFTER DELETE ON {source} BEGIN "
-                                   f"DELETE FROM {name} WHERE pk = OLD.pk; END")]
+               (f"{name}_changed", f"CREATE TRIGGER {name}_changed AFTER UPDATE ON {source} BEGIN {kept}; END")]
+        if self.alone:
+            out.append((f"{name}_removed", f"CREATE TRIGGER {name}_removed AFTER DELETE ON {source} BEGIN "
+                                           f"DELETE FROM {name} WHERE pk = OLD.pk; END"))
         for other in self.follows:
             prefix = f"{name}_{other.table}"
             changed = f"AFTER UPDATE OF {', '.join(other.columns)}" if other.columns else "AFTER UPDATE"
@@ -103,10 +107,30 @@ def kinds() -> tuple[Kind, ...]:
             Follows("phone_numbers", lambda row: f"agents.id = {row}.agent_id",
                     ("agent_id", "status", "phone_number", "type", "attached_at", "id"),
                     lambda row: f"{row}.agent_id IS NOT NULL"),)),
-        Kind(call_documents, "calls", listed_sql(calls, agents, named=False)),
+        Kind(call_documents, "calls", listed_sql(calls, agents, named=False), alone=False),
         Kind(message_documents, "messages", message_sql(messages, table(Reaction)), (
-            Follows("reactions", lambda row: f"messages.id = {row}.message_id"),)),
+            Follows("reactions", lambda row: f"messages.id = {row}.message_id"),), alone=False),
     )
+
+
+# The tables whose rows are deleted only with their account (emulator/store/rollups.py counts them on that
+# promise too), and their documents: a trigger per deleted row would make a reset of 20,000 calls and 20,000
+# messages 2.7 times slower (0.12 -> 0.33 s), so `forget` deletes their documents in one statement first.
+_WITH_ACCOUNT = {"calls": call_documents, "messages": message_documents}
+
+
+def forgotten(source: Table, account_ids: list[str]) -> Delete | None:
+    """The statement deleting the documents of the accounts' rows of `source`, to run before those rows are deleted
+    (None: `source` has none, or its documents go by trigger)."""
+    kept = _WITH_ACCOUNT.get(source.name)
+    if kept is None:
+        return None
+    return delete(kept).where(kept.c.pk.in_(select(source.c.pk).where(source.c.account_id.in_(account_ids))))
+
+
+def tables() -> list[Table]:
+    """Every documents table (a wipe empties them first: a whole table is emptied at once)."""
+    return list(_meta.tables.values())
 
 
 def _statements() -> tuple[list[str], list[tuple[str, str]], list[str]]:
