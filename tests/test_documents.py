@@ -4,6 +4,7 @@ the same, and a database made before the documents gets them, filled, at start-u
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from helpers import Line, fresh_number, make_agent, ok, seed_account, tag, upgrade
 
-from emulator.store import documents, sql
+from emulator.store import documents, schema, sql
 from emulator.testing import InProcessEmulator, new_key
 from emulator.testing.receiver import WebhookReceiver
 
@@ -174,15 +175,87 @@ def test_an_account_removed_or_a_reset_of_everything_leaves_no_document_behind(
                                          "messages": [{"direction": "inbound", "body": "hi",
                                                        "at": "2026-01-05T10:00:00Z"}]}])
         kept = _account(emulator.db, keys[1])
+        for key in keys:  # a reaction each: deleting one writes its message's document again
+            with emulator.client(key) as api:
+                line = ok(api.post("/v1/numbers", json={"type": "imessage"}))
+                message = ok(control.post("/_emulator/sms", json={"from": fresh_number(), "to": line["phoneNumber"],
+                                                                   "body": "hi"}))["message"]
+                ok(api.post(f"/v1/messages/{message['id']}/reactions", json={"reaction": "love"}))
 
         def counts() -> list[int]:
             with sqlite3.connect(emulator.db) as conn:
                 return [conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
                         for table in documents.tables()]
 
-        assert counts() == [2, 2, 2]
+        assert counts() == [2, 2, 4]
         ok(control.post("/_emulator/reset", json={"key": keys[0]}))  # one account: its rows and their documents
-        assert counts() == [1, 1, 1]
+        assert counts() == [1, 1, 2]
         assert _stale(emulator.db, kept) == {"agent_documents": [], "call_documents": [], "message_documents": []}
         ok(control.post("/_emulator/reset", json={}))  # everything
         assert counts() == [0, 0, 0]
+
+
+def _triggers(db: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                               "AND name LIKE '%documents%'")}
+
+
+def test_a_database_without_json_functions_gets_its_documents_where_they_are(
+        make_emulator: Callable[..., InProcessEmulator], monkeypatch: pytest.MonkeyPatch, python_rendering: Any,
+        tmp_path: Any) -> None:
+    db, key = str(tmp_path / "moved.db"), new_key()
+    with monkeypatch.context() as no_json:  # made where SQLite has no JSON functions: no documents, no triggers
+        no_json.setattr(documents, "has_json", lambda raw: False)
+        no_json.setattr(sql, "_json_functions", False)
+        first = make_emulator(db=db)
+        with first.client() as control, first.client(key) as api:
+            t = tag()
+            seed_account(control, key, plan="scale", agents=[{"id": f"agent_{t}", "name": "Moved"}],
+                         numbers=[{"id": f"pn_{t}", "phoneNumber": fresh_number(), "agentId": f"agent_{t}"}],
+                         calls=[{"agentId": f"agent_{t}", "numberId": f"pn_{t}", "to": fresh_number()}])
+            made = _as_rendered(api, LISTS, python_rendering)
+        first.stop()
+        assert _triggers(db) == set()
+    second = make_emulator(db=db)  # opened where it has them: made and filled now
+    with second.client(key) as api:
+        assert _stale(db, _account(db, key)) == {"agent_documents": [], "call_documents": [], "message_documents": []}
+        assert _as_rendered(api, LISTS, python_rendering) == made
+    second.stop()
+    with monkeypatch.context() as no_json:  # and back: the triggers go, so that its writes can run
+        no_json.setattr(documents, "has_json", lambda raw: False)
+        no_json.setattr(sql, "_json_functions", False)
+        third = make_emulator(db=db)
+        with third.client(key) as api:
+            assert _triggers(db) == set()
+            assert ok(api.post("/v1/agents", json={"name": "Plain"}))["name"] == "Plain"
+
+
+def test_a_trigger_of_an_earlier_definition_goes_whatever_its_name(make_emulator: Callable[..., InProcessEmulator],
+                                                                  tmp_path: Any) -> None:
+    db = str(tmp_path / "earlier.db")
+    make_emulator(db=db).stop()
+    with sqlite3.connect(db) as conn:  # as an earlier definition left it: another fingerprint, another trigger
+        conn.execute("CREATE TRIGGER call_documents_gone AFTER DELETE ON calls BEGIN "
+                     "DELETE FROM call_documents WHERE pk = OLD.pk; END")
+        conn.execute("UPDATE store_meta SET value = 'earlier' WHERE name = 'documents'")
+    current = _triggers(db) - {"call_documents_gone"}
+    make_emulator(db=db)
+    assert _triggers(db) == current
+
+
+def test_a_write_with_its_own_conflict_policy_still_writes_the_document() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for statement in schema.statements():
+        conn.execute(statement)
+    conn.execute("INSERT INTO agents (id, account_id, name, voice_mode, voice, model_tier, enable_messaging, stt_mode, "
+                 "ambient_sound, denoising_mode, max_silence_ms, voice_speed, interruption_sensitivity, "
+                 "enable_backchannel, language, created_at, updated_at) VALUES ('agent_1', 'acct_1', 'Before', "
+                 "'webhook', 'alloy', 'turbo', 1, 'fast', 'none', 'noise-cancellation', 1000, 1.0, 0.5, 1, 'en-US', "
+                 "'2026-01-02 03:04:05.000000', '2026-01-02 03:04:05.000000')")
+    for policy in ("IGNORE", "ABORT", "FAIL", "ROLLBACK"):
+        conn.execute("BEGIN")
+        conn.execute(f"UPDATE OR {policy} agents SET name = ?", (policy,))
+        conn.execute("COMMIT")
+        body = conn.execute("SELECT body FROM agent_documents").fetchone()[0]
+        assert json.loads(body)["name"] == policy

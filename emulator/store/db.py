@@ -276,12 +276,12 @@ class Store:
         """Delete every row of every table but the shared state's (a reset writes that afresh, so other processes
         see the change: emulator/shared.py)."""
         async with self.write() as session:
-            if sql.renders_json(session):  # SQLite's documents of listed rows (emulator/store/documents.py), at once
-                for table in documents.tables():
-                    await session.execute(text(f"DELETE FROM {table.name}"))
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name not in KEPT_BY_WIPE:
                     await session.execute(delete(table))
+            if sql.renders_json(session):  # SQLite's documents of listed rows (emulator/store/documents.py), after
+                for table in documents.tables():  # the rows: a reaction deleted writes its message's again
+                    await session.execute(text(f"DELETE FROM {table.name}"))
 
 
 def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:

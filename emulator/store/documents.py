@@ -68,8 +68,10 @@ class Kind:
 
     def written(self, where: str) -> str:
         """The statement writing the documents of the source rows `where` holds for."""
-        return (f"INSERT OR REPLACE INTO {self.documents.name} (pk, body) SELECT {self.source}.pk, {self.body} "
-                f"FROM {self.source} WHERE {where}")
+        # an upsert, not INSERT OR REPLACE: a trigger's OR-conflict policy gives way to the outer statement's (an
+        # UPDATE OR IGNORE would leave the old document), its ON CONFLICT clause does not
+        return (f"INSERT INTO {self.documents.name} (pk, body) SELECT {self.source}.pk, {self.body} "
+                f"FROM {self.source} WHERE {where} ON CONFLICT (pk) DO UPDATE SET body = excluded.body")
 
     def triggers(self) -> list[tuple[str, str]]:
         name, source = self.documents.name, self.source
@@ -148,19 +150,24 @@ def fingerprint() -> str:
 
 def ensure(conn: Connection, new: bool = False) -> bool:
     """Give a SQLite database the documents as defined now (call after `rollups.ensure`, in the same transaction):
-    a new one, or one whose stored fingerprint differs, gets the tables and triggers afresh and, unless `new`,
-    every row's document. Returns whether they were made now."""
-    if conn.dialect.name != "sqlite" or not has_json(conn.connection.dbapi_connection):
+    a new one, or one whose stored fingerprint differs or that lacks a table, gets the tables and triggers afresh
+    and, unless `new`, every row's document. Returns whether they were made now. A SQLite without the JSON
+    functions gets none (and loses any a database brought: its writes could not run their triggers)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    if not has_json(raw):
+        remove(raw)
         return False
     wanted = fingerprint()
-    if not new and conn.execute(text("SELECT value FROM store_meta WHERE name = 'documents'")).scalar() == wanted:
-        return False
-    tables, triggers, fills = _statements()
     if not new:
-        for name, _ in triggers:
-            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-        for each in _meta.tables.values():
-            conn.execute(text(f"DROP TABLE IF EXISTS {each.name}"))
+        stored = raw.execute("SELECT value FROM store_meta WHERE name = 'documents'").fetchone()
+        present = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if stored is not None and stored[0] == wanted and present >= set(_meta.tables):
+            return False
+        remove(raw)  # every trigger of an earlier definition too, whatever it was named
+    tables, triggers, fills = _statements()
     for statement in tables:
         conn.execute(text(statement))
     if not new:
@@ -168,20 +175,20 @@ def ensure(conn: Connection, new: bool = False) -> bool:
             conn.execute(text(statement))
     for _, statement in triggers:
         conn.execute(text(statement))
-    conn.execute(store_meta.delete().where(store_meta.c.name == "documents"))
     conn.execute(store_meta.insert().values(name="documents", value=wanted))
     return True
 
 
 def remove(raw: sqlite3.Connection) -> None:
-    """Drop the documents' triggers and tables (a new database made from the schema script on a SQLite without
-    the JSON functions: its writes could not run them)."""
+    """Drop the documents' triggers, tables and fingerprint (a database made from the schema script on a SQLite
+    without the JSON functions, whose writes could not run them; or before the documents are made afresh)."""
     prefixes = tuple(f"{name}_" for name in _meta.tables)
     names = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
     for name in (name for name in names if name.startswith(prefixes)):
         raw.execute(f"DROP TRIGGER {name}")
     for each in _meta.tables.values():
         raw.execute(f"DROP TABLE IF EXISTS {each.name}")
+    raw.execute("DELETE FROM store_meta WHERE name = 'documents'")
 
 
 def has_json(raw: object) -> bool:
