@@ -49,6 +49,13 @@ def one_tls_context() -> Iterator[None]:
 PG_SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")  # a PostgreSQL server (.ci/run starts one)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("AGENTPHONE_EMULATOR_TEST_DB", "").startswith("postgresql") and \
+            getattr(config.option, "numprocesses", None) not in (None, 0, "0"):
+        raise pytest.UsageError("AGENTPHONE_EMULATOR_TEST_DB names one database for every pytest-xdist worker, and "
+                                "each worker resets it as it starts: run the suite on PostgreSQL without -n.")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module marked `also_on_postgresql` runs twice where a PostgreSQL server is named: on the session's
     emulator, and on one whose database is on that server."""
