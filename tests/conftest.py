@@ -21,6 +21,7 @@ from agentphone import AgentPhone
 from helpers import http_client
 
 from emulator.config import Settings
+from emulator.store import sql
 from emulator.testing.inprocess import InProcessEmulator
 from emulator.testing.postgres import throwaway_database
 from emulator.testing.process import new_key
@@ -142,6 +143,20 @@ def sdk(base_url: str, key: str) -> Iterator[AgentPhone]:
     """The official Python SDK client for the test's fresh key."""
     with AgentPhone(api_key=key, base_url=base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def python_rendering() -> Any:
+    """A switch that makes the lists render every row in Python (as on PostgreSQL) while it is on."""
+    class Switch:
+        def __enter__(self) -> None:
+            self.before = sql._json_functions
+            sql._json_functions = False
+
+        def __exit__(self, *exc: object) -> None:
+            sql._json_functions = self.before
+
+    yield Switch()
 
 
 @pytest.fixture

@@ -41,19 +41,6 @@ def _stale(db: str, account: str) -> dict[str, list[Any]]:
     return out
 
 
-@pytest.fixture
-def python_rendering() -> Any:
-    class Switch:  # the lists render every row in Python (as on PostgreSQL) while it is on
-        def __enter__(self) -> None:
-            self.before = sql._json_functions
-            sql._json_functions = False
-
-        def __exit__(self, *exc: object) -> None:
-            sql._json_functions = self.before
-
-    return Switch()
-
-
 def _as_rendered(api: httpx.Client, paths: list[str], python_rendering: Any) -> list[Any]:
     written = [ok(api.get(path)) for path in paths]
     with python_rendering:

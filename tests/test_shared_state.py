@@ -84,21 +84,19 @@ class Sides:
 
     def stop(self, side: int) -> None:
         """Stop process `side` as Ctrl-C or a supervisor's SIGTERM would: its shutdown runs."""
-        if self.pinned:
-            os.kill(self._pids[side], signal.SIGTERM)
-        else:
-            proc = self.processes[side].proc
-            assert proc is not None
-            proc.terminate()
+        self._signal(side, signal.SIGTERM)
 
     def kill(self, side: int) -> None:
         """Kill process `side` at once, as a crash would (a worker is then replaced by uvicorn's supervisor)."""
+        self._signal(side, signal.SIGKILL)
+
+    def _signal(self, side: int, sig: signal.Signals) -> None:
         if self.pinned:
-            os.kill(self._pids[side], signal.SIGKILL)
+            os.kill(self._pids[side], sig)
         else:
             proc = self.processes[side].proc
             assert proc is not None
-            proc.kill()
+            proc.send_signal(sig)
 
 
 def _workers(extra: list[str]) -> Iterator[Sides]:

@@ -14,7 +14,6 @@ import pytest
 from helpers import buy_number, fresh_number, make_agent, ok, seed_account, tag, upgrade
 from sqlalchemy import create_engine, insert, literal_column, select
 
-from emulator.store import sql
 from emulator.store.models import Agent, Base, table
 from emulator.wire import agents as wire
 from emulator.wire.sqlite_json import object_sql, stamp_sql
@@ -41,20 +40,6 @@ CASES = [
            created_at=datetime(2025, 1, 2, 3, 4, 5), updated_at=datetime(1999, 12, 31, 23, 59, 59, 999999)),
     _agent(interruption_sensitivity=1e-07, voice_speed=2.0, max_silence_ms=3_600_000, custom_tools=[]),
 ]
-
-
-@pytest.fixture
-def python_rendering() -> Any:
-    """A switch that makes the lists render every row in Python (as on PostgreSQL) while it is on."""
-    class Switch:
-        def __enter__(self) -> None:
-            self.before = sql._json_functions
-            sql._json_functions = False
-
-        def __exit__(self, *exc: object) -> None:
-            sql._json_functions = self.before
-
-    yield Switch()
 
 
 @pytest.mark.parametrize("values", CASES)

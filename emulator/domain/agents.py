@@ -27,10 +27,9 @@ _PAGE = sql.Query(select(AGENTS).where(AGENTS.c.account_id == bindparam("account
                   .limit(bindparam("limit")).offset(bindparam("offset")))
 # Agents as the JSON text SQLite keeps for them (where it can: `sql.renders_json`), the agent with its numbers
 # (emulator/store/documents.py; emulator/wire/agents.py `written`), written at once for a row without one.
-_DOCUMENTS = agent_documents
 _WRITTEN: tuple[Any, ...] = (
-    literal_column(f"coalesce({_DOCUMENTS.name}.body, {document_sql(AGENTS, NUMBERS)})").label("wire"),)
-_WITH_DOCUMENTS = AGENTS.outerjoin(_DOCUMENTS, _DOCUMENTS.c.pk == AGENTS.c.pk)
+    literal_column(f"coalesce({agent_documents.name}.body, {document_sql(AGENTS, NUMBERS)})").label("wire"),)
+_WITH_DOCUMENTS = AGENTS.outerjoin(agent_documents, agent_documents.c.pk == AGENTS.c.pk)
 _COUNTED = AGENTS.alias("counted")
 _TOTAL = (select(func.count()).select_from(_COUNTED).where(_COUNTED.c.account_id == bindparam("account"))
           .scalar_subquery().label("total"))  # not correlated: SQLite counts once per statement

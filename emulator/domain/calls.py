@@ -74,8 +74,8 @@ _LIST = Lister(CALLS, [CALLS.c.account_id == bindparam("account")], [CALLS.c.sta
     "agent_id": lambda value: CALLS.c.agent_id == value,
     "number_id": lambda value: CALLS.c.phone_number_id == value,
     "older_than": lambda value: CALLS.c.started_at < value,
-}, columns=LISTED, wire=Wire(("id", "agent_id", "recording_available"), listed_sql(CALLS, AGENTS, named=False),
-                             call_documents, lambda document: named_sql(document, CALLS, AGENTS)))
+}, columns=LISTED, wire=Wire(("id", "agent_id", "recording_available"), listed_sql(CALLS), call_documents,
+                             lambda document: named_sql(document, CALLS, AGENTS)))
 # A deep page of the unfiltered list starts where the day and hour buckets say (windows.Skip).
 _SKIP = Skip(usage_buckets, usage_buckets.c.kind == "call")
 DEEP = 1000  # offsets from which a page is located from the buckets

@@ -7,8 +7,8 @@ SQL of emulator/wire/agents.py, calls.py and messages.py), kept in a table of it
 
 - `agent_documents`: an agent with its active numbers (`written` in emulator/wire/agents.py). Triggers on
   `agents` write it; triggers on `phone_numbers` write it again for the agents a number joins or leaves.
-- `call_documents`: a listed call with `"agentName":null` (`listed_sql(..., named=False)`): the reading
-  statement writes the agent's name in, so a renamed or deleted agent changes no stored document.
+- `call_documents`: a listed call with `"agentName":null` (`listed_sql`): the reading statement writes the
+  agent's name in, so a renamed or deleted agent changes no stored document.
 - `message_documents`: a message with its reactions; triggers on `reactions` write it again.
 
 A row's document is written after every insert and update of the row. An agent's goes with it (a trigger); calls
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Connection, Delete, Integer, MetaData, Table, Text, delete, select, text
 
 from emulator.store.rollups import store_meta
+from emulator.store.sql import json_functions
 
 # Not in Base.metadata: created and removed by the statements below, their rows written by the triggers.
 _meta = MetaData()
@@ -64,7 +65,6 @@ class Kind:
     source: str  # the table whose rows they are
     body: str  # the SQL of a row's document, over the source table's columns (`source.column`)
     follows: tuple[Follows, ...] = ()
-    alone: bool = True  # whether a row can be deleted on its own (else only with its account: `forget`)
 
     def written(self, where: str) -> str:
         """The statement writing the documents of the source rows `where` holds for."""
@@ -73,25 +73,25 @@ class Kind:
         return (f"INSERT INTO {self.documents.name} (pk, body) SELECT {self.source}.pk, {self.body} "
                 f"FROM {self.source} WHERE {where} ON CONFLICT (pk) DO UPDATE SET body = excluded.body")
 
-    def triggers(self) -> list[tuple[str, str]]:
+    def triggers(self) -> list[str]:
         name, source = self.documents.name, self.source
         kept = self.written(f"{source}.pk = NEW.pk")
-        out = [(f"{name}_added", f"CREATE TRIGGER {name}_added AFTER INSERT ON {source} BEGIN {kept}; END"),
-               (f"{name}_changed", f"CREATE TRIGGER {name}_changed AFTER UPDATE ON {source} BEGIN {kept}; END")]
-        if self.alone:
-            out.append((f"{name}_removed", f"CREATE TRIGGER {name}_removed AFTER DELETE ON {source} BEGIN "
-                                           f"DELETE FROM {name} WHERE pk = OLD.pk; END"))
+        out = [f"CREATE TRIGGER {name}_added AFTER INSERT ON {source} BEGIN {kept}; END",
+               f"CREATE TRIGGER {name}_changed AFTER UPDATE ON {source} BEGIN {kept}; END"]
+        if source not in _WITH_ACCOUNT:  # a row deleted on its own
+            out.append(f"CREATE TRIGGER {name}_removed AFTER DELETE ON {source} BEGIN "
+                       f"DELETE FROM {name} WHERE pk = OLD.pk; END")
         for other in self.follows:
             prefix = f"{name}_{other.table}"
             changed = f"AFTER UPDATE OF {', '.join(other.columns)}" if other.columns else "AFTER UPDATE"
             either = f"({other.rows('OLD')}) OR ({other.rows('NEW')})"
             out += [
-                (f"{prefix}_added", f"CREATE TRIGGER {prefix}_added AFTER INSERT ON {other.table}"
-                                    f"{other.only('NEW')} BEGIN {self.written(other.rows('NEW'))}; END"),
-                (f"{prefix}_changed", f"CREATE TRIGGER {prefix}_changed {changed} ON {other.table}"
-                                      f"{other.only('OLD', 'NEW')} BEGIN {self.written(either)}; END"),
-                (f"{prefix}_removed", f"CREATE TRIGGER {prefix}_removed AFTER DELETE ON {other.table}"
-                                      f"{other.only('OLD')} BEGIN {self.written(other.rows('OLD'))}; END"),
+                f"CREATE TRIGGER {prefix}_added AFTER INSERT ON {other.table}{other.only('NEW')} BEGIN "
+                f"{self.written(other.rows('NEW'))}; END",
+                f"CREATE TRIGGER {prefix}_changed {changed} ON {other.table}{other.only('OLD', 'NEW')} BEGIN "
+                f"{self.written(either)}; END",
+                f"CREATE TRIGGER {prefix}_removed AFTER DELETE ON {other.table}{other.only('OLD')} BEGIN "
+                f"{self.written(other.rows('OLD'))}; END",
             ]
         return out
 
@@ -103,21 +103,21 @@ def kinds() -> tuple[Kind, ...]:
     from emulator.wire.calls import listed_sql
     from emulator.wire.messages import message_sql
 
-    agents, calls, messages = table(Agent), table(Call), table(Message)
+    agents = table(Agent)
     return (
         Kind(agent_documents, "agents", document_sql(agents, table(PhoneNumber)), (
             Follows("phone_numbers", lambda row: f"agents.id = {row}.agent_id",
                     ("agent_id", "status", "phone_number", "type", "attached_at", "id"),
                     lambda row: f"{row}.agent_id IS NOT NULL"),)),
-        Kind(call_documents, "calls", listed_sql(calls, agents, named=False), alone=False),
-        Kind(message_documents, "messages", message_sql(messages, table(Reaction)), (
-            Follows("reactions", lambda row: f"messages.id = {row}.message_id"),), alone=False),
+        Kind(call_documents, "calls", listed_sql(table(Call))),
+        Kind(message_documents, "messages", message_sql(table(Message), table(Reaction)), (
+            Follows("reactions", lambda row: f"messages.id = {row}.message_id"),)),
     )
 
 
 # The tables whose rows are deleted only with their account (emulator/store/rollups.py counts them on that
 # promise too), and their documents: a trigger per deleted row would make a reset of 20,000 calls and 20,000
-# messages 2.7 times slower (0.12 -> 0.33 s), so `forget` deletes their documents in one statement first.
+# messages 2.7 times slower (0.12 -> 0.33 s), so `forgotten` deletes their documents in one statement first.
 _WITH_ACCOUNT = {"calls": call_documents, "messages": message_documents}
 
 
@@ -131,11 +131,11 @@ def forgotten(source: Table, account_ids: list[str]) -> Delete | None:
 
 
 def tables() -> list[Table]:
-    """Every documents table (a wipe empties them first: a whole table is emptied at once)."""
+    """Every documents table (a wipe empties them after the rows: a whole table is emptied at once)."""
     return list(_meta.tables.values())
 
 
-def _statements() -> tuple[list[str], list[tuple[str, str]], list[str]]:
+def _statements() -> tuple[list[str], list[str], list[str]]:
     made = kinds()
     tables = [f"CREATE TABLE {kind.documents.name} (pk INTEGER PRIMARY KEY, body TEXT NOT NULL)" for kind in made]
     triggers = [trigger for kind in made for trigger in kind.triggers()]
@@ -145,7 +145,7 @@ def _statements() -> tuple[list[str], list[tuple[str, str]], list[str]]:
 
 def fingerprint() -> str:
     tables, triggers, fills = _statements()
-    return hashlib.sha256("\n".join([*tables, *(sql for _, sql in triggers), *fills]).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([*tables, *triggers, *fills]).encode()).hexdigest()[:16]
 
 
 def ensure(conn: Connection, new: bool = False) -> bool:
@@ -173,7 +173,7 @@ def ensure(conn: Connection, new: bool = False) -> bool:
     if not new:
         for statement in fills:
             conn.execute(text(statement))
-    for _, statement in triggers:
+    for statement in triggers:
         conn.execute(text(statement))
     conn.execute(store_meta.insert().values(name="documents", value=wanted))
     return True
@@ -194,9 +194,4 @@ def remove(raw: sqlite3.Connection) -> None:
 def has_json(raw: object) -> bool:
     """Whether the SQLite connection has the JSON functions the documents are written with (every build since
     3.38 has them; without them no trigger is made and the lists render in Python)."""
-    try:
-        assert isinstance(raw, sqlite3.Connection)
-        raw.execute("SELECT json_object('a', 1)").fetchall()
-    except (sqlite3.Error, AssertionError):
-        return False
-    return True
+    return isinstance(raw, sqlite3.Connection) and json_functions(raw)

@@ -297,6 +297,15 @@ def _statement(session: AsyncSession, query: Query) -> Any:
 _json_functions: bool | None = None
 
 
+def json_functions(raw: Any) -> bool:
+    """Whether a sqlite3 connection has SQLite's JSON functions (a build without them is rare)."""
+    try:
+        raw.execute("SELECT json_object('a', 1)").fetchall()
+    except Exception:  # noqa: BLE001 - an SQLite built without its JSON functions
+        return False
+    return True
+
+
 def renders_json(session: Any) -> bool:
     """Whether the session runs inline on SQLite with its JSON functions, so a list may read its rows as JSON text
     SQLite writes (emulator/wire/sqlite_json.py) instead of rendering them in Python."""
@@ -304,11 +313,7 @@ def renders_json(session: Any) -> bool:
     if _inline(session) is None:
         return False
     if _json_functions is None:
-        try:
-            session.raw.execute("SELECT json_object('a', 1)").fetchall()
-            _json_functions = True
-        except Exception:  # noqa: BLE001 - an SQLite built without its JSON functions
-            _json_functions = False
+        _json_functions = json_functions(session.raw)
     return _json_functions
 
 

@@ -182,19 +182,18 @@ def agent_name_sql(calls: Table, agents: Table) -> str:
             f"AND {agents.name}.account_id = {calls.name}.account_id)")
 
 
-UNNAMED = '"agentName":null,'  # in a document written with `named=False`: no text value can hold it unescaped
+UNNAMED = '"agentName":null,'  # as `listed_sql` writes it: no text value can hold it unescaped
 
 
-def listed_sql(calls: Table, agents: Table, named: bool = True) -> str:
-    """A listed call as SQLite writes it (emulator/wire/sqlite_json.py): what `call` renders for a page, its agent's
-    name read by the statement (`named=False`: null, for `named_sql` to write in), `recordingUrl` null
-    (`listed_call` writes it in where it shows)."""
+def listed_sql(calls: Table) -> str:
+    """A listed call as SQLite writes it (emulator/wire/sqlite_json.py): what `call` renders for a page with
+    `agentName` null (`named_sql` writes it in) and `recordingUrl` null (`listed_call` writes it in where it
+    shows)."""
     def column(attr: str) -> str:
         return column_sql(calls, attr)
 
-    name = agent_name_sql(calls, agents) if named else "NULL"
     return pairs_sql([
-        ("id", column("id")), ("agentId", column("agent_id")), ("agentName", name),
+        ("id", column("id")), ("agentId", column("agent_id")), ("agentName", "NULL"),
         ("phoneNumberId", column("phone_number_id")), ("phoneNumber", column("phone_number")),
         ("fromNumber", column("from_number")), ("toNumber", column("to_number")), ("direction", column("direction")),
         ("type", column("type")), ("status", column("status")), ("voice", column("voice")),
@@ -206,7 +205,7 @@ def listed_sql(calls: Table, agents: Table, named: bool = True) -> str:
 
 
 def named_sql(document: str, calls: Table, agents: Table) -> str:
-    """A call's document written with `named=False` (the SQL `document`), with its agent's name written in."""
+    """A call's document as `listed_sql` writes it (the SQL `document`), with its agent's name written in."""
     name = agent_name_sql(calls, agents)
     return (f"CASE WHEN {calls.name}.agent_id IS NULL THEN {document} ELSE replace({document}, '{UNNAMED}', "
             f"'\"agentName\":' || json_quote({name}) || ',') END")
