@@ -9,19 +9,19 @@ Starts `python -m emulator serve` (loopback, a fresh temporary SQLite file, an a
 1. the `/v1` API, as one account (`Authorization: Bearer sk_test_...`), two thirds of the time;
 2. the control API (`/_emulator/*`), as the admin (`X-Emulator-Admin-Token`), the rest.
 
-Every check schemathesis has runs (`--checks all`: no 5xx, status codes, content types and response bodies
-as documented, schema-valid input accepted, schema-invalid input rejected, and the stateful ones), with one
-setting: a schema-valid request may be answered 400, or 402 when the account's balance has run out. The
-emulator answers 422 when a field breaks a rule the document states, and 400 (the vendor's "Bad request")
-when every field keeps its rules but the request is refused anyway: by the state of other records (a
-released number, no webhook set, a call not started), by the current time (an expiry in the past), or by
-fields that disagree with each other (a Canadian area code with country US). No schema can state those, so
-a fuzzer's schema-valid request can meet them. It then
-prints, per run and in all: the test cases generated, the 5xx answers (counted from the emulator's own log of
-unhandled errors, so each one is counted, and from schemathesis' server-error check), and the failures by
-kind with the operations they were found on. The JSON reports stay in --report-dir for `st replay`-style
-digging. Exit code: 0 when no failure of any kind was found, else 1. It is a script, not a test: the
-default test suite does not run it.
+Every check schemathesis has runs (`--checks all`: no 5xx, status codes, content types and response bodies as
+documented, schema-valid input accepted, schema-invalid input rejected, and the stateful ones), with two
+settings. A schema-valid request may be answered 400, or 402 when the account's balance has run out; a
+schema-invalid one may be answered 413 when its body is over the 1 MiB limit (a string longer than a field
+allows can be). The emulator answers 422 when a field breaks a rule the document states, and 400 (the vendor's
+"Bad request") when every field keeps its rules but the request is refused anyway: by the state of other
+records (a released number, no webhook set, a call not started), by the current time (an expiry in the past),
+or by fields that disagree with each other (a Canadian area code with country US). No schema can state those,
+so a fuzzer's schema-valid request can meet them. It then prints, per run and in all: the test cases
+generated, the 5xx answers (counted from the emulator's own log of unhandled errors, so each one is counted,
+and from schemathesis' server-error check), and the failures by kind with the operations they were found on.
+The JSON reports stay in --report-dir for `st replay`-style digging. Exit code: 0 when no failure of any kind
+was found, else 1. It is a script, not a test: the default test suite does not run it.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ CRASH_LINE = "Unhandled error on"
 CONFIG = """\
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "400", "401", "402", "403", "404", "409", "429", "5xx"]
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 """
 
 

@@ -4,9 +4,11 @@ serves must appear in ROUTES, so a new route cannot slip in untested."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -246,3 +248,19 @@ def test_an_account_key_cannot_load_a_fixture_naming_another_key(world: World) -
     assert response.status_code == 403 and "its own account only" in response.json()["detail"]
     with world.client("a") as a:
         assert a.get(f"/_emulator/accounts/{world.a.key}").json()["plan"] == "pro"  # A untouched
+
+
+_NAMED = sorted(r for r in ROUTES if "{" in r[1] and r[0] != "PUT")  # a PUT may make what it names
+
+
+@pytest.mark.parametrize("name", ["0", "nothing_0123456789abcdef01234567", "+14155550000"])
+@pytest.mark.parametrize("route", _NAMED, ids=" ".join)
+def test_the_admin_naming_nothing_gets_a_4xx_with_a_reason(world: World, route: tuple[str, str], name: str) -> None:
+    """Every route with an ID in its path, asked by the admin (who may act on any account) about something that
+    does not exist: a 4xx that says why, never a server error."""
+    method, template = route
+    path = re.sub(r"\{[^}]+\}", lambda _m: quote(name, safe=""), template)
+    with world.client("admin") as admin:
+        response = admin.request(method, path, **({} if method in ("GET", "DELETE") else {"json": {}}))
+    assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+    assert response.json()["detail"], response.text

@@ -133,8 +133,9 @@ async def drive_caller(request: Request) -> Response:
     if found is None:
         async with state.store.read() as session:
             row = await owners.call(session, call_id)
-        access.check_account(request, row.account_id if row is not None else None, missing)
-        assert row is not None
+        if row is None:
+            raise missing
+        access.check_account(request, row.account_id, missing)
         if row.status in ("registered", "in-progress"):
             raise Refused(f"Call '{call_id}' has no driven caller: its caller was given turns or a persona. "
                           "Place it with a callee (or dial in) defined with {\"drive\": true}.")
