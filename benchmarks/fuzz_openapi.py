@@ -1,9 +1,9 @@
 """Schemathesis over the emulator's own /openapi.json, against a real emulator it starts, for a bounded time.
 
     pip install -e '.[fuzz]'
-    python benchmarks/fuzz_openapi.py [--seconds 180] [--workers 1] [--seed N] [--report-dir DIR]
+    python benchmarks/fuzz_openapi.py [--seconds 180] [--workers 1] [--seed N] [--report-dir DIR] [--db URL]
 
-Starts `python -m emulator serve` (loopback, a fresh temporary SQLite file, an admin token) and runs
+Starts `python -m emulator serve` (loopback, a fresh temporary SQLite file or `--db`, an admin token) and runs
 `schemathesis run` twice against its /openapi.json, splitting the time between them:
 
 1. the `/v1` API, as one account (`Authorization: Bearer sk_test_...`), two thirds of the time;
@@ -114,13 +114,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, help="schemathesis' seed, to repeat a run")
     parser.add_argument("--report-dir", type=Path, help="where the JSON reports and outputs go (default: temp)")
+    parser.add_argument("--db", help="the database to serve from (default: a new SQLite file); e.g. an empty "
+                                     "PostgreSQL database, postgresql+asyncpg://user@host:port/name")
     args = parser.parse_args()
     reports = args.report_dir or Path(tempfile.mkdtemp(prefix="fuzz-openapi-"))
     reports.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     key = f"sk_test_fuzz{uuid.uuid4().hex[:16]}"
     api_seconds = max(1, args.seconds * 2 // 3)
-    with EmulatorProcess(args=["--admin-token", token, "--log-level", "error"]) as proc:
+    with EmulatorProcess(db=args.db, args=["--admin-token", token, "--log-level", "error"]) as proc:
         runs = [
             fuzz("/v1 API (one account key)", proc, [f"Authorization: Bearer {key}"], "^/v1/", api_seconds,
                  args.workers, args.seed, reports / "v1.json"),

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, func, or_, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.clock import Clock
+from emulator.keys import KEY_LENGTH
 from emulator.shared import Shared
 from emulator.store import sql
 from emulator.store.models import JournalEntry, table
@@ -272,7 +273,7 @@ def _bearer(header: bytes | None) -> str | None:
     if not header or header[:7].lower() != b"bearer ":
         return None
     key = header[7:].strip()
-    return key.decode("latin-1") if key[:8] in (b"sk_test_", b"sk_live_") and len(key) <= 220 else None
+    return key.decode("latin-1") if key[:8] in (b"sk_test_", b"sk_live_") and len(key) <= KEY_LENGTH else None
 
 
 class Journaling:

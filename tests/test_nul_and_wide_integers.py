@@ -1,22 +1,31 @@
 """Text a database cannot store and numbers a 4-byte column cannot hold: a NUL character anywhere a request
-carries text is a 400 (on SQLite as on PostgreSQL, which cannot store one), integers the API allows up to
-2^63-1 are stored in 64-bit columns, and two first requests with the same new key at once make one account."""
+carries text is a 400 (on SQLite as on PostgreSQL, which cannot store one), text as long as the API allows fits
+its column (PostgreSQL holds text to its declared length), integers the API allows up to 2^63-1 are stored in
+64-bit columns, and two first requests with the same new key at once make one account."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from helpers import account_id, buy_number, make_agent, ok, upgrade
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, String, text
 from sqlalchemy.dialects import postgresql
 
+from emulator.config import Settings
+from emulator.keys import KEY_RULE
 from emulator.store.models import Base
 from emulator.testing.inprocess import InProcessEmulator
+from emulator.testing.postgres import throwaway_database
 from emulator.testing.process import new_key
+from emulator.wire import accounts, agents, contacts, numbers
 
 pytestmark = pytest.mark.also_on_postgresql  # and on PostgreSQL, where CI names a server
 
@@ -148,3 +157,81 @@ def test_two_first_requests_with_one_new_key_make_one_account_across_two_process
         assert statuses == [200] * 4, f"round {round_}: {statuses}"
         with first.client() as control_one, second.client() as control_two:
             assert account_id(control_one, key) == account_id(control_two, key)
+
+
+LONGEST_KEY = "sk_test_" + "k" * int(re.findall(r"\{1,(\d+)\}", KEY_RULE)[0])
+PG_SERVER = os.environ.get("AGENTPHONE_EMULATOR_TEST_PG")
+
+
+def _longest(model: Any, field: str) -> int:
+    """The most characters a request model's text field allows, as its served schema states it."""
+    schema = json.dumps(model.model_json_schema(by_alias=False)["properties"][field])
+    found = re.findall(r'"maxLength": (\d+)', schema)
+    assert found, f"{model.__name__}.{field} has no length rule"
+    return int(found[0])
+
+
+# Each text a request may send at its longest, and the column that keeps it.
+KEPT = [(accounts.SubAccountName, "name", "accounts.name"), (agents.CreateAgent, "name", "agents.name"),
+        (agents.CreateAgent, "voice", "agents.voice"), (contacts.CreateContact, "name", "contacts.name"),
+        (contacts.CreateContact, "email", "contacts.email"),
+        (numbers.BuyNumber, "external_id", "phone_numbers.external_id")]
+
+
+@pytest.mark.parametrize(("model", "field", "column"), KEPT, ids=[c for _m, _f, c in KEPT])
+def test_every_text_rule_fits_its_column(model: Any, field: str, column: str) -> None:
+    table, name = column.split(".")
+    kind = Base.metadata.tables[table].c[name].type
+    assert isinstance(kind, String) and kind.length is not None and kind.length >= _longest(model, field)
+
+
+def test_every_key_column_holds_the_longest_key_the_rule_allows() -> None:
+    keys = [column for table in Base.metadata.sorted_tables for column in table.columns if column.name == "key"]
+    assert len(keys) >= 3 and len(LONGEST_KEY) == 208
+    assert all(isinstance(c.type, String) and (c.type.length or 0) >= len(LONGEST_KEY) for c in keys), keys
+
+
+def test_the_longest_texts_the_rules_allow_are_stored(server: InProcessEmulator, control: httpx.Client) -> None:
+    name = "n" * _longest(accounts.SubAccountName, "name")
+    with server.client(LONGEST_KEY) as api:
+        assert ok(api.get("/v1/agents"))["total"] >= 0  # the key's account is made and found
+        sub = ok(api.post("/v1/sub-accounts", json={"name": name}))
+        assert sub["name"] == name
+        renamed = ok(api.patch(f"/v1/sub-accounts/{sub['id']}", json={"name": "r" + name[1:]}))
+        assert renamed["name"] == "r" + name[1:]
+        agent = ok(api.post("/v1/agents", json={"name": "a" * _longest(agents.CreateAgent, "name")}))
+        assert ok(api.get(f"/v1/agents/{agent['id']}"))["name"] == agent["name"]
+    assert ok(control.get(f"/_emulator/accounts/{LONGEST_KEY}"))["key"] == LONGEST_KEY
+    over = control.put(f"/_emulator/accounts/{LONGEST_KEY}k", json={})
+    assert over.status_code == 401 and "sk_test_" in over.json()["detail"]
+    with server.client(new_key()) as api:
+        refused = api.post("/v1/sub-accounts", json={"name": name + "n"})
+        assert refused.status_code == 400 and "'name'" in refused.json()["detail"]
+
+
+@pytest.mark.skipif(not PG_SERVER, reason="AGENTPHONE_EMULATOR_TEST_PG names no PostgreSQL server")
+def test_an_older_postgresql_database_gets_its_text_columns_widened() -> None:
+    assert PG_SERVER is not None
+    with throwaway_database(PG_SERVER) as url:
+        key = new_key()
+        with InProcessEmulator(Settings(db=url)) as first, first.client(key) as api:
+            ok(api.get("/v1/agents"))
+
+            async def narrow() -> None:
+                async with first.state.store.write() as session:
+                    for column in ("key", "name"):
+                        await session.execute(text(f"ALTER TABLE accounts ALTER COLUMN {column} TYPE VARCHAR(200)"))
+            first.run(narrow(), timeout=60)
+
+        async def lengths(emulator: InProcessEmulator) -> dict[str, int]:
+            async with emulator.state.store.read() as session:
+                rows = await session.execute(text(
+                    "SELECT column_name, character_maximum_length FROM information_schema.columns "
+                    "WHERE table_name = 'accounts' AND column_name IN ('key', 'name')"))
+                return {row[0]: row[1] for row in rows}
+
+        with InProcessEmulator(Settings(db=url)) as second, second.client(LONGEST_KEY) as api, \
+                second.client() as control:
+            assert second.run(lengths(second), timeout=60) == {"key": 220, "name": 500}
+            assert ok(api.post("/v1/sub-accounts", json={"name": "n" * 500}))["name"] == "n" * 500
+            assert ok(control.get(f"/_emulator/accounts/{key}"))["key"] == key  # the rows stayed

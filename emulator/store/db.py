@@ -286,16 +286,26 @@ class Store:
 
 def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
     """A database made by an earlier version lacks the columns added since: add them (every column added after
-    the first release is nullable or has a server default, so old rows stay valid)."""
+    the first release is nullable or has a server default, so old rows stay valid). On PostgreSQL, which holds
+    text to its declared length, a text column declared shorter than now is widened (no row is rewritten)."""
     inspector = inspect(conn)
     for table in tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
+        present = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present:
                 kind = column.type.compile(dialect=conn.dialect)
                 server_default = getattr(column.server_default, "arg", None)
                 default = f" DEFAULT {server_default!r}" if isinstance(server_default, str) else ""
                 conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
+            elif conn.dialect.name == "postgresql" and _shorter(present[column.name], column.type):
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" TYPE {kind}'))
+
+
+def _shorter(found: Any, wanted: Any) -> bool:
+    """Whether a text column's declared length is less than the model's."""
+    has, needs = getattr(found, "length", None), getattr(wanted, "length", None)
+    return isinstance(has, int) and isinstance(needs, int) and has < needs
 
 
 class _InlineRead:

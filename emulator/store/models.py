@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from emulator.keys import KEY_LENGTH
+
 
 class Base(DeclarativeBase):
     pass
@@ -71,9 +73,9 @@ class Account(Base):
     __tablename__ = "accounts"
     pk: Mapped[int] = _pk()
     id: Mapped[str] = _id()
-    key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), unique=True, nullable=True)
     parent_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
-    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     plan: Mapped[str] = mapped_column(String(32))
     balance_cents: Mapped[int] = mapped_column(BigInteger)
     recording_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -362,7 +364,7 @@ class RateWindow(Base):
     """A key's requests in the last second, when several processes share the rate limit (emulator/shared.py)."""
 
     __tablename__ = "rate_windows"
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     hits: Mapped[list[float]] = mapped_column(JSON)
     last: Mapped[float] = mapped_column(Float, index=True)
 
@@ -387,7 +389,7 @@ class JournalEntry(Base):
     __table_args__ = {"sqlite_autoincrement": True}  # numbers never come back, a reset's emptying included
     pk: Mapped[int] = _pk()  # the entry's sequence number
     stamp: Mapped[float] = mapped_column(Float)
-    key: Mapped[str | None] = mapped_column(String(220), index=True, nullable=True)
+    key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), index=True, nullable=True)
     account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     sub_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     method: Mapped[str] = mapped_column(String(16))

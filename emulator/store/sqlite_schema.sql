@@ -5,9 +5,9 @@
 CREATE TABLE accounts (
 	pk INTEGER NOT NULL, 
 	id VARCHAR(64) NOT NULL, 
-	"key" VARCHAR(200), 
+	"key" VARCHAR(220), 
 	parent_id VARCHAR(64), 
-	name VARCHAR(200), 
+	name VARCHAR(500), 
 	"plan" VARCHAR(32) NOT NULL, 
 	balance_cents BIGINT NOT NULL, 
 	recording_enabled BOOLEAN NOT NULL, 
@@ -394,7 +394,7 @@ CREATE UNIQUE INDEX ix_phone_numbers_id ON phone_numbers (id);
 CREATE INDEX ix_phone_numbers_phone_number ON phone_numbers (phone_number);
 
 CREATE TABLE rate_windows (
-	"key" VARCHAR(200) NOT NULL, 
+	"key" VARCHAR(220) NOT NULL, 
 	hits JSON NOT NULL, 
 	last FLOAT NOT NULL, 
 	PRIMARY KEY ("key")
