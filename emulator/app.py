@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -50,6 +51,9 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 CRASH = "Internal server error: the emulator hit a bug. Its log has the details."
+TOO_LONG = "22001"  # PostgreSQL's "value too long for type character varying(n)"
+TOO_LONG_DETAIL = ("A text in the request is longer than the emulator stores for its field; nothing was written. "
+                   "Send a shorter one.")
 
 
 class CrashGuard:
@@ -78,11 +82,19 @@ class CrashGuard:
             if self.state is not None and self.state.shared.enabled:  # what other processes changed, first
                 await self.state.shared.refresh()
             await self.app(scope, receive, tracked)
-        except Exception:
+        except Exception as exc:
+            if not started and _too_long(exc):  # a length rule missing: PostgreSQL refused the text, SQLite keeps it
+                log.warning("A text too long for its column on %s %s: %s", scope.get("method"), scope.get("path"),
+                            getattr(exc, "orig", exc))
+                return await error_response(400, TOO_LONG_DETAIL)(scope, receive, send)
             log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
             await error_response(500, CRASH)(scope, receive, send)
+
+
+def _too_long(exc: Exception) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == TOO_LONG
 
 
 async def _sweeper(state: Emulator, relay: Relay) -> None:

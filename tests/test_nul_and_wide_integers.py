@@ -235,3 +235,21 @@ def test_an_older_postgresql_database_gets_its_text_columns_widened() -> None:
             assert second.run(lengths(second), timeout=60) == {"key": 220, "name": 500}
             assert ok(api.post("/v1/sub-accounts", json={"name": "n" * 500}))["name"] == "n" * 500
             assert ok(control.get(f"/_emulator/accounts/{key}"))["key"] == key  # the rows stayed
+
+
+def test_a_fixture_id_is_as_long_as_an_id_column_holds(server: InProcessEmulator, control: httpx.Client) -> None:
+    key, longest = new_key(), "agent_" + "a" * 58
+    fixture = {"accounts": [{"key": key, "agents": [{"id": longest, "name": "Longest"}],
+                             "numbers": [{"phoneNumber": "+14155550141", "country": "US"}]}]}
+    ok(control.post("/_emulator/fixtures", json=fixture))
+    with server.client(key) as api:
+        assert ok(api.get(f"/v1/agents/{longest}"))["name"] == "Longest"
+    for field, fixture in [
+        ("accounts[0].agents[0].id",
+         {"accounts": [{"key": new_key(), "agents": [{"id": longest + "a", "name": "A"}]}]}),
+        ("accounts[0].numbers[0].country",
+         {"accounts": [{"key": new_key(), "numbers": [{"phoneNumber": "+14155550142", "country": "X" * 9}]}]}),
+    ]:
+        refused = control.post("/_emulator/fixtures", json=fixture)
+        assert refused.status_code == 400 and f"'{field}'" in refused.json()["detail"], refused.text
+        assert control.get(f"/_emulator/accounts/{fixture['accounts'][0]['key']}").status_code == 404

@@ -53,6 +53,9 @@ from emulator.wire.base import NonEmpty, Out, Whole
 from emulator.wire.rules import ApiKey, IsoTime, PhoneNumber, WebUrl
 from emulator.wire.webhooks import EventTypes
 
+# An ID a fixture gives, or names: as long as an ID column holds.
+FxId = Annotated[str, Field(min_length=1, max_length=64)]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
@@ -60,9 +63,9 @@ class _Model(BaseModel):
 
 
 class FxWebhook(_Model):
-    id: str | None = None
+    id: FxId | None = None
     url: WebUrl
-    secret: str | None = None
+    secret: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     context_limit: Annotated[int, Field(ge=0, le=50), Whole] = 10
     timeout: Annotated[int, Field(ge=5, le=120), Whole] = 30
     event_types: EventTypes | None = None
@@ -71,23 +74,23 @@ class FxWebhook(_Model):
 class FxAgent(AgentFields):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
                               json_schema_extra=hosted_needs_a_prompt)
-    id: str | None = None
+    id: FxId | None = None
     name: NonEmpty
     webhook: FxWebhook | None = None
 
 
 class FxNumber(_Model):
-    id: str | None = None
+    id: FxId | None = None
     phone_number: PhoneNumber
-    country: str | None = None
-    agent_id: str | None = None
+    country: Annotated[str, Field(min_length=1, max_length=8)] | None = None
+    agent_id: FxId | None = None
     type: Literal["sms", "imessage", "voice"] = "sms"
     status: Literal["active", "released"] = "active"
     created_at: IsoTime | None = None
 
 
 class FxMessage(_Model):
-    id: str | None = None
+    id: FxId | None = None
     direction: Literal["inbound", "outbound"]
     body: str = ""
     at: IsoTime | None = None
@@ -96,15 +99,15 @@ class FxMessage(_Model):
 
 
 class FxConversation(_Model):
-    id: str | None = None
-    number_id: str
+    id: FxId | None = None
+    number_id: FxId
     participant: PhoneNumber
     metadata: dict[str, Any] | None = None
     messages: list[FxMessage] = []
 
 
 class FxTranscript(_Model):
-    id: str | None = None
+    id: FxId | None = None
     kind: Literal["greeting", "speech", "dtmf", "silence", "hangup", "voicemail"] = "speech"
     transcript: str = ""
     response: str | None = None
@@ -113,9 +116,9 @@ class FxTranscript(_Model):
 
 
 class FxCall(_Model):
-    id: str | None = None
-    agent_id: str | None = None
-    number_id: str
+    id: FxId | None = None
+    agent_id: FxId | None = None
+    number_id: FxId
     direction: Literal["inbound", "outbound"] = "outbound"
     from_: PhoneNumber | None = Field(default=None, alias="from")
     to: PhoneNumber | None = None
@@ -133,22 +136,22 @@ class FxWhatsAppNumber(_Model):
     phone_number_id: Annotated[str, Field(pattern=r"^[0-9]{1,20}$")] | None = None
     display_name: str | None = None
     connected: bool = False  # already connected as one of the account's numbers (type whatsapp)
-    number_id: str | None = None  # its ID then
-    agent_id: str | None = None
+    number_id: FxId | None = None  # its ID then
+    agent_id: FxId | None = None
 
 
 class FxWhatsApp(_Model):
-    id: str | None = None
+    id: FxId | None = None
     status: Literal["pending", "connected"] = "connected"
     waba_id: str | None = None
     business_id: str | None = None
-    agent_id: str | None = None
+    agent_id: FxId | None = None
     numbers: list[FxWhatsAppNumber] = []
 
 
 class FxAccount(_Model):
     key: ApiKey
-    id: str | None = None
+    id: FxId | None = None
     plan: Annotated[str, WithJsonSchema({"type": "string", "enum": list(PLANS)})] = "scale"
     balance_cents: Annotated[int, Field(ge=0, le=10**15), Whole] = DEFAULT_BALANCE_CENTS
     recording_enabled: bool = False
