@@ -151,6 +151,14 @@ def test_empty_integer_query_values_are_refused(api: httpx.Client, params: dict[
     assert api.get("/v1/contacts", params=params).status_code == status
 
 
+@pytest.mark.parametrize("value", ["4\x0b", " 5", "5 ", "1_0", "\u0663", "+5", "5.0", "0x10"])
+def test_an_integer_query_value_is_digits_as_json_writes_them(api: httpx.Client, value: str) -> None:
+    refused = api.get("/v1/usage/monthly", params={"months": value})
+    assert refused.status_code == 400 and "'months' must be an integer" in refused.json()["detail"], refused.text
+    assert api.get("/v1/usage/monthly", params={"months": "3"}).status_code == 200
+    assert api.get("/v1/contacts", params={"offset": "-0"}).status_code == 200
+
+
 def test_integral_floats_are_integers(api: httpx.Client) -> None:
     made = api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "contextLimit": 5.0, "timeout": 30.0})
     assert made.status_code == 200, made.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,9 @@ from emulator.clock import ISO_RULE, parse_iso
 from emulator.errors import Invalid
 
 Endpoint = Callable[..., Any]
+
+
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,15 @@ class Query:
         return raw
 
     def _integer(self, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise Invalid(f"Query parameter '{self.name}' must be an integer (got {raw!r}).") from None
+        if INTEGER.fullmatch(raw) is None:  # digits as JSON writes them: not int()'s spaces, underscores or ٣
+            raise Invalid(f"Query parameter '{self.name}' must be an integer (got {raw!r}).")
+        # Thousands of digits are more than int() reads, and out of every range anyway.
+        value = int(raw) if len(raw) <= 40 else (-1 if raw[0] == "-" else 1) * 10**40
         low = self.minimum if self.minimum is not None else -(2**63)
         high = self.maximum if self.maximum is not None else 2**63 - 1
         if not low <= value <= high:
-            raise Invalid(f"Query parameter '{self.name}' must be between {low} and {high} (got {value}).")
+            shown = raw if len(raw) <= 40 else f"{raw[:12]}..., {len(raw)} characters"
+            raise Invalid(f"Query parameter '{self.name}' must be between {low} and {high} (got {shown}).")
         return value
 
     def time(self, request: Request) -> datetime | None:
