@@ -398,3 +398,29 @@ def stored_rows(emulator: Any, account_id: str | None = None, **where: str) -> d
         return counts
 
     return dict(emulator.run(count(), timeout=30))
+
+
+TS_SDK_DIR = Path(__file__).parent / "ts_sdk"  # the pinned TypeScript SDK (tests/ts_sdk/package.json)
+
+
+def ts_sdk_version() -> str:
+    """The SDK's version tests/ts_sdk/package.json pins."""
+    return str(json.loads((TS_SDK_DIR / "package.json").read_text())["dependencies"]["agentphone"])
+
+
+def install_ts_sdk(npm: str, timeout: float = 300) -> Path:
+    """`npm ci` of tests/ts_sdk from its committed lockfile, once, whichever test (in whichever pytest-xdist
+    worker) needs it first: the others wait on a file lock and find it installed (two `npm ci` at once in one
+    directory fail with ENOTEMPTY). Returns its node_modules."""
+    import fcntl  # POSIX only, as the suite's servers are
+
+    modules = TS_SDK_DIR / "node_modules"
+    pinned = ts_sdk_version()
+    with open(TS_SDK_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        installed = modules / "agentphone" / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != pinned:
+            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=TS_SDK_DIR, capture_output=True,
+                                  text=True, timeout=timeout)
+            assert done.returncode == 0, f"npm ci failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return modules

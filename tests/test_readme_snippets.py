@@ -3,7 +3,6 @@ a SQLite file: a newcomer who pastes one twice must not hit the free plan's one-
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -12,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import install_ts_sdk
 
 from emulator.testing import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-SDK_DIR = Path(__file__).parent / "ts_sdk"  # the pinned TypeScript SDK the SDK tests install
 README_URL = "http://127.0.0.1:8000"
 RUN_CAP = 120
 
@@ -57,13 +56,7 @@ def test_typescript_snippet_runs_every_time(emulator: EmulatorProcess, tmp_path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are needed to run the TypeScript snippet")
-    installed = SDK_DIR / "node_modules" / "agentphone" / "package.json"
-    pinned = json.loads((SDK_DIR / "package.json").read_text())["dependencies"]["agentphone"]
-    if not installed.exists() or json.loads(installed.read_text())["version"] != pinned:
-        ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, capture_output=True, text=True,
-                            timeout=300)
-        assert ci.returncode == 0, ci.stdout + ci.stderr
-    (tmp_path / "node_modules").symlink_to(SDK_DIR / "node_modules", target_is_directory=True)
+    (tmp_path / "node_modules").symlink_to(install_ts_sdk(npm), target_is_directory=True)
     (tmp_path / "quickstart.mjs").write_text(snippet("js").replace(README_URL, emulator.base_url))
     for out in run_twice([node, "quickstart.mjs"], tmp_path):
         assert 'caller: ""\n  agent: "Hi! How can I help?"' in out, out

@@ -9,14 +9,12 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from helpers import TS_SDK_DIR, install_ts_sdk, ts_sdk_version
 
 from emulator.testing import InProcessEmulator, new_key
 
-SDK_DIR = Path(__file__).parent / "ts_sdk"
-NPM_CI_TIMEOUT = 300
 DRIVE_TIMEOUT = 180
 
 
@@ -28,29 +26,14 @@ def _tools() -> tuple[str, str]:
     return node, npm
 
 
-def _pinned_version() -> str:
-    return json.loads((SDK_DIR / "package.json").read_text())["dependencies"]["agentphone"]
-
-
-def _install(npm: str) -> None:
-    """`npm ci` from the committed lockfile, once (node_modules is not committed)."""
-    installed = SDK_DIR / "node_modules" / "agentphone" / "package.json"
-    if installed.exists() and json.loads(installed.read_text())["version"] == _pinned_version():
-        return
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT
-    )
-    assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-
-
 def test_typescript_sdk_drives_the_emulator(server: InProcessEmulator) -> None:
     """The session's emulator, over real HTTP; its own log lines are in pytest's captured log."""
     node, npm = _tools()
-    _install(npm)
+    install_ts_sdk(npm)
     env = {**os.environ, "AGENTPHONE_BASE_URL": server.base_url, "AGENTPHONE_API_KEY": new_key()}
     try:
         result = subprocess.run(
-            [node, "drive.mjs"], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=DRIVE_TIMEOUT
+            [node, "drive.mjs"], cwd=TS_SDK_DIR, env=env, capture_output=True, text=True, timeout=DRIVE_TIMEOUT
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(
@@ -62,7 +45,7 @@ def test_typescript_sdk_drives_the_emulator(server: InProcessEmulator) -> None:
     assert lines, f"drive.mjs printed nothing\n{report}"
     summary = json.loads(lines[-1])
     assert summary["ok"] is True, report
-    assert summary["sdk"] == f"agentphone@{_pinned_version()}", report
+    assert summary["sdk"] == f"agentphone@{ts_sdk_version()}", report
     assert summary["steps"] >= 50, report
     for step in ("messages.sendMessage (recipients)", "messages.sendMessage (group id)",
                  "conversations.getConversation (group)", "messages.sendMessage (whatsapp)",
