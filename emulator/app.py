@@ -52,8 +52,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 CRASH = "Internal server error: the emulator hit a bug. Its log has the details."
 TOO_LONG = "22001"  # PostgreSQL's "value too long for type character varying(n)"
-TOO_LONG_DETAIL = ("A text in the request is longer than the emulator stores for its field; nothing was written. "
-                   "Send a shorter one.")
+TOO_LONG_DETAIL = ("A text in the request is longer than the emulator stores for its field, so its write was "
+                   "undone. Send a shorter one.")
 
 
 class CrashGuard:
