@@ -2,11 +2,13 @@
 
     pip install -e '.[fuzz]'
     python benchmarks/fuzz_openapi.py [--seconds 180] [--workers 1] [--seed N] [--report-dir DIR] [--db URL]
+                                      [--sub-account]
 
 Starts `python -m emulator serve` (loopback, a fresh temporary SQLite file or `--db`, an admin token) and runs
 `schemathesis run` twice against its /openapi.json, splitting the time between them:
 
-1. the `/v1` API, as one account (`Authorization: Bearer sk_test_...`), two thirds of the time;
+1. the `/v1` API, as one account (`Authorization: Bearer sk_test_...`; with `--sub-account`, as a sub-account
+   of it made first, `X-Sub-Account-Id` on every request), two thirds of the time;
 2. the control API (`/_emulator/*`), as the admin (`X-Emulator-Admin-Token`), the rest.
 
 Every check schemathesis has runs (`--checks all`: no 5xx, status codes, content types and response bodies as
@@ -35,6 +37,8 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -114,6 +118,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, help="schemathesis' seed, to repeat a run")
     parser.add_argument("--report-dir", type=Path, help="where the JSON reports and outputs go (default: temp)")
+    parser.add_argument("--sub-account", action="store_true",
+                        help="fuzz /v1 as a sub-account of the key (X-Sub-Account-Id on every request)")
     parser.add_argument("--db", help="the database to serve from (default: a new SQLite file); e.g. an empty "
                                      "PostgreSQL database, postgresql+asyncpg://user@host:port/name")
     args = parser.parse_args()
@@ -123,9 +129,15 @@ def main() -> int:
     key = f"sk_test_fuzz{uuid.uuid4().hex[:16]}"
     api_seconds = max(1, args.seconds * 2 // 3)
     with EmulatorProcess(db=args.db, args=["--admin-token", token, "--log-level", "error"]) as proc:
+        api_headers, api_name = [f"Authorization: Bearer {key}"], "/v1 API (one account key)"
+        if args.sub_account:
+            with httpx.Client(base_url=proc.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+                made = client.post("/v1/sub-accounts", json={"name": "Fuzzed"})
+                made.raise_for_status()
+            api_headers.append(f"X-Sub-Account-Id: {made.json()['id']}")
+            api_name = "/v1 API (a sub-account of the key)"
         runs = [
-            fuzz("/v1 API (one account key)", proc, [f"Authorization: Bearer {key}"], "^/v1/", api_seconds,
-                 args.workers, args.seed, reports / "v1.json"),
+            fuzz(api_name, proc, api_headers, "^/v1/", api_seconds, args.workers, args.seed, reports / "v1.json"),
             fuzz("control API (admin token)", proc, [f"X-Emulator-Admin-Token: {token}"], "^/_emulator/",
                  max(1, args.seconds - api_seconds), args.workers, args.seed, reports / "control.json"),
         ]
