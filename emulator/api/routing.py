@@ -96,12 +96,11 @@ class Query:
     def _integer(self, raw: str) -> int:
         if INTEGER.fullmatch(raw) is None:  # digits as JSON writes them: not int()'s spaces, underscores or ٣
             raise Invalid(f"Query parameter '{self.name}' must be an integer (got {raw!r}).")
-        # Thousands of digits are more than int() reads, and out of every range anyway.
-        value = int(raw) if len(raw) <= 40 else (-1 if raw[0] == "-" else 1) * 10**40
         low = self.minimum if self.minimum is not None else -(2**63)
         high = self.maximum if self.maximum is not None else 2**63 - 1
-        if not low <= value <= high:
-            shown = raw if len(raw) <= 40 else f"{raw[:12]}..., {len(raw)} characters"
+        value = int(raw) if len(raw) <= 40 else None  # thousands of digits: more than int() reads, out of range
+        if value is None or not low <= value <= high:
+            shown = raw if value is not None else f"{raw[:12]}..., {len(raw)} characters"
             raise Invalid(f"Query parameter '{self.name}' must be between {low} and {high} (got {shown}).")
         return value
 

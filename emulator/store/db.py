@@ -292,13 +292,12 @@ def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
     for table in tables:
         present = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
+            kind = column.type.compile(dialect=conn.dialect)
             if column.name not in present:
-                kind = column.type.compile(dialect=conn.dialect)
                 server_default = getattr(column.server_default, "arg", None)
                 default = f" DEFAULT {server_default!r}" if isinstance(server_default, str) else ""
                 conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
             elif conn.dialect.name == "postgresql" and _shorter(present[column.name], column.type):
-                kind = column.type.compile(dialect=conn.dialect)
                 conn.execute(text(f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" TYPE {kind}'))
 
 

@@ -176,12 +176,6 @@ def call(row: CallRow, base_url: str, recording_enabled: bool, transcripts: list
     return out
 
 
-def agent_name_sql(calls: Table, agents: Table) -> str:
-    """The name of a call's agent (NULL when it has none or it was deleted), as SQL over a row of `calls`."""
-    return (f"(SELECT {agents.name}.name FROM {agents.name} WHERE {agents.name}.id = {calls.name}.agent_id "
-            f"AND {agents.name}.account_id = {calls.name}.account_id)")
-
-
 UNNAMED = '"agentName":null,'  # as `listed_sql` writes it: no text value can hold it unescaped
 
 
@@ -205,8 +199,10 @@ def listed_sql(calls: Table) -> str:
 
 
 def named_sql(document: str, calls: Table, agents: Table) -> str:
-    """A call's document as `listed_sql` writes it (the SQL `document`), with its agent's name written in."""
-    name = agent_name_sql(calls, agents)
+    """A call's document as `listed_sql` writes it (the SQL `document`), with its agent's name written in (null
+    when the agent was deleted)."""
+    name = (f"(SELECT {agents.name}.name FROM {agents.name} WHERE {agents.name}.id = {calls.name}.agent_id "
+            f"AND {agents.name}.account_id = {calls.name}.account_id)")
     return (f"CASE WHEN {calls.name}.agent_id IS NULL THEN {document} ELSE replace({document}, '{UNNAMED}', "
             f"'\"agentName\":' || json_quote({name}) || ',') END")
 
